@@ -1,0 +1,38 @@
+"""Typed errors. Every stage raises one of these for bad input; the ROS layer turns them
+into a failed response carrying the message, and never into a motion."""
+
+
+class AffordanceGraspError(Exception):
+    """Base class for every error this package raises on purpose."""
+
+
+class InvalidInputError(AffordanceGraspError, ValueError):
+    """A value handed to a stage has the wrong shape, dtype, range or content."""
+
+
+class ConfigError(AffordanceGraspError, ValueError):
+    """A configuration file or parameter is missing or out of range."""
+
+
+class QueryError(InvalidInputError):
+    """A free-text query could not be understood."""
+
+
+class EmptyCloudError(InvalidInputError):
+    """No usable 3-D points remain (empty frame, or nothing inside the workspace)."""
+
+
+class NoGraspFoundError(AffordanceGraspError):
+    """The generator or the selection produced no admissible grasp."""
+
+
+class CheckpointError(AffordanceGraspError):
+    """A checkpoint file is missing, corrupt, or does not match the configuration."""
+
+
+class BackendUnavailableError(AffordanceGraspError, RuntimeError):
+    """An optional backend (moveit_py, a RealSense device) is not present on this machine."""
+
+
+class ExecutionError(AffordanceGraspError, RuntimeError):
+    """The executor could not carry out a command (not a grasp failure, which is an outcome)."""

@@ -1,0 +1,272 @@
+"""The dataclasses exchanged between stages (see DESIGN.md, "Core types").
+
+Every type validates itself in ``__post_init__`` and raises :class:`InvalidInputError`
+with a message naming the field, so a bad value is caught where it enters the pipeline.
+"""
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Optional
+
+import numpy as np
+
+from .errors import InvalidInputError
+
+_ORTHO_TOL = 1e-4
+
+
+def _finite(name: str, value: float) -> float:
+    value = float(value)
+    if not np.isfinite(value):
+        raise InvalidInputError(f"{name} must be finite, got {value}")
+    return value
+
+
+def check_transform(name: str, T) -> np.ndarray:
+    """Return ``T`` as a float64 4x4 rigid transform, or raise naming ``name``."""
+    T = np.asarray(T, dtype=np.float64)
+    if T.shape != (4, 4):
+        raise InvalidInputError(f"{name} must be a 4x4 matrix, got shape {T.shape}")
+    if not np.all(np.isfinite(T)):
+        raise InvalidInputError(f"{name} contains NaN or inf")
+    if not np.allclose(T[3], [0.0, 0.0, 0.0, 1.0], atol=1e-9):
+        raise InvalidInputError(f"{name} last row must be [0, 0, 0, 1], got {T[3].tolist()}")
+    R = T[:3, :3]
+    if not np.allclose(R.T @ R, np.eye(3), atol=_ORTHO_TOL) or np.linalg.det(R) < 0:
+        raise InvalidInputError(f"{name} rotation is not orthonormal with det +1")
+    return T
+
+
+def _points(name: str, p, n: Optional[int] = None) -> np.ndarray:
+    p = np.asarray(p, dtype=np.float64)
+    if p.ndim != 2 or p.shape[1] != 3 or (n is not None and p.shape[0] != n):
+        want = f"({n}, 3)" if n is not None else "(N, 3)"
+        raise InvalidInputError(f"{name} must have shape {want}, got {p.shape}")
+    if not np.all(np.isfinite(p)):
+        raise InvalidInputError(f"{name} contains NaN or inf")
+    return p
+
+
+@dataclass(frozen=True)
+class CameraIntrinsics:
+    """Pinhole intrinsics (pixels) with optional Brown-Conrady distortion (k1 k2 p1 p2 k3)."""
+
+    fx: float
+    fy: float
+    cx: float
+    cy: float
+    width: int
+    height: int
+    distortion: tuple = (0.0, 0.0, 0.0, 0.0, 0.0)
+
+    def __post_init__(self):
+        for name in ("fx", "fy"):
+            if _finite(name, getattr(self, name)) <= 0:
+                raise InvalidInputError(f"{name} must be > 0, got {getattr(self, name)}")
+        for name in ("cx", "cy"):
+            _finite(name, getattr(self, name))
+        for name in ("width", "height"):
+            v = getattr(self, name)
+            if int(v) != v or v <= 0:
+                raise InvalidInputError(f"{name} must be a positive integer, got {v}")
+        d = tuple(float(x) for x in self.distortion)
+        if not all(np.isfinite(d)):
+            raise InvalidInputError("distortion coefficients must be finite")
+        object.__setattr__(self, "distortion", d)
+        object.__setattr__(self, "width", int(self.width))
+        object.__setattr__(self, "height", int(self.height))
+
+    @property
+    def K(self) -> np.ndarray:
+        return np.array([[self.fx, 0, self.cx], [0, self.fy, self.cy], [0, 0, 1.0]])
+
+    @classmethod
+    def from_fov(cls, width: int, height: int, fovy_deg: float) -> "CameraIntrinsics":
+        """Square pixels with the principal point at the image centre (the sim camera model)."""
+        f = 0.5 * height / np.tan(np.deg2rad(fovy_deg) / 2)
+        return cls(f, f, (width - 1) / 2.0, (height - 1) / 2.0, width, height)
+
+
+@dataclass
+class RGBDFrame:
+    """One registered colour + depth frame.
+
+    ``depth`` is float32 metres along the optical axis, NaN where invalid.
+    ``T_base_camera`` maps points in the camera optical frame (z forward, x right, y down)
+    into the robot base frame.
+    """
+
+    rgb: np.ndarray
+    depth: np.ndarray
+    intrinsics: CameraIntrinsics
+    T_base_camera: np.ndarray
+    stamp: float = 0.0
+    frame_id: str = "camera_color_optical_frame"
+
+    def __post_init__(self):
+        if not isinstance(self.intrinsics, CameraIntrinsics):
+            raise InvalidInputError("intrinsics must be a CameraIntrinsics")
+        h, w = self.intrinsics.height, self.intrinsics.width
+        rgb = np.asarray(self.rgb)
+        if rgb.dtype != np.uint8:
+            raise InvalidInputError(f"rgb must be uint8, got {rgb.dtype}")
+        if rgb.shape != (h, w, 3):
+            raise InvalidInputError(f"rgb must have shape ({h}, {w}, 3) to match intrinsics, got {rgb.shape}")
+        depth = np.asarray(self.depth)
+        if depth.dtype != np.float32:
+            raise InvalidInputError(f"depth must be float32 metres, got {depth.dtype}")
+        if depth.shape != (h, w):
+            raise InvalidInputError(f"depth must have shape ({h}, {w}) to match intrinsics, got {depth.shape}")
+        if np.any(depth[np.isfinite(depth)] < 0) or np.any(np.isinf(depth)):
+            raise InvalidInputError("depth must be >= 0 metres or NaN for invalid pixels")
+        self.rgb, self.depth = rgb, depth
+        self.T_base_camera = check_transform("T_base_camera", self.T_base_camera)
+        self.stamp = _finite("stamp", self.stamp)
+        if not self.frame_id:
+            raise InvalidInputError("frame_id must not be empty")
+
+    @property
+    def shape(self) -> tuple:
+        return self.depth.shape
+
+
+@dataclass(frozen=True)
+class AffordanceQuery:
+    """A parsed request: act on ``part`` of ``object`` for ``affordance``.
+
+    ``grasp_part`` is where the fingers go. It differs from ``part`` for tool use:
+    "hand me the knife so I can cut" targets the blade but grasps the handle.
+    ``avoid_parts`` are parts the fingers must not touch.
+    """
+
+    text: str
+    object: str
+    affordance: str
+    part: str
+    grasp_part: str = ""
+    avoid_parts: tuple = ()
+
+    def __post_init__(self):
+        for name in ("object", "affordance", "part"):
+            v = getattr(self, name)
+            if not isinstance(v, str) or not v.strip():
+                raise InvalidInputError(f"AffordanceQuery.{name} must be a non-empty string")
+        if not self.grasp_part:
+            object.__setattr__(self, "grasp_part", self.part)
+        object.__setattr__(self, "avoid_parts", tuple(self.avoid_parts))
+
+
+@dataclass
+class AffordanceMap:
+    """A heatmap over image pixels that sums to 1, plus optional boxes and points.
+
+    boxes: (N, 4) float pixels [x0, y0, x1, y1]; points: (M, 2) float pixels [u, v].
+    """
+
+    heatmap: np.ndarray
+    query: AffordanceQuery
+    model_id: str = "unknown"
+    boxes: np.ndarray = field(default_factory=lambda: np.zeros((0, 4), np.float32))
+    points: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), np.float32))
+    mask: Optional[np.ndarray] = None  # optional refined part mask (bool HxW)
+
+    def __post_init__(self):
+        hm = np.asarray(self.heatmap)
+        if hm.ndim != 2:
+            raise InvalidInputError(f"heatmap must be 2-D, got shape {hm.shape}")
+        if hm.dtype != np.float32:
+            raise InvalidInputError(f"heatmap must be float32, got {hm.dtype}")
+        if not np.all(np.isfinite(hm)) or np.any(hm < 0):
+            raise InvalidInputError("heatmap must be finite and non-negative")
+        if abs(float(hm.sum(dtype=np.float64)) - 1.0) > 1e-3:
+            raise InvalidInputError(f"heatmap must sum to 1, sums to {hm.sum():.6f}")
+        self.heatmap = hm
+        if not isinstance(self.query, AffordanceQuery):
+            raise InvalidInputError("query must be an AffordanceQuery")
+        self.boxes = np.asarray(self.boxes, np.float32).reshape(-1, 4)
+        self.points = np.asarray(self.points, np.float32).reshape(-1, 2)
+        if self.mask is not None:
+            self.mask = np.asarray(self.mask, bool)
+            if self.mask.shape != hm.shape:
+                raise InvalidInputError(f"mask shape {self.mask.shape} must match heatmap {hm.shape}")
+
+    @classmethod
+    def from_unnormalised(cls, weights: np.ndarray, query: AffordanceQuery, **kw) -> "AffordanceMap":
+        """Normalise non-negative weights to a heatmap; an all-zero input becomes uniform."""
+        w = np.clip(np.nan_to_num(np.asarray(weights, np.float64)), 0, None)
+        s = w.sum()
+        w = w / s if s > 0 else np.full(w.shape, 1.0 / w.size)
+        return cls(w.astype(np.float32), query, **kw)
+
+
+@dataclass
+class Grasp:
+    """A two-finger grasp. ``pose`` is the TCP in the base frame: z approach, y closing,
+    origin midway between the fingertips. ``contacts`` are the two finger contact points."""
+
+    pose: np.ndarray
+    width: float
+    quality: float = 0.0
+    affordance_score: float = 0.0
+    score: float = 0.0
+    contacts: np.ndarray = field(default_factory=lambda: np.zeros((2, 3)))
+    frame_id: str = "base"
+
+    def __post_init__(self):
+        self.pose = check_transform("Grasp.pose", self.pose)
+        self.width = _finite("Grasp.width", self.width)
+        if self.width < 0:
+            raise InvalidInputError(f"Grasp.width must be >= 0, got {self.width}")
+        for name in ("quality", "affordance_score", "score"):
+            setattr(self, name, _finite(f"Grasp.{name}", getattr(self, name)))
+        self.contacts = _points("Grasp.contacts", self.contacts, 2)
+
+    @property
+    def position(self) -> np.ndarray:
+        return self.pose[:3, 3]
+
+    @property
+    def approach(self) -> np.ndarray:
+        return self.pose[:3, 2]
+
+    @property
+    def closing(self) -> np.ndarray:
+        return self.pose[:3, 1]
+
+
+class FailureReason(str, enum.Enum):
+    NONE = ""
+    UNREACHABLE = "unreachable"
+    APPROACH_COLLISION = "approach collision"
+    EMPTY_GRASP = "empty grasp"
+    SLIPPED = "slipped"
+    INVALID_INPUT = "invalid input"
+    NO_CANDIDATES = "no candidates"
+
+
+@dataclass
+class GraspOutcome:
+    success: bool
+    lifted_height: float = 0.0
+    parts_touched: tuple = ()
+    failure_reason: FailureReason = FailureReason.NONE
+    timings: dict = field(default_factory=dict)  # stage -> seconds
+    grasp: Optional[Grasp] = None
+    attempts: int = 1
+
+    def __post_init__(self):
+        self.failure_reason = FailureReason(self.failure_reason)
+        if self.success and self.failure_reason is not FailureReason.NONE:
+            raise InvalidInputError("a successful outcome cannot carry a failure reason")
+        self.parts_touched = tuple(sorted(set(self.parts_touched)))
+
+    def to_dict(self) -> dict:
+        return {
+            "success": bool(self.success),
+            "lifted_height": round(float(self.lifted_height), 4),
+            "parts_touched": list(self.parts_touched),
+            "failure_reason": self.failure_reason.value,
+            "timings": {k: round(float(v), 4) for k, v in self.timings.items()},
+            "attempts": self.attempts,
+        }
