@@ -203,17 +203,18 @@ def make_screwdriver(rng) -> ObjectSpec:
 
 
 def make_bottle(rng) -> ObjectSpec:
-    r, h = _u(rng, 0.028, 0.034), _u(rng, 0.14, 0.19)
-    rn, hn = _u(rng, 0.012, 0.015), _u(rng, 0.025, 0.035)
-    rc, hc = rn + 0.002, _u(rng, 0.015, 0.02)
+    r, h = _u(rng, 0.028, 0.034), _u(rng, 0.13, 0.17)
+    rn, hn = _u(rng, 0.013, 0.016), _u(rng, 0.032, 0.04)
+    rc, hc = rn - 0.003, _u(rng, 0.012, 0.016)   # the neck's collar is wider than the cap
     return ObjectSpec("bottle", [
-        PartSpec("body", ("wrap-grasp", "grasp", "hold", "pour"), [
-            GeomSpec("cylinder", (r, h / 2), (0, 0, h / 2), density=450),
-            GeomSpec("cylinder", (rn, hn / 2), (0, 0, h + hn / 2), density=450),
-        ], _palette(rng, [(0.2, 0.6, 0.3), (0.3, 0.5, 0.9), (0.85, 0.85, 0.9), (0.6, 0.3, 0.1)]),
-            [GraspHint((0, 0, h * 0.55), (0, 1, 0), "side", 2 * r)]),
+        PartSpec("body", ("wrap-grasp", "pour", "contain"),
+                 [GeomSpec("cylinder", (r, h / 2), (0, 0, h / 2), density=450)],
+                 _palette(rng, [(0.2, 0.6, 0.3), (0.3, 0.5, 0.9), (0.85, 0.85, 0.9), (0.6, 0.3, 0.1)])),
+        PartSpec("neck", ("grasp", "hold"), [GeomSpec("cylinder", (rn, hn / 2), (0, 0, h + hn / 2), density=450)],
+                 _palette(rng, [(0.9, 0.9, 0.9), (0.1, 0.1, 0.1), (0.9, 0.7, 0.2)]),
+                 [GraspHint((0, 0, h + max(hn - 0.012, 0.018)), (0, 1, 0), "top", 2 * rn)]),
         PartSpec("cap", ("open",), [GeomSpec("cylinder", (rc, hc / 2), (0, 0, h + hn + hc / 2), density=600)],
-                 _palette(rng, [(0.9, 0.9, 0.9), (0.8, 0.1, 0.1), (0.1, 0.2, 0.7)])),
+                 _palette(rng, [(0.8, 0.1, 0.1), (0.1, 0.2, 0.7), (0.2, 0.7, 0.2)])),
     ])
 
 

@@ -1,0 +1,57 @@
+"""The executor interface shared by the MoveIt backend (real robot) and the sim backend."""
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass
+
+from ..errors import InvalidInputError
+from ..types import Grasp, GraspOutcome
+
+
+@dataclass
+class ExecutionConfig:
+    pregrasp_offset: float = 0.10   # m back along the approach axis
+    lift_height: float = 0.15       # m straight up after closing
+    success_height: float = 0.10    # the object must rise at least this much...
+    hold_time: float = 1.0          # ...and still be held after this many seconds
+    max_opening: float = 0.08       # gripper stroke (m)
+    grip_force: float = 70.0        # N per finger
+    approach_steps: int = 8         # IK waypoints on the straight-line approach
+    transit_clearance: float = 0.12 # the arm arrives this much further back, then moves in
+
+    def validate(self) -> "ExecutionConfig":
+        for name in ("pregrasp_offset", "lift_height", "success_height", "max_opening", "grip_force"):
+            if not getattr(self, name) > 0:
+                raise InvalidInputError(f"execution.{name} must be > 0, got {getattr(self, name)}")
+        if self.success_height > self.lift_height:
+            raise InvalidInputError("execution.success_height cannot exceed lift_height")
+        if self.hold_time < 0 or self.approach_steps < 2:
+            raise InvalidInputError("execution.hold_time must be >= 0 and approach_steps >= 2")
+        return self
+
+
+class Executor(abc.ABC):
+    """Carries out a grasp: pre-grasp, straight approach, close, lift, hold, retreat on failure."""
+
+    config: ExecutionConfig
+
+    @abc.abstractmethod
+    def check_reachable(self, grasp: Grasp) -> bool:
+        """True if the pre-grasp, the approach line and the grasp pose have IK solutions."""
+
+    @abc.abstractmethod
+    def execute(self, grasp: Grasp) -> GraspOutcome:
+        """Run the grasp and report what happened. Never raises for a grasp that fails;
+        raises :class:`InvalidInputError` for input that must not move the robot."""
+
+    @abc.abstractmethod
+    def command_gripper(self, width: float, force: float | None = None) -> None:
+        """Open to ``width`` metres (0 closes) with at most ``force`` newtons per finger."""
+
+    def validate_grasp(self, grasp: Grasp) -> Grasp:
+        if not isinstance(grasp, Grasp):
+            raise InvalidInputError(f"expected a Grasp, got {type(grasp).__name__}")
+        if grasp.width > self.config.max_opening + 1e-6:
+            raise InvalidInputError(f"grasp width {grasp.width:.3f} m exceeds the gripper's "
+                                    f"{self.config.max_opening:.3f} m opening")
+        return grasp

@@ -1,0 +1,203 @@
+"""Grasp execution in the MuJoCo twin: mink IK, a collision-checked straight approach, a
+force-limited close, a 0.15 m lift and a hold, with contacts telling which parts were touched."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import List, Optional, Tuple
+
+import mujoco
+import numpy as np
+
+from ..errors import InvalidInputError
+from ..types import FailureReason, Grasp, GraspOutcome
+from ..sim.world import SimWorld
+from .base import ExecutionConfig, Executor
+from .ik import PandaIK
+
+_FLIP = np.diag([-1.0, -1.0, 1.0, 1.0])  # 180 deg about the approach axis: same grasp for two fingers
+
+
+@dataclass
+class GraspPlan:
+    pose: np.ndarray                 # the (possibly flipped) TCP pose that was solved
+    transit: List[np.ndarray]        # joint waypoints, above the pre-grasp -> pre-grasp
+    approach: List[np.ndarray]       # joint waypoints, pre-grasp -> grasp
+    lift: List[np.ndarray]           # joint waypoints, grasp -> lifted
+
+    @property
+    def sweep(self) -> List[np.ndarray]:
+        """Every waypoint the arm passes with open fingers before closing."""
+        return self.transit + self.approach
+
+
+_MAX_JOINT_STEP = 0.6  # rad between consecutive waypoints; more means IK jumped branches
+
+
+class SimExecutor(Executor):
+    def __init__(self, world: SimWorld, config: Optional[ExecutionConfig] = None, ik: Optional[PandaIK] = None):
+        self.world = world
+        self.config = (config or ExecutionConfig()).validate()
+        self.ik = ik or PandaIK(world.cfg)
+        self._scratch = mujoco.MjData(world.model)
+        self.command_gripper(self.config.max_opening)
+
+    # ----------------------------------------------------------------- planning
+    def _line(self, T0: np.ndarray, T1: np.ndarray, n: int, q_seed: np.ndarray) -> Optional[List[np.ndarray]]:
+        qs, q = [], q_seed
+        for s in np.linspace(0.0, 1.0, n):
+            T = T0.copy()
+            T[:3, 3] = (1 - s) * T0[:3, 3] + s * T1[:3, 3]
+            q_next = self.ik.solve(T, q)
+            if q_next is None or np.max(np.abs(q_next - q)) > _MAX_JOINT_STEP:
+                return None
+            q = q_next
+            qs.append(q)
+        return qs
+
+    def plan(self, grasp: Grasp) -> Optional[GraspPlan]:
+        """IK for the approach line and the lift, trying both finger assignments and keeping
+        the one that turns the wrist least. ``None`` if neither is reachable."""
+        cfg = self.config
+        q_now = self.world.arm_qpos()
+        best = None
+        for pose in (grasp.pose, grasp.pose @ _FLIP):
+            pre = pose.copy()
+            pre[:3, 3] -= cfg.pregrasp_offset * pose[:3, 2]
+            # Arrive from further back along the approach (higher for top-down ones), so the
+            # joint-space move never sweeps through the scene.
+            above = pre.copy()
+            above[:3, 3] -= cfg.transit_clearance * pose[:3, 2]
+            above[2, 3] += 0.05 * max(0.0, -pose[2, 2])  # level approaches stay level
+            q_above = self.ik.solve(above, q_now)
+            if q_above is None:
+                continue
+            transit = self._line(above, pre, 4, q_above)
+            if transit is None:
+                continue
+            approach = self._line(pre, pose, cfg.approach_steps, transit[-1])
+            if approach is None:
+                continue
+            up = pose.copy()
+            up[2, 3] += cfg.lift_height
+            lift = self._line(pose, up, max(cfg.approach_steps, 4), approach[-1])
+            if lift is None:
+                continue
+            cost = float(np.abs(transit[0] - q_now).sum())
+            if best is None or cost < best[0]:
+                best = (cost, GraspPlan(pose, transit, approach, lift))
+        return None if best is None else best[1]
+
+    def check_reachable(self, grasp: Grasp) -> bool:
+        self.validate_grasp(grasp)
+        return self.plan(grasp) is not None
+
+    def _approach_collision(self, plan: GraspPlan, width: float) -> Optional[str]:
+        """Kinematic sweep along the approach with the fingers pre-shaped; objects stay put.
+        Fingers may graze the part they straddle (<= 3 mm) at the end; anything else may not."""
+        w, d = self.world, self._scratch
+        mujoco.mj_copyData(d, w.model, w.data)
+        opening = min(self.config.max_opening, width + 0.03)
+        d.qpos[w.finger_qpos_adr] = opening / 2
+        fingers = set(w.finger_geoms.tolist())
+        robot = set(w.robot_geoms.tolist())
+        for q in plan.sweep:
+            d.qpos[w.arm_qpos_adr] = q
+            mujoco.mj_forward(w.model, d)
+            for i in range(d.ncon):
+                c = d.contact[i]
+                g1, g2 = int(c.geom1), int(c.geom2)
+                if (g1 in robot) == (g2 in robot):
+                    continue
+                mine, other = (g1, g2) if g1 in robot else (g2, g1)
+                depth = -float(c.dist)
+                graze = mine in fingers and other in w.geom_part and depth <= 0.003
+                if depth > 0.001 and not graze:
+                    return f"{w.model.geom(mine).name} hits {w.model.geom(other).name} ({depth * 1000:.1f} mm)"
+        return None
+
+    # ----------------------------------------------------------------- motion
+    def command_gripper(self, width: float, force: Optional[float] = None) -> None:
+        if not np.isfinite(width) or width < 0:
+            raise InvalidInputError(f"gripper width must be >= 0 m, got {width}")
+        if force is not None:
+            if not (np.isfinite(force) and force > 0):
+                raise InvalidInputError(f"gripper force must be > 0 N, got {force}")
+            act = self.world.gripper_act
+            self.world.model.actuator_forcerange[act] = [-2 * force, 2 * force]
+        self.world.set_gripper(min(width, self.config.max_opening) if width > 0 else -1.0)
+
+    def _move(self, waypoints: List[np.ndarray], duration: float, contacts: Optional[set] = None) -> None:
+        """Track joint waypoints with the position servos (piecewise-linear, smoothed ends)."""
+        w = self.world
+        dt = w.model.opt.timestep
+        n = max(int(duration / dt), 1)
+        pts = np.asarray(waypoints)
+        s_knots = np.linspace(0, 1, len(pts))
+        for k in range(1, n + 1):
+            s = k / n
+            s = s * s * (3 - 2 * s)
+            w.data.ctrl[w.arm_act] = [np.interp(s, s_knots, pts[:, j]) for j in range(pts.shape[1])]
+            w.step()
+            if contacts is not None and k % 10 == 0:
+                contacts.update(w.finger_contacts())
+
+    def _wait(self, seconds: float, contacts: Optional[set] = None) -> None:
+        w = self.world
+        n = int(seconds / w.model.opt.timestep)
+        for k in range(0, n, 10):
+            w.step(10)
+            if contacts is not None:
+                contacts.update(w.finger_contacts())
+
+    def execute(self, grasp: Grasp) -> GraspOutcome:
+        self.validate_grasp(grasp)
+        cfg, w = self.config, self.world
+        timings = {}
+        t0 = time.perf_counter()
+        plan = self.plan(grasp)
+        timings["ik"] = time.perf_counter() - t0
+        if plan is None:
+            return GraspOutcome(False, failure_reason=FailureReason.UNREACHABLE, timings=timings, grasp=grasp)
+        t0 = time.perf_counter()
+        hit = self._approach_collision(plan, grasp.width)
+        timings["collision_check"] = time.perf_counter() - t0
+        if hit is not None:
+            return GraspOutcome(False, failure_reason=FailureReason.APPROACH_COLLISION, timings=timings, grasp=grasp)
+
+        t0 = time.perf_counter()
+        com0 = {inst: w.object_com(inst) for inst in w.objects}
+        self.command_gripper(min(cfg.max_opening, grasp.width + 0.03), cfg.grip_force)
+        q_start = w.arm_qpos()
+        travel = float(np.max(np.abs(plan.transit[0] - q_start)))
+        self._move([q_start, plan.transit[0]], max(0.6, travel / 1.2))
+        self._move(plan.transit, 0.5)
+        self._move(plan.approach, 0.8)
+        self._wait(0.15)
+        touched: set = set()
+        self.command_gripper(0.0)
+        self._wait(0.5, touched)
+        held_after_close = {inst for inst, _ in w.finger_contacts()}
+        self._move(plan.lift, 1.0, touched)
+        self._wait(cfg.hold_time, touched)
+        timings["motion"] = time.perf_counter() - t0
+
+        held_now = {inst for inst, _ in w.finger_contacts()}
+        rise = {inst: float(w.object_com(inst)[2] - com0[inst][2]) for inst in w.objects}
+        lifted_inst = max(rise, key=rise.get) if rise else None
+        lifted = rise.get(lifted_inst, 0.0) if lifted_inst else 0.0
+        parts = tuple(f"{i}/{p}" for i, p in touched)
+        if lifted >= cfg.success_height and lifted_inst in held_now:
+            return GraspOutcome(True, lifted, parts, timings=timings, grasp=grasp)
+        reason = FailureReason.SLIPPED if held_after_close else FailureReason.EMPTY_GRASP
+        self._retreat(plan)
+        return GraspOutcome(False, max(lifted, 0.0), parts, reason, timings=timings, grasp=grasp)
+
+    def _retreat(self, plan: GraspPlan) -> None:
+        self.command_gripper(self.config.max_opening)
+        self._wait(0.3)
+        self._move([self.world.arm_qpos(), plan.approach[0], plan.transit[0]], 0.8)
+
+    def go_home(self, q_home: Optional[np.ndarray] = None) -> None:
+        from ..sim.robot import HOME_Q
+        self._move([self.world.arm_qpos(), HOME_Q if q_home is None else q_home], 1.0)
