@@ -1,0 +1,30 @@
+import os
+
+os.environ.setdefault("MUJOCO_GL", "egl")
+os.environ.setdefault("ROS_LOG_DIR", "/tmp/affordance_grasp_test_ros_logs")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def ik():
+    from affordance_grasp.execution.ik import PandaIK
+    return PandaIK()
+
+
+@pytest.fixture
+def block_world():
+    """One 6x6x4 cm block at a known spot, settled, with a camera."""
+    from affordance_grasp.sim.objects import GeomSpec, ObjectSpec, PartSpec
+    from affordance_grasp.sim.world import PlacedObject, SimWorld
+    from affordance_grasp.sim.camera import SimCamera
+    spec = ObjectSpec("block", [
+        PartSpec("bottom", ("support",), [GeomSpec("box", (0.03, 0.03, 0.01), (0, 0, 0.01))], (0.8, 0.2, 0.2, 1)),
+        PartSpec("top", ("grasp",), [GeomSpec("box", (0.03, 0.03, 0.01), (0, 0, 0.03))], (0.2, 0.2, 0.8, 1)),
+    ])
+    world = SimWorld([PlacedObject("block_0", spec, (0.5, 0.05, 0.0005), 0.0)])
+    world.settle(0.5)
+    cam = SimCamera(world)
+    yield world, cam
+    cam.close()

@@ -1,0 +1,34 @@
+import json
+
+import numpy as np
+
+
+def test_grasp_msg_builds_and_serialises():
+    from rclpy.serialization import deserialize_message, serialize_message
+    from affordance_grasp.msg import Grasp
+    m = Grasp()
+    m.width = 0.04
+    m.contacts[1].y = 0.02
+    m.pose.header.frame_id = "panda_link0"
+    back = deserialize_message(serialize_message(m), Grasp)
+    assert back.width == 0.04 and back.contacts[1].y == 0.02 and back.pose.header.frame_id == "panda_link0"
+
+
+def test_sim_check_cli_writes_summary_and_pngs(tmp_path):
+    from affordance_grasp.cli import main
+    assert main(["sim-check", "--trials", "2", "--seed", "0", "--out", str(tmp_path)]) == 0
+    s = json.loads((tmp_path / "summary.json").read_text())
+    assert s["n_trials"] == 2 and len(s["trials"]) == 2
+    assert set(s) >= {"success_rate", "part_correct_rate", "per_category", "machine"}
+    assert 0.0 <= s["success_rate"] <= 1.0
+    for t in s["trials"]:
+        for kind in ("rgb", "depth", "parts"):
+            assert (tmp_path / "trials" / f"{t['trial']:03d}_{kind}.png").stat().st_size > 1000
+
+
+def test_cli_rejects_bad_arguments(capsys):
+    import pytest
+    from affordance_grasp.cli import main
+    with pytest.raises(SystemExit):
+        main(["sim-check", "--trials", "0"])
+    assert "positive" in capsys.readouterr().err
