@@ -52,7 +52,7 @@ if [ ! -f "$STAMPS/cmake-paths" ]; then
 fi
 
 # Interfaces: rebuild when any msg/srv/action file or the CMakeLists changes.
-if_hash=$(cd "$ROOT" && find CMakeLists.txt package.xml msg srv action -type f 2>/dev/null | sort | xargs cat | sha1sum | cut -c1-12)
+if_hash=$(cd "$ROOT" && { find CMakeLists.txt package.xml msg srv action -type f 2>/dev/null || true; } | sort | xargs cat | sha1sum | cut -c1-12)
 if [ ! -f "$STAMPS/interfaces-$if_hash" ]; then
   log "building ROS interfaces into the venv"
   BUILD="$VENV/.ag-build/interfaces"
