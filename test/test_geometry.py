@@ -46,3 +46,18 @@ def test_rotation_angle():
     R = transforms3d.euler.euler2mat(0, 0, 0.3)
     assert rotation_angle_between(np.eye(3), R) == pytest.approx(0.3)
     assert np.allclose(make_transform(R, [1, 2, 3])[:3, 3], [1, 2, 3])
+
+
+def test_camera_mount_urdf_matches_the_twin_camera():
+    """The shipped URDF and the sim's default camera must agree (RViz shows what the sim sees)."""
+    import xml.etree.ElementTree as ET
+    from pathlib import Path
+    from affordance_grasp.sim.world import CameraConfig
+    root = ET.parse(Path(__file__).resolve().parents[1] / "urdf" / "camera_mount.urdf").getroot()
+    T = np.eye(4)
+    for name in ("camera_joint", "camera_color_optical_joint"):
+        o = root.find(f"joint[@name='{name}']/origin")
+        xyz = [float(v) for v in o.get("xyz").split()]
+        rpy = [float(v) for v in o.get("rpy").split()]
+        T = T @ make_transform(transforms3d.euler.euler2mat(*rpy, "sxyz"), xyz)
+    assert np.allclose(T, CameraConfig().T_base_camera(), atol=1e-4)
