@@ -1,0 +1,119 @@
+"""RGB-D frame -> scene point cloud in the base frame (open3d): workspace crop, voxel grid,
+normals towards the camera, table plane removal (RANSAC), object clusters (DBSCAN)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional, Tuple
+
+import numpy as np
+import open3d as o3d
+
+from ..errors import EmptyCloudError, InvalidInputError
+from ..geometry import camera_to_base, deproject_depth, project_base_points
+from ..types import RGBDFrame
+
+
+@dataclass
+class CloudConfig:
+    workspace_min: Tuple[float, float, float] = (0.15, -0.45, -0.02)  # base frame, m
+    workspace_max: Tuple[float, float, float] = (0.90, 0.45, 0.40)
+    stride: int = 2             # deproject every n-th pixel: 640x480 at ~1 m is far denser than the voxel
+    voxel: float = 0.004
+    normal_radius: float = 0.012
+    plane_distance: float = 0.006
+    cluster_eps: float = 0.012
+    cluster_min_points: int = 12
+    seed: int = 0
+
+    def validate(self) -> "CloudConfig":
+        if not np.all(np.asarray(self.workspace_max) > np.asarray(self.workspace_min)):
+            raise InvalidInputError("cloud workspace_max must exceed workspace_min on every axis")
+        for name in ("voxel", "normal_radius", "plane_distance", "cluster_eps"):
+            if not getattr(self, name) > 0:
+                raise InvalidInputError(f"cloud.{name} must be > 0")
+        return self
+
+
+@dataclass
+class SceneCloud:
+    """Voxelised scene. Every array is indexed by point; ``pixels`` are [v, u] of a source pixel."""
+
+    points: np.ndarray        # (N, 3) base frame
+    normals: np.ndarray       # (N, 3) unit, facing the camera
+    pixels: np.ndarray        # (N, 2) int
+    is_table: np.ndarray      # (N,) bool
+    cluster: np.ndarray       # (N,) int, -1 for table / noise
+    target: np.ndarray        # (N,) bool: where grasp contacts may go
+    camera_position: np.ndarray = field(default_factory=lambda: np.zeros(3))
+    table_height: float = 0.0
+
+    @property
+    def objects(self) -> np.ndarray:
+        return ~self.is_table
+
+    def __len__(self) -> int:
+        return len(self.points)
+
+
+def build_scene_cloud(frame: RGBDFrame, cfg: Optional[CloudConfig] = None,
+                      target_mask: Optional[np.ndarray] = None,
+                      target_box: Optional[np.ndarray] = None) -> SceneCloud:
+    """``target_mask`` (H, W bool) or ``target_box`` [x0 y0 x1 y1] restrict where grasps may be;
+    the whole scene is kept for collision checks."""
+    cfg = (cfg or CloudConfig()).validate()
+    if not isinstance(frame, RGBDFrame):
+        raise InvalidInputError(f"expected an RGBDFrame, got {type(frame).__name__}")
+    pts_cam, vu = deproject_depth(frame.depth, frame.intrinsics, stride=cfg.stride)
+    if len(pts_cam) == 0:
+        raise EmptyCloudError("the depth image has no valid pixels")
+    pts = camera_to_base(pts_cam, frame.T_base_camera)
+    lo, hi = np.asarray(cfg.workspace_min), np.asarray(cfg.workspace_max)
+    keep = np.all((pts >= lo) & (pts <= hi), axis=1)
+    if keep.sum() < 10:
+        raise EmptyCloudError(f"only {int(keep.sum())} points inside the workspace {cfg.workspace_min} .. "
+                              f"{cfg.workspace_max} (base frame); check the camera extrinsics and the workspace")
+    pts, vu = pts[keep], vu[keep]
+
+    pcd = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(pts))
+    down = pcd.voxel_down_sample(cfg.voxel)
+    # Each voxel centroid's pixel: project it back (cheaper than tracing voxel membership).
+    uv, _ = project_base_points(np.asarray(down.points), frame.T_base_camera, frame.intrinsics)
+    vu = np.stack([np.clip(np.round(uv[:, 1]), 0, frame.intrinsics.height - 1),
+                   np.clip(np.round(uv[:, 0]), 0, frame.intrinsics.width - 1)], axis=1).astype(int)
+    cam_pos = frame.T_base_camera[:3, 3]
+    points = np.asarray(down.points)
+
+    # Table first: RANSAC needs no normals, and most points are table, so normals are then
+    # estimated on the objects only (the table's normal is the plane's).
+    o3d.utility.random.seed(cfg.seed)
+    is_table = np.zeros(len(points), bool)
+    table_height = float(points[:, 2].min())
+    up = np.array([0.0, 0.0, 1.0])
+    if len(points) >= 50:
+        plane, inliers = down.segment_plane(cfg.plane_distance, 3, 300)
+        n = np.asarray(plane[:3]) / np.linalg.norm(plane[:3])
+        if abs(n[2]) > 0.9:  # only a horizontal plane is the table
+            sign = 1.0 if n[2] > 0 else -1.0
+            up = n * sign
+            height = (points @ np.asarray(plane[:3]) + plane[3]) * sign / np.linalg.norm(plane[:3])
+            is_table = height < cfg.plane_distance
+            table_height = float(np.median(points[np.asarray(inliers), 2]))
+    normals = np.tile(up, (len(points), 1))
+    cluster = np.full(len(points), -1, int)
+    obj_idx = np.nonzero(~is_table)[0]
+    if len(obj_idx):
+        objs = down.select_by_index(obj_idx.tolist())
+        objs.estimate_normals(o3d.geometry.KDTreeSearchParamHybrid(radius=cfg.normal_radius, max_nn=30))
+        objs.orient_normals_towards_camera_location(cam_pos)
+        normals[obj_idx] = np.asarray(objs.normals)
+        cluster[obj_idx] = np.asarray(objs.cluster_dbscan(cfg.cluster_eps, cfg.cluster_min_points))
+    target = ~is_table
+    if target_mask is not None:
+        m = np.asarray(target_mask, bool)
+        if m.shape != frame.depth.shape:
+            raise InvalidInputError(f"target mask shape {m.shape} does not match the frame {frame.depth.shape}")
+        target &= m[vu[:, 0], vu[:, 1]]
+    if target_box is not None:
+        x0, y0, x1, y1 = np.asarray(target_box, float).reshape(4)
+        target &= (vu[:, 1] >= x0) & (vu[:, 1] <= x1) & (vu[:, 0] >= y0) & (vu[:, 0] <= y1)
+    return SceneCloud(points, normals, vu, is_table, cluster, target, cam_pos, table_height)
