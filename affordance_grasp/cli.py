@@ -25,6 +25,14 @@ def build_parser() -> argparse.ArgumentParser:
     sc.add_argument("--out", type=Path, default=Path("out/sim-check"))
     sc.add_argument("--no-depth-noise", dest="depth_noise", action="store_false",
                     help="save noiseless depth (the RealSense-like noise model is on by default)")
+    b = sub.add_parser("bench", help="run the perception-to-grasp pipeline per strategy; writes results.json + PNGs")
+    b.add_argument("--strategy", default="all", help="affordance | oracle | quality | center | random | all")
+    b.add_argument("--trials", type=_positive_int, default=100)
+    b.add_argument("--seed", type=int, default=0)
+    b.add_argument("--split", choices=("seen", "unseen"), default="seen")
+    b.add_argument("--max-attempts", type=_positive_int, default=3)
+    b.add_argument("--out", type=Path, default=Path("out/bench"))
+    b.add_argument("--no-depth-noise", dest="depth_noise", action="store_false")
     return p
 
 
@@ -36,6 +44,10 @@ def main(argv=None) -> int:
             from .apps.sim_check import sim_check
             sim_check(args.trials, args.seed, args.out, args.depth_noise)
             print(f"wrote {args.out / 'summary.json'}")
+        elif args.command == "bench":
+            from .apps.bench import bench
+            bench(args.strategy, args.trials, args.seed, args.split, args.out, args.max_attempts, args.depth_noise)
+            print(f"wrote {args.out}")
     except AffordanceGraspError as e:
         print(f"affordance-grasp {args.command}: error: {e}", file=sys.stderr)
         return 2

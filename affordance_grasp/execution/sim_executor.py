@@ -40,6 +40,7 @@ class SimExecutor(Executor):
         self.config = (config or ExecutionConfig()).validate()
         self.ik = ik or PandaIK(world.cfg)
         self._scratch = mujoco.MjData(world.model)
+        self._cached: Optional[Tuple[int, Optional[GraspPlan]]] = None  # check_reachable -> execute
         self.command_gripper(self.config.max_opening)
 
     # ----------------------------------------------------------------- planning
@@ -88,9 +89,15 @@ class SimExecutor(Executor):
                 best = (cost, GraspPlan(pose, transit, approach, lift))
         return None if best is None else best[1]
 
+    def _plan_cached(self, grasp: Grasp) -> Optional[GraspPlan]:
+        key = (id(grasp), self.world.data.time)
+        if self._cached is None or self._cached[0] != key:
+            self._cached = (key, self.plan(grasp))
+        return self._cached[1]
+
     def check_reachable(self, grasp: Grasp) -> bool:
         self.validate_grasp(grasp)
-        return self.plan(grasp) is not None
+        return self._plan_cached(grasp) is not None
 
     def _approach_collision(self, plan: GraspPlan, width: float) -> Optional[str]:
         """Kinematic sweep along the approach with the fingers pre-shaped; objects stay put.
@@ -155,7 +162,7 @@ class SimExecutor(Executor):
         cfg, w = self.config, self.world
         timings = {}
         t0 = time.perf_counter()
-        plan = self.plan(grasp)
+        plan = self._plan_cached(grasp)
         timings["ik"] = time.perf_counter() - t0
         if plan is None:
             return GraspOutcome(False, failure_reason=FailureReason.UNREACHABLE, timings=timings, grasp=grasp)

@@ -1,0 +1,107 @@
+"""Project grasps into the image and score them by the affordance under their contacts.
+
+A contact's affordance is the heatmap (scaled so its maximum is 1) averaged over a small disc
+around its projection. A contact whose projected depth lies well behind the measured depth is
+occluded: what the camera saw there is something in front of it, so it gets a reduced weight,
+and the score is divided by the full weight so an occluded contact can never carry it alone.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import List, Optional
+
+import cv2
+import numpy as np
+
+from ..errors import InvalidInputError
+from ..geometry import project_base_points
+from ..types import AffordanceMap, Grasp, RGBDFrame
+
+
+@dataclass
+class ScoringConfig:
+    w_aff: float = 0.7
+    w_q: float = 0.3
+    disc_radius_px: int = 4
+    occlusion_tol: float = 0.015     # m behind the measured surface counts as occluded
+    occluded_weight: float = 0.3
+    w_avoid: float = 1.0             # penalty weight of the avoid heatmap
+
+    def validate(self) -> "ScoringConfig":
+        if self.w_aff < 0 or self.w_q < 0 or self.w_aff + self.w_q <= 0:
+            raise InvalidInputError("scoring weights w_aff and w_q must be >= 0 and not both 0")
+        if self.disc_radius_px < 0 or not 0 <= self.occluded_weight <= 1 or self.occlusion_tol <= 0:
+            raise InvalidInputError("scoring: disc_radius_px >= 0, occluded_weight in [0, 1], occlusion_tol > 0")
+        return self
+
+
+@dataclass
+class Projection:
+    """Pixels (N, 3, 2) of [contact 0, contact 1, TCP] and their visibility (N, 2) for contacts."""
+
+    uv: np.ndarray
+    depth: np.ndarray
+    visible: np.ndarray
+    inside: np.ndarray
+
+
+def project_grasps(grasps: List[Grasp], frame: RGBDFrame, tol: float = 0.015) -> Projection:
+    pts = np.concatenate([np.stack([g.contacts[0], g.contacts[1], g.position]) for g in grasps]) \
+        if grasps else np.zeros((0, 3))
+    uv, z = project_base_points(pts, frame.T_base_camera, frame.intrinsics)
+    uv, z = uv.reshape(-1, 3, 2), z.reshape(-1, 3)
+    h, w = frame.depth.shape
+    inside = np.isfinite(uv).all(-1) & (uv[..., 0] >= 0) & (uv[..., 0] <= w - 1) & (uv[..., 1] >= 0) & (uv[..., 1] <= h - 1)
+    ui = np.clip(np.nan_to_num(np.round(uv[..., 0])), 0, w - 1).astype(int)
+    vi = np.clip(np.nan_to_num(np.round(uv[..., 1])), 0, h - 1).astype(int)
+    measured = frame.depth[vi, ui]
+    # Unknown depth (NaN) gives no evidence of occlusion.
+    visible = ~(np.isfinite(measured) & (z > measured + tol)) & inside
+    return Projection(uv, z, visible[:, :2], inside)
+
+
+def _disc_mean(image: np.ndarray, radius: int) -> np.ndarray:
+    if radius <= 0:
+        return image
+    k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1)).astype(np.float32)
+    return cv2.filter2D(image, -1, k / k.sum(), borderType=cv2.BORDER_CONSTANT)
+
+
+def sample_heat(heat: np.ndarray, proj: Projection) -> np.ndarray:
+    """Heat (N, 3) at the projected contacts and TCP; 0 outside the image."""
+    h, w = heat.shape
+    ui = np.clip(np.nan_to_num(np.round(proj.uv[..., 0])), 0, w - 1).astype(int)
+    vi = np.clip(np.nan_to_num(np.round(proj.uv[..., 1])), 0, h - 1).astype(int)
+    return np.where(proj.inside, heat[vi, ui], 0.0)
+
+
+def contact_affordance(heat_at: np.ndarray, visible: np.ndarray, occluded_weight: float) -> np.ndarray:
+    """(N,) in [0, 1]: contacts weighted by visibility, the TCP at full weight, over the full weight."""
+    wts = np.where(visible, 1.0, occluded_weight)
+    return (wts[:, 0] * heat_at[:, 0] + wts[:, 1] * heat_at[:, 1] + heat_at[:, 2]) / 3.0
+
+
+def normalised_heat(heatmap: np.ndarray, radius: int) -> np.ndarray:
+    smooth = _disc_mean(heatmap.astype(np.float32), radius)
+    m = float(smooth.max())
+    return smooth / m if m > 0 else smooth
+
+
+def score_grasps(grasps: List[Grasp], amap: AffordanceMap, frame: RGBDFrame,
+                 cfg: Optional[ScoringConfig] = None, avoid: Optional[np.ndarray] = None) -> List[Grasp]:
+    """Ranked copies of ``grasps`` with ``affordance_score`` and ``score`` filled in, best first.
+    ``avoid`` is an optional non-negative map (H, W) of regions the contacts must not touch."""
+    cfg = (cfg or ScoringConfig()).validate()
+    if amap.heatmap.shape != frame.depth.shape:
+        raise InvalidInputError(f"heatmap {amap.heatmap.shape} and frame {frame.depth.shape} differ in size")
+    if not grasps:
+        return []
+    proj = project_grasps(grasps, frame, cfg.occlusion_tol)
+    heat = normalised_heat(amap.heatmap, cfg.disc_radius_px)
+    aff = contact_affordance(sample_heat(heat, proj), proj.visible, cfg.occluded_weight)
+    total = cfg.w_aff * aff + cfg.w_q * np.array([g.quality for g in grasps])
+    if avoid is not None:
+        av = sample_heat(normalised_heat(np.asarray(avoid, np.float32), cfg.disc_radius_px), proj)
+        total = total - cfg.w_avoid * av[:, :2].max(1)
+    order = np.argsort(-total, kind="stable")
+    return [replace(grasps[i], affordance_score=float(aff[i]), score=float(total[i])) for i in order]
