@@ -3,7 +3,8 @@
 For each seed point on the target we look for the opposite surface along candidate closing axes
 (the seed's own normal when it faces sideways, plus evenly spaced horizontal directions): the
 contiguous run of object points along a thin line through the seed gives both contacts and the
-width, even where a single view misses the far face. Each axis gets several approach directions
+width. A single view misses far faces, so a run only counts when the space just past both of its
+ends was seen to be free (in front of the measured depth). Each axis gets several approach directions
 around it and two depths. Candidates whose swept finger or palm volumes contain scene points,
 that reach below the table, or that hold too few points between the fingers, are rejected.
 """
@@ -64,7 +65,7 @@ class AntipodalGenerator(GraspGenerator):
         nh = np.where(norm > 0.5, nh / np.maximum(norm, 1e-9), fixed[0])  # top-facing: no own axis
         return np.concatenate([nh[:, None], np.broadcast_to(fixed, (len(normals),) + fixed.shape)], 1)
 
-    def _runs(self, seeds, axes, obj_pts, tree):
+    def _runs(self, seeds, axes, obj_pts, tree, cloud: SceneCloud):
         """Width of the contiguous object run through each seed along each axis.
         Returns t_min, t_max (S, L) along the axis, and validity."""
         cfg, g = self.cfg, self.gripper
@@ -96,6 +97,14 @@ class AntipodalGenerator(GraspGenerator):
         t_min, t_max = np.minimum(t_min, 0.0), np.maximum(t_max, 0.0)
         width = t_max - t_min
         valid = ~open_ended & (width >= cfg.min_width) & (width <= g.max_opening - cfg.width_margin)
+        # A run may end only because the camera saw nothing further (the far face of a seed on a
+        # side wall is hidden): the space just past each end must be observed free.
+        step = cfg.bin_size * 1.5
+        past = np.concatenate([seeds[:, None] + axes * (t_max + step)[..., None],
+                               seeds[:, None] + axes * (t_min - step)[..., None]], 1)
+        free = cloud.observed_free(past.reshape(-1, 3)).reshape(past.shape[:2])
+        L = axes.shape[1]
+        valid &= free[:, :L] & free[:, L:]
         return t_min, t_max, valid
 
     # ------------------------------------------------------------------ generation
@@ -111,11 +120,19 @@ class AntipodalGenerator(GraspGenerator):
         tree = cKDTree(obj_pts)
         seeds, normals = cloud.points[chosen], cloud.normals[chosen]
         axes = self._axes(normals)
-        t_min, t_max, valid = self._runs(seeds, axes, obj_pts, tree)
+        t_min, t_max, valid = self._runs(seeds, axes, obj_pts, tree, cloud)
         s_i, l_i = np.nonzero(valid)
         if len(s_i) == 0:
             return []
         axis = axes[s_i, l_i]
+        # Friction cone at both run ends, with normals from the surface boundary around them.
+        ends = np.stack([seeds[s_i] + axis * t_min[s_i, l_i][:, None], seeds[s_i] + axis * t_max[s_i, l_i][:, None]], 1)
+        align_pair = self._boundary_alignment(ends, axis, obj_pts, tree)
+        cone = np.cos(np.arctan(cfg.friction_coef))
+        keep = np.all(align_pair >= cone, axis=1)
+        s_i, l_i, axis, align_pair = s_i[keep], l_i[keep], axis[keep], align_pair[keep]
+        if len(s_i) == 0:
+            return []
         centre = seeds[s_i] + axis * ((t_min + t_max) / 2)[s_i, l_i][:, None]
         width = (t_max - t_min)[s_i, l_i]
 
@@ -129,18 +146,21 @@ class AntipodalGenerator(GraspGenerator):
         depth = np.tile(np.asarray(cfg.depths), len(axis) * n_a)
         rep = n_a * n_d
         axis, centre, width = np.repeat(axis, rep, 0), np.repeat(centre, rep, 0), np.repeat(width, rep)
+        align_pair = np.repeat(align_pair, rep, 0)
         tilt = np.tile(np.repeat(np.abs(th), n_d), len(s_i))
-        tcp = centre + appr * depth[:, None]
+        # Straight down by the depth whatever the tilt, so the contacts stay under the measured run.
+        tcp = centre - np.array([0.0, 0.0, 1.0]) * depth[:, None]
         if len(tcp) > cfg.max_candidates:
             keep = np.sort(rng.choice(len(tcp), cfg.max_candidates, replace=False))
             axis, appr, tcp, width, tilt = axis[keep], appr[keep], tcp[keep], width[keep], tilt[keep]
+            align_pair = align_pair[keep]
         R = _frames(axis, appr)
         ok, between = self._collision_free(R, tcp, width, cloud)
         if not ok.any():
             return []
-        R, tcp, width, tilt, between = R[ok], tcp[ok], width[ok], tilt[ok], between[ok]
+        R, tcp, width, tilt, between, align = R[ok], tcp[ok], width[ok], tilt[ok], between[ok], align_pair[ok]
         contacts = np.stack([tcp - R[:, :, 1] * width[:, None] / 2, tcp + R[:, :, 1] * width[:, None] / 2], 1)
-        quality = self._quality(R, contacts, between, tilt, obj_pts, cloud.normals[obj_mask], tree)
+        quality = self._quality(align, between, tilt)
         out = []
         for i in np.argsort(-quality, kind="stable"):
             T = np.eye(4)
@@ -201,14 +221,30 @@ class AntipodalGenerator(GraspGenerator):
         ok &= between >= cfg.min_points_between
         return ok, between
 
-    def _quality(self, R, contacts, between, tilt, obj_pts, obj_normals, tree):
-        """0.4 friction-cone alignment of the contact normals with the closing axis, 0.3 points
-        between the pads, 0.3 approach closeness to vertical: all in [0, 1]."""
-        _, ix = tree.query(contacts.reshape(-1, 3))
-        n = obj_normals[ix].reshape(-1, 2, 3)
-        align = np.abs(np.einsum("nkc,nc->nk", n, R[:, :, 1]))
-        cone = np.cos(np.arctan(self.cfg.friction_coef))
-        # Inside the cone scores by alignment; outside it decays to 0 (contacts on top edges).
-        a = np.clip((align - cone * 0.5) / (1 - cone * 0.5), 0, 1).mean(1)
+    def _boundary_alignment(self, ends, axis, obj_pts, tree, radius: float = 0.010, band: float = 0.004):
+        """|outward normal . closing axis| (N, 2) at the run ends. The outward normal in the
+        horizontal plane is the end minus the centroid of nearby points at the same height: it
+        needs only the surface the camera sees around the end, not the (often hidden) face."""
+        flat = ends.reshape(-1, 3)
+        k = min(32, len(obj_pts))
+        d, ix = tree.query(flat, k=k, distance_upper_bound=radius)
+        found = np.isfinite(d)
+        nb = obj_pts[np.minimum(ix, len(obj_pts) - 1)]
+        same = found & (np.abs(nb[..., 2] - flat[:, None, 2]) < band)
+        cnt = same.sum(1)
+        centroid = (nb * same[..., None]).sum(1) / np.maximum(cnt, 1)[:, None]
+        n = flat - centroid
+        n[:, 2] = 0
+        norm = np.linalg.norm(n, axis=1)
+        ax = np.repeat(axis, 2, axis=0)
+        a = np.abs((n * ax).sum(1)) / np.maximum(norm, 1e-9)
+        # Too few neighbours or an end in the middle of the surface: no evidence of an edge.
+        a[(cnt < 4) | (norm < 0.0015)] = 0.0
+        return a.reshape(-1, 2)
+
+    def _quality(self, align, between, tilt):
+        """0.4 contact alignment with the closing axis, 0.3 points between the pads, 0.3 approach
+        closeness to vertical: all in [0, 1]."""
+        a = align.mean(1)
         fill = np.clip(between / 30.0, 0, 1)
         return 0.4 * a + 0.3 * fill + 0.3 * np.cos(tilt)

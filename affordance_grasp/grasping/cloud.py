@@ -46,6 +46,21 @@ class SceneCloud:
     target: np.ndarray        # (N,) bool: where grasp contacts may go
     camera_position: np.ndarray = field(default_factory=lambda: np.zeros(3))
     table_height: float = 0.0
+    frame: Optional[RGBDFrame] = None  # the source frame, for free-space tests
+
+    def observed_free(self, points: np.ndarray, tol: float = 0.004) -> np.ndarray:
+        """True where a point lies in front of the measured surface along its camera ray, i.e.
+        the camera saw through it. Points behind a surface are unknown, not free. Pixels without
+        depth count as free (no evidence either way); without a frame everything is free."""
+        if self.frame is None:
+            return np.ones(len(points), bool)
+        uv, z = project_base_points(points, self.frame.T_base_camera, self.frame.intrinsics)
+        h, w = self.frame.depth.shape
+        inside = np.isfinite(uv).all(1) & (uv[:, 0] >= 0) & (uv[:, 0] <= w - 1) & (uv[:, 1] >= 0) & (uv[:, 1] <= h - 1)
+        ui = np.clip(np.nan_to_num(np.round(uv[:, 0])), 0, w - 1).astype(int)
+        vi = np.clip(np.nan_to_num(np.round(uv[:, 1])), 0, h - 1).astype(int)
+        measured = self.frame.depth[vi, ui]
+        return ~inside | ~np.isfinite(measured) | (z < measured + tol)
 
     @property
     def objects(self) -> np.ndarray:
@@ -116,4 +131,4 @@ def build_scene_cloud(frame: RGBDFrame, cfg: Optional[CloudConfig] = None,
     if target_box is not None:
         x0, y0, x1, y1 = np.asarray(target_box, float).reshape(4)
         target &= (vu[:, 1] >= x0) & (vu[:, 1] <= x1) & (vu[:, 0] >= y0) & (vu[:, 0] <= y1)
-    return SceneCloud(points, normals, vu, is_table, cluster, target, cam_pos, table_height)
+    return SceneCloud(points, normals, vu, is_table, cluster, target, cam_pos, table_height, frame)

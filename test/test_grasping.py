@@ -1,0 +1,132 @@
+"""Cloud building and the antipodal generator on analytic shapes rendered by the twin."""
+import numpy as np
+import pytest
+
+from affordance_grasp.errors import EmptyCloudError, InvalidInputError
+from affordance_grasp.grasping.antipodal import AntipodalGenerator
+from affordance_grasp.grasping.base import PrecomputedGrasps
+from affordance_grasp.grasping.cloud import build_scene_cloud
+from affordance_grasp.grasping.gripper import GripperGeometry
+from affordance_grasp.sim.camera import SimCamera
+from affordance_grasp.sim.ground_truth import object_masks
+from affordance_grasp.sim.objects import GeomSpec, ObjectSpec, PartSpec
+from affordance_grasp.sim.world import PlacedObject, SimWorld
+from affordance_grasp.types import CameraIntrinsics, Grasp, RGBDFrame
+
+
+def shape(name, geom):
+    return ObjectSpec(name, [PartSpec("all", ("grasp",), [geom], (0.3, 0.4, 0.8, 1.0))])
+
+
+BOX = shape("box", GeomSpec("box", (0.06, 0.02, 0.02), (0, 0, 0.02)))           # 12 x 4 x 4 cm
+CYL = shape("cyl", GeomSpec("cylinder", (0.03, 0.05), (0, 0, 0.05)))            # 6 cm across
+BAR = shape("bar", GeomSpec("box", (0.08, 0.006, 0.014), (0, 0, 0.014)))        # 1.2 cm thick
+WALL = shape("wall", GeomSpec("box", (0.10, 0.005, 0.08), (0, 0, 0.08)))
+
+
+def scene_cloud(objects, target="obj_0", yaw=0.0):
+    """Render placed shapes; return the cloud (target = the object named ``target``) and world."""
+    world = SimWorld([PlacedObject(name, spec, pos, yaw) for name, spec, pos in objects])
+    world.settle(0.3)
+    with SimCamera(world) as cam:
+        frame = cam.render()
+        masks = {m.instance: m for m in object_masks(world, cam.render_geom_ids())}
+    return build_scene_cloud(frame, target_mask=masks[target].object_mask), world
+
+
+def inside_hand(g: Grasp, pts, gripper: GripperGeometry, sweep=0.10):
+    local = (pts - g.position) @ g.pose[:3, :3]
+    opening = gripper.opening_for(g.width)
+    x, y, z = local.T
+    fingers = (np.abs(x) <= gripper.finger_half_width) & (np.abs(y) >= opening / 2) & \
+        (np.abs(y) <= opening / 2 + gripper.finger_thickness) & (z >= gripper.finger_z_min - sweep) & (z <= gripper.finger_z_max)
+    return fingers.any()
+
+
+@pytest.fixture(scope="module")
+def gen():
+    return AntipodalGenerator()
+
+
+def test_box_grasps_have_the_box_width(gen):
+    cloud, _ = scene_cloud([("obj_0", BOX, (0.5, 0.0, 0.0005))])
+    grasps = gen.generate(cloud, seed=0)
+    assert len(grasps) > 10
+    widths = np.array([g.width for g in grasps])
+    assert widths.max() <= gen.gripper.max_opening
+    # Only the 4 cm side fits an 8 cm gripper with margin. Closing axes may be skewed across it
+    # (faces seen edge-on give no normals to reject that), but the width measured along the
+    # closing axis, projected on the box's y axis, is the box's 4 cm.
+    # Corner chords at the hidden back corners cannot be rejected from one view; they rank low,
+    # so the check is on the best ten (the ones execution will try).
+    for g in grasps[:10]:
+        assert abs(g.closing[1]) > 0.75, g.closing
+        assert abs(g.width * abs(g.closing[1]) - 0.04) < 0.008, (g.width, g.closing)
+    for g in grasps:
+        assert np.linalg.norm(g.contacts[0] - g.contacts[1]) == pytest.approx(g.width)
+    assert abs(grasps[0].closing[1]) > 0.95  # the best one squarely across
+
+
+def test_cylinder_and_thin_handle(gen):
+    cyl, _ = scene_cloud([("obj_0", CYL, (0.5, 0.1, 0.0005))])
+    gc = gen.generate(cyl, seed=0)
+    assert gc and all(g.width <= gen.gripper.max_opening for g in gc)
+    assert all(abs(g.width - 0.06) < 0.01 for g in gc[:5]), [round(g.width, 3) for g in gc[:5]]
+    bar, _ = scene_cloud([("obj_0", BAR, (0.5, -0.1, 0.0005))])
+    gb = gen.generate(bar, seed=0)
+    assert gb and all(g.width <= gen.gripper.max_opening for g in gb)
+    assert all(abs(g.width - 0.012) < 0.006 for g in gb[:5]), [round(g.width, 3) for g in gb[:5]]
+    assert gb[0].approach[2] < -0.8  # the best grasps on a thin bar come from above
+
+
+def test_wall_and_table_collisions_are_rejected(gen):
+    free, _ = scene_cloud([("obj_0", BOX, (0.5, 0.0, 0.0005))])
+    # A wall 1.5 cm from the box's +y face: fingers on that side cannot go there.
+    walled, world = scene_cloud([("obj_0", BOX, (0.5, 0.0, 0.0005)), ("wall_0", WALL, (0.5, 0.04, 0.0005))])
+    a, b = gen.generate(free, seed=0), gen.generate(walled, seed=0)
+    assert len(b) < len(a)
+    wall_pts = walled.points[walled.objects & ~walled.target]
+    assert len(wall_pts) > 50
+    for g in b:
+        assert not inside_hand(g, wall_pts, gen.gripper)
+    for g in a:  # nothing reaches below the table
+        assert (g.position + g.approach * gen.gripper.finger_z_max)[2] > 0.0
+
+
+def test_same_seed_same_result_and_typed_errors(gen):
+    cloud, _ = scene_cloud([("obj_0", BOX, (0.5, 0.0, 0.0005))])
+    a, b = gen.generate(cloud, seed=3), gen.generate(cloud, seed=3)
+    assert len(a) == len(b) and all(np.allclose(x.pose, y.pose) for x, y in zip(a, b))
+    cloud.target[:] = False
+    with pytest.raises(EmptyCloudError):
+        gen.generate(cloud)
+
+
+def test_build_scene_cloud_errors_and_mask():
+    K = CameraIntrinsics(300.0, 300.0, 79.5, 59.5, 160, 120)
+    T = np.eye(4)
+    T[:3, :3] = np.diag([1.0, -1.0, -1.0])  # looking straight down from 1 m above the origin
+    T[:3, 3] = [0.5, 0.0, 1.0]
+    rgb = np.zeros((120, 160, 3), np.uint8)
+    with pytest.raises(EmptyCloudError, match="no valid pixels"):
+        build_scene_cloud(RGBDFrame(rgb, np.full((120, 160), np.nan, np.float32), K, T))
+    with pytest.raises(EmptyCloudError, match="workspace"):
+        build_scene_cloud(RGBDFrame(rgb, np.full((120, 160), 5.0, np.float32), K, T))  # 4 m below the table
+    depth = np.full((120, 160), 1.0, np.float32)
+    depth[50:70, 70:90] = 0.96                          # a 4 cm tall block
+    mask = np.zeros((120, 160), bool)
+    mask[50:70, 70:90] = True
+    cloud = build_scene_cloud(RGBDFrame(rgb, depth, K, T), target_mask=mask)
+    assert cloud.is_table.sum() > 0.8 * len(cloud)
+    assert cloud.target.sum() > 0 and np.all(cloud.points[cloud.target, 2] > 0.03)
+    with pytest.raises(InvalidInputError, match="mask"):
+        build_scene_cloud(RGBDFrame(rgb, depth, K, T), target_mask=mask[:10])
+
+
+def test_precomputed_source_keeps_grasps_on_target():
+    cloud, _ = scene_cloud([("obj_0", BOX, (0.5, 0.0, 0.0005))])
+    near, far = np.eye(4), np.eye(4)
+    near[:3, 3] = [0.5, 0.0, 0.03]
+    far[:3, 3] = [0.3, 0.2, 0.03]
+    kept = PrecomputedGrasps([Grasp(near, 0.04), Grasp(far, 0.04)]).generate(cloud)
+    assert len(kept) == 1 and np.allclose(kept[0].position, [0.5, 0, 0.03])
