@@ -32,3 +32,22 @@ def test_cli_rejects_bad_arguments(capsys):
     with pytest.raises(SystemExit):
         main(["sim-check", "--trials", "0"])
     assert "positive" in capsys.readouterr().err
+
+
+def test_bench_cli_writes_results_comparison_and_overlays(tmp_path):
+    from affordance_grasp.cli import main
+    assert main(["bench", "--strategy", "all", "--trials", "2", "--seed", "5", "--out", str(tmp_path)]) == 0
+    table = (tmp_path / "comparison.md").read_text()
+    for s in ("affordance", "oracle", "quality", "center", "random"):
+        r = json.loads((tmp_path / s / "results.json").read_text())
+        assert r["strategy"] == s and r["n_trials"] == 2 and r["split"] == "seen"
+        assert set(r["latency_ms"]) == {"affordance", "grasp_generation", "selection", "total"}
+        assert all(set(v) == {"median", "p95"} for v in r["latency_ms"].values())
+        assert 0 <= r["task_success_rate"] <= min(r["success_rate"], r["part_correct_rate"])
+        assert (tmp_path / s / "trials" / "000.png").stat().st_size > 1000
+        assert f"| {s} |" in table
+    # Every strategy saw the same scenes and queries.
+    queries = {s: [t["query"] for t in json.loads((tmp_path / s / "results.json").read_text())["trials"]]
+               for s in ("oracle", "random")}
+    assert queries["oracle"] == queries["random"]
+    assert main(["bench", "--strategy", "best", "--trials", "1", "--out", str(tmp_path)]) == 2

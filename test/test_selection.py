@@ -1,0 +1,145 @@
+import numpy as np
+import pytest
+
+from affordance_grasp.errors import InvalidInputError
+from affordance_grasp.execution.base import ExecutionConfig, Executor
+from affordance_grasp.selection.fallback import execute_with_fallback
+from affordance_grasp.selection.scoring import ScoringConfig, project_grasps, score_grasps
+from affordance_grasp.selection.strategies import heatmap_from_mask, rank
+from affordance_grasp.types import (AffordanceMap, AffordanceQuery, CameraIntrinsics, FailureReason, Grasp,
+                                    GraspOutcome, RGBDFrame)
+
+K = CameraIntrinsics(500.0, 500.0, 320.0, 240.0, 640, 480)
+Q = AffordanceQuery("grasp the mug by its handle", "mug", "grasp", "handle")
+
+
+def down_camera():
+    """Camera 1 m above the base origin looking straight down: base (x, y) -> pixel
+    (u, v) = (320 - 500 y, 240 - 500 x) at depth 1 - z."""
+    T = np.eye(4)
+    T[:3, :3] = np.array([[0, -1, 0], [-1, 0, 0], [0, 0, -1.0]])
+    T[:3, 3] = [0, 0, 1.0]
+    return T
+
+
+def frame(depth=None):
+    d = np.full((480, 640), 1.0, np.float32) if depth is None else depth
+    return RGBDFrame(np.zeros((480, 640, 3), np.uint8), d, K, down_camera())
+
+
+def grasp_at(x, y, z=0.02, width=0.02, quality=0.5):
+    T = np.eye(4)
+    T[:3, :3] = np.diag([1.0, -1.0, -1.0])  # approach straight down, closing along -y
+    T[:3, 3] = [x, y, z]
+    c = np.array([[x, y - width / 2, z], [x, y + width / 2, z]])
+    return Grasp(T, width, quality=quality, contacts=c)
+
+
+def test_projection_of_known_points():
+    p = project_grasps([grasp_at(0.1, 0.0, z=0.0, width=0.04)], frame())
+    # contacts at y = -0.02 and +0.02 -> u = 330 and 310; x = 0.1 -> v = 190; depth 1 m
+    assert np.allclose(p.uv[0, 0], [330, 190]) and np.allclose(p.uv[0, 1], [310, 190])
+    assert np.allclose(p.uv[0, 2], [320, 190]) and np.allclose(p.depth[0], 1.0)
+    assert p.visible.all() and p.inside.all()
+
+
+def test_scorer_picks_the_hot_region():
+    hot = np.zeros((480, 640), np.float32)
+    hot[180:200, 300:340] = 1  # around base (0.1, 0)
+    amap = AffordanceMap.from_unnormalised(hot, Q)
+    cold, warm = grasp_at(-0.1, 0.1, quality=0.9), grasp_at(0.1, 0.0, quality=0.3)
+    ranked = score_grasps([cold, warm], amap, frame(np.full((480, 640), 0.98, np.float32)))
+    assert np.allclose(ranked[0].position, warm.position)
+    assert ranked[0].affordance_score > 0.8 and ranked[1].affordance_score < 0.05
+    # Quality-only ranking prefers the other one: the heatmap is what changed the choice.
+    assert np.allclose(rank("quality", [cold, warm], frame())[0].position, cold.position)
+
+
+def test_occluded_contact_is_not_trusted():
+    hot = np.ones((480, 640), np.float32)
+    amap = AffordanceMap.from_unnormalised(hot, Q)
+    g = grasp_at(0.1, 0.0, z=0.02)   # contacts at depth 0.98 m
+    open_view = frame(np.full((480, 640), 0.98, np.float32))
+    blocked = np.full((480, 640), 0.98, np.float32)
+    blocked[185:196, 325:336] = 0.80  # something 18 cm in front of contact 0 (u=325, v=190)
+    a = score_grasps([g], amap, open_view)[0]
+    b = score_grasps([g], amap, frame(blocked))[0]
+    assert a.affordance_score == pytest.approx(1.0, abs=1e-3)
+    assert b.affordance_score < a.affordance_score - 0.15
+    # Both contacts hidden: the heat at them cannot carry the score on its own.
+    fully = np.full((480, 640), 0.5, np.float32)
+    c = score_grasps([g], amap, frame(fully))[0]
+    assert c.affordance_score <= (0.3 + 0.3 + 1.0) / 3 + 1e-6
+
+
+def test_avoid_region_penalises_contacts():
+    amap = AffordanceMap.from_unnormalised(np.ones((480, 640), np.float32), Q)
+    avoid = np.zeros((480, 640), np.float32)
+    avoid[180:200, 300:340] = 1
+    on, off = grasp_at(0.1, 0.0), grasp_at(-0.1, 0.0)
+    ranked = score_grasps([on, off], amap, frame(np.full((480, 640), 0.98, np.float32)), avoid=avoid)
+    assert np.allclose(ranked[0].position, off.position) and ranked[1].score < ranked[0].score - 0.5
+
+
+def test_strategies_and_config_validation():
+    g = [grasp_at(0.1, 0.0), grasp_at(0.0, 0.05), grasp_at(-0.1, 0.0)]
+    assert np.allclose(rank("center", g, frame(), object_centroid=[0, 0.05, 0.0])[0].position, [0, 0.05, 0.02])
+    r1 = rank("random", g, frame(), rng=np.random.default_rng(1))
+    r2 = rank("random", g, frame(), rng=np.random.default_rng(1))
+    assert [x.position.tolist() for x in r1] == [x.position.tolist() for x in r2]
+    with pytest.raises(InvalidInputError, match="unknown strategy"):
+        rank("best", g, frame())
+    with pytest.raises(InvalidInputError, match="needs an affordance map"):
+        rank("oracle", g, frame())
+    with pytest.raises(InvalidInputError):
+        ScoringConfig(w_aff=-1).validate()
+    mask = np.zeros((480, 640), bool)
+    mask[10:20, 10:20] = True
+    hm = heatmap_from_mask(mask, Q)
+    assert abs(hm.heatmap.sum() - 1) < 1e-4 and hm.heatmap[15, 15] > hm.heatmap[100, 100]
+
+
+class ScriptedExecutor(Executor):
+    """Executes nothing: returns outcomes by grasp position so the fallback logic is observable."""
+
+    def __init__(self, reachable, outcomes):
+        self.config = ExecutionConfig()
+        self.reachable, self.outcomes, self.executed = reachable, outcomes, []
+
+    def check_reachable(self, grasp):
+        return self.reachable(grasp)
+
+    def execute(self, grasp):
+        self.executed.append(grasp)
+        return self.outcomes(grasp)
+
+    def command_gripper(self, width, force=None):
+        pass
+
+
+def test_fallback_skips_unreachable_and_retries_after_empty_grasp():
+    g = [grasp_at(0.1 * i, 0.0) for i in range(5)]
+    ex = ScriptedExecutor(lambda gr: gr.position[0] != 0.0,  # the first is unreachable
+                          lambda gr: GraspOutcome(gr.position[0] > 0.15) if gr.position[0] > 0.15 else
+                          GraspOutcome(False, failure_reason=FailureReason.EMPTY_GRASP))
+    out = execute_with_fallback(ex, g, max_attempts=3)
+    assert out.success and out.attempts == 2
+    assert [round(x.position[0], 2) for x in ex.executed] == [0.1, 0.2]
+    capped = ScriptedExecutor(lambda gr: True, lambda gr: GraspOutcome(False, failure_reason=FailureReason.EMPTY_GRASP))
+    out = execute_with_fallback(capped, g, max_attempts=2)
+    assert not out.success and out.attempts == 2 and len(capped.executed) == 2
+    assert execute_with_fallback(capped, [], 2).failure_reason is FailureReason.NO_CANDIDATES
+    with pytest.raises(InvalidInputError):
+        execute_with_fallback(capped, g, max_attempts=0)
+
+
+def test_fallback_in_the_twin_when_the_first_is_unreachable(ik):
+    from affordance_grasp.execution.sim_executor import SimExecutor
+    from affordance_grasp.sim.oracle import oracle_grasp
+    from affordance_grasp.sim.scene import sample_scene
+    world = sample_scene(11, categories=["mug"]).build()
+    good = oracle_grasp(world, "mug_0", "handle")
+    far = good.pose.copy()
+    far[:3, 3] = [1.6, 0.0, 0.1]
+    out = execute_with_fallback(SimExecutor(world, ik=ik), [Grasp(far, 0.02), good], max_attempts=2)
+    assert out.success and out.attempts == 1 and np.allclose(out.grasp.pose, good.pose)
