@@ -47,6 +47,17 @@ def project_points(points: np.ndarray, K: CameraIntrinsics):
     return np.stack([u, v], axis=1), z
 
 
+def pixel_indices(uv: np.ndarray, height: int, width: int):
+    """Float pixels (..., 2) -> (inside mask, column index, row index); indices are clipped into
+    the image so they can always be used, the mask says which ones are real."""
+    uv = np.asarray(uv, np.float64)
+    u, v = uv[..., 0], uv[..., 1]
+    inside = np.isfinite(u) & np.isfinite(v) & (u >= 0) & (u <= width - 1) & (v >= 0) & (v <= height - 1)
+    ui = np.clip(np.nan_to_num(np.round(u)), 0, width - 1).astype(int)
+    vi = np.clip(np.nan_to_num(np.round(v)), 0, height - 1).astype(int)
+    return inside, ui, vi
+
+
 def transform_points(T: np.ndarray, points: np.ndarray) -> np.ndarray:
     """Apply a 4x4 rigid transform to points (N, 3)."""
     p = np.asarray(points, np.float64).reshape(-1, 3)

@@ -9,7 +9,7 @@ import numpy as np
 import open3d as o3d
 
 from ..errors import EmptyCloudError, InvalidInputError
-from ..geometry import camera_to_base, deproject_depth, project_base_points
+from ..geometry import camera_to_base, deproject_depth, pixel_indices, project_base_points
 from ..types import RGBDFrame
 
 
@@ -55,10 +55,7 @@ class SceneCloud:
         if self.frame is None:
             return np.ones(len(points), bool)
         uv, z = project_base_points(points, self.frame.T_base_camera, self.frame.intrinsics)
-        h, w = self.frame.depth.shape
-        inside = np.isfinite(uv).all(1) & (uv[:, 0] >= 0) & (uv[:, 0] <= w - 1) & (uv[:, 1] >= 0) & (uv[:, 1] <= h - 1)
-        ui = np.clip(np.nan_to_num(np.round(uv[:, 0])), 0, w - 1).astype(int)
-        vi = np.clip(np.nan_to_num(np.round(uv[:, 1])), 0, h - 1).astype(int)
+        inside, ui, vi = pixel_indices(uv, *self.frame.depth.shape)
         measured = self.frame.depth[vi, ui]
         return ~inside | ~np.isfinite(measured) | (z < measured + tol)
 
@@ -93,8 +90,8 @@ def build_scene_cloud(frame: RGBDFrame, cfg: Optional[CloudConfig] = None,
     down = pcd.voxel_down_sample(cfg.voxel)
     # Each voxel centroid's pixel: project it back (cheaper than tracing voxel membership).
     uv, _ = project_base_points(np.asarray(down.points), frame.T_base_camera, frame.intrinsics)
-    vu = np.stack([np.clip(np.round(uv[:, 1]), 0, frame.intrinsics.height - 1),
-                   np.clip(np.round(uv[:, 0]), 0, frame.intrinsics.width - 1)], axis=1).astype(int)
+    _, ui, vi = pixel_indices(uv, frame.intrinsics.height, frame.intrinsics.width)
+    vu = np.stack([vi, ui], axis=1)
     cam_pos = frame.T_base_camera[:3, 3]
     points = np.asarray(down.points)
 

@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 
 from ..errors import InvalidInputError
-from ..geometry import project_base_points
+from ..geometry import pixel_indices, project_base_points
 from ..types import AffordanceMap, Grasp, RGBDFrame
 
 
@@ -50,10 +50,7 @@ def project_grasps(grasps: List[Grasp], frame: RGBDFrame, tol: float = 0.015) ->
         if grasps else np.zeros((0, 3))
     uv, z = project_base_points(pts, frame.T_base_camera, frame.intrinsics)
     uv, z = uv.reshape(-1, 3, 2), z.reshape(-1, 3)
-    h, w = frame.depth.shape
-    inside = np.isfinite(uv).all(-1) & (uv[..., 0] >= 0) & (uv[..., 0] <= w - 1) & (uv[..., 1] >= 0) & (uv[..., 1] <= h - 1)
-    ui = np.clip(np.nan_to_num(np.round(uv[..., 0])), 0, w - 1).astype(int)
-    vi = np.clip(np.nan_to_num(np.round(uv[..., 1])), 0, h - 1).astype(int)
+    inside, ui, vi = pixel_indices(uv, *frame.depth.shape)
     measured = frame.depth[vi, ui]
     # Unknown depth (NaN) gives no evidence of occlusion.
     visible = ~(np.isfinite(measured) & (z > measured + tol)) & inside
@@ -69,9 +66,7 @@ def _disc_mean(image: np.ndarray, radius: int) -> np.ndarray:
 
 def sample_heat(heat: np.ndarray, proj: Projection) -> np.ndarray:
     """Heat (N, 3) at the projected contacts and TCP; 0 outside the image."""
-    h, w = heat.shape
-    ui = np.clip(np.nan_to_num(np.round(proj.uv[..., 0])), 0, w - 1).astype(int)
-    vi = np.clip(np.nan_to_num(np.round(proj.uv[..., 1])), 0, h - 1).astype(int)
+    _, ui, vi = pixel_indices(proj.uv, *heat.shape)
     return np.where(proj.inside, heat[vi, ui], 0.0)
 
 
