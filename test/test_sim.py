@@ -10,28 +10,28 @@ from affordance_grasp.sim.scene import SceneConfig, sample_scene, visible_pixels
 from affordance_grasp.sim.camera import SimCamera
 
 
-def _block_top_centre(world):
-    return transform_points(world.object_pose("block_0"), [0, 0, 0.04])[0]
+def _block_top_pixel(world, frame):
+    """The block's top-face centre in the base frame, its nearest pixel and its optical depth."""
+    top = transform_points(world.object_pose("block_0"), [0, 0, 0.04])[0]
+    uv, z = project_base_points([top], frame.T_base_camera, frame.intrinsics)
+    u, v = np.round(uv[0]).astype(int)
+    return top, u, v, z[0]
 
 
 def test_depth_of_known_box_top_within_2mm(block_world):
     world, cam = block_world
     frame = cam.render()
-    top = _block_top_centre(world)
-    uv, z = project_base_points([top], frame.T_base_camera, frame.intrinsics)
-    u, v = np.round(uv[0]).astype(int)
-    assert 0.9 < z[0] < 1.1  # the test is meant at about 1 m
+    _, u, v, z = _block_top_pixel(world, frame)
+    assert 0.9 < z < 1.1  # the test is meant at about 1 m
     # The pixel centre's ray hits the (horizontal) top at a slightly different point than the
     # exact projection; over the 0.5 px rounding that is far below a millimetre.
-    assert abs(frame.depth[v, u] - z[0]) < 0.002
+    assert abs(frame.depth[v, u] - z) < 0.002
 
 
 def test_deproject_then_transform_lands_on_geom(block_world):
     world, cam = block_world
     frame = cam.render()
-    top = _block_top_centre(world)
-    uv, _ = project_base_points([top], frame.T_base_camera, frame.intrinsics)
-    u, v = np.round(uv[0]).astype(int)
+    top, u, v, _ = _block_top_pixel(world, frame)
     p_cam = deproject_pixels([[u, v]], [frame.depth[v, u]], frame.intrinsics)
     p_base = camera_to_base(p_cam, frame.T_base_camera)[0]
     assert np.linalg.norm(p_base - top) < 0.005
@@ -88,7 +88,7 @@ def test_unknown_category_and_geom_names():
 def test_scene_sampler_seeded_nonoverlapping_visible_and_stable():
     a, b = sample_scene(3), sample_scene(3)
     assert [(o.instance, o.position, o.yaw) for o in a.objects] == [(o.instance, o.position, o.yaw) for o in b.objects]
-    assert 1 <= len(a.objects) <= 4
+    assert len(a.objects) in range(1, 5)  # 1-4 objects
     scene = sample_scene(5, SceneConfig(n_objects=(4, 4)))
     world = scene.build()
     with SimCamera(world) as cam:

@@ -11,6 +11,8 @@ import numpy as np
 
 from ..errors import InvalidInputError
 from ..types import FailureReason, Grasp, GraspOutcome
+from ..grasping.gripper import GripperGeometry
+from ..sim.robot import HOME_Q
 from ..sim.world import SimWorld
 from .base import ExecutionConfig, Executor
 from .ik import PandaIK
@@ -35,8 +37,10 @@ _MAX_JOINT_STEP = 0.6  # rad between consecutive waypoints; more means IK jumped
 
 
 class SimExecutor(Executor):
-    def __init__(self, world: SimWorld, config: Optional[ExecutionConfig] = None, ik: Optional[PandaIK] = None):
+    def __init__(self, world: SimWorld, config: Optional[ExecutionConfig] = None, ik: Optional[PandaIK] = None,
+                 gripper: Optional[GripperGeometry] = None):
         self.world = world
+        self.gripper = gripper or GripperGeometry.from_yaml()
         self.config = (config or ExecutionConfig()).validate()
         self.ik = ik or PandaIK(world.cfg)
         self._scratch = mujoco.MjData(world.model)
@@ -104,7 +108,7 @@ class SimExecutor(Executor):
         Fingers may graze the part they straddle (<= 3 mm) at the end; anything else may not."""
         w, d = self.world, self._scratch
         mujoco.mj_copyData(d, w.model, w.data)
-        opening = min(self.config.max_opening, width + 0.03)
+        opening = min(self.config.max_opening, self.gripper.opening_for(width))
         d.qpos[w.finger_qpos_adr] = opening / 2
         fingers = set(w.finger_geoms.tolist())
         robot = set(w.robot_geoms.tolist())
@@ -174,7 +178,7 @@ class SimExecutor(Executor):
 
         t0 = time.perf_counter()
         com0 = {inst: w.object_com(inst) for inst in w.objects}
-        self.command_gripper(min(cfg.max_opening, grasp.width + 0.03), cfg.grip_force)
+        self.command_gripper(min(cfg.max_opening, self.gripper.opening_for(grasp.width)), cfg.grip_force)
         q_start = w.arm_qpos()
         travel = float(np.max(np.abs(plan.transit[0] - q_start)))
         self._move([q_start, plan.transit[0]], max(0.6, travel / 1.2))
@@ -206,5 +210,4 @@ class SimExecutor(Executor):
         self._move([self.world.arm_qpos(), plan.approach[0], plan.transit[0]], 0.8)
 
     def go_home(self, q_home: Optional[np.ndarray] = None) -> None:
-        from ..sim.robot import HOME_Q
         self._move([self.world.arm_qpos(), HOME_Q if q_home is None else q_home], 1.0)

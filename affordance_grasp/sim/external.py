@@ -6,6 +6,7 @@ so a part that is concave should come as several meshes or geoms (a convex decom
 """
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import Dict, Iterable, Mapping, Optional
 
@@ -162,5 +163,4 @@ def register_object(spec: ObjectSpec) -> None:
     """Make an external object samplable by category name in scenes (same shape every time)."""
     if not spec.parts:
         raise InvalidInputError("object has no parts")
-    import copy
     CATEGORIES[spec.category] = lambda rng, _s=spec: copy.deepcopy(_s)
