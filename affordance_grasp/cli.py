@@ -33,6 +33,27 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--max-attempts", type=_positive_int, default=3)
     b.add_argument("--out", type=Path, default=Path("out/bench"))
     b.add_argument("--no-depth-noise", dest="depth_noise", action="store_false")
+    d = sub.add_parser("dataset", help="render an affordance dataset split with the sim twin (resumable)")
+    d.add_argument("--out", type=Path, required=True)
+    d.add_argument("--n", type=_positive_int, required=True, help="number of rendered scenes (each gives several samples)")
+    d.add_argument("--split", choices=("train", "val", "test_seen", "test_unseen"), required=True)
+    d.add_argument("--seed", type=int, default=0)
+    d.add_argument("--workers", type=_positive_int, default=1, help="rendering processes")
+    t = sub.add_parser("train", help="train the affordance model (KLD loss, AdamW); resumable, keeps the best checkpoint")
+    t.add_argument("--data", type=Path, required=True, help="a rendered split, or an AGD20K root (ROOT or ROOT::Unseen)")
+    t.add_argument("--val", type=Path, default=None, help="validation split (validated every epoch; best kept)")
+    t.add_argument("--config", type=Path, default=Path("config/model/default.yaml"))
+    t.add_argument("--out", type=Path, required=True, help="checkpoint path (.pt); its .last.pt sibling allows resuming")
+    t.add_argument("--epochs", type=_positive_int, default=None, help="override the config's epochs")
+    t.add_argument("--max-minutes", type=float, default=None, help="override the config's wall-clock cap")
+    t.add_argument("--device", default=None, help="cpu | cuda (default: cuda when available)")
+    t.add_argument("--restart", action="store_true", help="ignore a .last.pt and start from scratch")
+    e = sub.add_parser("eval", help="KLD/SIM/NSS + gIoU/cIoU/P@50 of a checkpoint and 3 baselines; metrics.json + grid.png")
+    e.add_argument("--checkpoint", type=Path, default=None, help="default: the shipped models/affordance_default.pt")
+    e.add_argument("--data", type=Path, required=True, help="a rendered split, or an AGD20K root (ROOT or ROOT::Unseen)")
+    e.add_argument("--out", type=Path, required=True)
+    e.add_argument("--device", default=None)
+    e.add_argument("--grid", type=int, default=24, help="samples in the PNG grid")
     return p
 
 
@@ -48,6 +69,18 @@ def main(argv=None) -> int:
             from .apps.bench import bench
             bench(args.strategy, args.trials, args.seed, args.split, args.out, args.max_attempts, args.depth_noise)
             print(f"wrote {args.out}")
+        elif args.command == "dataset":
+            from .apps.dataset import render_dataset
+            render_dataset(args.out, args.n, args.split, args.seed, args.workers)
+        elif args.command == "train":
+            from .apps.train import train
+            summary = train(args.data, args.config, args.out, args.val, args.device, args.epochs, args.restart,
+                            args.max_minutes)
+            print(f"best val KLD {summary['best_val_kld']:.4f}; wrote {args.out} ({summary['size_mb']} MB)")
+        elif args.command == "eval":
+            from .apps.eval import run_eval
+            run_eval(args.data, args.out, args.checkpoint, args.device, args.grid)
+            print(f"wrote {args.out / 'metrics.json'}")
     except AffordanceGraspError as e:
         print(f"affordance-grasp {args.command}: error: {e}", file=sys.stderr)
         return 2

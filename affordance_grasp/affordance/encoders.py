@@ -1,0 +1,175 @@
+"""The visual encoder (an open_clip image tower, dense patch features) and the query embeddings
+(learned per canonical label, or the open_clip text tower when pretrained CLIP is configured)."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import torch
+from torch import Tensor, nn
+
+from ..errors import CheckpointError, ConfigError
+from .data import UNKNOWN
+
+log = logging.getLogger(__name__)
+CONFIG_DIR = Path(__file__).resolve().parents[2] / "config" / "model"
+
+
+def build_open_clip(name: str, model_config: Optional[str] = None, pretrained: Optional[str] = None) -> nn.Module:
+    """An open_clip CLIP model by config name, random init or from a local checkpoint file.
+
+    ``model_config`` registers a JSON architecture (path relative to config/model/) for names that
+    open_clip does not ship. ``pretrained`` is a local file loaded with ``weights_only=True``:
+    nothing is ever downloaded."""
+    import open_clip
+
+    if model_config:
+        path = Path(model_config)
+        path = path if path.is_absolute() else CONFIG_DIR / path
+        if not path.exists():
+            raise ConfigError(f"open_clip model config {path} does not exist")
+        open_clip.add_model_config(path)
+    if name not in open_clip.list_models():
+        raise ConfigError(f"open_clip has no model {name!r}; give its architecture JSON as encoder.model_config")
+    logging.getLogger("root").setLevel(max(logging.getLogger("root").level, logging.ERROR))  # "no pretrained" notice
+    model = open_clip.create_model(name, pretrained=None)
+    if pretrained:
+        load_open_clip_weights(model, pretrained)
+    return model
+
+
+def load_open_clip_weights(model: nn.Module, path: str) -> None:
+    p = Path(path).expanduser()
+    if not p.is_file():
+        raise CheckpointError(f"pretrained CLIP checkpoint {p} does not exist (weights are never downloaded; "
+                              f"point encoder.pretrained at a local open_clip .pt/.bin file)")
+    try:
+        sd = torch.load(p, map_location="cpu", weights_only=True)
+    except Exception as e:  # noqa: BLE001 - any unpickling failure is a bad file
+        raise CheckpointError(f"cannot read CLIP checkpoint {p}: {e}") from None
+    if isinstance(sd, dict) and "state_dict" in sd:
+        sd = sd["state_dict"]
+    if not isinstance(sd, dict):
+        raise CheckpointError(f"{p} does not hold a state dict")
+    sd = {k[len("module."):] if k.startswith("module.") else k: v for k, v in sd.items()}
+    try:
+        missing, unexpected = model.load_state_dict(sd, strict=False)
+    except RuntimeError as e:  # shape mismatches raise even when not strict
+        raise CheckpointError(f"{p} does not match the configured architecture: {str(e)[:300]}") from None
+    if missing or unexpected:
+        raise CheckpointError(f"{p} does not match the configured architecture: {len(missing)} missing keys "
+                              f"(e.g. {missing[:3]}), {len(unexpected)} unexpected (e.g. {unexpected[:3]})")
+
+
+class VisualEncoder(nn.Module):
+    """Dense features of a CLIP ViT: patch tokens after the final norm and projection, plus the
+    projected class token. Depth, when enabled, enters as a second patch embedding (zero-initialised
+    so a pretrained tower starts out unchanged)."""
+
+    def __init__(self, clip_model: nn.Module, use_depth: bool = False):
+        super().__init__()
+        self.visual = clip_model.visual
+        v = self.visual
+        if not hasattr(v, "conv1") or getattr(v, "attn_pool", None) is not None:
+            raise ConfigError("the visual encoder must be an open_clip VisionTransformer without attention pooling")
+        self.grid = int(v.grid_size[0])
+        self.out_dim = int(v.proj.shape[1]) if v.proj is not None else int(v.conv1.out_channels)
+        self.depth_embed = None
+        if use_depth:
+            self.depth_embed = nn.Conv2d(1, v.conv1.out_channels, v.conv1.kernel_size, v.conv1.stride)
+            nn.init.zeros_(self.depth_embed.weight)
+            nn.init.zeros_(self.depth_embed.bias)
+
+    def forward(self, image: Tensor, depth: Optional[Tensor] = None) -> Tuple[Tensor, Tensor]:
+        v = self.visual
+        x = v.conv1(image)
+        if self.depth_embed is not None and depth is not None:
+            x = x + self.depth_embed(depth)
+        x = x.flatten(2).transpose(1, 2)
+        cls = v.class_embedding.to(x.dtype).expand(x.shape[0], 1, -1)
+        x = torch.cat([cls, x], dim=1) + v.positional_embedding.to(x.dtype)
+        x = v.ln_pre(v.patch_dropout(x))
+        x = v.transformer(x)
+        x = v.ln_post(x)
+        if v.proj is not None:
+            x = x @ v.proj
+        return x[:, 0], x[:, 1:]
+
+
+class LabelVocab:
+    """Index tables for the canonical object, affordance and part names. Index 0 is ``<unk>``;
+    objects never seen in training map to it, so unseen categories are queried by affordance and
+    part alone."""
+
+    def __init__(self, objects: Sequence[str], affordances: Sequence[str], parts: Sequence[str],
+                 trained_objects: Sequence[str] = ()):
+        self.objects = [UNKNOWN] + sorted(set(objects) - {UNKNOWN})
+        self.affordances = [UNKNOWN] + sorted(set(affordances) - {UNKNOWN})
+        self.parts = [UNKNOWN] + sorted(set(parts) - {UNKNOWN})
+        self.trained_objects = sorted(set(trained_objects))
+
+    @staticmethod
+    def _index(table: List[str], name: str) -> int:
+        try:
+            return table.index(name)
+        except ValueError:
+            return 0
+
+    def encode(self, obj: str, affordance: str, part: str) -> Tuple[int, int, int]:
+        o = self._index(self.objects, obj) if (not self.trained_objects or obj in self.trained_objects) else 0
+        return o, self._index(self.affordances, affordance), self._index(self.parts, part)
+
+    def to_dict(self) -> dict:
+        return {"objects": self.objects, "affordances": self.affordances, "parts": self.parts,
+                "trained_objects": self.trained_objects}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "LabelVocab":
+        return cls(d["objects"], d["affordances"], d["parts"], d.get("trained_objects", ()))
+
+
+class LearnedQueryEmbedding(nn.Module):
+    """Sum of learned embeddings of the canonical (object, affordance, part)."""
+
+    def __init__(self, vocab: LabelVocab, dim: int):
+        super().__init__()
+        self.obj = nn.Embedding(len(vocab.objects), dim)
+        self.aff = nn.Embedding(len(vocab.affordances), dim)
+        self.part = nn.Embedding(len(vocab.parts), dim)
+        self.norm = nn.LayerNorm(dim)
+
+    def forward(self, obj: Tensor, aff: Tensor, part: Tensor, texts=None) -> Tensor:
+        return self.norm(self.obj(obj) + self.aff(aff) + self.part(part))
+
+
+class ClipTextQueryEmbedding(nn.Module):
+    """The frozen open_clip text tower on a prompt built from the labels, then a learned projection."""
+
+    def __init__(self, clip_model: nn.Module, tokenizer, vocab: LabelVocab, dim: int):
+        super().__init__()
+        self.clip = clip_model
+        for name, p in self.clip.named_parameters():
+            if not name.startswith("visual."):  # the image tower is shared with the encoder and trains
+                p.requires_grad_(False)
+        self.tokenizer, self.vocab = tokenizer, vocab
+        self.proj = nn.Linear(int(clip_model.text_projection.shape[1]), dim)
+        self._cache: Dict[str, Tensor] = {}
+
+    def prompt(self, o: int, a: int, p: int) -> str:
+        obj = self.vocab.objects[o] if o else "object"
+        part = self.vocab.parts[p] if p else "part"
+        aff = self.vocab.affordances[a] if a else "use"
+        return f"the {part} of the {obj}, to {aff} it"
+
+    @torch.no_grad()
+    def _features(self, prompts: List[str], device) -> Tensor:
+        todo = [t for t in dict.fromkeys(prompts) if t not in self._cache]
+        if todo:
+            feats = self.clip.encode_text(self.tokenizer(todo).to(device)).float()
+            self._cache.update({t: f / f.norm() for t, f in zip(todo, feats)})
+        return torch.stack([self._cache[t].to(device) for t in prompts])
+
+    def forward(self, obj: Tensor, aff: Tensor, part: Tensor, texts=None) -> Tensor:
+        prompts = [self.prompt(int(o), int(a), int(p)) for o, a, p in zip(obj, aff, part)]
+        return self.proj(self._features(prompts, obj.device))

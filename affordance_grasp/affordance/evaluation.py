@@ -1,0 +1,76 @@
+"""Run a model over a dataset and score it, with the baselines on the same crops.
+
+Used by training (validation each epoch) and by ``affordance-grasp eval``."""
+from __future__ import annotations
+
+from contextlib import nullcontext
+from typing import Callable, Dict, Iterator, Optional, Tuple
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from .data import TorchAffordanceDataset, gt_heatmap
+from .metrics import MetricAccumulator
+
+BASELINES = ("uniform", "centre_gaussian", "whole_object")
+
+
+def pick_device(requested: Optional[str] = None) -> str:
+    if requested:
+        return requested
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def autocast(device: str):
+    """Mixed precision on CUDA; plain float32 on the CPU (CPU autocast is slower for this model)."""
+    return torch.autocast("cuda", dtype=torch.float16) if device.startswith("cuda") else nullcontext()
+
+
+def iterate_predictions(model, dataset: TorchAffordanceDataset, batch_size: int = 32, device: str = "cpu",
+                        progress: bool = True, desc: str = "eval") -> Iterator[Tuple[dict, np.ndarray]]:
+    """Yields (batch item as numpy, predicted heatmap (S, S) summing to 1) for every sample."""
+    loader = torch.utils.data.DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=0)
+    model.eval()
+    with torch.no_grad():
+        for batch in tqdm(loader, desc=desc, unit="batch", disable=not progress, leave=False):
+            with autocast(device):
+                out = model(batch["image"].to(device), batch["object"].to(device), batch["affordance"].to(device),
+                            batch["part"].to(device), batch["depth"].to(device))
+            heat = out["log_heatmap"].float().exp().cpu().numpy()
+            for j in range(len(heat)):
+                yield {k: v[j].numpy() for k, v in batch.items()}, heat[j]
+
+
+def baseline_heatmap(name: str, item: dict, sigma: float) -> Optional[np.ndarray]:
+    S = item["heatmap"].shape[-1]
+    if name == "uniform":
+        return np.full((S, S), 1.0 / (S * S), np.float32)
+    if name == "centre_gaussian":
+        y, x = np.mgrid[0:S, 0:S]
+        g = np.exp(-(((x - (S - 1) / 2) ** 2 + (y - (S - 1) / 2) ** 2) / (2 * (S / 6) ** 2)))
+        return (g / g.sum()).astype(np.float32)
+    if name == "whole_object":
+        obj = item["object_mask"]
+        return gt_heatmap(obj, sigma) if obj.any() else None
+    raise ValueError(name)
+
+
+def evaluate(model, dataset: TorchAffordanceDataset, batch_size: int = 32, device: str = "cpu",
+             baselines: Tuple[str, ...] = BASELINES, progress: bool = True,
+             on_sample: Optional[Callable[[int, dict, np.ndarray], None]] = None) -> Dict[str, MetricAccumulator]:
+    """Metrics of the model and of each baseline on exactly the same samples and crops."""
+    sigma = dataset.crop.heatmap_sigma
+    acc = {"model": MetricAccumulator(), **{b: MetricAccumulator() for b in baselines}}
+    source_labels = dataset.source.labels()
+    for k, (item, heat) in enumerate(iterate_predictions(model, dataset, batch_size, device, progress)):
+        category, affordance, _ = source_labels[int(item["index"])]
+        labels = {"category": category, "affordance": affordance}
+        acc["model"].add(heat, item["heatmap"], item["mask"], **labels)
+        for b in baselines:
+            h = baseline_heatmap(b, item, sigma)
+            if h is not None:
+                acc[b].add(h, item["heatmap"], item["mask"], **labels)
+        if on_sample is not None:
+            on_sample(k, item, heat)
+    return acc

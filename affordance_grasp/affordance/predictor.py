@@ -1,0 +1,192 @@
+"""RGB-D frame + parsed query -> full-frame AffordanceMap (heatmap, boxes, points, mask).
+
+The model sees an object-centric square crop (around a box, or the whole frame), the crop's
+heatmap is pasted back into the frame. With several candidate object boxes and no ground truth,
+the object reasoning head picks the box that shows the queried object (``locate``).
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import List, Optional, Sequence
+
+import cv2
+import numpy as np
+import torch
+import yaml
+
+from ..errors import CheckpointError, ConfigError, InvalidInputError
+from ..types import AffordanceMap, AffordanceQuery, RGBDFrame
+from .checkpoint import load_model
+from .data import CropConfig, UNKNOWN, crop_matrix, normalise_depth, normalise_rgb, warp
+from .evaluation import autocast, pick_device
+from .query import Vocabulary
+from .regions import regions_from_heatmap
+
+ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_PREDICTOR_CONFIG = ROOT / "config" / "affordance_predictor.yaml"
+DEFAULT_CHECKPOINT = ROOT / "models" / "affordance_default.pt"
+
+
+@dataclass
+class PredictorConfig:
+    checkpoint: str = str(DEFAULT_CHECKPOINT)
+    device: Optional[str] = None          # cpu | cuda; None: cuda when available
+    region_threshold: float = 0.5         # boxes/mask: heat >= this x the peak
+    max_regions: int = 3
+    sam_checkpoint: Optional[str] = None  # local segment-anything weights: refine the part mask
+    sam_model_type: str = "vit_b"
+    extra: dict = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, path=None) -> "PredictorConfig":
+        if path is None:
+            path = DEFAULT_PREDICTOR_CONFIG
+        try:
+            raw = yaml.safe_load(Path(path).read_text()) or {}
+        except (OSError, yaml.YAMLError) as e:
+            raise ConfigError(f"cannot read predictor config {path}: {e}") from None
+        known = set(cls.__dataclass_fields__) - {"extra"}
+        if set(raw) - known:
+            raise ConfigError(f"unknown predictor config keys {sorted(set(raw) - known)}; known: {sorted(known)}")
+        cfg = cls(**raw)
+        ck = Path(cfg.checkpoint)
+        cfg.checkpoint = str(ck if ck.is_absolute() else ROOT / ck)
+        return cfg
+
+
+def model_labels(query: AffordanceQuery, part: str, vocab: Optional[Vocabulary] = None) -> tuple:
+    """(object, affordance, part) the model is asked for when the fingers should go on ``part``:
+    the query's own affordance for its own part, otherwise the affordance that names that part."""
+    if part == query.part:
+        return query.object, query.affordance, part
+    vocab = vocab or Vocabulary.load()
+    mapping = vocab.part_map.get(query.object, {})
+    for aff in ("grasp", "hold", *mapping):
+        if mapping.get(aff) == part:
+            return query.object, aff, part
+    return query.object, UNKNOWN, part
+
+
+class AffordancePredictor:
+    def __init__(self, model, cfg: Optional[PredictorConfig] = None, sam_refiner=None, model_id: str = "model"):
+        self.cfg = cfg or PredictorConfig()
+        self.device = pick_device(self.cfg.device)
+        self.model = model.to(self.device).eval()
+        self.crop = CropConfig(**model.cfg.crop)
+        self.crop.size = self.model.image_size
+        self.sam = sam_refiner
+        self.model_id = model_id
+        self.words = Vocabulary.load()
+        self.last_latency_s = 0.0
+
+    @classmethod
+    def from_config(cls, path=None, **overrides) -> "AffordancePredictor":
+        """The predictor described by a YAML file; with no file, the shipped default checkpoint."""
+        cfg = PredictorConfig.load(path)
+        for k, v in overrides.items():
+            setattr(cfg, k, v)
+        if not Path(cfg.checkpoint).exists():
+            raise CheckpointError(f"affordance checkpoint {cfg.checkpoint} does not exist; train one with "
+                                  f"`affordance-grasp train` or set `checkpoint` in {path or DEFAULT_PREDICTOR_CONFIG}")
+        model, blob = load_model(cfg.checkpoint, pick_device(cfg.device))
+        sam = None
+        if cfg.sam_checkpoint:
+            from .sam_refine import SamRefiner
+            sam = SamRefiner.from_checkpoint(cfg.sam_checkpoint, cfg.sam_model_type, pick_device(cfg.device))
+        return cls(model, cfg, sam, model_id=f"{blob['config'].get('name', 'model')}:{Path(cfg.checkpoint).name}")
+
+    # ------------------------------------------------------------------ core
+    def _inputs(self, frame: RGBDFrame, boxes: Sequence[Optional[Sequence[float]]]):
+        S = self.crop.size
+        hw = frame.rgb.shape[:2]
+        mats, imgs, depths = [], [], []
+        for box in boxes:
+            M = crop_matrix(box, hw, S, self.crop.context)
+            mats.append(M)
+            imgs.append(normalise_rgb(warp(frame.rgb, M, S)))
+            depths.append(normalise_depth(warp(np.nan_to_num(frame.depth, nan=0.0), M, S, nearest=True)))
+        t = lambda xs: torch.from_numpy(np.stack(xs)).to(self.device)  # noqa: E731
+        return mats, t(imgs), t(depths)
+
+    def _run(self, images, depths, labels: List[tuple]) -> dict:
+        ids = [self.model.vocab.encode(*l) for l in labels]
+        o, a, p = (torch.tensor([i[k] for i in ids], device=self.device) for k in range(3))
+        with torch.no_grad(), autocast(self.device):
+            out = self.model(images, o, a, p, depths)
+        return {k: v.float().cpu() for k, v in out.items()}
+
+    def crop_heatmaps(self, frame: RGBDFrame, labels: List[tuple], box=None) -> np.ndarray:
+        """(N, S, S) heatmaps of one crop for several (object, affordance, part) labels."""
+        mats, img, dep = self._inputs(frame, [box])
+        out = self._run(img.expand(len(labels), -1, -1, -1), dep.expand(len(labels), -1, -1, -1), labels)
+        return out["log_heatmap"].exp().numpy()
+
+    def _paste(self, heat: np.ndarray, M: np.ndarray, hw) -> np.ndarray:
+        full = cv2.warpAffine(heat.astype(np.float32), M, (hw[1], hw[0]), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                              borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+        return np.maximum(full, 0)
+
+    def _check(self, frame, query):
+        if not isinstance(frame, RGBDFrame):
+            raise InvalidInputError(f"expected an RGBDFrame, got {type(frame).__name__}")
+        if not isinstance(query, AffordanceQuery):
+            raise InvalidInputError(f"expected an AffordanceQuery, got {type(query).__name__}")
+
+    def part_heatmap(self, frame: RGBDFrame, query: AffordanceQuery, part: str, box=None) -> np.ndarray:
+        """Full-frame, unnormalised heatmap of ``part`` of the queried object (0 outside the crop)."""
+        self._check(frame, query)
+        labels = model_labels(query, part, self.words)
+        mats, img, dep = self._inputs(frame, [box])
+        heat = self._run(img, dep, [labels])["log_heatmap"].exp()[0].numpy()
+        return self._paste(heat, mats[0], frame.rgb.shape[:2])
+
+    def predict(self, frame: RGBDFrame, query: AffordanceQuery, box=None) -> AffordanceMap:
+        """Heatmap of the part the fingers should go on (``query.grasp_part``) over the whole frame,
+        with boxes, peak points and a mask (SAM-refined when SAM weights are configured)."""
+        t0 = time.perf_counter()
+        if box is not None:
+            box = np.asarray(box, float).reshape(4)
+            h, w = frame.rgb.shape[:2]
+            if not (np.all(np.isfinite(box)) and box[2] > box[0] and box[3] > box[1]
+                    and box[2] >= 0 and box[3] >= 0 and box[0] < w and box[1] < h):
+                raise InvalidInputError(f"object box {box.tolist()} is empty or outside the {w}x{h} frame")
+        heat = self.part_heatmap(frame, query, query.grasp_part, box)
+        if heat.sum() <= 0:
+            raise InvalidInputError("the predicted heatmap is empty (crop outside the frame?)")
+        boxes, points, mask = regions_from_heatmap(heat, self.cfg.region_threshold, self.cfg.max_regions)
+        if self.sam is not None and len(boxes):
+            mask = self.sam.refine(frame.rgb, boxes, points)
+        self.last_latency_s = time.perf_counter() - t0
+        return AffordanceMap.from_unnormalised(heat, query, model_id=self.model_id, boxes=boxes, points=points,
+                                               mask=mask)
+
+    def avoid_map(self, frame: RGBDFrame, query: AffordanceQuery, box=None) -> Optional[np.ndarray]:
+        """Per-pixel weight in [0, 1] of the parts the query says not to touch (None if none)."""
+        if not query.avoid_parts:
+            return None
+        out = np.zeros(frame.rgb.shape[:2], np.float32)
+        for part in query.avoid_parts:
+            h = self.part_heatmap(frame, query, part, box)
+            out = np.maximum(out, h / h.max() if h.max() > 0 else h)
+        return out
+
+    def object_probabilities(self, frame: RGBDFrame, boxes: Sequence[Sequence[float]]) -> np.ndarray:
+        """(N, n_objects) class probabilities of the reasoning head for each candidate box."""
+        if self.model.object_head is None:
+            raise ConfigError("this model has no reasoning head (reasoning_head: false); pass the object box")
+        if len(boxes) == 0:
+            raise InvalidInputError("no candidate object boxes")
+        mats, img, dep = self._inputs(frame, list(boxes))
+        labels = [(UNKNOWN, UNKNOWN, UNKNOWN)] * len(boxes)
+        return torch.softmax(self._run(img, dep, labels)["object_logits"], dim=1).numpy()
+
+    def locate(self, frame: RGBDFrame, query: AffordanceQuery, boxes: Sequence[Sequence[float]]) -> int:
+        """Index of the box that most likely shows ``query.object``. For an object the model never
+        saw in training, the box the classifier is least sure about (an unknown object)."""
+        probs = self.object_probabilities(frame, boxes)
+        vocab = self.model.vocab
+        if query.object in vocab.trained_objects:
+            return int(np.argmax(probs[:, vocab.objects.index(query.object)]))
+        return int(np.argmin(probs.max(axis=1)))

@@ -1,0 +1,173 @@
+"""``affordance-grasp dataset``: render a training/evaluation split with the sim twin.
+
+One rendered frame ("scene") yields one sample per (object instance, affordance) pair. Layout::
+
+    DIR/manifest.json                    counts, categories, speed, how it was made
+    DIR/scenes/000042/rgb.png            640x480 colour
+    DIR/scenes/000042/depth.png          uint16 millimetres, 0 = no depth (noise model on)
+    DIR/scenes/000042/masks/<instance>__<affordance>.png   and <instance>__object.png
+    DIR/scenes/000042/meta.json          intrinsics, camera pose, objects, samples (written last)
+
+A scene folder counts as done once its meta.json exists, so an interrupted run resumes where it
+stopped. Camera pose, table colour, lighting and object colours are randomised per scene.
+"""
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import shutil
+import time
+from collections import Counter
+from dataclasses import replace
+from pathlib import Path
+from typing import Dict, List, Optional
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from ..affordance.data import SPLITS, split_categories
+from ..errors import InvalidInputError
+from ..sim.camera import DepthNoise, SimCamera
+from ..sim.ground_truth import object_masks
+from ..sim.scene import SceneConfig, sample_scene
+from ..sim.world import CameraConfig, WorldConfig
+from .report import machine_description
+
+MIN_PART_PIXELS = 40  # a sample needs this much of its affordance region in view
+
+
+def scene_seed(seed: int, split: str, index: int) -> int:
+    return int(np.random.SeedSequence([seed, SPLITS.index(split), index]).generate_state(1)[0])
+
+
+def random_camera(rng: np.random.Generator) -> CameraConfig:
+    """A camera somewhere around the front half of the table, looking at the object region:
+    0.75-1.1 m away, 28-60 degrees above the table, +-40 degrees of azimuth."""
+    target = np.array([0.52, 0.0, 0.02]) + np.r_[rng.uniform(-0.06, 0.06, 2), 0.0]
+    dist, elev, azim = rng.uniform(0.75, 1.1), np.deg2rad(rng.uniform(28, 60)), np.deg2rad(rng.uniform(-40, 40))
+    eye = target + dist * np.array([np.cos(elev) * np.cos(azim), np.cos(elev) * np.sin(azim), np.sin(elev)])
+    return CameraConfig(eye=tuple(float(x) for x in eye), target=tuple(float(x) for x in target))
+
+
+def render_scene(root: Path, split: str, index: int, seed: int) -> Optional[dict]:
+    """Render one scene into ``root/scenes/<index>``; returns its meta (None if nothing usable)."""
+    folder = root / "scenes" / f"{index:06d}"
+    if (folder / "meta.json").exists():
+        return json.loads((folder / "meta.json").read_text())
+    s = scene_seed(seed, split, index)
+    rng = np.random.default_rng(s)
+    targets, distractors = split_categories(split)
+    cats = [str(c) for c in rng.choice(targets, int(rng.integers(1, 3)))]
+    if distractors:
+        cats += [str(c) for c in rng.choice(distractors, int(rng.integers(0, 3)))]
+    rng.shuffle(cats)
+    world_cfg = WorldConfig(camera=random_camera(rng))
+    try:
+        scene = sample_scene(s, SceneConfig(n_objects=(1, 4)), world_cfg, categories=cats)
+    except InvalidInputError:
+        return None
+    world = scene.build()
+    with SimCamera(world) as cam:
+        frame = cam.render(DepthNoise(), rng)
+        masks = object_masks(world, cam.render_geom_ids())
+    tmp = folder.with_name(folder.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    (tmp / "masks").mkdir(parents=True)
+    cv2.imwrite(str(tmp / "rgb.png"), frame.rgb[..., ::-1])
+    depth_mm = np.nan_to_num(frame.depth * 1000.0, nan=0.0).clip(0, 65535).astype(np.uint16)
+    cv2.imwrite(str(tmp / "depth.png"), depth_mm)
+    objects, samples = [], []
+    for m in masks:
+        if m.object_mask.sum() < MIN_PART_PIXELS:
+            continue
+        vs, us = np.nonzero(m.object_mask)
+        box = [int(us.min()), int(vs.min()), int(us.max()), int(vs.max())]
+        # Only the objects that belong to the split's targets become samples; the rest are clutter.
+        is_target = m.category in targets
+        obj_file = f"masks/{m.instance}__object.png"
+        cv2.imwrite(str(tmp / obj_file), m.object_mask.astype(np.uint8) * 255)
+        objects.append({"instance": m.instance, "category": m.category, "box": box, "mask": obj_file,
+                        "part_pixels": m.part_pixels(), "target": is_target})
+        if not is_target:
+            continue
+        spec = world.objects[m.instance].spec
+        for aff, amask in sorted(m.affordances.items()):
+            if amask.sum() < MIN_PART_PIXELS:
+                continue
+            f = f"masks/{m.instance}__{aff}.png"
+            cv2.imwrite(str(tmp / f), amask.astype(np.uint8) * 255)
+            samples.append({"instance": m.instance, "category": m.category, "affordance": aff,
+                            "parts": spec.parts_for(aff), "mask": f, "object_mask": obj_file, "box": box})
+    K = frame.intrinsics
+    meta = {"index": index, "seed": s, "split": split,
+            "intrinsics": {"fx": K.fx, "fy": K.fy, "cx": K.cx, "cy": K.cy, "width": K.width, "height": K.height},
+            "T_base_camera": np.round(frame.T_base_camera, 6).tolist(), "depth_scale": 0.001,
+            "objects": objects, "samples": samples}
+    (tmp / "meta.json").write_text(json.dumps(meta))
+    shutil.rmtree(folder, ignore_errors=True)
+    tmp.rename(folder)
+    return meta
+
+
+def _render_job(args):
+    return render_scene(*args)
+
+
+def write_manifest(root: Path, split: str, seed: int, metas: List[dict], elapsed: float, rendered: int) -> dict:
+    cats, affs, pairs = Counter(), Counter(), Counter()
+    for meta in metas:
+        for s in meta["samples"]:
+            cats[s["category"]] += 1
+            affs[s["affordance"]] += 1
+            pairs[f"{s['category']}/{s['affordance']}"] += 1
+    targets, distractors = split_categories(split)
+    manifest = {"format": "affordance_grasp.dataset/1", "split": split, "seed": seed,
+                "n_scenes": len(metas), "n_samples": int(sum(cats.values())),
+                "target_categories": list(targets), "distractor_categories": list(distractors),
+                "per_category": dict(sorted(cats.items())), "per_affordance": dict(sorted(affs.items())),
+                "per_category_affordance": dict(sorted(pairs.items())),
+                "scenes": [f"scenes/{m['index']:06d}" for m in sorted(metas, key=lambda m: m["index"])],
+                "rendered_this_run": rendered, "seconds_this_run": round(elapsed, 1),
+                "scenes_per_minute": round(60 * rendered / elapsed, 1) if rendered and elapsed > 0 else None,
+                "machine": machine_description()}
+    (root / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    return manifest
+
+
+def render_dataset(out: Path, n: int, split: str, seed: int, workers: int = 1) -> dict:
+    if split not in SPLITS:
+        raise InvalidInputError(f"unknown split {split!r}; choose from {', '.join(SPLITS)}")
+    if n <= 0:
+        raise InvalidInputError("--n must be positive")
+    out.mkdir(parents=True, exist_ok=True)
+    manifest = out / "manifest.json"
+    if manifest.exists():
+        old = json.loads(manifest.read_text())
+        if old.get("split") != split or old.get("seed") != seed:
+            raise InvalidInputError(f"{out} holds split {old.get('split')!r} seed {old.get('seed')}; "
+                                    f"use another --out to render split {split!r} seed {seed}")
+    todo = [i for i in range(n) if not (out / "scenes" / f"{i:06d}" / "meta.json").exists()]
+    done = [json.loads((out / "scenes" / f"{i:06d}" / "meta.json").read_text()) for i in range(n) if i not in set(todo)]
+    if len(todo) < n:
+        print(f"resuming: {n - len(todo)} of {n} scenes already rendered")
+    t0 = time.perf_counter()
+    jobs = [(out, split, i, seed) for i in todo]
+    bar = tqdm(total=len(jobs), desc=f"render {split}", unit="scene")
+    metas: List[dict] = []
+    if workers > 1 and len(jobs) > 1:
+        with mp.get_context("spawn").Pool(workers) as pool:
+            for meta in pool.imap_unordered(_render_job, jobs, chunksize=4):
+                metas.append(meta)
+                bar.update()
+    else:
+        for job in jobs:
+            metas.append(_render_job(job))
+            bar.update()
+    bar.close()
+    elapsed = time.perf_counter() - t0
+    all_metas = done + [m for m in metas if m is not None]
+    result = write_manifest(out, split, seed, all_metas, elapsed, len(jobs))
+    print(f"{split}: {result['n_scenes']} scenes, {result['n_samples']} samples"
+          + (f", {result['scenes_per_minute']} scenes/min" if result["scenes_per_minute"] else ""))
+    return result

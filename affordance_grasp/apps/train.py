@@ -1,0 +1,166 @@
+"""``affordance-grasp train``: fit the affordance model with a KLD loss against Gaussian-blurred,
+sum-normalised masks (WSAG-PLSP), AdamW, random crops and flips; validate every epoch and keep
+the best checkpoint. Seeded and resumable: the last epoch's full state sits next to the output."""
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Optional, Sequence
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from ..affordance.checkpoint import read_checkpoint, save_checkpoint
+from ..affordance.data import CropConfig, TorchAffordanceDataset, open_data
+from ..affordance.encoders import LabelVocab
+from ..affordance.evaluation import autocast, evaluate, pick_device
+from ..affordance.model import AffordanceModel, ModelConfig
+from ..affordance.query import Vocabulary
+from ..errors import CheckpointError, ConfigError, InvalidInputError
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 8
+    batch_size: int = 32
+    lr: float = 1e-4
+    betas: Sequence[float] = (0.9, 0.95)
+    weight_decay: float = 0.01
+    backbone_lr_scale: float = 1.0     # 0.1 for a pretrained backbone
+    warmup_steps: int = 100
+    object_dropout: float = 0.3        # share of queries whose object is hidden (<unk>): unseen objects
+    stitch_prob: float = 0.0
+    reasoning_weight: float = 0.2
+    seed: int = 0
+    max_minutes: float = 0.0           # stop (validate, keep the best) after this long; 0: no limit
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainConfig":
+        known = {f.name for f in fields(cls)}
+        if set(d) - known:
+            raise ConfigError(f"unknown train config keys {sorted(set(d) - known)}; known: {sorted(known)}")
+        return cls(**d)
+
+
+def kld_loss(log_pred: torch.Tensor, gt: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
+    """Mean over the batch of sum gt * (log gt - log pred): KL(gt || pred) per image."""
+    gt = gt.flatten(1)
+    return (gt * (torch.log(gt + eps) - log_pred.flatten(1))).sum(1).mean()
+
+
+def build_vocab(source, val_source=None) -> LabelVocab:
+    words = Vocabulary.load()
+    labels = source.labels() + (val_source.labels() if val_source is not None else [])
+    return LabelVocab(list(words.objects) + [l[0] for l in labels], list(words.affordances) + [l[1] for l in labels],
+                      list(words.parts) + [l[2] for l in labels], trained_objects=sorted({l[0] for l in source.labels()}))
+
+
+def training_step(model, batch, opt, tcfg: TrainConfig, device: str, rng: torch.Generator) -> float:
+    model.train()
+    obj = batch["object"].to(device)
+    # Hide the object name from some queries so the model also works from affordance + part alone.
+    hide = torch.rand(obj.shape, generator=rng).to(device) < tcfg.object_dropout
+    with autocast(device):
+        out = model(batch["image"].to(device), torch.where(hide, torch.zeros_like(obj), obj),
+                    batch["affordance"].to(device), batch["part"].to(device), batch["depth"].to(device))
+        loss = kld_loss(out["log_heatmap"].float(), batch["heatmap"].to(device))
+        if "object_logits" in out and tcfg.reasoning_weight > 0:
+            loss = loss + tcfg.reasoning_weight * torch.nn.functional.cross_entropy(out["object_logits"].float(), obj)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    opt.step()
+    return float(loss.detach())
+
+
+def make_optimizer(model: AffordanceModel, tcfg: TrainConfig) -> torch.optim.AdamW:
+    return torch.optim.AdamW([{"params": model.backbone_parameters(), "lr": tcfg.lr * tcfg.backbone_lr_scale},
+                              {"params": model.head_parameters(), "lr": tcfg.lr}],
+                             betas=tuple(tcfg.betas), weight_decay=tcfg.weight_decay)
+
+
+def train(data: Path, config: Path, out: Path, val: Optional[Path] = None, device: Optional[str] = None,
+          epochs: Optional[int] = None, restart: bool = False, max_minutes: Optional[float] = None) -> dict:
+    cfg = ModelConfig.load(config)
+    tcfg = TrainConfig.from_dict(cfg.train)
+    if epochs is not None:
+        tcfg.epochs = epochs
+    if max_minutes is not None:
+        tcfg.max_minutes = max_minutes
+    crop = CropConfig(**cfg.crop)
+    device = pick_device(device)
+    torch.manual_seed(tcfg.seed)
+    torch.set_num_threads(os.cpu_count() or 1)
+    words = Vocabulary.load()
+    source = open_data(data, load_depth=cfg.use_depth, part_map=words.part_map)
+    val_source = open_data(val, load_depth=cfg.use_depth, part_map=words.part_map) if val else None
+    vocab = build_vocab(source, val_source)
+    model = AffordanceModel(cfg, vocab).to(device)
+    opt = make_optimizer(model, tcfg)
+    state_path = out.with_name(out.name + ".last.pt")
+    start_epoch, best, history, step = 0, math.inf, [], 0
+    if state_path.exists() and not restart:
+        blob = read_checkpoint(state_path)
+        if blob["config"] != cfg.to_dict() or blob["vocab"] != vocab.to_dict():
+            raise CheckpointError(f"{state_path} was trained with another config or data; pass --restart "
+                                  f"to start over")
+        model.load_state_dict(blob["state_dict"])
+        opt.load_state_dict(blob["optimizer"])
+        start_epoch, best, history, step = blob["epoch"] + 1, blob["best_kld"], json.loads(blob["history"]), blob["step"]
+        print(f"resuming from {state_path}: epoch {start_epoch}, best val KLD {best:.4f}")
+    train_set = TorchAffordanceDataset(source, crop, vocab, train=True, seed=tcfg.seed, stitch_prob=tcfg.stitch_prob)
+    val_set = TorchAffordanceDataset(val_source, crop, vocab) if val_source is not None else None
+    rng = torch.Generator().manual_seed(tcfg.seed + start_epoch)
+    t_start = time.perf_counter()
+    timed_out = False
+    for epoch in range(start_epoch, tcfg.epochs):
+        train_set.epoch = epoch
+        order = torch.Generator().manual_seed(tcfg.seed * 1000 + epoch)
+        loader = torch.utils.data.DataLoader(train_set, batch_size=tcfg.batch_size, shuffle=True, generator=order,
+                                             num_workers=0, drop_last=True)
+        losses = []
+        bar = tqdm(loader, desc=f"epoch {epoch + 1}/{tcfg.epochs}", unit="batch")
+        for batch in bar:
+            warm = min(1.0, (step + 1) / max(tcfg.warmup_steps, 1))
+            for g, scale in zip(opt.param_groups, (tcfg.backbone_lr_scale, 1.0)):
+                g["lr"] = tcfg.lr * scale * warm
+            losses.append(training_step(model, batch, opt, tcfg, device, rng))
+            step += 1
+            bar.set_postfix(loss=f"{np.mean(losses[-50:]):.3f}")
+            if tcfg.max_minutes and time.perf_counter() - t_start > tcfg.max_minutes * 60:
+                timed_out = True
+                break
+        record = {"epoch": epoch + 1, "train_loss": round(float(np.mean(losses)), 4), "steps": step,
+                  "minutes": round((time.perf_counter() - t_start) / 60, 2)}
+        if val_set is not None:
+            acc = evaluate(model, val_set, tcfg.batch_size, device, baselines=(), progress=False)
+            record.update({f"val_{k}": v for k, v in acc["model"].summary().items() if k in ("kld", "sim", "nss")})
+        history.append(record)
+        print(json.dumps(record))
+        score = record.get("val_kld", record["train_loss"])
+        if score < best:
+            best = score
+            save_checkpoint(out, model, metrics=record, extra={"history": json.dumps(history)})
+        save_checkpoint(state_path, model, metrics=record,
+                        extra={"optimizer": opt.state_dict(), "epoch": epoch, "best_kld": best, "step": step,
+                               "history": json.dumps(history)})
+        if timed_out:
+            print(f"stopped after {tcfg.max_minutes} minutes (max_minutes); the best checkpoint is kept")
+            break
+    if not out.exists():
+        raise InvalidInputError("training produced no checkpoint (no epoch finished)")
+    # The shipped file carries the full history, not just the epoch it was best at.
+    blob = read_checkpoint(out)
+    blob["history"] = json.dumps(history)
+    torch.save(blob, out.with_name(out.name + ".tmp"))
+    os.replace(out.with_name(out.name + ".tmp"), out)
+    summary = {"checkpoint": str(out), "best_val_kld": best, "epochs_run": len(history), "history": history,
+               "device": device, "size_mb": round(out.stat().st_size / 1e6, 2), "config": str(config),
+               "train_config": asdict(tcfg), "n_train": len(source), "n_val": len(val_source) if val_source else 0}
+    out.with_suffix(".json").write_text(json.dumps(summary, indent=2))
+    return summary

@@ -1,0 +1,144 @@
+"""Issue 4: rendered dataset (layout, held-out categories, resume), AGD20K loader, crops, and the
+predictor on a full frame with a random-init checkpoint."""
+import json
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from affordance_grasp.affordance.data import (AGD20KData, AffordanceSample, CropConfig, SimAffordanceData,
+                                              TorchAffordanceDataset, UNSEEN_CATEGORIES, crop_box, crop_matrix,
+                                              open_data, prepare, stitch)
+from affordance_grasp.apps.dataset import render_dataset
+from affordance_grasp.apps.train import build_vocab
+from affordance_grasp.errors import InvalidInputError
+
+
+@pytest.fixture(scope="module")
+def tiny_split(tmp_path_factory):
+    root = tmp_path_factory.mktemp("ds") / "test_unseen"
+    render_dataset(root, 3, "test_unseen", seed=5)
+    return root
+
+
+def test_rendered_split_layout_and_held_out_categories(tiny_split):
+    manifest = json.loads((tiny_split / "manifest.json").read_text())
+    assert manifest["n_scenes"] == 3 and manifest["n_samples"] > 0
+    assert set(manifest["per_category"]) <= set(UNSEEN_CATEGORIES)
+    data = SimAffordanceData(tiny_split, load_depth=True)
+    assert len(data) == manifest["n_samples"]
+    s = data[0]
+    assert s.rgb.shape == (480, 640, 3) and s.rgb.dtype == np.uint8
+    assert s.depth.dtype == np.float32 and np.nanmax(s.depth) < 3.0
+    assert s.gt.max() == 1.0 and s.object_mask.any()
+    # the affordance region lies on its object
+    assert (s.gt > 0.5)[~s.object_mask].sum() == 0
+    meta = json.loads((tiny_split / "scenes" / "000000" / "meta.json").read_text())
+    assert {"intrinsics", "T_base_camera", "objects", "samples"} <= set(meta)
+
+
+def test_train_split_never_shows_unseen_categories(tmp_path):
+    render_dataset(tmp_path / "train", 4, "train", seed=3)
+    for meta_file in (tmp_path / "train" / "scenes").glob("*/meta.json"):
+        cats = {o["category"] for o in json.loads(meta_file.read_text())["objects"]}
+        assert not cats & set(UNSEEN_CATEGORIES)
+
+
+def test_render_resumes_and_refuses_another_split(tiny_split, capsys):
+    first = (tiny_split / "scenes" / "000001" / "rgb.png").stat().st_mtime_ns
+    render_dataset(tiny_split, 4, "test_unseen", seed=5)
+    assert "resuming: 3 of 4" in capsys.readouterr().out
+    assert (tiny_split / "scenes" / "000001" / "rgb.png").stat().st_mtime_ns == first
+    assert json.loads((tiny_split / "manifest.json").read_text())["n_scenes"] == 4
+    with pytest.raises(InvalidInputError, match="holds split"):
+        render_dataset(tiny_split, 4, "train", seed=5)
+
+
+def _agd20k(root, setting="Seen"):
+    rng = np.random.default_rng(0)
+    for aff, obj in (("hold", "knife"), ("cut", "knife"), ("drink_with", "cup")):
+        ego = root / setting / "testset" / "egocentric" / aff / obj
+        gt = root / setting / "testset" / "GT" / aff / obj
+        ego.mkdir(parents=True)
+        gt.mkdir(parents=True)
+        for k in range(2):
+            cv2.imwrite(str(ego / f"{obj}_{k:06d}.jpg"), rng.integers(0, 255, (60, 80, 3), dtype=np.uint8))
+            heat = np.zeros((60, 80), np.uint8)
+            heat[10:30, 20:50] = 200
+            cv2.imwrite(str(gt / f"{obj}_{k:06d}.png"), heat)
+    # an image without ground truth is not a sample
+    cv2.imwrite(str(root / setting / "testset" / "egocentric" / "hold" / "knife" / "extra.jpg"),
+                np.zeros((60, 80, 3), np.uint8))
+
+
+def test_agd20k_loader(tmp_path):
+    _agd20k(tmp_path)
+    data = open_data(tmp_path, part_map={"knife": {"hold": "handle", "cut": "blade"}})
+    assert isinstance(data, AGD20KData) and len(data) == 6
+    labels = data.labels()
+    assert ("knife", "cut", "blade") in labels and ("cup", "drink_with", "<unk>") in labels
+    s = data[0]
+    assert s.rgb.shape == (60, 80, 3) and s.gt.max() == pytest.approx(200 / 255)
+    ds = TorchAffordanceDataset(data, CropConfig(), build_vocab(data))
+    item = ds[0]
+    assert item["image"].shape == (3, 224, 224) and item["heatmap"].sum() == pytest.approx(1.0, abs=1e-4)
+    with pytest.raises(InvalidInputError, match="AGD20K"):
+        open_data(str(tmp_path) + "::Unseen")
+    with pytest.raises(InvalidInputError, match="neither"):
+        open_data(tmp_path / "nothing")
+
+
+def test_crop_maps_the_box_into_the_square_and_back():
+    box = [100, 50, 199, 149]  # 100 px square
+    M = crop_matrix(box, (480, 640), 224, context=2.0)
+    corners = np.array([[100, 50, 1], [199.5, 149.5, 1]]) @ M.T
+    np.testing.assert_allclose(corners[0], [56, 56], atol=1.5)
+    np.testing.assert_allclose(crop_box(M, 224), [49.5, -0.5, 249.5, 199.5], atol=1e-3)
+
+
+def test_prepare_and_stitch_keep_the_target_region():
+    rgb = np.zeros((100, 100, 3), np.uint8)
+    gt = np.zeros((100, 100), np.float32)
+    gt[40:60, 40:60] = 1
+    s = AffordanceSample(rgb=rgb, gt=gt, category="mug", affordance="grasp", part="handle",
+                         object_mask=gt > 0, box=[30, 30, 69, 69])
+    item = prepare(s, CropConfig(size=64), np.random.default_rng(0))
+    assert item["heatmap"].sum() == pytest.approx(1.0, abs=1e-4) and item["mask"].any()
+    st = stitch([item] * 4)
+    assert st["image"].shape == item["image"].shape
+    assert st["mask"][:32, :32].any() and not st["mask"][32:, :].any() and not st["mask"][:, 32:].any()
+
+
+def test_predictor_on_a_frame_with_a_random_checkpoint(tmp_path, block_world):
+    from affordance_grasp.affordance.checkpoint import save_checkpoint
+    from affordance_grasp.affordance.encoders import LabelVocab
+    from affordance_grasp.affordance.model import AffordanceModel, ModelConfig
+    from affordance_grasp.affordance.predictor import AffordancePredictor
+    from affordance_grasp.affordance.query import QueryParser
+
+    torch.manual_seed(0)
+    vocab = LabelVocab(["knife", "mug"], ["grasp", "cut"], ["handle", "blade"], ["knife", "mug"])
+    ck = save_checkpoint(tmp_path / "m.pt", AffordanceModel(ModelConfig.load("config/model/default.yaml"), vocab))
+    pred = AffordancePredictor.from_config(checkpoint=str(ck), device="cpu")
+    frame = block_world[1].render()
+    query = QueryParser().parse("hand me the knife so I can cut")
+    box = [200, 150, 400, 330]
+    amap = pred.predict(frame, query, box=box)
+    assert amap.heatmap.shape == frame.depth.shape
+    assert amap.heatmap.sum() == pytest.approx(1.0, abs=1e-3)
+    # all heat lies inside the crop around the box
+    x0, y0, x1, y1 = crop_box(crop_matrix(box, frame.depth.shape, 224, 1.5), 224)
+    inside = np.zeros(frame.depth.shape, bool)
+    inside[max(int(y0) - 2, 0):int(y1) + 3, max(int(x0) - 2, 0):int(x1) + 3] = True  # +-2 px of interpolation
+    assert amap.heatmap[~inside].sum() < 1e-6
+    assert len(amap.boxes) >= 1 and len(amap.points) == len(amap.boxes) and amap.mask.any()
+    avoid = pred.avoid_map(frame, query, box)  # "so I can cut": grasp the handle, avoid nothing named
+    assert avoid is None or avoid.max() <= 1.0
+    probs = pred.object_probabilities(frame, [box, [0, 0, 100, 100]])
+    assert probs.shape == (2, len(vocab.objects)) and np.allclose(probs.sum(1), 1, atol=1e-5)
+    assert pred.locate(frame, query, [box, [0, 0, 100, 100]]) in (0, 1)
+    with pytest.raises(InvalidInputError, match="outside"):
+        pred.predict(frame, query, box=[700, 500, 800, 600])
+    with pytest.raises(InvalidInputError, match="RGBDFrame"):
+        pred.predict("not a frame", query)
