@@ -54,6 +54,15 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--out", type=Path, required=True)
     e.add_argument("--device", default=None)
     e.add_argument("--grid", type=int, default=24, help="samples in the PNG grid")
+    bu = sub.add_parser("bringup", help="start a node graph from a ROS 2 params file, one process per node (no ROS CLI)")
+    bu.add_argument("--config", type=Path, default=Path("config/sim.yaml"))
+    bu.add_argument("--nodes", nargs="*", default=None, help="only these nodes of the file")
+    dm = sub.add_parser("demo", help="the main job: sim graph + a task-planner client calling grasp_object; summary.json")
+    dm.add_argument("--out", type=Path, default=Path("out/demo"))
+    dm.add_argument("--trials", type=_positive_int, default=14)
+    dm.add_argument("--seed", type=int, default=0)
+    dm.add_argument("--config", type=Path, default=None, help="params file (default config/sim.yaml)")
+    dm.add_argument("--max-attempts", type=_positive_int, default=3)
     return p
 
 
@@ -81,6 +90,13 @@ def main(argv=None) -> int:
             from .apps.eval import run_eval
             run_eval(args.data, args.out, args.checkpoint, args.device, args.grid)
             print(f"wrote {args.out / 'metrics.json'}")
+        elif args.command == "bringup":
+            from .apps.bringup import bringup
+            return bringup(args.config, args.nodes)
+        elif args.command == "demo":
+            from .apps.demo import demo
+            demo(args.out, args.trials, args.seed, args.config, args.max_attempts)
+            print(f"wrote {args.out / 'summary.json'}")
     except AffordanceGraspError as e:
         print(f"affordance-grasp {args.command}: error: {e}", file=sys.stderr)
         return 2

@@ -122,7 +122,7 @@ def train(data: Path, config: Path, out: Path, val: Optional[Path] = None, devic
         train_set.epoch = epoch
         order = torch.Generator().manual_seed(tcfg.seed * 1000 + epoch)
         loader = torch.utils.data.DataLoader(train_set, batch_size=tcfg.batch_size, shuffle=True, generator=order,
-                                             num_workers=0, drop_last=True)
+                                             num_workers=1, persistent_workers=False, drop_last=True)
         losses = []
         bar = tqdm(loader, desc=f"epoch {epoch + 1}/{tcfg.epochs}", unit="batch")
         for batch in bar:

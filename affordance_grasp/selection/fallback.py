@@ -3,7 +3,7 @@ that leaves the object where it was (unreachable, approach collision, empty gras
 from __future__ import annotations
 
 import time
-from typing import List
+from typing import Callable, List, Optional
 
 from ..errors import InvalidInputError
 from ..execution.base import Executor
@@ -13,15 +13,16 @@ RETRYABLE = (FailureReason.UNREACHABLE, FailureReason.APPROACH_COLLISION, Failur
 
 
 def execute_with_fallback(executor: Executor, ranked: List[Grasp], max_attempts: int = 3,
-                          max_checked: int = 60) -> GraspOutcome:
+                          max_checked: int = 60, should_stop: Optional[Callable[[], bool]] = None) -> GraspOutcome:
     """``max_attempts`` caps executed tries; ``max_checked`` caps reachability checks (cheap,
-    no motion) spent finding them."""
+    no motion) spent finding them. ``should_stop`` (e.g. a cancelled action goal) is asked before
+    every check and attempt; nothing new starts once it says yes."""
     if max_attempts < 1:
         raise InvalidInputError(f"max_attempts must be >= 1, got {max_attempts}")
     t0 = time.perf_counter()
     attempts, checked, last = 0, 0, None
     for g in ranked:
-        if attempts >= max_attempts or checked >= max_checked:
+        if attempts >= max_attempts or checked >= max_checked or (should_stop is not None and should_stop()):
             break
         checked += 1
         if not executor.check_reachable(g):

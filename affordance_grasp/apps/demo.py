@@ -1,0 +1,229 @@
+"""``affordance-grasp demo``: the main job. Bring up the simulated graph, act as a task planner
+that calls ``grasp_object`` for natural queries over seeded scenes, write summary.json and
+overlay PNGs, print a table, shut everything down.
+
+Each scene holds one object of the queried category plus up to two distractors of other
+categories, so "the mug" names exactly one object; which cluster is the mug is for the
+model's reasoning head to find, not told.
+"""
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Dict, List, Optional
+
+import numpy as np
+
+from ..affordance.data import SEEN_CATEGORIES
+from ..affordance.query import QueryParser
+from ..errors import AffordanceGraspError
+from .bringup import ROOT, Graph
+from .queries import QUERIES
+from .report import machine_description
+
+
+def _stats(xs: List[float]) -> dict:
+    if not xs:
+        return {"median": None, "p95": None}
+    return {"median": round(float(np.median(xs)), 2), "p95": round(float(np.percentile(xs, 95)), 2)}
+
+
+class TaskPlanner:
+    """A client process's view of the graph: scene reset, grasp_object, camera statistics."""
+
+    def __init__(self):
+        from rclpy.executors import MultiThreadedExecutor
+        from rclpy.node import Node
+        from sensor_msgs.msg import CameraInfo, Image
+
+        from affordance_grasp.srv import DetectGrasps, ExecuteGrasp, GraspObject, SampleScene
+
+        from ..ros.common import COLOR_TOPIC, DEPTH_TOPIC, INFO_TOPIC, image_qos, latched_qos
+
+        self.node = Node("demo_task_planner")
+        self.reset = self.node.create_client(SampleScene, "sim/sample_scene")
+        self.grasp = self.node.create_client(GraspObject, "grasp_object")
+        # The whole chain must be up, not just its front door.
+        self.chain = [(self.node.create_client(DetectGrasps, "detect_grasps"), "detect_grasps"),
+                      (self.node.create_client(ExecuteGrasp, "execute_grasp"), "execute_grasp")]
+        self.lock = threading.Lock()
+        self.arrivals: Dict[str, List[tuple]] = defaultdict(list)  # topic -> (receive time, stamp)
+        self.last_info_stamp = 0.0
+        self.overlay = None
+        for topic, typ in ((COLOR_TOPIC, Image), (DEPTH_TOPIC, Image), (INFO_TOPIC, CameraInfo)):
+            self.node.create_subscription(typ, topic, lambda m, t=topic: self._arrive(t, m), image_qos())
+        self.node.create_subscription(Image, "grasp_planner_node/overlay", self._overlay, latched_qos())
+        self.executor = MultiThreadedExecutor(num_threads=3)
+        self.executor.add_node(self.node)
+        self.thread = threading.Thread(target=self.executor.spin, daemon=True)
+        self.thread.start()
+
+    def now(self) -> float:
+        return self.node.get_clock().now().nanoseconds * 1e-9
+
+    def _arrive(self, topic: str, msg) -> None:
+        t = self.now()
+        stamp = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
+        with self.lock:
+            self.arrivals[topic].append((t, stamp))
+            if topic.endswith("camera_info"):
+                self.last_info_stamp = stamp
+
+    def _overlay(self, msg) -> None:
+        with self.lock:
+            self.overlay = msg
+
+    def wait_ready(self, graph=None, timeout: float = 120.0) -> None:
+        deadline = time.monotonic() + timeout
+        for client, name in [(self.reset, "sim/sample_scene"), (self.grasp, "grasp_object")] + self.chain:
+            while not client.wait_for_service(timeout_sec=1.0):
+                dead = graph.exited() if graph is not None else {}
+                if dead:
+                    raise AffordanceGraspError(f"{', '.join(dead)} exited during start-up (status "
+                                               f"{', '.join(map(str, dead.values()))}); see {graph.log_dir}")
+                if time.monotonic() > deadline:
+                    raise AffordanceGraspError(f"{name} did not come up within {timeout:.0f} s; see the node logs")
+
+    def wait_frames_after(self, t: float, n: int = 2, timeout: float = 10.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.lock:
+                fresh = [s for _, s in self.arrivals.get("camera/color/camera_info", []) if s > t]
+            if len(fresh) >= n:
+                return
+            time.sleep(0.02)
+        raise AffordanceGraspError(f"no new camera frames within {timeout} s after the scene reset")
+
+    def camera_stats(self, window: float = 3.0) -> dict:
+        with self.lock:
+            self.arrivals.clear()
+        time.sleep(window)
+        out = {}
+        with self.lock:
+            for topic, xs in self.arrivals.items():
+                if len(xs) < 2:
+                    continue
+                recv = np.array([x[0] for x in xs])
+                lat = [(r - s) * 1000 for r, s in xs]
+                out[topic] = {"rate_hz": round((len(xs) - 1) / (recv[-1] - recv[0]), 2),
+                              "latency_ms": _stats(lat), "messages": len(xs)}
+        return out
+
+    def close(self) -> None:
+        self.executor.shutdown()
+        self.node.destroy_node()
+
+
+def demo_trials(n: int, seed: int) -> List[dict]:
+    """Scene specs: target categories cycle over the seen ones; 0-2 distractors of other ones."""
+    rng = np.random.default_rng(seed)
+    cats = list(SEEN_CATEGORIES)
+    trials = []
+    for i in range(n):
+        target = cats[i % len(cats)]
+        others = [c for c in cats if c != target]
+        extra = [str(c) for c in rng.choice(others, int(rng.integers(0, 3)), replace=False)]
+        trials.append({"seed": seed + i, "target": target, "categories": [target] + extra,
+                       "query": str(rng.choice(QUERIES[target]))})
+    return trials
+
+
+def demo(out: Path, trials: int = 14, seed: int = 0, config: Optional[Path] = None, max_attempts: int = 3) -> dict:
+    from ..ros.common import set_transport_env
+    from ..visualize import save_rgb
+    from ..ros.image_conversions import rgb_from_image
+
+    out.mkdir(parents=True, exist_ok=True)
+    set_transport_env()
+    os.environ.setdefault("ROS_LOG_DIR", str(out / "ros_logs"))
+    config = Path(config or ROOT / "config" / "sim.yaml")
+    parser = QueryParser()
+    specs = demo_trials(trials, seed)
+    import rclpy
+
+    t_start = time.perf_counter()
+    graph = Graph(config, log_dir=out / "logs").start()
+    print(f"demo: started {', '.join(graph.procs)} (logs in {out / 'logs'})", flush=True)
+    rclpy.init()
+    planner = None
+    rows = []
+    try:
+        planner = TaskPlanner()
+        planner.wait_ready(graph)
+        t_ready = time.perf_counter() - t_start
+        camera = planner.camera_stats()
+        from affordance_grasp.srv import GraspObject, SampleScene
+
+        for i, spec in enumerate(specs):
+            r = planner.reset.call(SampleScene.Request(seed=spec["seed"], categories=spec["categories"]), timeout_sec=60)
+            if r is None or not r.success:
+                raise AffordanceGraspError(f"scene reset failed: {getattr(r, 'message', 'no answer')}")
+            planner.wait_frames_after(r.stamp.sec + r.stamp.nanosec * 1e-9)
+            query = parser.parse(spec["query"])
+            target = f"{spec['target']}_0"
+            t0 = time.perf_counter()
+            resp = planner.grasp.call(GraspObject.Request(query=spec["query"], execute=True, max_attempts=max_attempts),
+                                      timeout_sec=300)
+            wall = time.perf_counter() - t0
+            if resp is None:
+                raise AffordanceGraspError("grasp_object did not answer within 300 s")
+            touched = set(resp.parts_touched)
+            success = bool(resp.success) and any(p.startswith(target + "/") for p in touched)
+            part_ok = bool(touched) and touched == {f"{target}/{query.grasp_part}"}
+            stages = {k: round(v * 1000, 1) for k, v in zip(resp.timing_stages, resp.timing_seconds)}
+            stages["service_call"] = round(wall * 1000, 1)
+            rows.append({"trial": i, "seed": spec["seed"], "query": spec["query"], "target": target,
+                         "scene": list(r.instances), "success": success, "part_correct": part_ok,
+                         "task_success": success and part_ok, "attempts": int(resp.attempts),
+                         "message": resp.message, "parts_touched": sorted(touched), "latency_ms": stages})
+            print(f"  [{i + 1}/{len(specs)}] {spec['query']!r}: {'OK' if success else 'FAIL'}"
+                  f"{' part-ok' if part_ok else ''} ({resp.message})", flush=True)
+            time.sleep(0.2)  # the latched overlay of this request
+            with planner.lock:
+                overlay = planner.overlay
+            if overlay is not None:
+                save_rgb(out / "overlays" / f"{i:03d}.png", rgb_from_image(overlay))
+    finally:
+        if planner is not None:
+            planner.close()
+        rclpy.try_shutdown()
+        codes = graph.stop()
+    summary = _summarise(rows, camera, t_ready, codes, config)
+    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    print(demo_table(summary))
+    return summary
+
+
+def _summarise(rows, camera, t_ready, codes, config) -> dict:
+    def rate(k):
+        return round(float(np.mean([r[k] for r in rows])), 4) if rows else None
+
+    per_cat = defaultdict(list)
+    for r in rows:
+        per_cat[r["target"].rsplit("_", 1)[0]].append(r)
+    stages = sorted({k for r in rows for k in r["latency_ms"]})
+    return {"trials": rows, "n_trials": len(rows), "success_rate": rate("success"),
+            "part_correct_rate": rate("part_correct"), "task_success_rate": rate("task_success"),
+            "latency_ms": {s: _stats([r["latency_ms"][s] for r in rows if s in r["latency_ms"]]) for s in stages},
+            "per_category": {c: {"n": len(rs), "task_success_rate": round(float(np.mean([x["task_success"] for x in rs])), 4)}
+                             for c, rs in sorted(per_cat.items())},
+            "camera_topics": camera, "graph_ready_s": round(t_ready, 1), "exit_codes": codes,
+            "config": str(config), "machine": machine_description()}
+
+
+def demo_table(s: dict) -> str:
+    lines = ["| category | n | task success |", "|---|---|---|"]
+    lines += [f"| {c} | {r['n']} | {r['task_success_rate']:.2f} |" for c, r in s["per_category"].items()]
+    lines.append(f"| **all** | {s['n_trials']} | {s['task_success_rate']:.2f} |")
+    lat = s["latency_ms"]
+    lines.append(f"\nsuccess {s['success_rate']:.2f}, part correct {s['part_correct_rate']:.2f}, task success "
+                 f"{s['task_success_rate']:.2f}; grasp_object call median {lat['service_call']['median']} ms, "
+                 f"p95 {lat['service_call']['p95']} ms")
+    for topic, c in s["camera_topics"].items():
+        lines.append(f"{topic}: {c['rate_hz']} Hz, latency median {c['latency_ms']['median']} ms, "
+                     f"p95 {c['latency_ms']['p95']} ms")
+    return "\n".join(lines)

@@ -1,0 +1,48 @@
+"""The camera side of a consuming node: subscribe to colour, aligned depth and camera_info, and
+hand out validated RGBDFrames. Shared by the planner and the affordance node."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..sim.world import CameraConfig
+from ..geometry import quat_from_pose
+from .common import COLOR_TOPIC, DEPTH_TOPIC, INFO_TOPIC, Param, image_qos
+from .conversions import frame_from_msgs, pose_param_to_matrix
+from .frame_buffer import FrameBuffer
+
+
+def default_camera_pose() -> list:
+    """The twin's camera (also urdf/camera_mount.urdf) as [x y z qw qx qy qz]."""
+    T = CameraConfig().T_base_camera()
+    return [float(x) for x in np.r_[T[:3, 3], quat_from_pose(T)]]
+
+
+CAMERA_PARAMS = [
+    Param("camera_pose", default_camera_pose(),
+          "camera optical frame in the base frame, [x y z qw qx qy qz] (hand-eye calibration)"),
+    Param("depth_scale", 0.001, "metres per unit of 16UC1/z16 depth", (1e-5, 0.01)),
+    Param("max_frame_age", 1.0, "reject frames older than this many seconds; 0 disables (bags without /clock)",
+          (0.0, 60.0)),
+    Param("sync_slop", 0.02, "largest colour/depth stamp difference accepted as one frame (s)", (0.0, 0.5)),
+]
+
+
+class CameraInput:
+    def __init__(self, node, params: dict, callback_group=None):
+        from sensor_msgs.msg import CameraInfo, Image
+
+        self.node = node
+        self.T_base_camera = pose_param_to_matrix(params["camera_pose"])
+        self.depth_scale, self.max_age, self.slop = params["depth_scale"], params["max_frame_age"], params["sync_slop"]
+        resolve = node.resolve_topic_name
+        self.buffer = FrameBuffer((resolve(COLOR_TOPIC), resolve(DEPTH_TOPIC), resolve(INFO_TOPIC)))
+        qos = image_qos()
+        node.create_subscription(Image, COLOR_TOPIC, self.buffer.add_color, qos, callback_group=callback_group)
+        node.create_subscription(Image, DEPTH_TOPIC, self.buffer.add_depth, qos, callback_group=callback_group)
+        node.create_subscription(CameraInfo, INFO_TOPIC, self.buffer.set_info, qos, callback_group=callback_group)
+
+    def frame(self):
+        """The newest synchronised frame, or InvalidInputError saying why there is none."""
+        now = self.node.get_clock().now().nanoseconds * 1e-9
+        color, depth, info = self.buffer.latest(now, self.max_age, self.slop)
+        return frame_from_msgs(color, depth, info, self.T_base_camera, self.depth_scale), color.header

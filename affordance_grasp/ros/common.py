@@ -1,0 +1,110 @@
+"""What every node shares: typed, range-checked parameter declaration, QoS profiles, and a main
+that turns start-up errors into a clear message and SIGINT/SIGTERM into a clean exit."""
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, Optional, Sequence, Tuple
+
+from ..errors import AffordanceGraspError, ConfigError
+
+# realsense-ros topic names (relative, so a namespace or a remap moves them all).
+COLOR_TOPIC = "camera/color/image_raw"
+DEPTH_TOPIC = "camera/aligned_depth_to_color/image_raw"
+INFO_TOPIC = "camera/color/camera_info"
+CAMERA_FRAME = "camera_color_optical_frame"
+
+
+@dataclass
+class Param:
+    name: str
+    default: Any
+    description: str
+    range: Optional[Tuple[float, float]] = None   # inclusive numeric range
+    choices: Optional[Sequence[str]] = None
+
+
+def declare(node, params: Sequence[Param]) -> Dict[str, Any]:
+    """Declare each parameter with its description and range; return the values. A value from a
+    params file that is out of range or of the wrong type raises ConfigError naming it."""
+    from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
+    from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValueException
+
+    values = {}
+    for p in params:
+        desc = ParameterDescriptor(description=p.description + (f" (one of: {', '.join(p.choices)})" if p.choices else ""))
+        if p.range is not None:
+            if isinstance(p.default, bool) or not isinstance(p.default, (int, float)):
+                raise ConfigError(f"parameter {p.name}: a range needs a numeric default")
+            if isinstance(p.default, int):
+                desc.integer_range = [IntegerRange(from_value=int(p.range[0]), to_value=int(p.range[1]), step=0)]
+            else:
+                desc.floating_point_range = [FloatingPointRange(from_value=float(p.range[0]),
+                                                                to_value=float(p.range[1]), step=0.0)]
+        default = p.default
+        if isinstance(default, list) and not default:  # an empty list has no type to infer
+            from rclpy.parameter import Parameter
+            default = Parameter.Type.STRING_ARRAY
+        try:
+            value = node.declare_parameter(p.name, default, desc).value
+            if value is None and isinstance(p.default, list):
+                value = []
+        except (InvalidParameterValueException, InvalidParameterTypeException) as e:
+            raise ConfigError(f"{node.get_name()}: parameter {p.name!r}: {e}. "
+                              f"Expected {type(p.default).__name__}"
+                              + (f" in [{p.range[0]}, {p.range[1]}]" if p.range else "")) from None
+        if p.choices is not None and value not in p.choices:
+            raise ConfigError(f"{node.get_name()}: parameter {p.name!r} is {value!r}; choose one of {list(p.choices)}")
+        values[p.name] = value
+    return values
+
+
+def image_qos(depth: int = 5):
+    """Reliable, keep-last: with the LARGE_DATA transport this delivers 640x480 at 30 Hz between
+    processes; best-effort loses half the frames (ENVIRONMENT.md)."""
+    from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
+
+    return QoSProfile(depth=depth, reliability=ReliabilityPolicy.RELIABLE, history=HistoryPolicy.KEEP_LAST)
+
+
+def latched_qos():
+    from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+
+    return QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
+
+
+def set_transport_env(env: Optional[dict] = None) -> dict:
+    """Fast DDS's LARGE_DATA builtin transport (shared memory + TCP) for images between processes."""
+    env = os.environ if env is None else env
+    env.setdefault("FASTDDS_BUILTIN_TRANSPORTS", "LARGE_DATA")
+    return env
+
+
+def run(node_factory: Callable[[], Any], args=None, threads: int = 4) -> int:
+    """Spin a node until SIGINT/SIGTERM. Start-up errors (bad parameters, missing checkpoint)
+    print one clear line and exit with status 2 instead of a traceback."""
+    set_transport_env()
+    import rclpy
+    from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor, SingleThreadedExecutor
+
+    rclpy.init(args=args if args is not None else sys.argv)
+    node = None
+    try:
+        node = node_factory()
+        executor = SingleThreadedExecutor() if threads == 1 else MultiThreadedExecutor(num_threads=threads)
+        executor.add_node(node)
+        executor.spin()
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    except AffordanceGraspError as e:
+        print(f"[FATAL] {e}", file=sys.stderr, flush=True)
+        return 2
+    finally:
+        if node is not None:
+            close = getattr(node, "close", None)
+            if close is not None:
+                close()
+            node.destroy_node()
+        rclpy.try_shutdown()
+    return 0

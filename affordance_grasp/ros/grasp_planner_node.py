@@ -1,0 +1,104 @@
+"""grasp_planner_node: the ``detect_grasps`` service (DetectGrasps).
+
+Takes the newest synchronised colour + aligned depth + camera_info, runs the core pipeline
+(query -> object -> affordance -> candidates -> scoring), answers with ranked grasps and the
+affordance map, and publishes for RViz: ``~/markers`` (gripper-shaped candidates coloured by score,
+the best one magenta), ``~/scene_cloud`` (coloured by affordance), ``affordance_map`` and
+``~/overlay`` (rgb8).
+"""
+from __future__ import annotations
+
+import time
+
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
+from rclpy.node import Node
+from sensor_msgs.msg import Image, PointCloud2
+from visualization_msgs.msg import MarkerArray
+
+from affordance_grasp.msg import AffordanceMap as AffordanceMapMsg
+from affordance_grasp.srv import DetectGrasps
+
+from ..apps.overlay import draw_trial
+from ..errors import AffordanceGraspError
+from ..pipeline import GraspPipeline
+from .camera_input import CAMERA_PARAMS, CameraInput
+from .common import Param, declare, latched_qos, run
+from .conversions import affordance_map_to_msg, grasp_to_msg, timings_to_fields
+from .image_conversions import numpy_to_image
+from .visuals import affordance_cloud, grasp_markers
+
+PARAMS = CAMERA_PARAMS + [
+    Param("predictor_config", "", "AffordancePredictor YAML; empty: config/affordance_predictor.yaml (shipped model)"),
+    Param("device", "", "cpu | cuda; empty: cuda when available"),
+    Param("top_k", 10, "grasps returned when a request asks for 0", (1, 200)),
+    Param("markers", 40, "candidates drawn in ~/markers", (0, 500)),
+    Param("base_frame", "base_link", "frame of grasps, markers and the cloud"),
+    Param("seed", 0, "seed of the candidate sampler (same frame -> same grasps)", (0, 2 ** 31 - 1)),
+]
+
+
+def build_predictor(config: str, device: str):
+    from ..affordance.predictor import AffordancePredictor
+
+    overrides = {"device": device} if device else {}
+    return AffordancePredictor.from_config(config or None, **overrides)
+
+
+class GraspPlannerNode(Node):
+    def __init__(self):
+        super().__init__("grasp_planner_node")
+        self.p = declare(self, PARAMS)
+        self.camera = CameraInput(self, self.p, MutuallyExclusiveCallbackGroup())
+        self.pipeline = GraspPipeline(build_predictor(self.p["predictor_config"], self.p["device"]))
+        latched = latched_qos()
+        self.pub_markers = self.create_publisher(MarkerArray, "~/markers", latched)
+        self.pub_cloud = self.create_publisher(PointCloud2, "~/scene_cloud", latched)
+        self.pub_map = self.create_publisher(AffordanceMapMsg, "affordance_map", latched)
+        self.pub_overlay = self.create_publisher(Image, "~/overlay", latched)
+        self.create_service(DetectGrasps, "detect_grasps", self._detect, callback_group=MutuallyExclusiveCallbackGroup())
+        self.get_logger().info(f"ready: detect_grasps with {self.pipeline.predictor.model_id}")
+
+    def _detect(self, req, resp):
+        t0 = time.perf_counter()
+        try:
+            frame, header = self.camera.frame()
+            text = req.query
+            if req.object_hint and req.object_hint.lower() not in text.lower():
+                text = f"{text} ({req.object_hint})"
+            det = self.pipeline.detect(frame, text, seed=self.p["seed"])
+        except AffordanceGraspError as e:
+            resp.success, resp.message = False, str(e)
+            self.get_logger().warn(f"detect_grasps {req.query!r}: {e}")
+            return resp
+        k = req.top_k or self.p["top_k"]
+        stamp, base = header.stamp, self.p["base_frame"]
+        resp.grasps = [grasp_to_msg(g, base, stamp) for g in det.grasps[:k]]
+        resp.affordance_map = affordance_map_to_msg(det.amap, header)
+        resp.object_box = [float(x) for x in det.object_box]
+        timings = {**det.timings, "total": time.perf_counter() - t0}
+        resp.timing_stages, resp.timing_seconds = timings_to_fields(timings)
+        resp.success = True
+        resp.message = (f"{len(det.grasps)} grasps on the {det.query.object} ({det.query.grasp_part}); best score "
+                        f"{det.best.score:.3f}")
+        self.get_logger().info(f"detect_grasps {req.query!r}: {resp.message} in {timings['total'] * 1000:.0f} ms")
+        self._publish_visuals(det, frame, header)
+        return resp
+
+    def _publish_visuals(self, det, frame, header) -> None:
+        base = self.p["base_frame"]
+        shown = det.grasps[: self.p["markers"]]
+        self.pub_markers.publish(grasp_markers(shown, base, header.stamp, chosen=det.best))
+        cloud = det.cloud
+        self.pub_cloud.publish(affordance_cloud(cloud.points, det.amap, frame, base, header.stamp))
+        self.pub_map.publish(affordance_map_to_msg(det.amap, header))
+        overlay = numpy_to_image(draw_trial(frame, det.amap, shown, det.best, det.query.text), "rgb8")
+        overlay.header = header
+        self.pub_overlay.publish(overlay)
+
+
+def main(args=None) -> int:
+    return run(GraspPlannerNode, args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,199 @@
+"""grasp_server_node: ``grasp_object`` as a service (GraspObject) and as an action (GraspObject,
+with stage feedback and cancel), orchestrating detect_grasps -> execute_grasp with fallback to
+the next candidate.
+
+Concurrency: one request at a time. A request (service call or action goal) that arrives while
+another runs is refused at once with a "busy" message; it is not queued, so a task planner never
+has a stale command executed later. Two motions never run at once.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from typing import Callable, Optional
+
+from rclpy.action import ActionServer, CancelResponse, GoalResponse
+from rclpy.callback_groups import ReentrantCallbackGroup
+from rclpy.node import Node
+
+from affordance_grasp.action import GraspObject as GraspObjectAction
+from affordance_grasp.srv import DetectGrasps, ExecuteGrasp, GraspObject
+
+from ..errors import AffordanceGraspError, InvalidInputError
+from ..execution.base import ExecutionConfig, Executor
+from ..selection.fallback import execute_with_fallback
+from ..types import Grasp, GraspOutcome
+from .common import Param, declare, run
+from .conversions import grasp_from_msg, outcome_from_execute_response, timings_to_fields
+
+PARAMS = [
+    Param("max_attempts", 3, "executed tries per request when the request says 0", (1, 20)),
+    Param("max_checked", 60, "reachability checks (no motion) spent finding those tries", (1, 500)),
+    Param("top_k", 60, "candidates requested from the planner", (1, 500)),
+    Param("detect_timeout", 30.0, "seconds to wait for detect_grasps", (1.0, 300.0)),
+    Param("execute_timeout", 120.0, "seconds to wait for one execute_grasp", (1.0, 600.0)),
+]
+
+
+class Busy(AffordanceGraspError):
+    pass
+
+
+class RemoteExecutor(Executor):
+    """The executor_node seen through its service, so the core fallback loop drives it."""
+
+    def __init__(self, client, timeout: float, msgs: dict):
+        self.client, self.timeout, self.msgs = client, timeout, msgs  # id(Grasp) -> its message
+        self.config = ExecutionConfig()
+
+    def _call(self, grasp: Grasp, check_only: bool):
+        req = ExecuteGrasp.Request(grasp=self.msgs[id(grasp)], check_only=check_only)
+        resp = self.client.call(req, timeout_sec=self.timeout)
+        if resp is None:
+            raise AffordanceGraspError(f"execute_grasp did not answer within {self.timeout} s")
+        return resp
+
+    def check_reachable(self, grasp: Grasp) -> bool:
+        return bool(self._call(grasp, True).success)
+
+    def execute(self, grasp: Grasp) -> GraspOutcome:
+        return outcome_from_execute_response(self._call(grasp, False), grasp)
+
+    def command_gripper(self, width: float, force: Optional[float] = None) -> None:
+        raise InvalidInputError("the gripper is commanded by executor_node, not through grasp_server_node")
+
+
+class GraspServerNode(Node):
+    def __init__(self):
+        super().__init__("grasp_server_node")
+        self.p = declare(self, PARAMS)
+        group = ReentrantCallbackGroup()  # lets a second request in, to be refused as busy
+        self.detect = self.create_client(DetectGrasps, "detect_grasps", callback_group=group)
+        self.execute = self.create_client(ExecuteGrasp, "execute_grasp", callback_group=group)
+        self.busy = threading.Lock()
+        self.create_service(GraspObject, "grasp_object", self._service, callback_group=group)
+        self.action = ActionServer(self, GraspObjectAction, "grasp_object", self._action_execute,
+                                   goal_callback=self._action_goal, cancel_callback=lambda _: CancelResponse.ACCEPT,
+                                   callback_group=group)
+        self.get_logger().info("ready: grasp_object (service and action)")
+
+    # ------------------------------------------------------------------ the job
+    def run_job(self, query: str, execute: bool, max_attempts: int,
+                feedback: Callable[[str, int], None] = lambda s, a: None,
+                cancelled: Callable[[], bool] = lambda: False) -> dict:
+        t0 = time.perf_counter()
+        timings = {}
+        result = {"success": False, "message": "", "grasp": None, "lifted": False, "parts": [], "attempts": 0,
+                  "timings": timings}
+        feedback("capturing", 0)
+        if not self.detect.wait_for_service(timeout_sec=5.0):
+            result["message"] = "detect_grasps is not available (is grasp_planner_node running?)"
+            return result
+        feedback("predicting", 0)
+        det = self.detect.call(DetectGrasps.Request(query=query, top_k=self.p["top_k"]),
+                               timeout_sec=self.p["detect_timeout"])
+        if det is None:
+            result["message"] = f"detect_grasps did not answer within {self.p['detect_timeout']} s"
+            return result
+        timings.update({f"detect_{k}": v for k, v in zip(det.timing_stages, det.timing_seconds)})
+        if not det.success:
+            result["message"] = f"detection failed: {det.message}"
+            return result
+        feedback("selecting", 0)
+        grasps = [grasp_from_msg(m) for m in det.grasps]
+        result["grasp"] = det.grasps[0]
+        if not execute:
+            result.update(success=True, message=f"planned only: {det.message}")
+            timings["total"] = time.perf_counter() - t0
+            return result
+        if cancelled():
+            result["message"] = "cancelled before execution; nothing moved"
+            return result
+        if not self.execute.wait_for_service(timeout_sec=5.0):
+            result["message"] = "execute_grasp is not available (is executor_node running?)"
+            return result
+        feedback("executing", 1)
+        remote = RemoteExecutor(self.execute, self.p["execute_timeout"], {id(g): m for g, m in zip(grasps, det.grasps)})
+        t1 = time.perf_counter()
+        outcome = execute_with_fallback(remote, grasps, max_attempts or self.p["max_attempts"], self.p["max_checked"],
+                                        should_stop=cancelled)
+        timings["execution"] = time.perf_counter() - t1
+        timings["total"] = time.perf_counter() - t0
+        if outcome.grasp is not None:
+            result["grasp"] = det.grasps[[id(g) for g in grasps].index(id(outcome.grasp))]
+        result.update(success=outcome.success, lifted=outcome.success, parts=list(outcome.parts_touched),
+                      attempts=outcome.attempts)
+        result["message"] = ("grasped and lifted" if outcome.success else
+                             "cancelled" if cancelled() else f"failed: {outcome.failure_reason.value or 'no attempt'}") + \
+            f" after {outcome.attempts} attempt(s)"
+        return result
+
+    def _fill(self, res, r: dict):
+        res.success, res.message, res.lifted = bool(r["success"]), r["message"], bool(r["lifted"])
+        if r["grasp"] is not None:
+            res.executed_grasp = r["grasp"]
+        res.parts_touched, res.attempts = r["parts"], int(r["attempts"])
+        res.timing_stages, res.timing_seconds = timings_to_fields(r["timings"])
+        return res
+
+    def _busy_message(self) -> str:
+        return "busy: another grasp_object request is running; requests are refused, not queued - retry when it ends"
+
+    # ------------------------------------------------------------------ service
+    def _service(self, req, resp):
+        if not self.busy.acquire(blocking=False):
+            resp.success, resp.message = False, self._busy_message()
+            self.get_logger().warn(f"grasp_object {req.query!r}: refused, busy")
+            return resp
+        try:
+            self.get_logger().info(f"grasp_object {req.query!r} (execute={req.execute})")
+            r = self.run_job(req.query, req.execute, req.max_attempts)
+        except AffordanceGraspError as e:
+            r = {"success": False, "message": str(e), "grasp": None, "lifted": False, "parts": [], "attempts": 0,
+                 "timings": {}}
+        finally:
+            self.busy.release()
+        self.get_logger().info(f"grasp_object {req.query!r}: {r['message']}")
+        return self._fill(resp, r)
+
+    # ------------------------------------------------------------------ action
+    def _action_goal(self, goal):
+        if self.busy.locked():
+            self.get_logger().warn(f"grasp_object goal {goal.query!r}: rejected, busy")
+            return GoalResponse.REJECT
+        return GoalResponse.ACCEPT
+
+    def _action_execute(self, handle):
+        goal = handle.request
+        result = GraspObjectAction.Result()
+        if not self.busy.acquire(blocking=False):
+            handle.abort()
+            result.message = self._busy_message()
+            return result
+        t0 = time.perf_counter()
+        try:
+            def feedback(stage, attempt):
+                handle.publish_feedback(GraspObjectAction.Feedback(stage=stage, attempt=attempt,
+                                                                   elapsed=time.perf_counter() - t0))
+
+            r = self.run_job(goal.query, goal.execute, goal.max_attempts, feedback, lambda: handle.is_cancel_requested)
+        except AffordanceGraspError as e:
+            r = {"success": False, "message": str(e), "grasp": None, "lifted": False, "parts": [], "attempts": 0,
+                 "timings": {}}
+        finally:
+            self.busy.release()
+        if handle.is_cancel_requested:
+            handle.canceled()
+        elif r["success"]:
+            handle.succeed()
+        else:
+            handle.abort()
+        return self._fill(result, r)
+
+
+def main(args=None) -> int:
+    return run(GraspServerNode, args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

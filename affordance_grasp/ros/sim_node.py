@@ -1,0 +1,151 @@
+"""sim_node: the MuJoCo twin as a ROS camera + robot.
+
+Publishes realsense-ros topics (colour, aligned depth, camera_info) and ``joint_states`` (Panda
+names, for RViz and for checking that nothing moved) at ``rate_hz``, and serves
+``sim/sample_scene`` (a new seeded scene) and ``sim/execute_grasp`` (the sim executor backend).
+While a grasp executes the camera pauses: frames would show a moving arm mid-grasp.
+"""
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
+from rclpy.node import Node
+from sensor_msgs.msg import CameraInfo, Image, JointState
+
+from affordance_grasp.srv import ExecuteGrasp, SampleScene
+
+from ..errors import AffordanceGraspError, InvalidInputError
+from ..execution.ik import PandaIK
+from ..execution.sim_executor import SimExecutor
+from ..sim.camera import DepthNoise, SimCamera
+from ..sim.objects import CATEGORIES
+from ..sim.scene import SceneConfig, sample_scene
+from ..types import FailureReason, GraspOutcome
+from .common import CAMERA_FRAME, COLOR_TOPIC, DEPTH_TOPIC, INFO_TOPIC, Param, declare, image_qos, run
+from .conversions import grasp_from_msg, intrinsics_to_camera_info, outcome_to_execute_response
+from .image_conversions import depth_to_16uc1, numpy_to_image
+
+PARAMS = [
+    Param("rate_hz", 10.0, "camera publishing rate", (0.5, 60.0)),
+    Param("seed", 0, "seed of the first scene", (0, 2 ** 31 - 1)),
+    Param("categories", [], "object categories of the first scene; empty: random"),
+    Param("max_objects", 4, "most objects in a random scene", (1, 4)),
+    Param("depth_noise", True, "apply the RealSense-like depth noise model"),
+    Param("depth_scale", 0.001, "metres per unit of the published 16UC1 depth", (1e-5, 0.01)),
+    Param("camera_frame", CAMERA_FRAME, "frame_id of the camera topics"),
+    Param("base_frame", "base_link", "robot base frame"),
+]
+
+
+class SimNode(Node):
+    def __init__(self):
+        super().__init__("sim_node")
+        self.p = declare(self, PARAMS)
+        bad = set(self.p["categories"]) - set(CATEGORIES)
+        if bad:
+            raise InvalidInputError(f"sim_node: unknown categories {sorted(bad)}; known: {sorted(CATEGORIES)}")
+        self.lock = threading.Lock()
+        self.ik = PandaIK()
+        self.world = self.camera = self.sim_executor = None
+        self.rng = np.random.default_rng(self.p["seed"])
+        self._load_scene(self.p["seed"], self.p["categories"])
+        qos = image_qos()
+        self.pub_color = self.create_publisher(Image, COLOR_TOPIC, qos)
+        self.pub_depth = self.create_publisher(Image, DEPTH_TOPIC, qos)
+        self.pub_info = self.create_publisher(CameraInfo, INFO_TOPIC, qos)
+        self.pub_joints = self.create_publisher(JointState, "joint_states", 10)
+        self.timer = self.create_timer(1.0 / self.p["rate_hz"], self._publish,
+                                       callback_group=MutuallyExclusiveCallbackGroup())
+        services = MutuallyExclusiveCallbackGroup()
+        self.create_service(SampleScene, "sim/sample_scene", self._sample_scene, callback_group=services)
+        self.create_service(ExecuteGrasp, "sim/execute_grasp", self._execute, callback_group=services)
+        self.frames = 0
+        self.get_logger().info(f"sim camera at {self.p['rate_hz']} Hz on {COLOR_TOPIC}; scene: "
+                               f"{', '.join(self.world.objects)}")
+
+    def _load_scene(self, seed: int, categories) -> None:
+        scene = sample_scene(int(seed), SceneConfig(n_objects=(1, self.p["max_objects"])),
+                             categories=list(categories) or None)
+        world = scene.build()
+        with self.lock:
+            if self.camera is not None:
+                self.camera.close()
+            self.world = world
+            self.camera = SimCamera(world)
+            self.sim_executor = SimExecutor(world, ik=self.ik)
+
+    def _publish(self) -> None:
+        if not self.lock.acquire(blocking=False):
+            return  # a grasp is executing
+        try:
+            frame = self.camera.render(DepthNoise() if self.p["depth_noise"] else None, self.rng)
+            q, opening = self.world.arm_qpos(), self.world.gripper_opening()
+        finally:
+            self.lock.release()
+        stamp = self.get_clock().now().to_msg()
+        color = numpy_to_image(frame.rgb, "rgb8")
+        depth = numpy_to_image(depth_to_16uc1(frame.depth, self.p["depth_scale"]), "16UC1")
+        for m in (color, depth):
+            m.header.stamp, m.header.frame_id = stamp, self.p["camera_frame"]
+        info = intrinsics_to_camera_info(frame.intrinsics, self.p["camera_frame"], stamp)
+        self.pub_color.publish(color)
+        self.pub_depth.publish(depth)
+        self.pub_info.publish(info)
+        joints = JointState(name=[f"panda_joint{i}" for i in range(1, 8)] + ["panda_finger_joint1", "panda_finger_joint2"],
+                            position=[float(x) for x in q] + [opening / 2, opening / 2])
+        joints.header.stamp = stamp
+        self.pub_joints.publish(joints)
+        self.frames += 1
+
+    def _sample_scene(self, req, resp):
+        bad = set(req.categories) - set(CATEGORIES)
+        if bad:
+            resp.success, resp.message = False, f"unknown categories {sorted(bad)}; known: {sorted(CATEGORIES)}"
+            return resp
+        try:
+            self._load_scene(req.seed, req.categories)
+        except AffordanceGraspError as e:
+            resp.success, resp.message = False, str(e)
+            return resp
+        resp.success = True
+        resp.instances = list(self.world.objects)
+        resp.categories = [o.spec.category for o in self.world.objects.values()]
+        resp.stamp = self.get_clock().now().to_msg()
+        resp.message = f"scene {req.seed}: {', '.join(resp.instances)}"
+        self.get_logger().info(resp.message)
+        return resp
+
+    def _execute(self, req, resp):
+        try:
+            grasp = grasp_from_msg(req.grasp)
+            with self.lock:
+                if req.check_only:
+                    ok = self.sim_executor.check_reachable(self.sim_executor.validate_grasp(grasp))
+                    outcome = GraspOutcome(ok, failure_reason=FailureReason.NONE if ok else FailureReason.UNREACHABLE)
+                    return outcome_to_execute_response(outcome, resp, "reachable" if ok else "unreachable")
+                t0 = time.perf_counter()
+                outcome = self.sim_executor.execute(grasp)
+                self.get_logger().info(f"executed grasp in {time.perf_counter() - t0:.2f} s: "
+                                       f"{'success' if outcome.success else outcome.failure_reason.value}, "
+                                       f"touched {list(outcome.parts_touched)}")
+            return outcome_to_execute_response(outcome, resp)
+        except InvalidInputError as e:
+            resp.success, resp.failure_reason, resp.message = False, FailureReason.INVALID_INPUT.value, f"rejected: {e}"
+            self.get_logger().warn(resp.message)
+            return resp
+
+    def close(self) -> None:
+        if self.camera is not None:
+            self.camera.close()
+
+
+def main(args=None) -> int:
+    # One thread: the OpenGL context that renders is bound to the thread that created it.
+    return run(SimNode, args, threads=1)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

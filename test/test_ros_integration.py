@@ -1,0 +1,253 @@
+"""Issue 5: the simulated graph as real separate processes, called from this (client) process.
+
+No rclpy mocks: sim_node, grasp_planner_node, executor_node and grasp_server_node run as their
+own processes over Fast DDS on a private domain id, exactly as bringup starts them.
+"""
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+DOMAIN = str(random.randint(100, 200))
+os.environ["ROS_DOMAIN_ID"] = DOMAIN
+os.environ.setdefault("FASTDDS_BUILTIN_TRANSPORTS", "LARGE_DATA")
+
+rclpy = pytest.importorskip("rclpy")
+from affordance_grasp.action import GraspObject as GraspObjectAction  # noqa: E402
+from affordance_grasp.apps.bringup import Graph  # noqa: E402
+from affordance_grasp.srv import DetectGrasps, ExecuteGrasp, GraspObject, SampleScene  # noqa: E402
+
+NODES = ["sim_node", "grasp_planner_node", "executor_node", "grasp_server_node"]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # a zombie still answers kill(0); it is gone once reaped
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            return "zombie" not in f.read()
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="module")
+def ros(tmp_path_factory):
+    logs = tmp_path_factory.mktemp("ros")
+    os.environ["ROS_LOG_DIR"] = str(logs / "ros_log")
+    graph = Graph(ROOT / "config" / "sim.yaml", NODES, log_dir=logs,
+                  extra_args={"sim_node": ["-p", "categories:=['hammer']", "-p", "seed:=3"]})
+    # A second planner with no camera at all, for the "no frame" family of failures.
+    lonely = Graph(ROOT / "config" / "sim.yaml", ["grasp_planner_node"], log_dir=logs / "isolated",
+                   extra_args={"grasp_planner_node": ["-r", "__ns:=/isolated", "-p", "max_frame_age:=1.0"]})
+    graph.start()
+    lonely.start()
+    rclpy.init()
+    from rclpy.executors import MultiThreadedExecutor
+    import threading
+
+    node = rclpy.create_node("test_client")
+    ex = MultiThreadedExecutor(num_threads=3)
+    ex.add_node(node)
+    th = threading.Thread(target=ex.spin, daemon=True)
+    th.start()
+    clients = {
+        "reset": node.create_client(SampleScene, "sim/sample_scene"),
+        "detect": node.create_client(DetectGrasps, "detect_grasps"),
+        "grasp": node.create_client(GraspObject, "grasp_object"),
+        "execute": node.create_client(ExecuteGrasp, "execute_grasp"),
+        "lonely": node.create_client(DetectGrasps, "/isolated/detect_grasps"),
+    }
+    deadline = time.monotonic() + 180
+    for name, c in clients.items():
+        while not c.wait_for_service(timeout_sec=1.0):
+            dead = {**graph.exited(), **lonely.exited()}
+            assert not dead, f"nodes died at start-up: {dead}; logs in {logs}"
+            assert time.monotonic() < deadline, f"{name} never came up; logs in {logs}"
+    joints = {"msg": None}
+    from sensor_msgs.msg import JointState
+    node.create_subscription(JointState, "joint_states", lambda m: joints.__setitem__("msg", m), 10)
+    yield {"node": node, "graph": graph, "lonely": lonely, "logs": logs, "joints": joints, **clients}
+    ex.shutdown()
+    node.destroy_node()
+    rclpy.try_shutdown()
+    lonely.stop()
+    graph.stop()
+
+
+def _call(client, req, timeout=120):
+    resp = client.call(req, timeout_sec=timeout)
+    assert resp is not None, "no answer"
+    return resp
+
+
+def _fresh_frames(ros, seed=3, categories=("hammer",)):
+    r = _call(ros["reset"], SampleScene.Request(seed=seed, categories=list(categories)))
+    assert r.success, r.message
+    t = r.stamp.sec + r.stamp.nanosec * 1e-9
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        m = ros["joints"]["msg"]
+        if m is not None and m.header.stamp.sec + m.header.stamp.nanosec * 1e-9 > t + 0.15:
+            return r
+        time.sleep(0.05)
+    raise AssertionError("no frames after the scene reset")
+
+
+def _arm(ros):
+    time.sleep(0.3)
+    return np.array(ros["joints"]["msg"].position)
+
+
+def test_detect_then_grasp_an_easy_scene(ros):
+    _fresh_frames(ros)
+    d = _call(ros["detect"], DetectGrasps.Request(query="hold the hammer's handle", top_k=5))
+    assert d.success, d.message
+    assert 1 <= len(d.grasps) <= 5
+    assert d.affordance_map.object == "hammer" and d.affordance_map.part == "handle"
+    assert d.affordance_map.heatmap.encoding == "32FC1" and d.affordance_map.heatmap.width == 640
+    scores = [g.total_score for g in d.grasps]
+    assert scores == sorted(scores, reverse=True)
+    g = _call(ros["grasp"], GraspObject.Request(query="hold the hammer's handle", execute=True, max_attempts=3))
+    assert g.success, g.message
+    assert g.lifted and g.attempts >= 1
+    assert set(g.parts_touched) == {"hammer_0/handle"}
+    stages = dict(zip(g.timing_stages, g.timing_seconds))
+    assert {"detect_affordance", "detect_grasp_generation", "execution", "total"} <= set(stages)
+
+
+@pytest.mark.parametrize("query, expect", [("", "empty query"), ("grasp the unicorn by its horn", "no known object")])
+def test_bad_queries_fail_clearly_and_nothing_moves(ros, query, expect):
+    _fresh_frames(ros)
+    before = _arm(ros)
+    g = _call(ros["grasp"], GraspObject.Request(query=query, execute=True))
+    assert not g.success and expect in g.message and "I understand" in g.message
+    assert g.attempts == 0 and not g.parts_touched
+    np.testing.assert_allclose(_arm(ros), before, atol=1e-6)
+
+
+def test_executor_refuses_bad_grasps_without_motion(ros):
+    from affordance_grasp.msg import Grasp as GraspMsg
+
+    _fresh_frames(ros)
+    before = _arm(ros)
+    too_wide = GraspMsg()
+    too_wide.pose.header.frame_id = "base_link"
+    too_wide.pose.pose.position.x, too_wide.pose.pose.position.z = 0.5, 0.1
+    too_wide.pose.pose.orientation.w = 1.0
+    too_wide.width = 0.5
+    r = _call(ros["execute"], ExecuteGrasp.Request(grasp=too_wide))
+    assert not r.success and r.failure_reason == "invalid input" and "exceeds" in r.message
+    nan_pose = GraspMsg()
+    nan_pose.pose.pose.orientation.w = float("nan")
+    r = _call(ros["execute"], ExecuteGrasp.Request(grasp=nan_pose))
+    assert not r.success and r.failure_reason == "invalid input" and "quaternion" in r.message
+    np.testing.assert_allclose(_arm(ros), before, atol=1e-6)
+
+
+def test_no_frame_missing_camera_info_and_stale_frames(ros):
+    from sensor_msgs.msg import CameraInfo, Image
+
+    from affordance_grasp.ros.common import image_qos
+    from affordance_grasp.ros.conversions import intrinsics_to_camera_info
+    from affordance_grasp.ros.image_conversions import numpy_to_image
+    from affordance_grasp.sim.world import CameraConfig
+
+    lonely, node = ros["lonely"], ros["node"]
+    r = _call(lonely, DetectGrasps.Request(query="hold the hammer's handle"))
+    assert not r.success and "no frame yet" in r.message and "/isolated/camera/color/image_raw" in r.message
+
+    pubs = {t: node.create_publisher(m, f"/isolated/camera/{t}", image_qos())
+            for t, m in (("color/image_raw", Image), ("aligned_depth_to_color/image_raw", Image),
+                         ("color/camera_info", CameraInfo))}
+    deadline = time.monotonic() + 20
+    while any(p.get_subscription_count() == 0 for p in pubs.values()):
+        assert time.monotonic() < deadline, "the isolated planner never subscribed"
+        time.sleep(0.05)
+
+    def publish(age, with_info):
+        stamp = rclpy.time.Time(nanoseconds=node.get_clock().now().nanoseconds - int(age * 1e9)).to_msg()
+        color = numpy_to_image(np.zeros((480, 640, 3), np.uint8), "rgb8")
+        depth = numpy_to_image(np.full((480, 640), 800, np.uint16), "16UC1")
+        for m in (color, depth):
+            m.header.stamp, m.header.frame_id = stamp, "camera_color_optical_frame"
+        pubs["color/image_raw"].publish(color)
+        pubs["aligned_depth_to_color/image_raw"].publish(depth)
+        if with_info:
+            pubs["color/camera_info"].publish(intrinsics_to_camera_info(CameraConfig().intrinsics(),
+                                                                        "camera_color_optical_frame", stamp))
+        time.sleep(0.5)
+
+    publish(0.0, with_info=False)
+    r = _call(lonely, DetectGrasps.Request(query="hold the hammer's handle"))
+    assert not r.success and "no camera_info" in r.message
+    publish(5.0, with_info=True)
+    r = _call(lonely, DetectGrasps.Request(query="hold the hammer's handle"))
+    assert not r.success and "stale frame" in r.message
+
+
+def test_a_second_request_while_busy_is_refused(ros):
+    _fresh_frames(ros, seed=11)
+    first = ros["grasp"].call_async(GraspObject.Request(query="hold the hammer's handle", execute=True))
+    time.sleep(0.3)
+    second = _call(ros["grasp"], GraspObject.Request(query="hold the hammer's handle", execute=True), timeout=30)
+    assert not second.success and second.message.startswith("busy")
+    deadline = time.monotonic() + 120
+    while not first.done():
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert first.result() is not None
+
+
+def test_action_reports_stages_and_result(ros):
+    from rclpy.action import ActionClient
+
+    _fresh_frames(ros, seed=5)
+    client = ActionClient(ros["node"], GraspObjectAction, "grasp_object")
+    assert client.wait_for_server(timeout_sec=10)
+    time.sleep(1.0)  # wait_for_server covers the services; give the feedback topic time to match
+    stages = []
+    goal = GraspObjectAction.Goal(query="hold the hammer's handle", execute=False)
+    fut = client.send_goal_async(goal, feedback_callback=lambda f: stages.append(f.feedback.stage))
+    deadline = time.monotonic() + 60
+    while not fut.done():
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    handle = fut.result()
+    assert handle.accepted
+    res = handle.get_result_async()
+    while not res.done():
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    result = res.result().result
+    assert result.success and "planned only" in result.message
+    order = ["capturing", "predicting", "selecting"]
+    assert "selecting" in stages and stages == sorted(stages, key=order.index)
+
+
+def test_bringup_stops_every_process_on_sigterm(tmp_path):
+    env = {**os.environ, "ROS_LOG_DIR": str(tmp_path)}
+    proc = subprocess.Popen([sys.executable, "-m", "affordance_grasp.cli", "bringup", "--config",
+                             str(ROOT / "config" / "sim.yaml"), "--nodes", "executor_node", "grasp_server_node"],
+                            stdout=subprocess.PIPE, text=True, env=env)
+    line = proc.stdout.readline()
+    assert "started" in line, line
+    import re
+    pids = [int(p) for p in re.findall(r"pid (\d+)", line)]
+    assert len(pids) == 2 and all(_alive(p) for p in pids)
+    time.sleep(3.0)  # let the children finish starting rclpy
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=30) == 0
+    deadline = time.monotonic() + 10
+    while any(_alive(p) for p in pids):
+        assert time.monotonic() < deadline, "bringup left processes behind"
+        time.sleep(0.1)
