@@ -63,6 +63,17 @@ def build_parser() -> argparse.ArgumentParser:
     dm.add_argument("--seed", type=int, default=0)
     dm.add_argument("--config", type=Path, default=None, help="params file (default config/sim.yaml)")
     dm.add_argument("--max-attempts", type=_positive_int, default=3)
+    rec = sub.add_parser("record", help="record camera topics of a running graph into a rosbag2 (mcap)")
+    rec.add_argument("--out", type=Path, required=True, help="bag folder to create")
+    rec.add_argument("--duration", type=float, required=True, help="seconds")
+    rec.add_argument("--topics", nargs="+", default=None,
+                     help="default: /camera/color/image_raw /camera/aligned_depth_to_color/image_raw /camera/color/camera_info")
+    rp = sub.add_parser("replay", help="republish a rosbag2 with its original timing")
+    rp.add_argument("bag", type=Path)
+    rp.add_argument("--rate", type=float, default=1.0)
+    rp.add_argument("--loop", action="store_true")
+    rp.add_argument("--no-restamp", dest="restamp", action="store_false",
+                    help="publish header stamps as recorded (nodes then need max_frame_age: 0)")
     return p
 
 
@@ -97,6 +108,14 @@ def main(argv=None) -> int:
             from .apps.demo import demo
             demo(args.out, args.trials, args.seed, args.config, args.max_attempts)
             print(f"wrote {args.out / 'summary.json'}")
+        elif args.command == "record":
+            from .apps.bag import CAMERA_TOPICS, record
+            r = record(args.out, args.duration, args.topics or CAMERA_TOPICS)
+            print(f"wrote {args.out}: {r['messages']}")
+        elif args.command == "replay":
+            from .apps.bag import replay
+            r = replay(args.bag, args.rate, args.loop, args.restamp)
+            print(f"published {r['published']} messages")
     except AffordanceGraspError as e:
         print(f"affordance-grasp {args.command}: error: {e}", file=sys.stderr)
         return 2

@@ -4,7 +4,6 @@ No rclpy mocks: sim_node, grasp_planner_node, executor_node and grasp_server_nod
 own processes over Fast DDS on a private domain id, exactly as bringup starts them.
 """
 import os
-import random
 import signal
 import subprocess
 import sys
@@ -15,9 +14,7 @@ import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-DOMAIN = str(random.randint(100, 200))
-os.environ["ROS_DOMAIN_ID"] = DOMAIN
-os.environ.setdefault("FASTDDS_BUILTIN_TRANSPORTS", "LARGE_DATA")
+# conftest.py gives the session a private ROS_DOMAIN_ID and the LARGE_DATA transport.
 
 rclpy = pytest.importorskip("rclpy")
 from affordance_grasp.action import GraspObject as GraspObjectAction  # noqa: E402
