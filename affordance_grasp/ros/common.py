@@ -108,3 +108,15 @@ def run(node_factory: Callable[[], Any], args=None, threads: int = 4) -> int:
             node.destroy_node()
         rclpy.try_shutdown()
     return 0
+
+
+# Topics and services each node uses (relative names), for the README and the launch-file check.
+CAMERA_IN = [COLOR_TOPIC, DEPTH_TOPIC, INFO_TOPIC]
+NODE_TOPICS = {
+    "sim_node": CAMERA_IN + ["joint_states", "sim/sample_scene", "sim/execute_grasp"],
+    "realsense_node": CAMERA_IN,
+    "affordance_node": CAMERA_IN + ["affordance_map", "~/overlay", "~/predict"],
+    "grasp_planner_node": CAMERA_IN + ["detect_grasps", "affordance_map", "~/markers", "~/scene_cloud", "~/overlay"],
+    "executor_node": ["execute_grasp", "sim/execute_grasp"],
+    "grasp_server_node": ["grasp_object", "detect_grasps", "execute_grasp"],
+}

@@ -1,0 +1,134 @@
+"""Issue 5: launch files checked statically (`ros2 launch` is not installable here): executables
+exist as entry points and node scripts, params files exist and parse with every node's parameters
+known, remaps name real topics; plus the RViz config and the params <-> twin camera pose."""
+import ast
+import re
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from affordance_grasp.apps.bringup import NODES, nodes_in
+from affordance_grasp.ros.common import NODE_TOPICS
+
+ROOT = Path(__file__).resolve().parents[1]
+LAUNCH = sorted((ROOT / "launch").glob("*.launch.xml"))
+EXTERNAL = {("tf2_ros", "static_transform_publisher"), ("rviz2", "rviz2")}  # from a ROS install
+
+
+def _entry_points():
+    tree = ast.parse((ROOT / "setup.py").read_text())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and " = " in node.value:
+            name, target = node.value.split(" = ")
+            yield name.strip(), target.strip()
+
+
+def _subst(value: str, args: dict) -> str:
+    value = re.sub(r"\$\(var (\w+)\)", lambda m: args[m.group(1)], value)
+    return value.replace("$(find-pkg-share affordance_grasp)", str(ROOT))
+
+
+def _node_params():
+    """Parameter names each node declares, read from its module's PARAMS (and CAMERA_PARAMS)."""
+    import importlib
+
+    out = {}
+    for node, module in NODES.items():
+        mod = importlib.import_module(module)
+        out[node] = {p.name for p in mod.PARAMS}
+    return out
+
+
+def test_there_are_launch_files_for_sim_and_realsense():
+    assert {p.name for p in LAUNCH} >= {"sim.launch.xml", "realsense_panda.launch.xml"}
+
+
+@pytest.mark.parametrize("launch", LAUNCH, ids=lambda p: p.name)
+def test_launch_file_is_consistent(launch):
+    root = ET.parse(launch).getroot()
+    args = {a.get("name"): a.get("default") for a in root.iter("arg")}
+    eps = dict(_entry_points())
+    params = _node_params()
+    scripts = {p.name for p in (ROOT / "scripts" / "nodes").iterdir()}
+    nodes = list(root.iter("node"))
+    assert nodes
+    for n in nodes:
+        pkg, exe = n.get("pkg"), n.get("exec")
+        if (pkg, exe) in EXTERNAL:
+            continue
+        assert pkg == "affordance_grasp", f"{launch.name}: unknown package {pkg}"
+        assert exe in eps and eps[exe] == f"{NODES[exe]}:main", f"{exe} is not a console_scripts entry point"
+        assert exe in scripts, f"{exe} has no scripts/nodes/ file for `ros2 run`"
+        for p in n.iter("param"):
+            path = Path(_subst(p.get("from"), args))
+            assert path.exists(), f"{launch.name}: params file {path} does not exist"
+            data = yaml.safe_load(path.read_text())
+            assert n.get("name") in nodes_in(path), f"{path.name} has no section for {n.get('name')}"
+            unknown = set(data[n.get("name")]["ros__parameters"]) - params[exe]
+            assert not unknown, f"{path.name}: {n.get('name')} does not declare {sorted(unknown)}"
+        for r in n.iter("remap"):
+            assert r.get("from") in NODE_TOPICS[exe], f"{launch.name}: {exe} has no topic {r.get('from')!r}"
+            to = _subst(r.get("to"), args)
+            assert to.startswith("/") and to.endswith(r.get("from").split("/", 1)[1]), to
+
+
+@pytest.mark.parametrize("params", ["sim.yaml", "realsense_panda.yaml"])
+def test_params_files_cover_every_parameter(params):
+    path = ROOT / "config" / params
+    declared = _node_params()
+    for node in nodes_in(path):
+        given = set(yaml.safe_load(path.read_text())[node]["ros__parameters"])
+        assert given == declared[node], f"{params}: {node} misses {sorted(declared[node] - given)}"
+
+
+def test_registered_topics_appear_in_the_node_code():
+    import importlib
+    import inspect
+
+    helpers = inspect.getsource(importlib.import_module("affordance_grasp.ros.camera_input"))
+    for node, topics in NODE_TOPICS.items():
+        src = inspect.getsource(importlib.import_module(NODES[node])) + helpers
+        for t in topics:
+            const = {"camera/color/image_raw": "COLOR_TOPIC", "camera/aligned_depth_to_color/image_raw": "DEPTH_TOPIC",
+                     "camera/color/camera_info": "INFO_TOPIC"}.get(t)
+            assert f'"{t}"' in src or (const and const in src), f"{node}: {t} not found in its code"
+
+
+def test_sim_params_camera_pose_matches_the_twin():
+    from affordance_grasp.ros.camera_input import default_camera_pose
+
+    data = yaml.safe_load((ROOT / "config" / "sim.yaml").read_text())
+    for node in ("grasp_planner_node", "affordance_node"):
+        np.testing.assert_allclose(data[node]["ros__parameters"]["camera_pose"], default_camera_pose(), atol=1e-5)
+    launch = (ROOT / "launch" / "sim.launch.xml").read_text()
+    x, y, z, qw, qx, qy, qz = default_camera_pose()
+    for key, v in (("x", x), ("z", z), ("qw", qw), ("qx", qx)):
+        m = re.search(rf"--{key} (-?[\d.]+)", launch)
+        assert m and abs(float(m.group(1)) - v) < 1e-5, key
+
+
+def test_rviz_config_shows_overlay_markers_and_cloud():
+    cfg = yaml.safe_load((ROOT / "config" / "affordance_grasp.rviz").read_text())
+    displays = {d["Class"]: d for d in cfg["Visualization Manager"]["Displays"]}
+    topics = {d.get("Topic", {}).get("Value") for d in cfg["Visualization Manager"]["Displays"]}
+    assert {"/grasp_planner_node/overlay", "/grasp_planner_node/markers", "/grasp_planner_node/scene_cloud"} <= topics
+    assert "rviz_default_plugins/PointCloud2" in displays and "rviz_default_plugins/MarkerArray" in displays
+    assert cfg["Visualization Manager"]["Global Options"]["Fixed Frame"] == "base_link"
+
+
+def test_a_bad_parameter_is_refused_at_start_up(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "ROS_LOG_DIR": str(tmp_path)}
+    r = subprocess.run([sys.executable, "-m", "affordance_grasp.ros.grasp_server_node", "--ros-args", "-p",
+                        "max_attempts:=0"], capture_output=True, text=True, timeout=60, env=env)
+    assert r.returncode == 2
+    assert "max_attempts" in r.stderr and "[1, 20]" in r.stderr
+    r = subprocess.run([sys.executable, "-m", "affordance_grasp.ros.executor_node", "--ros-args", "-p",
+                        "backend:=robot"], capture_output=True, text=True, timeout=60, env=env)
+    assert r.returncode == 2 and "choose one of ['sim', 'moveit']" in r.stderr
