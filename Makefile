@@ -7,8 +7,11 @@ OUT ?= out
 setup:
 	bash scripts/setup.sh
 
-# The main job. Until the full ROS demo lands this is the twin's own check.
+# The main job: the simulated ROS 2 graph and a task-planner client calling grasp_object.
 demo: setup
+	$(VENV)/bin/affordance-grasp demo --trials 14 --seed 0 --out $(OUT)/demo
+
+sim-check: setup
 	$(VENV)/bin/affordance-grasp sim-check --trials 40 --seed 0 --out $(OUT)/sim-check
 
 test: setup

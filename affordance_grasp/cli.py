@@ -33,6 +33,10 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--max-attempts", type=_positive_int, default=3)
     b.add_argument("--out", type=Path, default=Path("out/bench"))
     b.add_argument("--no-depth-noise", dest="depth_noise", action="store_false")
+    b.add_argument("--predictor", type=Path, default=None,
+                   help="AffordancePredictor YAML for the affordance strategy (default: the shipped model)")
+    b.add_argument("--oracle-affordance", action="store_true",
+                   help="run the affordance strategy on the ground-truth heatmap instead of the model")
     d = sub.add_parser("dataset", help="render an affordance dataset split with the sim twin (resumable)")
     d.add_argument("--out", type=Path, required=True)
     d.add_argument("--n", type=_positive_int, required=True, help="number of rendered scenes (each gives several samples)")
@@ -87,7 +91,8 @@ def main(argv=None) -> int:
             print(f"wrote {args.out / 'summary.json'}")
         elif args.command == "bench":
             from .apps.bench import bench
-            bench(args.strategy, args.trials, args.seed, args.split, args.out, args.max_attempts, args.depth_noise)
+            bench(args.strategy, args.trials, args.seed, args.split, args.out, args.max_attempts, args.depth_noise,
+                  args.predictor, args.oracle_affordance)
             print(f"wrote {args.out}")
         elif args.command == "dataset":
             from .apps.dataset import render_dataset

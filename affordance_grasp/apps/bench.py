@@ -6,7 +6,7 @@ import json
 import time
 from collections import defaultdict
 from pathlib import Path
-from typing import Dict, List, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 from tqdm import tqdm
@@ -16,6 +16,7 @@ from ..execution.ik import PandaIK
 from ..execution.sim_executor import SimExecutor
 from ..grasping.antipodal import AntipodalGenerator
 from ..grasping.cloud import build_scene_cloud
+from ..pipeline import mask_box
 from ..errors import AffordanceGraspError
 from ..selection.fallback import execute_with_fallback
 from ..selection.strategies import STRATEGIES, heatmap_from_mask, rank
@@ -80,8 +81,13 @@ class Bench:
             for p in query.avoid_parts:
                 avoid += m.parts[p]
         t0 = time.perf_counter()
+        avoid_pred = avoid
         if self.predictor is not None:
-            amap = self.predictor.predict(frame, query)
+            # The object's box comes from the same ground-truth object mask that restricts the
+            # candidates for every strategy; the part within it is the model's call.
+            box = mask_box(m.object_mask)
+            amap = self.predictor.predict(frame, query, box=box)
+            avoid_pred = self.predictor.avoid_map(frame, query, box=box)
         else:  # no predictor configured: the oracle heatmap stands in (see strategies.py)
             amap = heatmap_from_mask(part_mask, query)
         t_aff = time.perf_counter() - t0
@@ -92,13 +98,15 @@ class Bench:
         t_gen = time.perf_counter() - t0
         centroid = cloud.points[cloud.target].mean(0) if cloud.target.any() else None
         return dict(trial=trial, seed=seed, scene=scene, frame=frame, query=query, target=target,
-                    category=target_cat, amap=amap, oracle_map=oracle_map, avoid=avoid, grasps=grasps,
+                    category=target_cat, amap=amap, oracle_map=oracle_map, avoid=avoid, avoid_pred=avoid_pred,
+                    grasps=grasps,
                     centroid=centroid, t_aff=t_aff, t_gen=t_gen, n_objects=len(scene.objects))
 
     def run_strategy(self, p: dict, strategy: str) -> dict:
         amap = p["amap"] if strategy == "affordance" else p["oracle_map"]
+        avoid = p["avoid_pred"] if strategy == "affordance" else p["avoid"]
         t0 = time.perf_counter()
-        ranked = rank(strategy, p["grasps"], p["frame"], amap=amap, avoid=p["avoid"],
+        ranked = rank(strategy, p["grasps"], p["frame"], amap=amap, avoid=avoid,
                       object_centroid=p["centroid"], rng=np.random.default_rng(p["seed"]))
         t_sel = time.perf_counter() - t0
         world = p["scene"].build()
@@ -165,12 +173,17 @@ def comparison_table(results: Dict[str, dict]) -> str:
 
 
 def bench(strategy: str, trials: int, seed: int, split: str, out: Path, max_attempts: int = 3,
-          depth_noise: bool = True) -> Dict[str, dict]:
+          depth_noise: bool = True, predictor_config: Optional[Path] = None,
+          oracle_affordance: bool = False) -> Dict[str, dict]:
     strategies = list(STRATEGIES) if strategy == "all" else [strategy]
     if any(s not in STRATEGIES for s in strategies):
         raise AffordanceGraspError(f"unknown strategy {strategy!r}; choose from {', '.join(STRATEGIES)} or all")
     out.mkdir(parents=True, exist_ok=True)
-    results = Bench(strategies, split, out, max_attempts, depth_noise).run(trials, seed)
+    predictor = None
+    if "affordance" in strategies and not oracle_affordance:
+        from ..affordance.predictor import AffordancePredictor
+        predictor = AffordancePredictor.from_config(predictor_config)
+    results = Bench(strategies, split, out, max_attempts, depth_noise, predictor).run(trials, seed)
     for s, r in results.items():
         target = out / "results.json" if len(results) == 1 else out / s / "results.json"
         target.parent.mkdir(parents=True, exist_ok=True)

@@ -36,7 +36,6 @@ PARAMS = [
     Param("depth_noise", True, "apply the RealSense-like depth noise model"),
     Param("depth_scale", 0.001, "metres per unit of the published 16UC1 depth", (1e-5, 0.01)),
     Param("camera_frame", CAMERA_FRAME, "frame_id of the camera topics"),
-    Param("base_frame", "base_link", "robot base frame"),
 ]
 
 
