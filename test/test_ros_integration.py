@@ -236,14 +236,18 @@ def test_bringup_stops_every_process_on_sigterm(tmp_path):
     proc = subprocess.Popen([sys.executable, "-m", "affordance_grasp.cli", "bringup", "--config",
                              str(ROOT / "config" / "sim.yaml"), "--nodes", "executor_node", "grasp_server_node"],
                             stdout=subprocess.PIPE, text=True, env=env)
-    line = proc.stdout.readline()
-    assert "started" in line, line
     import re
-    pids = [int(p) for p in re.findall(r"pid (\d+)", line)]
-    assert len(pids) == 2 and all(_alive(p) for p in pids)
-    time.sleep(3.0)  # let the children finish starting rclpy
-    proc.send_signal(signal.SIGTERM)
-    assert proc.wait(timeout=30) == 0
+    try:
+        line = proc.stdout.readline()
+        assert "started" in line, line
+        pids = [int(p) for p in re.findall(r"pid (\d+)", line)]
+        assert len(pids) == 2 and all(_alive(p) for p in pids)
+        time.sleep(3.0)  # let the children finish starting rclpy
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:  # a failed assertion must not leave the graph running
+            proc.kill()
     deadline = time.monotonic() + 10
     while any(_alive(p) for p in pids):
         assert time.monotonic() < deadline, "bringup left processes behind"

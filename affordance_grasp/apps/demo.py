@@ -77,7 +77,7 @@ class TaskPlanner:
         with self.lock:
             self.overlay = msg
 
-    def wait_ready(self, graph=None, timeout: float = 120.0) -> None:
+    def wait_ready(self, graph=None, timeout: float = 180.0) -> None:
         deadline = time.monotonic() + timeout
         for client, name in [(self.reset, "sim/sample_scene"), (self.grasp, "grasp_object")] + self.chain:
             while not client.wait_for_service(timeout_sec=1.0):
@@ -86,7 +86,9 @@ class TaskPlanner:
                     raise AffordanceGraspError(f"{', '.join(dead)} exited during start-up (status "
                                                f"{', '.join(map(str, dead.values()))}); see {graph.log_dir}")
                 if time.monotonic() > deadline:
-                    raise AffordanceGraspError(f"{name} did not come up within {timeout:.0f} s; see the node logs")
+                    seen = sorted(n for n, _ in self.node.get_service_names_and_types() if "parameter" not in n)
+                    raise AffordanceGraspError(f"{name} did not come up within {timeout:.0f} s (services seen: "
+                                               f"{', '.join(seen) or 'none'}); see the node logs")
 
     def wait_frames_after(self, t: float, n: int = 2, timeout: float = 10.0) -> None:
         deadline = time.monotonic() + timeout

@@ -77,6 +77,8 @@ class SimNode(Node):
             self.sim_executor = SimExecutor(world, ik=self.ik)
 
     def _publish(self) -> None:
+        if not self.context.ok():
+            return  # shutting down: the publishers are gone
         if not self.lock.acquire(blocking=False):
             return  # a grasp is executing
         try:
