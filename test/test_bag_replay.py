@@ -54,7 +54,7 @@ def _best(detect):
     while True:
         r = detect.call(DetectGrasps.Request(query=QUERY, top_k=1), timeout_sec=60)
         assert r is not None
-        if r.success or time.monotonic() > deadline or "no frame" not in r.message:
+        if r.success or time.monotonic() > deadline or not ("no frame" in r.message or "stale" in r.message):
             break
         time.sleep(0.3)
     assert r.success, r.message
@@ -74,16 +74,20 @@ def test_record_replay_gives_the_same_best_grasp(graph, tmp_path):
     live_p, live_q = _best(graph["detect"])
 
     graph["sim"].stop()          # the camera is gone; only the bag speaks now
-    time.sleep(1.5)              # older than max_frame_age: the live frames are stale
-    stale = graph["detect"].call(DetectGrasps.Request(query=QUERY, top_k=1), timeout_sec=60)
+    # once older than max_frame_age, the last live frames are refused as stale
+    deadline = time.monotonic() + 20
+    while True:
+        stale = graph["detect"].call(DetectGrasps.Request(query=QUERY, top_k=1), timeout_sec=60)
+        if not stale.success or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
     assert not stale.success and "stale" in stale.message
 
     stop = threading.Event()
     player = threading.Thread(target=replay, args=(bag,), kwargs={"loop": True, "stop_event": stop}, daemon=True)
     player.start()
     try:
-        time.sleep(1.5)
-        bag_p, bag_q = _best(graph["detect"])
+        bag_p, bag_q = _best(graph["detect"])  # asks until replayed frames arrive
     finally:
         stop.set()
         player.join(timeout=10)

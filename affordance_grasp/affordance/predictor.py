@@ -7,7 +7,7 @@ the object reasoning head picks the box that shows the queried object (``locate`
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import List, Optional, Sequence
 
@@ -37,7 +37,6 @@ class PredictorConfig:
     max_regions: int = 3
     sam_checkpoint: Optional[str] = None  # local segment-anything weights: refine the part mask
     sam_model_type: str = "vit_b"
-    extra: dict = field(default_factory=dict)
 
     @classmethod
     def load(cls, path=None) -> "PredictorConfig":
@@ -47,7 +46,7 @@ class PredictorConfig:
             raw = yaml.safe_load(Path(path).read_text()) or {}
         except (OSError, yaml.YAMLError) as e:
             raise ConfigError(f"cannot read predictor config {path}: {e}") from None
-        known = set(cls.__dataclass_fields__) - {"extra"}
+        known = set(cls.__dataclass_fields__)
         if set(raw) - known:
             raise ConfigError(f"unknown predictor config keys {sorted(set(raw) - known)}; known: {sorted(known)}")
         cfg = cls(**raw)
@@ -116,12 +115,6 @@ class AffordancePredictor:
         with torch.no_grad(), autocast(self.device):
             out = self.model(images, o, a, p, depths)
         return {k: v.float().cpu() for k, v in out.items()}
-
-    def crop_heatmaps(self, frame: RGBDFrame, labels: List[tuple], box=None) -> np.ndarray:
-        """(N, S, S) heatmaps of one crop for several (object, affordance, part) labels."""
-        mats, img, dep = self._inputs(frame, [box])
-        out = self._run(img.expand(len(labels), -1, -1, -1), dep.expand(len(labels), -1, -1, -1), labels)
-        return out["log_heatmap"].exp().numpy()
 
     def _paste(self, heat: np.ndarray, M: np.ndarray, hw) -> np.ndarray:
         full = cv2.warpAffine(heat.astype(np.float32), M, (hw[1], hw[0]), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,

@@ -15,15 +15,6 @@ def stamp_to_sec(stamp) -> float:
     return float(stamp.sec) + float(stamp.nanosec) * 1e-9
 
 
-def sec_to_stamp(t: float, msg=None):
-    if msg is None:
-        from builtin_interfaces.msg import Time
-        msg = Time()
-    msg.sec = int(np.floor(t))
-    msg.nanosec = int(round((t - np.floor(t)) * 1e9)) % 1_000_000_000
-    return msg
-
-
 # --------------------------------------------------------------------------- camera
 def camera_info_to_intrinsics(msg) -> CameraIntrinsics:
     k = list(msg.k)

@@ -35,10 +35,6 @@ PARAMS = [
 ]
 
 
-class Busy(AffordanceGraspError):
-    pass
-
-
 class RemoteExecutor(Executor):
     """The executor_node seen through its service, so the core fallback loop drives it."""
 
