@@ -22,6 +22,7 @@ QUERY = "hold the hammer's handle"
 def graph(tmp_path_factory):
     logs = tmp_path_factory.mktemp("bag")
     os.environ["ROS_LOG_DIR"] = str(logs / "ros_log")
+    os.environ["ROS_DOMAIN_ID"] = str(int(os.environ["ROS_DOMAIN_ID"]) % 200 + 2)  # its own domain
     # Noise off: consecutive live frames are identical, so "same frames" is well defined.
     sim = Graph(ROOT / "config" / "sim.yaml", ["sim_node"], log_dir=logs / "sim", extra_args={"sim_node": [
         "-p", "depth_noise:=false", "-p", "categories:=['hammer', 'mug']", "-p", "seed:=21", "-p", "rate_hz:=5.0"]})

@@ -41,6 +41,9 @@ def _alive(pid: int) -> bool:
 def ros(tmp_path_factory):
     logs = tmp_path_factory.mktemp("ros")
     os.environ["ROS_LOG_DIR"] = str(logs / "ros_log")
+    # Its own domain: nothing left over from another module's graph (DDS shared-memory ports
+    # are per domain) can reach this one.
+    os.environ["ROS_DOMAIN_ID"] = str(int(os.environ["ROS_DOMAIN_ID"]) % 200 + 1)
     graph = Graph(ROOT / "config" / "sim.yaml", NODES, log_dir=logs,
                   extra_args={"sim_node": ["-p", "categories:=['hammer']", "-p", "seed:=3"]})
     # A second planner with no camera at all, for the "no frame" family of failures.
@@ -73,6 +76,14 @@ def ros(tmp_path_factory):
     joints = {"msg": None}
     from sensor_msgs.msg import JointState
     node.create_subscription(JointState, "joint_states", lambda m: joints.__setitem__("msg", m), 10)
+    # The planner must actually be receiving camera frames before any test relies on them.
+    deadline = time.monotonic() + 60
+    while True:
+        r = clients["detect"].call(DetectGrasps.Request(query="hold the hammer's handle", top_k=1), timeout_sec=60)
+        if r is not None and "no frame yet" not in r.message and "camera_info" not in r.message:
+            break
+        assert time.monotonic() < deadline, f"the planner never received camera frames: {r and r.message}; logs in {logs}"
+        time.sleep(0.2)
     yield {"node": node, "graph": graph, "lonely": lonely, "logs": logs, "joints": joints, **clients}
     ex.shutdown()
     node.destroy_node()
