@@ -52,6 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--max-minutes", type=float, default=None, help="override the config's wall-clock cap")
     t.add_argument("--device", default=None, help="cpu | cuda (default: cuda when available)")
     t.add_argument("--restart", action="store_true", help="ignore a .last.pt and start from scratch")
+    t.add_argument("--init", type=Path, default=None,
+                   help="fine-tune: start from this checkpoint's weights (same architecture and labels), new optimizer")
     e = sub.add_parser("eval", help="KLD/SIM/NSS + gIoU/cIoU/P@50 of a checkpoint and 3 baselines; metrics.json + grid.png")
     e.add_argument("--checkpoint", type=Path, default=None, help="default: the shipped models/affordance_default.pt")
     e.add_argument("--data", type=Path, required=True, help="a rendered split, or an AGD20K root (ROOT or ROOT::Unseen)")
@@ -100,7 +102,7 @@ def main(argv=None) -> int:
         elif args.command == "train":
             from .apps.train import train
             summary = train(args.data, args.config, args.out, args.val, args.device, args.epochs, args.restart,
-                            args.max_minutes)
+                            args.max_minutes, init=args.init)
             print(f"best val KLD {summary['best_val_kld']:.4f}; wrote {args.out} ({summary['size_mb']} MB)")
         elif args.command == "eval":
             from .apps.eval import run_eval

@@ -142,3 +142,72 @@ def test_predictor_on_a_frame_with_a_random_checkpoint(tmp_path, block_world):
         pred.predict(frame, query, box=[700, 500, 800, 600])
     with pytest.raises(InvalidInputError, match="RGBDFrame"):
         pred.predict("not a frame", query)
+
+
+def test_scene_frames_and_locate_accuracy_bookkeeping(tmp_path):
+    from affordance_grasp.affordance.evaluation import locate_accuracy
+
+    root = tmp_path / "val"
+    render_dataset(root, 6, "val", seed=11)
+    data = SimAffordanceData(root)
+    scenes = data.scenes()
+    assert len(scenes) == 6
+    scene, meta = scenes[0]
+    frame = data.frame(scene)
+    assert frame.rgb.shape == (480, 640, 3) and frame.depth.dtype == np.float32
+    assert np.isnan(frame.depth).any() or np.nanmin(frame.depth) > 0.2   # metres, not millimetres
+    assert np.nanmax(frame.depth) < 3.0
+    np.testing.assert_allclose(frame.T_base_camera, meta["T_base_camera"])
+    multi = [m for _, m in scenes if len(m["objects"]) >= 2]
+    assert multi, "seed 11 renders at least one scene with several objects"
+
+    class Always:                       # always the first box: right when it shows the queried category
+        def locate(self, frame, query, boxes):
+            return 0
+
+    class ByBox:                        # cheats with the ground truth: always right
+        def __init__(self):
+            self.truth = {}
+
+        def locate(self, frame, query, boxes):
+            return next(i for i, b in enumerate(boxes) if self.truth[tuple(b)] == query.object)
+
+    first = locate_accuracy(Always(), data, progress=False)
+    decisions = sum(len(m["objects"]) for m in multi)
+    assert first["n"] == decisions and first["scenes"] == len(multi)
+    right = sum(o["category"] == m["objects"][0]["category"] for m in multi for o in m["objects"])
+    assert first["accuracy"] == pytest.approx(right / decisions, abs=1e-4) and first["accuracy"] < 1.0
+    oracle = ByBox()
+    oracle.truth = {tuple(o["box"]): o["category"] for m in multi for o in m["objects"]}
+    assert locate_accuracy(oracle, data, progress=False)["accuracy"] == 1.0
+
+
+def test_train_resume_fine_tune_and_eval_end_to_end(tmp_path):
+    """The CLI path a user takes: render, train, resume, fine-tune from it, evaluate."""
+    import yaml
+
+    from affordance_grasp.apps.eval import run_eval
+    from affordance_grasp.apps.train import train
+
+    render_dataset(tmp_path / "train", 5, "train", seed=21)
+    render_dataset(tmp_path / "val", 4, "val", seed=22)
+    cfg = yaml.safe_load(open("config/model/default.yaml"))
+    cfg["train"].update(epochs=1, batch_size=8, warmup_steps=2, max_minutes=0)
+    (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(cfg))
+    out = tmp_path / "m.pt"
+    s1 = train(tmp_path / "train", tmp_path / "tiny.yaml", out, val=tmp_path / "val")
+    assert out.exists() and s1["epochs_run"] == 1 and np.isfinite(s1["best_val_kld"])
+    assert (tmp_path / "m.pt.last.pt").exists()
+    s2 = train(tmp_path / "train", tmp_path / "tiny.yaml", out, val=tmp_path / "val", epochs=2)
+    assert s2["epochs_run"] == 2 and s2["history"][0] == s1["history"][0]        # resumed, not restarted
+
+    cfg["train"].update(reasoning_weight=1.0, schedule="cosine")
+    (tmp_path / "tune.yaml").write_text(yaml.safe_dump(cfg))
+    tuned = tmp_path / "tuned.pt"
+    s3 = train(tmp_path / "train", tmp_path / "tune.yaml", tuned, val=tmp_path / "val", init=out)
+    assert s3["init"] == str(out) and s3["epochs_run"] == 1
+
+    result = run_eval(tmp_path / "val", tmp_path / "eval", checkpoint=tuned, grid=4)
+    assert {"model", "uniform", "whole_object"} <= set(result["results"])
+    assert result["locate"]["n"] > 0 and 0.0 <= result["locate"]["accuracy"] <= 1.0
+    assert (tmp_path / "eval" / "grid.png").exists() and "## locate" in (tmp_path / "eval" / "metrics.md").read_text()

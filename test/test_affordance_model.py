@@ -218,3 +218,39 @@ def test_sam_checkpoint_errors(tmp_path):
         SamRefiner.from_checkpoint(tmp_path / "nope.pth")
     with pytest.raises(CheckpointError, match="unknown SAM model type"):
         SamRefiner.from_checkpoint(tmp_path / "nope.pth", "vit_x")
+
+
+def test_learning_rate_schedules():
+    from affordance_grasp.apps.train import TrainConfig
+
+    const = TrainConfig(warmup_steps=10)
+    assert const.lr_factor(0, 100) == pytest.approx(0.1) and const.lr_factor(50, 100) == 1.0
+    cos = TrainConfig(warmup_steps=10, schedule="cosine")
+    assert cos.lr_factor(4, 100) == pytest.approx(0.5)
+    assert cos.lr_factor(10, 100) == pytest.approx(1.0)
+    assert cos.lr_factor(55, 100) == pytest.approx(0.525)          # half way down: 0.05 + 0.95 / 2
+    assert cos.lr_factor(100, 100) == pytest.approx(0.05)
+    with pytest.raises(ConfigError, match="schedule"):
+        TrainConfig.from_dict({"schedule": "step"})
+
+
+def test_fine_tuning_starts_from_a_checkpoint_of_the_same_model(tmp_path):
+    from affordance_grasp.apps.train import init_weights
+
+    torch.manual_seed(2)
+    cfg = ModelConfig.load("config/model/default.yaml")
+    src = AffordanceModel(cfg, VOCAB)
+    path = save_checkpoint(tmp_path / "stage1.pt", src)
+    tuned_cfg = ModelConfig.load("config/model/default_finetune.yaml")  # another recipe, same model
+    assert tuned_cfg.train != cfg.train
+    dst = AffordanceModel(tuned_cfg, VOCAB)
+    init_weights(dst, tuned_cfg, VOCAB, path)
+    for (k, a), (_, b) in zip(src.state_dict().items(), dst.state_dict().items()):
+        torch.testing.assert_close(a, b, msg=k)
+    other = ModelConfig.load("config/model/default.yaml")
+    other.dim = 64
+    with pytest.raises(CheckpointError, match="another architecture.*dim"):
+        init_weights(AffordanceModel(other, VOCAB), other, VOCAB, path)
+    vocab2 = LabelVocab(["mug", "knife", "kettle"], ["grasp", "cut"], ["handle", "blade"], ["mug", "knife"])
+    with pytest.raises(CheckpointError, match="other labels"):
+        init_weights(AffordanceModel(cfg, vocab2), cfg, vocab2, path)

@@ -197,6 +197,26 @@ class SimAffordanceData:
     def labels(self) -> List[Tuple[str, str, str]]:
         return [(s["category"], s["affordance"], s["parts"][0]) for _, s in self.index]
 
+    def scenes(self) -> List[Tuple[str, dict]]:
+        """(scene folder name, meta.json) for every scene: the whole-image view that object
+        localisation among several instances needs, rather than one sample per crop."""
+        return [(scene, json.loads((self.root / scene / "meta.json").read_text()))
+                for scene in self.manifest["scenes"]]
+
+    def frame(self, scene: str):
+        """The scene's full RGB-D frame as the pipeline sees it (depth in metres, NaN = invalid)."""
+        from ..types import CameraIntrinsics, RGBDFrame
+        meta = json.loads((self.root / scene / "meta.json").read_text())
+        rgb = cv2.imread(str(self.root / scene / "rgb.png"), cv2.IMREAD_COLOR)
+        raw = cv2.imread(str(self.root / scene / "depth.png"), cv2.IMREAD_UNCHANGED)
+        if rgb is None or raw is None:
+            raise InvalidInputError(f"cannot read the images of {self.root / scene}")
+        depth = raw.astype(np.float32) * float(meta.get("depth_scale", 0.001))
+        depth[raw == 0] = np.nan
+        return RGBDFrame(rgb=np.ascontiguousarray(rgb[..., ::-1]), depth=depth,
+                         intrinsics=CameraIntrinsics(**meta["intrinsics"]),
+                         T_base_camera=np.asarray(meta["T_base_camera"], float))
+
     def __getitem__(self, i: int) -> AffordanceSample:
         scene, s = self.index[i]
         folder = self.root / scene

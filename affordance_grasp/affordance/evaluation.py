@@ -74,3 +74,32 @@ def evaluate(model, dataset: TorchAffordanceDataset, batch_size: int = 32, devic
         if on_sample is not None:
             on_sample(k, item, heat)
     return acc
+
+
+def locate_accuracy(predictor, source, progress: bool = True) -> dict:
+    """How often ``predictor.locate`` picks the queried instance among all instances of a scene
+    (ground-truth boxes), over every scene with two or more objects. This is the step that decides
+    *which* object the robot grasps, so it is reported next to the heatmap metrics."""
+    from ..types import AffordanceQuery
+    decisions, confusion = [], {}
+    scenes = [(s, m) for s, m in source.scenes() if len(m["objects"]) >= 2]
+    for scene, meta in tqdm(scenes, desc="locate", unit="scene", disable=not progress):
+        frame = source.frame(scene)
+        boxes = [o["box"] for o in meta["objects"]]
+        for target in meta["objects"]:
+            query = AffordanceQuery(text=f"the {target['category']}", object=target["category"],
+                                    affordance="grasp", part="handle")
+            pick = predictor.locate(frame, query, boxes)
+            chosen = meta["objects"][pick]["category"]
+            # Two instances of the queried category are equally right answers.
+            decisions.append((target["category"], chosen == target["category"]))
+            confusion.setdefault(target["category"], {}).setdefault(chosen, 0)
+            confusion[target["category"]][chosen] += 1
+    if not decisions:
+        return {"n": 0, "accuracy": None, "per_category": {}, "confusion": {}}
+    per = {}
+    for category, ok in decisions:
+        per.setdefault(category, []).append(ok)
+    return {"n": len(decisions), "scenes": len(scenes), "accuracy": round(float(np.mean([ok for _, ok in decisions])), 4),
+            "per_category": {c: {"n": len(v), "accuracy": round(float(np.mean(v)), 4)} for c, v in sorted(per.items())},
+            "confusion": confusion}

@@ -11,9 +11,9 @@ import cv2
 import numpy as np
 
 from ..affordance.checkpoint import load_model
-from ..affordance.data import CLIP_MEAN, CLIP_STD, CropConfig, TorchAffordanceDataset, open_data
-from ..affordance.evaluation import BASELINES, evaluate, pick_device
-from ..affordance.predictor import DEFAULT_CHECKPOINT
+from ..affordance.data import CLIP_MEAN, CLIP_STD, CropConfig, SimAffordanceData, TorchAffordanceDataset, open_data
+from ..affordance.evaluation import BASELINES, evaluate, locate_accuracy, pick_device
+from ..affordance.predictor import DEFAULT_CHECKPOINT, AffordancePredictor, PredictorConfig
 from ..affordance.query import Vocabulary
 from ..visualize import save_rgb
 from .overlay import heat_overlay
@@ -80,10 +80,20 @@ def run_eval(data: Path, out: Path, checkpoint: Optional[Path] = None, device: O
               "results": summary,
               "per_category": {name: a.by("category") for name, a in acc.items()},
               "per_affordance": {"model": acc["model"].by("affordance")}}
+    if isinstance(source, SimAffordanceData) and model.object_head is not None:
+        # Which object the robot grasps hangs on this, so it is measured on whole scenes too.
+        predictor = AffordancePredictor(model, PredictorConfig(checkpoint=str(checkpoint), device=device))
+        result["locate"] = locate_accuracy(predictor, source)
     (out / "metrics.json").write_text(json.dumps(result, indent=2))
     md = [f"# eval {data}\n", f"checkpoint `{checkpoint}`, {len(dataset)} samples, {result['machine']}\n",
           table(summary, "method"), "\n## model per category\n", table(result["per_category"]["model"], "category"),
           "\n## whole-object baseline per category\n", table(result["per_category"].get("whole_object", {}), "category")]
+    if "locate" in result:
+        loc = result["locate"]
+        md += ["\n## locate: the queried object among all objects of a scene (GT boxes)\n",
+               f"accuracy {loc['accuracy']} over {loc['n']} queries in {loc['scenes']} scenes with 2+ objects\n",
+               "| category | n | accuracy |", "|---|---|---|"]
+        md += [f"| {c} | {r['n']} | {r['accuracy']:.3f} |" for c, r in loc["per_category"].items()]
     (out / "metrics.md").write_text("\n".join(md) + "\n")
     if tiles:
         cols = 4
@@ -92,4 +102,6 @@ def run_eval(data: Path, out: Path, checkpoint: Optional[Path] = None, device: O
         rows = [np.concatenate(tiles[i:i + cols], axis=1) for i in range(0, len(tiles), cols)]
         save_rgb(out / "grid.png", np.concatenate(rows, axis=0))
     print(table(summary, "method"))
+    if result.get("locate", {}).get("n"):
+        print(f"locate accuracy {result['locate']['accuracy']} ({result['locate']['n']} queries)")
     return result

@@ -33,6 +33,7 @@ class TrainConfig:
     weight_decay: float = 0.01
     backbone_lr_scale: float = 1.0     # 0.1 for a pretrained backbone
     warmup_steps: int = 100
+    schedule: str = "constant"         # constant | cosine (decays to 5 % of lr over all epochs after warm-up)
     object_dropout: float = 0.3        # share of queries whose object is hidden (<unk>): unseen objects
     stitch_prob: float = 0.0
     reasoning_weight: float = 0.2
@@ -44,7 +45,18 @@ class TrainConfig:
         known = {f.name for f in fields(cls)}
         if set(d) - known:
             raise ConfigError(f"unknown train config keys {sorted(set(d) - known)}; known: {sorted(known)}")
-        return cls(**d)
+        tcfg = cls(**d)
+        if tcfg.schedule not in ("constant", "cosine"):
+            raise ConfigError(f"train.schedule must be 'constant' or 'cosine', got {tcfg.schedule!r}")
+        return tcfg
+
+    def lr_factor(self, step: int, total_steps: int) -> float:
+        """Multiplier of ``lr`` at ``step``: linear warm-up, then constant or cosine decay."""
+        warm = min(1.0, (step + 1) / max(self.warmup_steps, 1))
+        if self.schedule == "constant" or step < self.warmup_steps:
+            return warm
+        t = min(1.0, (step - self.warmup_steps) / max(total_steps - self.warmup_steps, 1))
+        return 0.05 + 0.95 * 0.5 * (1.0 + math.cos(math.pi * t))
 
 
 def kld_loss(log_pred: torch.Tensor, gt: torch.Tensor, eps: float = 1e-12) -> torch.Tensor:
@@ -84,8 +96,25 @@ def make_optimizer(model: AffordanceModel, tcfg: TrainConfig) -> torch.optim.Ada
                              betas=tuple(tcfg.betas), weight_decay=tcfg.weight_decay)
 
 
+def init_weights(model: AffordanceModel, cfg: ModelConfig, vocab: LabelVocab, path: Path) -> None:
+    """Load a checkpoint's weights to fine-tune them. Only the training recipe may differ: the
+    architecture and the label vocabulary must match, or the weights would mean something else."""
+    blob = read_checkpoint(path)
+    arch = lambda d: {k: v for k, v in d.items() if k not in ("train", "name")}  # noqa: E731
+    if arch(blob["config"]) != arch(cfg.to_dict()):
+        diff = sorted(k for k in set(arch(blob["config"])) | set(arch(cfg.to_dict()))
+                      if blob["config"].get(k) != cfg.to_dict().get(k))
+        raise CheckpointError(f"--init {path} has another architecture (differs in {diff}); fine-tuning needs "
+                              f"the same model config apart from `train`")
+    if blob["vocab"] != vocab.to_dict():
+        raise CheckpointError(f"--init {path} was trained with other labels than {len(vocab.objects)} objects / "
+                              f"{len(vocab.affordances)} affordances of this data")
+    model.load_state_dict(blob["state_dict"])
+
+
 def train(data: Path, config: Path, out: Path, val: Optional[Path] = None, device: Optional[str] = None,
-          epochs: Optional[int] = None, restart: bool = False, max_minutes: Optional[float] = None) -> dict:
+          epochs: Optional[int] = None, restart: bool = False, max_minutes: Optional[float] = None,
+          init: Optional[Path] = None) -> dict:
     cfg = ModelConfig.load(config)
     tcfg = TrainConfig.from_dict(cfg.train)
     if epochs is not None:
@@ -100,7 +129,10 @@ def train(data: Path, config: Path, out: Path, val: Optional[Path] = None, devic
     source = open_data(data, load_depth=cfg.use_depth, part_map=words.part_map)
     val_source = open_data(val, load_depth=cfg.use_depth, part_map=words.part_map) if val else None
     vocab = build_vocab(source, val_source)
-    model = AffordanceModel(cfg, vocab).to(device)
+    model = AffordanceModel(cfg, vocab)
+    if init is not None:
+        init_weights(model, cfg, vocab, init)
+    model = model.to(device)
     opt = make_optimizer(model, tcfg)
     state_path = out.with_name(out.name + ".last.pt")
     start_epoch, best, history, step = 0, math.inf, [], 0
@@ -126,9 +158,9 @@ def train(data: Path, config: Path, out: Path, val: Optional[Path] = None, devic
         losses = []
         bar = tqdm(loader, desc=f"epoch {epoch + 1}/{tcfg.epochs}", unit="batch")
         for batch in bar:
-            warm = min(1.0, (step + 1) / max(tcfg.warmup_steps, 1))
+            factor = tcfg.lr_factor(step, tcfg.epochs * len(loader))
             for g, scale in zip(opt.param_groups, (tcfg.backbone_lr_scale, 1.0)):
-                g["lr"] = tcfg.lr * scale * warm
+                g["lr"] = tcfg.lr * scale * factor
             losses.append(training_step(model, batch, opt, tcfg, device, rng))
             step += 1
             bar.set_postfix(loss=f"{np.mean(losses[-50:]):.3f}")
@@ -161,6 +193,6 @@ def train(data: Path, config: Path, out: Path, val: Optional[Path] = None, devic
     os.replace(out.with_name(out.name + ".tmp"), out)
     summary = {"checkpoint": str(out), "best_val_kld": best, "epochs_run": len(history), "history": history,
                "device": device, "size_mb": round(out.stat().st_size / 1e6, 2), "config": str(config),
-               "train_config": asdict(tcfg), "n_train": len(source), "n_val": len(val_source) if val_source else 0}
+               "init": str(init) if init else None, "train_config": asdict(tcfg), "n_train": len(source), "n_val": len(val_source) if val_source else 0}
     out.with_suffix(".json").write_text(json.dumps(summary, indent=2))
     return summary
