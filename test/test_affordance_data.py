@@ -211,3 +211,23 @@ def test_train_resume_fine_tune_and_eval_end_to_end(tmp_path):
     assert {"model", "uniform", "whole_object"} <= set(result["results"])
     assert result["locate"]["n"] > 0 and 0.0 <= result["locate"]["accuracy"] <= 1.0
     assert (tmp_path / "eval" / "grid.png").exists() and "## locate" in (tmp_path / "eval" / "metrics.md").read_text()
+
+
+def test_raised_box_keeps_what_a_depth_cluster_sees():
+    """A camera 1 m above the table looking down: a 2 cm tall handle and a 2 mm flat blade."""
+    from affordance_grasp.affordance.data import raised_box
+    from affordance_grasp.types import CameraIntrinsics
+
+    K = CameraIntrinsics(500.0, 500.0, 99.5, 79.5, 200, 160)
+    T = np.array([[1.0, 0, 0, 0.5], [0, -1.0, 0, 0], [0, 0, -1.0, 1.0], [0, 0, 0, 1]])  # optical z = -base z
+    depth = np.full((160, 200), 1.0, np.float32)
+    mask = np.zeros((160, 200), bool)
+    mask[70:90, 40:100] = True           # handle, 2 cm high
+    depth[70:90, 40:100] = 0.98
+    mask[72:88, 100:160] = True          # blade, 2 mm: inside the table plane's tolerance
+    depth[72:88, 100:160] = 0.998
+    depth[0:5, :] = np.nan               # invalid pixels are ignored
+    box = raised_box(depth, mask, K, T, clearance=0.006, pad=0)
+    assert box.tolist() == [40, 70, 99, 89]
+    assert raised_box(depth, mask, K, T, clearance=0.03) is None  # nothing is 3 cm tall
+    assert raised_box(depth, np.zeros_like(mask), K, T, clearance=0.006) is None

@@ -65,3 +65,24 @@ def test_bad_messages_raise_typed_errors():
         image_to_numpy(Image(height=0, width=4, encoding="mono8", step=4))
     with pytest.raises(InvalidInputError, match="uint8"):
         numpy_to_image(np.zeros((2, 2, 3), np.float32), "rgb8")
+
+
+def test_frame_buffer_not_before():
+    from builtin_interfaces.msg import Time
+    from sensor_msgs.msg import CameraInfo, Image
+
+    from affordance_grasp.ros.frame_buffer import FrameBuffer, FrameNotNewEnough
+
+    buf = FrameBuffer(("c", "d", "i"))
+    for t in (10.0, 10.1):
+        for add in (buf.add_color, buf.add_depth):
+            m = Image()
+            m.header.stamp = Time(sec=int(t), nanosec=int(round((t % 1) * 1e9)))
+            add(m)
+    buf.set_info(CameraInfo())
+    c, _, _ = buf.latest(now=10.2, max_age=1.0, slop=0.01, not_before=10.05)
+    assert c.header.stamp.nanosec == 100000000
+    with pytest.raises(FrameNotNewEnough, match="0.40 s older"):
+        buf.latest(now=10.2, max_age=1.0, slop=0.01, not_before=10.5)
+    with pytest.raises(InvalidInputError, match="stale"):   # fresh enough for not_before, but too old
+        buf.latest(now=20.0, max_age=1.0, slop=0.01, not_before=10.0)

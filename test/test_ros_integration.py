@@ -48,7 +48,8 @@ def ros(tmp_path_factory):
                   extra_args={"sim_node": ["-p", "categories:=['hammer']", "-p", "seed:=3"]})
     # A second planner with no camera at all, for the "no frame" family of failures.
     lonely = Graph(ROOT / "config" / "sim.yaml", ["grasp_planner_node"], log_dir=logs / "isolated",
-                   extra_args={"grasp_planner_node": ["-r", "__ns:=/isolated", "-p", "max_frame_age:=1.0"]})
+                   extra_args={"grasp_planner_node": ["-r", "__ns:=/isolated", "-p", "max_frame_age:=1.0",
+                                                        "-p", "fresh_frame_timeout:=0.5"]})
     graph.start()
     lonely.start()
     rclpy.init()
@@ -221,6 +222,22 @@ def test_no_frame_missing_camera_info_and_stale_frames(ros):
     _wait(lambda: answer_mentions("no camera_info"), what="'no camera_info'")
     publish(5.0, with_info=True)
     _wait(lambda: answer_mentions("stale frame"), what="'stale frame'")
+
+    # not_before (the grasp server's "after the motion"): an older frame is never used.
+    def stamp(offset):
+        return rclpy.time.Time(nanoseconds=node.get_clock().now().nanoseconds + int(offset * 1e9)).to_msg()
+
+    publish(0.0, with_info=True)
+    r = _call(lonely, DetectGrasps.Request(query="hold the hammer's handle", not_before=stamp(100.0)))
+    assert not r.success and "no frame captured since the requested time" in r.message and "0.5 s" in r.message
+    since = stamp(-0.05)
+    publish(0.0, with_info=True)
+
+    def fresh_enough():
+        r = _call(lonely, DetectGrasps.Request(query="hold the hammer's handle", not_before=since))
+        return "no frame captured since" not in r.message and "stale" not in r.message
+
+    _wait(fresh_enough, what="a frame newer than not_before to be used")
 
 
 def test_a_second_request_while_busy_is_refused(ros):

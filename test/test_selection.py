@@ -143,3 +143,57 @@ def test_fallback_in_the_twin_when_the_first_is_unreachable(ik):
     far[:3, 3] = [1.6, 0.0, 0.1]
     out = execute_with_fallback(SimExecutor(world, ik=ik), [Grasp(far, 0.02), good], max_attempts=2)
     assert out.success and out.attempts == 1 and np.allclose(out.grasp.pose, good.pose)
+
+
+# ----------------------------------------------------------------------------- re-detection
+def _playback(reasons):
+    """Every grasp reachable; outcomes in the given order."""
+    queue = [FailureReason(r) for r in reasons]
+    return ScriptedExecutor(lambda g: True,
+                            lambda g: (lambda r: GraspOutcome(r is FailureReason.NONE, failure_reason=r, grasp=g))(
+                                queue.pop(0)))
+
+
+@pytest.mark.parametrize("reasons, redetect, expect_attempts, expect_detections, expect_success", [
+    (["slipped", ""], True, 2, 2, True),                     # slip -> look again -> success
+    (["slipped", "slipped", "slipped"], True, 3, 3, False),  # the budget caps the rounds
+    (["empty grasp", ""], True, 2, 1, True),                 # object unmoved: next candidate, same detection
+    (["slipped"], False, 1, 1, False),                       # re-detection switched off
+])
+def test_redetection_after_a_slip(reasons, redetect, expect_attempts, expect_detections, expect_success):
+    from affordance_grasp.selection.fallback import execute_with_redetection
+
+    executor = _playback(reasons)
+    calls = []
+
+    def detect(after_motion):
+        calls.append(after_motion)
+        return [grasp_at(0.1 * i, 0.0) for i in range(3)]
+
+    outcome, detections = execute_with_redetection(detect, executor, max_attempts=3, redetect=redetect)
+    assert outcome.success == expect_success
+    assert outcome.attempts == expect_attempts == len(executor.executed)
+    assert detections == expect_detections and calls == [False] + [True] * (expect_detections - 1)
+
+
+def test_redetection_stops_when_cancelled_and_passes_detection_errors_on():
+    from affordance_grasp.errors import AffordanceGraspError
+    from affordance_grasp.selection.fallback import execute_with_redetection
+
+    executor = _playback(["slipped"] * 3)
+    stop = {"now": False}
+
+    def detect(after_motion):
+        stop["now"] = True  # cancelled while the first detection ran: nothing may move
+        return [grasp_at(0.1, 0.0)]
+
+    outcome, detections = execute_with_redetection(detect, executor, 3, should_stop=lambda: stop["now"])
+    assert outcome.attempts == 0 and not executor.executed and detections == 1
+
+    def failing(after_motion):
+        if after_motion:
+            raise AffordanceGraspError("detection failed: no object")
+        return [grasp_at(0.1, 0.0)]
+
+    with pytest.raises(AffordanceGraspError, match="no object"):
+        execute_with_redetection(failing, _playback(["slipped"] * 3), 3)

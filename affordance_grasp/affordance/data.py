@@ -48,6 +48,33 @@ class AffordanceSample:
     object_mask: Optional[np.ndarray] = None  # (H, W) bool
     box: Optional[Sequence[float]] = None     # object box x0 y0 x1 y1 (pixels); None: whole image
     key: str = ""
+    # Box of the object's pixels that stand clear of the table: what a depth cluster sees at run
+    # time, where flat parts (a knife blade) vanish into the table plane. None: not computed.
+    raised_box: Optional[Sequence[float]] = None
+
+
+def raised_box(depth: np.ndarray, object_mask: np.ndarray, intrinsics, T_base_camera: np.ndarray,
+               clearance: float, pad: int = 4, min_pixels: int = 20) -> Optional[np.ndarray]:
+    """[x0 y0 x1 y1] of the object pixels more than ``clearance`` m above the table (whose height
+    is the median of the other valid pixels, base frame z up); None if too few of them."""
+    from ..geometry import camera_to_base, deproject_pixels
+
+    valid = np.isfinite(depth) & (depth > 0)
+    # Every 4th pixel is plenty for the table's height; the object's pixels are all needed.
+    table = valid & ~object_mask
+    table[1::4, :] = table[2::4, :] = table[3::4, :] = False
+    v_obj, u_obj = np.nonzero(valid & object_mask)
+    v_tab, u_tab = np.nonzero(table)
+    if len(v_obj) < min_pixels or len(v_tab) == 0:
+        return None
+    height = lambda v, u: camera_to_base(deproject_pixels(np.stack([u, v], 1), depth[v, u], intrinsics),  # noqa: E731
+                                         T_base_camera)[:, 2]
+    raised = height(v_obj, u_obj) > np.median(height(v_tab, u_tab)) + clearance
+    if raised.sum() < min_pixels:
+        return None
+    v, u = v_obj[raised], u_obj[raised]
+    h, w = depth.shape
+    return np.clip([u.min() - pad, v.min() - pad, u.max() + pad, v.max() + pad], 0, [w - 1, h - 1, w - 1, h - 1])
 
 
 # --------------------------------------------------------------------------- crops
@@ -111,15 +138,18 @@ def gt_heatmap(region: np.ndarray, sigma: float) -> np.ndarray:
     return g / total if total > 0 else np.full(g.shape, 1.0 / g.size, np.float32)
 
 
-def prepare(sample: AffordanceSample, crop: CropConfig, rng: Optional[np.random.Generator] = None) -> dict:
-    """Crop (randomly when ``rng`` is given: scale, shift, flip) and convert to model arrays."""
+def prepare(sample: AffordanceSample, crop: CropConfig, rng: Optional[np.random.Generator] = None,
+            box: Optional[Sequence[float]] = None) -> dict:
+    """Crop (randomly when ``rng`` is given: scale, shift, flip) and convert to model arrays.
+    ``box`` replaces the sample's object box as the crop's centre (e.g. its raised_box)."""
     S = crop.size
     hw = sample.rgb.shape[:2]
+    box = sample.box if box is None else box
     if rng is None:
-        M = crop_matrix(sample.box, hw, S, crop.context)
+        M = crop_matrix(box, hw, S, crop.context)
         flip = False
     else:
-        M = crop_matrix(sample.box, hw, S, float(rng.uniform(*crop.train_context)),
+        M = crop_matrix(box, hw, S, float(rng.uniform(*crop.train_context)),
                         tuple(rng.uniform(-crop.train_shift, crop.train_shift, 2)))
         flip = crop.flip and bool(rng.random() < 0.5)
     rgb = warp(sample.rgb, M, S)
@@ -172,8 +202,10 @@ def stitch(items: List[dict]) -> dict:
 class SimAffordanceData:
     """A split rendered by ``affordance-grasp dataset``."""
 
-    def __init__(self, root, load_depth: bool = False):
+    def __init__(self, root, load_depth: bool = False, raised_clearance: float = 0.0):
         self.root = Path(root)
+        self.raised_clearance = raised_clearance  # > 0: samples carry raised_box (needs load_depth)
+        self._metas: Dict[str, dict] = {}
         manifest = self.root / "manifest.json"
         if not manifest.exists():
             raise InvalidInputError(f"{self.root} has no manifest.json; render it with "
@@ -196,6 +228,11 @@ class SimAffordanceData:
 
     def labels(self) -> List[Tuple[str, str, str]]:
         return [(s["category"], s["affordance"], s["parts"][0]) for _, s in self.index]
+
+    def _meta(self, scene: str) -> dict:
+        if scene not in self._metas:
+            self._metas[scene] = json.loads((self.root / scene / "meta.json").read_text())
+        return self._metas[scene]
 
     def scenes(self) -> List[Tuple[str, dict]]:
         """(scene folder name, meta.json) for every scene: the whole-image view that object
@@ -232,10 +269,17 @@ class SimAffordanceData:
         if self.load_depth:
             d = read("depth.png").astype(np.float32) / 1000.0
             depth = np.where(d > 0, d, np.nan).astype(np.float32)
+        object_mask = read(s["object_mask"], cv2.IMREAD_GRAYSCALE) > 127
+        raised = None
+        if depth is not None and self.raised_clearance > 0:
+            from ..types import CameraIntrinsics
+            meta = self._meta(scene)
+            raised = raised_box(depth, object_mask, CameraIntrinsics(**meta["intrinsics"]),
+                                np.asarray(meta["T_base_camera"], float), self.raised_clearance)
         return AffordanceSample(rgb=np.ascontiguousarray(rgb), gt=read(s["mask"], cv2.IMREAD_GRAYSCALE) / 255.0,
                                 category=s["category"], affordance=s["affordance"], part=s["parts"][0],
-                                depth=depth, object_mask=read(s["object_mask"], cv2.IMREAD_GRAYSCALE) > 127,
-                                box=s["box"], key=f"{scene}/{s['instance']}/{s['affordance']}")
+                                depth=depth, object_mask=object_mask, box=s["box"],
+                                key=f"{scene}/{s['instance']}/{s['affordance']}", raised_box=raised)
 
 
 class AGD20KData:
@@ -281,7 +325,7 @@ class AGD20KData:
                                 key=f"{aff}/{obj}/{img_path.stem}")
 
 
-def open_data(path, load_depth: bool = False, part_map=None):
+def open_data(path, load_depth: bool = False, part_map=None, raised_clearance: float = 0.0):
     """A rendered sim split, or an AGD20K root written as ``PATH`` (Seen) / ``PATH::Unseen``."""
     path = str(path)
     setting = "Seen"
@@ -289,7 +333,7 @@ def open_data(path, load_depth: bool = False, part_map=None):
         path, setting = path.split("::", 1)
     p = Path(path)
     if (p / "manifest.json").exists():
-        return SimAffordanceData(p, load_depth)
+        return SimAffordanceData(p, load_depth, raised_clearance)
     if (p / setting / "testset").is_dir():
         return AGD20KData(p, setting, part_map)
     raise InvalidInputError(f"{path} is neither a rendered split (manifest.json) nor an AGD20K root "
@@ -300,15 +344,19 @@ class TorchAffordanceDataset(torch.utils.data.Dataset):
     """Prepared samples as tensors; training mode draws random crops, flips and stitches."""
 
     def __init__(self, source, crop: CropConfig, vocab, train: bool = False, seed: int = 0,
-                 stitch_prob: float = 0.0):
+                 stitch_prob: float = 0.0, raised_box_prob: float = 0.0):
         self.source, self.crop, self.vocab, self.train = source, crop, vocab, train
-        self.seed, self.stitch_prob, self.epoch = seed, stitch_prob, 0
+        self.seed, self.stitch_prob, self.raised_box_prob, self.epoch = seed, stitch_prob, raised_box_prob, 0
 
     def __len__(self) -> int:
         return len(self.source)
 
     def _item(self, i: int, rng) -> dict:
-        return prepare(self.source[i], self.crop, rng)
+        sample = self.source[i]
+        # Crop around what run time will see as often as around the true outline.
+        use_raised = (rng is not None and self.raised_box_prob > 0 and sample.raised_box is not None
+                      and rng.random() < self.raised_box_prob)
+        return prepare(sample, self.crop, rng, box=sample.raised_box if use_raised else None)
 
     def __getitem__(self, i: int) -> dict:
         rng = np.random.default_rng([self.seed, self.epoch, i]) if self.train else None

@@ -22,6 +22,7 @@ from ..affordance.evaluation import autocast, evaluate, pick_device
 from ..affordance.model import AffordanceModel, ModelConfig
 from ..affordance.query import Vocabulary
 from ..errors import CheckpointError, ConfigError, InvalidInputError
+from ..grasping.cloud import CloudConfig
 
 
 @dataclass
@@ -36,6 +37,7 @@ class TrainConfig:
     schedule: str = "constant"         # constant | cosine (decays to 5 % of lr over all epochs after warm-up)
     object_dropout: float = 0.3        # share of queries whose object is hidden (<unk>): unseen objects
     stitch_prob: float = 0.0
+    raised_box_prob: float = 0.0       # share of crops centred on the part of the object a depth cluster sees
     reasoning_weight: float = 0.2
     seed: int = 0
     max_minutes: float = 0.0           # stop (validate, keep the best) after this long; 0: no limit
@@ -126,7 +128,10 @@ def train(data: Path, config: Path, out: Path, val: Optional[Path] = None, devic
     torch.manual_seed(tcfg.seed)
     torch.set_num_threads(os.cpu_count() or 1)
     words = Vocabulary.load()
-    source = open_data(data, load_depth=cfg.use_depth, part_map=words.part_map)
+    # The run-time cluster drops points within plane_distance of the table; train on that view too.
+    clearance = CloudConfig().plane_distance if tcfg.raised_box_prob > 0 else 0.0
+    source = open_data(data, load_depth=cfg.use_depth or clearance > 0, part_map=words.part_map,
+                       raised_clearance=clearance)
     val_source = open_data(val, load_depth=cfg.use_depth, part_map=words.part_map) if val else None
     vocab = build_vocab(source, val_source)
     model = AffordanceModel(cfg, vocab)
@@ -145,7 +150,8 @@ def train(data: Path, config: Path, out: Path, val: Optional[Path] = None, devic
         opt.load_state_dict(blob["optimizer"])
         start_epoch, best, history, step = blob["epoch"] + 1, blob["best_kld"], json.loads(blob["history"]), blob["step"]
         print(f"resuming from {state_path}: epoch {start_epoch}, best val KLD {best:.4f}")
-    train_set = TorchAffordanceDataset(source, crop, vocab, train=True, seed=tcfg.seed, stitch_prob=tcfg.stitch_prob)
+    train_set = TorchAffordanceDataset(source, crop, vocab, train=True, seed=tcfg.seed, stitch_prob=tcfg.stitch_prob,
+                                       raised_box_prob=tcfg.raised_box_prob)
     val_set = TorchAffordanceDataset(val_source, crop, vocab) if val_source is not None else None
     rng = torch.Generator().manual_seed(tcfg.seed + start_epoch)
     t_start = time.perf_counter()

@@ -205,9 +205,12 @@ class SimExecutor(Executor):
         return GraspOutcome(False, max(lifted, 0.0), parts, reason, timings=timings, grasp=grasp)
 
     def _retreat(self, plan: GraspPlan) -> None:
+        """Open, back out along the approach, and go home: out of the camera's view, so the next
+        frame shows where the object lies now."""
         self.command_gripper(self.config.max_opening)
         self._wait(0.3)
         self._move([self.world.arm_qpos(), plan.approach[0], plan.transit[0]], 0.8)
+        self.go_home()
 
     def go_home(self, q_home: Optional[np.ndarray] = None) -> None:
         self._move([self.world.arm_qpos(), HOME_Q if q_home is None else q_home], 1.0)

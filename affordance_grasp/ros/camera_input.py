@@ -2,13 +2,15 @@
 hand out validated RGBDFrames. Shared by the planner and the affordance node."""
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
 from ..sim.world import CameraConfig
 from ..geometry import quat_from_pose
 from .common import COLOR_TOPIC, DEPTH_TOPIC, INFO_TOPIC, Param, image_qos
 from .conversions import frame_from_msgs, pose_param_to_matrix
-from .frame_buffer import FrameBuffer
+from .frame_buffer import FrameBuffer, FrameNotNewEnough
 
 
 def default_camera_pose() -> list:
@@ -24,6 +26,7 @@ CAMERA_PARAMS = [
     Param("max_frame_age", 1.0, "reject frames older than this many seconds; 0 disables (bags without /clock)",
           (0.0, 60.0)),
     Param("sync_slop", 0.02, "largest colour/depth stamp difference accepted as one frame (s)", (0.0, 0.5)),
+    Param("fresh_frame_timeout", 3.0, "seconds a request with not_before waits for a frame that new", (0.0, 60.0)),
 ]
 
 
@@ -34,6 +37,7 @@ class CameraInput:
         self.node = node
         self.T_base_camera = pose_param_to_matrix(params["camera_pose"])
         self.depth_scale, self.max_age, self.slop = params["depth_scale"], params["max_frame_age"], params["sync_slop"]
+        self.fresh_timeout = params["fresh_frame_timeout"]
         resolve = node.resolve_topic_name
         self.buffer = FrameBuffer((resolve(COLOR_TOPIC), resolve(DEPTH_TOPIC), resolve(INFO_TOPIC)))
         qos = image_qos()
@@ -41,8 +45,18 @@ class CameraInput:
         node.create_subscription(Image, DEPTH_TOPIC, self.buffer.add_depth, qos, callback_group=callback_group)
         node.create_subscription(CameraInfo, INFO_TOPIC, self.buffer.set_info, qos, callback_group=callback_group)
 
-    def frame(self):
-        """The newest synchronised frame, or InvalidInputError saying why there is none."""
-        now = self.node.get_clock().now().nanoseconds * 1e-9
-        color, depth, info = self.buffer.latest(now, self.max_age, self.slop)
+    def frame(self, not_before: float = 0.0, wait: float = 0.0):
+        """The newest synchronised frame, or InvalidInputError saying why there is none. With
+        ``not_before``, waits up to ``wait`` seconds for a frame captured at or after it (frames
+        keep arriving on the subscription callback group meanwhile)."""
+        deadline = time.monotonic() + wait
+        while True:
+            now = self.node.get_clock().now().nanoseconds * 1e-9
+            try:
+                color, depth, info = self.buffer.latest(now, self.max_age, self.slop, not_before)
+                break
+            except FrameNotNewEnough as e:
+                if time.monotonic() >= deadline:
+                    raise FrameNotNewEnough(f"{e} after waiting {wait:.1f} s") from None
+                time.sleep(0.02)
         return frame_from_msgs(color, depth, info, self.T_base_camera, self.depth_scale), color.header

@@ -10,6 +10,10 @@ from ..errors import InvalidInputError
 from .conversions import stamp_to_sec
 
 
+class FrameNotNewEnough(InvalidInputError):
+    """The newest frame predates the time the caller asked for (it may still arrive)."""
+
+
 class FrameBuffer:
     def __init__(self, topics: Tuple[str, str, str], history: int = 10):
         self.topics = topics  # colour, depth, info: named in error messages
@@ -36,9 +40,10 @@ class FrameBuffer:
             self._depth.clear()
             self._info = None
 
-    def latest(self, now: float, max_age: float, slop: float):
+    def latest(self, now: float, max_age: float, slop: float, not_before: float = 0.0):
         """(colour, depth, info) of the newest colour frame that has a depth frame within ``slop``
-        seconds. ``max_age`` <= 0 disables the staleness check (e.g. for a bag without /clock)."""
+        seconds. ``max_age`` <= 0 disables the staleness check (e.g. for a bag without /clock);
+        ``not_before`` > 0 refuses frames captured earlier (FrameNotNewEnough)."""
         color_t, depth_t, info_t = self.topics
         with self._lock:
             colors, depths, info = list(self._color), list(self._depth), self._info
@@ -62,6 +67,9 @@ class FrameBuffer:
             raise InvalidInputError(f"colour and depth are not synchronised: newest stamps differ by "
                                     f"{abs(tc - td) * 1000:.1f} ms (sync_slop {slop * 1000:.1f} ms)")
         c, d, tc = best
+        if not_before > 0 and tc < not_before:
+            raise FrameNotNewEnough(f"no frame captured since the requested time yet: the newest synchronised "
+                                    f"frame is {not_before - tc:.2f} s older")
         age = now - tc
         if max_age > 0 and age > max_age:
             raise InvalidInputError(f"stale frame: the newest synchronised frame is {age:.2f} s old "

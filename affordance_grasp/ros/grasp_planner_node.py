@@ -23,7 +23,7 @@ from ..errors import AffordanceGraspError
 from ..pipeline import GraspPipeline
 from .camera_input import CAMERA_PARAMS, CameraInput
 from .common import Param, declare, latched_qos, run
-from .conversions import affordance_map_to_msg, grasp_to_msg, timings_to_fields
+from .conversions import affordance_map_to_msg, grasp_to_msg, stamp_to_sec, timings_to_fields
 from .image_conversions import numpy_to_image
 from .visuals import affordance_cloud, grasp_markers
 
@@ -61,7 +61,8 @@ class GraspPlannerNode(Node):
     def _detect(self, req, resp):
         t0 = time.perf_counter()
         try:
-            frame, header = self.camera.frame()
+            not_before = stamp_to_sec(req.not_before)
+            frame, header = self.camera.frame(not_before, self.camera.fresh_timeout if not_before > 0 else 0.0)
             text = req.query
             if req.object_hint and req.object_hint.lower() not in text.lower():
                 text = f"{text} ({req.object_hint})"

@@ -21,7 +21,7 @@ from affordance_grasp.srv import DetectGrasps, ExecuteGrasp, GraspObject
 
 from ..errors import AffordanceGraspError, InvalidInputError
 from ..execution.base import ExecutionConfig, Executor
-from ..selection.fallback import execute_with_fallback
+from ..selection.fallback import execute_with_redetection
 from ..types import Grasp, GraspOutcome
 from .common import Param, declare, run
 from .conversions import grasp_from_msg, outcome_from_execute_response, timings_to_fields
@@ -32,6 +32,8 @@ PARAMS = [
     Param("top_k", 60, "candidates requested from the planner", (1, 500)),
     Param("detect_timeout", 30.0, "seconds to wait for detect_grasps", (1.0, 300.0)),
     Param("execute_timeout", 120.0, "seconds to wait for one execute_grasp", (1.0, 600.0)),
+    Param("redetect_after_slip", True, "after a grasp slipped (the object may have moved), detect again on a "
+          "frame captured after the motion and spend the remaining attempts on the new candidates"),
 ]
 
 
@@ -81,47 +83,71 @@ class GraspServerNode(Node):
         timings = {}
         result = {"success": False, "message": "", "grasp": None, "lifted": False, "parts": [], "attempts": 0,
                   "timings": timings}
-        feedback("capturing", 0)
-        if not self.detect.wait_for_service(timeout_sec=5.0):
-            result["message"] = "detect_grasps is not available (is grasp_planner_node running?)"
-            return result
-        feedback("predicting", 0)
-        det = self.detect.call(DetectGrasps.Request(query=query, top_k=self.p["top_k"]),
-                               timeout_sec=self.p["detect_timeout"])
-        if det is None:
-            result["message"] = f"detect_grasps did not answer within {self.p['detect_timeout']} s"
-            return result
-        timings.update({f"detect_{k}": v for k, v in zip(det.timing_stages, det.timing_seconds)})
-        if not det.success:
-            result["message"] = f"detection failed: {det.message}"
-            return result
-        feedback("selecting", 0)
-        grasps = [grasp_from_msg(m) for m in det.grasps]
-        result["grasp"] = det.grasps[0]
+        for name, client, node in (("detect_grasps", self.detect, "grasp_planner_node"),
+                                   ("execute_grasp", self.execute, "executor_node")):
+            if (client is self.detect or execute) and not client.wait_for_service(timeout_sec=5.0):
+                result["message"] = f"{name} is not available (is {node} running?)"
+                return result
+        remote = RemoteExecutor(self.execute, self.p["execute_timeout"], {})
+        rounds = []  # the planner's message of each detection
+        spent = {"detect": 0.0}
+
+        def detect(after_motion: bool):
+            feedback("capturing", result["attempts"])
+            req = DetectGrasps.Request(query=query, top_k=self.p["top_k"])
+            if after_motion:
+                # The executor has retreated; only a frame from now on shows where the object lies.
+                req.not_before = self.get_clock().now().to_msg()
+                self.get_logger().info(f"grasp_object {query!r}: the object may have moved; detecting again")
+            feedback("predicting", result["attempts"])
+            t_det = time.perf_counter()
+            det = self.detect.call(req, timeout_sec=self.p["detect_timeout"])
+            spent["detect"] += time.perf_counter() - t_det
+            if det is None:
+                raise AffordanceGraspError(f"detect_grasps did not answer within {self.p['detect_timeout']} s")
+            timings.update({f"detect_{k}": v for k, v in zip(det.timing_stages, det.timing_seconds)})
+            if not det.success:
+                raise AffordanceGraspError(f"detection failed: {det.message}")
+            feedback("selecting", result["attempts"])
+            grasps = [grasp_from_msg(m) for m in det.grasps]
+            remote.msgs.update({id(g): m for g, m in zip(grasps, det.grasps)})
+            rounds.append(det.message)
+            result["grasp"] = det.grasps[0]
+            if execute and not cancelled():
+                feedback("executing", result["attempts"] + 1)
+            return grasps
+
         if not execute:
-            result.update(success=True, message=f"planned only: {det.message}")
+            try:
+                detect(False)
+            except AffordanceGraspError as e:
+                result["message"] = str(e)
+                return result
+            result.update(success=True, message=f"planned only: {rounds[0]}")
             timings["total"] = time.perf_counter() - t0
             return result
-        if cancelled():
-            result["message"] = "cancelled before execution; nothing moved"
-            return result
-        if not self.execute.wait_for_service(timeout_sec=5.0):
-            result["message"] = "execute_grasp is not available (is executor_node running?)"
-            return result
-        feedback("executing", 1)
-        remote = RemoteExecutor(self.execute, self.p["execute_timeout"], {id(g): m for g, m in zip(grasps, det.grasps)})
         t1 = time.perf_counter()
-        outcome = execute_with_fallback(remote, grasps, max_attempts or self.p["max_attempts"], self.p["max_checked"],
-                                        should_stop=cancelled)
-        timings["execution"] = time.perf_counter() - t1
+        try:
+            outcome, detections = execute_with_redetection(
+                detect, remote, max_attempts or self.p["max_attempts"], self.p["max_checked"], cancelled,
+                self.p["redetect_after_slip"])
+        except AffordanceGraspError as e:
+            again = f" (detection {len(rounds) + 1}, after a try moved the object)" if rounds else ""
+            result["message"] = f"{e}{again}"
+            return result
+        timings["execution"] = time.perf_counter() - t1 - spent["detect"]
         timings["total"] = time.perf_counter() - t0
         if outcome.grasp is not None:
-            result["grasp"] = det.grasps[[id(g) for g in grasps].index(id(outcome.grasp))]
+            result["grasp"] = remote.msgs[id(outcome.grasp)]
         result.update(success=outcome.success, lifted=outcome.success, parts=list(outcome.parts_touched),
                       attempts=outcome.attempts)
+        if outcome.attempts == 0 and cancelled():
+            result["message"] = "cancelled before execution; nothing moved"
+            return result
+        again = f", {detections} detections" if detections > 1 else ""
         result["message"] = ("grasped and lifted" if outcome.success else
                              "cancelled" if cancelled() else f"failed: {outcome.failure_reason.value or 'no attempt'}") + \
-            f" after {outcome.attempts} attempt(s)"
+            f" after {outcome.attempts} attempt(s){again}"
         return result
 
     def _fill(self, res, r: dict):

@@ -3,13 +3,16 @@ that leaves the object where it was (unreachable, approach collision, empty gras
 from __future__ import annotations
 
 import time
-from typing import Callable, List, Optional
+from typing import Callable, List, Optional, Tuple
 
 from ..errors import InvalidInputError
 from ..execution.base import Executor
 from ..types import FailureReason, Grasp, GraspOutcome
 
 RETRYABLE = (FailureReason.UNREACHABLE, FailureReason.APPROACH_COLLISION, FailureReason.EMPTY_GRASP)
+# After these the object may lie elsewhere: the ranked candidates are stale, so the caller has to
+# perceive again (a new frame, new candidates) before trying once more.
+OBJECT_MOVED = (FailureReason.SLIPPED,)
 
 
 def execute_with_fallback(executor: Executor, ranked: List[Grasp], max_attempts: int = 3,
@@ -37,3 +40,22 @@ def execute_with_fallback(executor: Executor, ranked: List[Grasp], max_attempts:
     last.attempts = attempts
     last.timings = {**last.timings, "execution_total": time.perf_counter() - t0}
     return last
+
+
+def execute_with_redetection(detect: Callable[[bool], List[Grasp]], executor: Executor, max_attempts: int = 3,
+                             max_checked: int = 60, should_stop: Optional[Callable[[], bool]] = None,
+                             redetect: bool = True) -> Tuple[GraspOutcome, int]:
+    """Closed loop over ``execute_with_fallback``: ``detect(after_motion)`` ranks candidates (on a
+    frame captured after the last motion when ``after_motion``). When a try leaves the object moved
+    (OBJECT_MOVED) and attempts remain, rank again and go on. Returns the last outcome, with the
+    attempts of every round summed, and how many detections ran. Errors of ``detect`` propagate."""
+    attempts, detections = 0, 0
+    while True:
+        ranked = detect(detections > 0)
+        detections += 1
+        outcome = execute_with_fallback(executor, ranked, max_attempts - attempts, max_checked, should_stop)
+        attempts += outcome.attempts
+        if (outcome.success or outcome.failure_reason not in OBJECT_MOVED or attempts >= max_attempts
+                or not redetect or (should_stop is not None and should_stop())):
+            outcome.attempts = attempts
+            return outcome, detections
