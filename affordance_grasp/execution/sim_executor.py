@@ -100,8 +100,11 @@ class SimExecutor(Executor):
         return self._cached[1]
 
     def check_reachable(self, grasp: Grasp) -> bool:
+        """An IK plan exists and its approach is collision-free: both are kinematic checks, so a
+        grasp that fails them is skipped without spending an attempt (as MoveIt's planner would)."""
         self.validate_grasp(grasp)
-        return self._plan_cached(grasp) is not None
+        plan = self._plan_cached(grasp)
+        return plan is not None and self._approach_collision(plan, grasp.width) is None
 
     def _approach_collision(self, plan: GraspPlan, width: float) -> Optional[str]:
         """Kinematic sweep along the approach with the fingers pre-shaped; objects stay put.
