@@ -59,7 +59,10 @@ def test_grasp_into_the_table_is_an_approach_collision(mug_scene):
     pose = g.pose.copy()
     pose[:3, 3] = [0.45, -0.2, 0.0]  # TCP on the table surface: the fingertips go through it
     t0 = world.data.time
-    out = ex.execute(Grasp(pose, 0.02))
+    colliding = Grasp(pose, 0.02)
+    # The reachability check (no motion) already says no, so fallback never spends an attempt on it.
+    assert not ex.check_reachable(colliding) and ex.check_reachable(g)
+    out = ex.execute(colliding)
     assert out.failure_reason is FailureReason.APPROACH_COLLISION
     assert world.data.time == t0
 
