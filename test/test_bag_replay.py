@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from waiting import wait_for
 
 rclpy = pytest.importorskip("rclpy")
 from affordance_grasp.apps.bag import read_bag, record, replay  # noqa: E402
@@ -51,13 +52,13 @@ def graph(tmp_path_factory):
 
 
 def _best(detect):
-    deadline = time.monotonic() + 30
-    while True:
+    def answer():
         r = detect.call(DetectGrasps.Request(query=QUERY, top_k=1), timeout_sec=60)
         assert r is not None
-        if r.success or time.monotonic() > deadline or not ("no frame" in r.message or "stale" in r.message):
-            break
-        time.sleep(0.3)
+        # waiting only while frames have not arrived yet; any other failure is final
+        return r if r.success or not ("no frame" in r.message or "stale" in r.message) else None
+
+    r = wait_for(answer, 30, "frames reaching the planner", interval=0.3)
     assert r.success, r.message
     p, o = r.grasps[0].pose.pose.position, r.grasps[0].pose.pose.orientation
     return np.array([p.x, p.y, p.z]), np.array([o.w, o.x, o.y, o.z])
@@ -76,13 +77,10 @@ def test_record_replay_gives_the_same_best_grasp(graph, tmp_path):
 
     graph["sim"].stop()          # the camera is gone; only the bag speaks now
     # once older than max_frame_age, the last live frames are refused as stale
-    deadline = time.monotonic() + 20
-    while True:
-        stale = graph["detect"].call(DetectGrasps.Request(query=QUERY, top_k=1), timeout_sec=60)
-        if not stale.success or time.monotonic() > deadline:
-            break
-        time.sleep(0.2)
-    assert not stale.success and "stale" in stale.message
+    stale = wait_for(lambda: (lambda r: r if not r.success else None)(
+        graph["detect"].call(DetectGrasps.Request(query=QUERY, top_k=1), timeout_sec=60)),
+        20, "the last live frames to go stale", interval=0.2)
+    assert "stale" in stale.message
 
     stop = threading.Event()
     player = threading.Thread(target=replay, args=(bag,), kwargs={"loop": True, "stop_event": stop}, daemon=True)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from waiting import wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
 # conftest.py gives the session a private ROS_DOMAIN_ID and the LARGE_DATA transport.
@@ -78,13 +79,11 @@ def ros(tmp_path_factory):
     from sensor_msgs.msg import JointState
     node.create_subscription(JointState, "joint_states", lambda m: joints.__setitem__("msg", m), 10)
     # The planner must actually be receiving camera frames before any test relies on them.
-    deadline = time.monotonic() + 60
-    while True:
+    def receiving():
         r = clients["detect"].call(DetectGrasps.Request(query="hold the hammer's handle", top_k=1), timeout_sec=60)
-        if r is not None and "no frame yet" not in r.message and "camera_info" not in r.message:
-            break
-        assert time.monotonic() < deadline, f"the planner never received camera frames: {r and r.message}; logs in {logs}"
-        time.sleep(0.2)
+        return r is not None and "no frame yet" not in r.message and "camera_info" not in r.message
+
+    wait_for(receiving, 60, f"the planner to receive camera frames (logs in {logs})", interval=0.2)
     yield {"node": node, "graph": graph, "lonely": lonely, "logs": logs, "joints": joints, **clients}
     ex.shutdown()
     node.destroy_node()
@@ -103,24 +102,13 @@ def _fresh_frames(ros, seed=3, categories=("hammer",)):
     r = _call(ros["reset"], SampleScene.Request(seed=seed, categories=list(categories)))
     assert r.success, r.message
     t = r.stamp.sec + r.stamp.nanosec * 1e-9
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
+
+    def newer():
         m = ros["joints"]["msg"]
-        if m is not None and m.header.stamp.sec + m.header.stamp.nanosec * 1e-9 > t + 0.15:
-            return r
-        time.sleep(0.05)
-    raise AssertionError("no frames after the scene reset")
+        return m is not None and m.header.stamp.sec + m.header.stamp.nanosec * 1e-9 > t + 0.15
 
-
-def _wait(cond, timeout=20.0, what="condition"):
-    """Poll ``cond`` until it returns something truthy; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        v = cond()
-        if v:
-            return v
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
+    wait_for(newer, 20, "frames after the scene reset")
+    return r
 
 
 def _arm(ros):
@@ -131,7 +119,7 @@ def _arm(ros):
         m = ros["joints"]["msg"]
         return m if m is not None and m.header.stamp.sec + m.header.stamp.nanosec * 1e-9 > now else None
 
-    return np.array(_wait(newer, what="a new joint_states message").position)
+    return np.array(wait_for(newer, what="a new joint_states message").position)
 
 
 def test_detect_then_grasp_an_easy_scene(ros):
@@ -195,10 +183,8 @@ def test_no_frame_missing_camera_info_and_stale_frames(ros):
     pubs = {t: node.create_publisher(m, f"/isolated/camera/{t}", image_qos())
             for t, m in (("color/image_raw", Image), ("aligned_depth_to_color/image_raw", Image),
                          ("color/camera_info", CameraInfo))}
-    deadline = time.monotonic() + 20
-    while any(p.get_subscription_count() == 0 for p in pubs.values()):
-        assert time.monotonic() < deadline, "the isolated planner never subscribed"
-        time.sleep(0.05)
+    wait_for(lambda: all(p.get_subscription_count() > 0 for p in pubs.values()), 20,
+             "the isolated planner to subscribe")
 
     def publish(age, with_info):
         stamp = rclpy.time.Time(nanoseconds=node.get_clock().now().nanoseconds - int(age * 1e9)).to_msg()
@@ -219,9 +205,9 @@ def test_no_frame_missing_camera_info_and_stale_frames(ros):
         return text in r.message
 
     publish(0.0, with_info=False)
-    _wait(lambda: answer_mentions("no camera_info"), what="'no camera_info'")
+    wait_for(lambda: answer_mentions("no camera_info"), what="'no camera_info'")
     publish(5.0, with_info=True)
-    _wait(lambda: answer_mentions("stale frame"), what="'stale frame'")
+    wait_for(lambda: answer_mentions("stale frame"), what="'stale frame'")
 
     # not_before (the grasp server's "after the motion"): an older frame is never used.
     def stamp(offset):
@@ -237,22 +223,19 @@ def test_no_frame_missing_camera_info_and_stale_frames(ros):
         r = _call(lonely, DetectGrasps.Request(query="hold the hammer's handle", not_before=since))
         return "no frame captured since" not in r.message and "stale" not in r.message
 
-    _wait(fresh_enough, what="a frame newer than not_before to be used")
+    wait_for(fresh_enough, what="a frame newer than not_before to be used")
 
 
 def test_a_second_request_while_busy_is_refused(ros):
     _fresh_frames(ros, seed=11)
     first = ros["grasp"].call_async(GraspObject.Request(query="hold the hammer's handle", execute=True))
     # Ask (plan only, so an early arrival moves nothing) until the first request is seen running.
-    second = _wait(lambda: (lambda r: r if r.message.startswith("busy") or first.done() else None)(
+    second = wait_for(lambda: (lambda r: r if r.message.startswith("busy") or first.done() else None)(
         _call(ros["grasp"], GraspObject.Request(query="hold the hammer's handle", execute=False), timeout=30)),
         what="the second request to arrive while the first runs")
     assert not first.done() or second.message.startswith("busy")
     assert not second.success and second.message.startswith("busy")
-    deadline = time.monotonic() + 120
-    while not first.done():
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    wait_for(first.done, 120, "the first request to finish")
     assert first.result() is not None
 
 
@@ -263,20 +246,15 @@ def test_action_reports_stages_and_result(ros):
     client = ActionClient(ros["node"], GraspObjectAction, "grasp_object")
     assert client.wait_for_server(timeout_sec=10)
     # wait_for_server covers the services; the feedback topic is discovered separately
-    _wait(lambda: ros["node"].count_publishers("/grasp_object/_action/feedback") >= 1, what="feedback topic")
+    wait_for(lambda: ros["node"].count_publishers("/grasp_object/_action/feedback") >= 1, what="feedback topic")
     stages = []
     goal = GraspObjectAction.Goal(query="hold the hammer's handle", execute=False)
     fut = client.send_goal_async(goal, feedback_callback=lambda f: stages.append(f.feedback.stage))
-    deadline = time.monotonic() + 60
-    while not fut.done():
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    wait_for(fut.done, 60, "the goal to be accepted")
     handle = fut.result()
     assert handle.accepted
     res = handle.get_result_async()
-    while not res.done():
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    wait_for(res.done, 60, "the action result")
     result = res.result().result
     assert result.success and "planned only" in result.message
     order = ["capturing", "predicting", "selecting"]
@@ -306,7 +284,4 @@ def test_bringup_stops_every_process_on_sigterm(tmp_path):
     finally:
         if proc.poll() is None:  # a failed assertion must not leave the graph running
             proc.kill()
-    deadline = time.monotonic() + 10
-    while any(_alive(p) for p in pids):
-        assert time.monotonic() < deadline, "bringup left processes behind"
-        time.sleep(0.1)
+    wait_for(lambda: not any(_alive(p) for p in pids), 10, "bringup's children to exit (none may be left)")

@@ -205,7 +205,6 @@ class SimAffordanceData:
     def __init__(self, root, load_depth: bool = False, raised_clearance: float = 0.0):
         self.root = Path(root)
         self.raised_clearance = raised_clearance  # > 0: samples carry raised_box (needs load_depth)
-        self._metas: Dict[str, dict] = {}
         manifest = self.root / "manifest.json"
         if not manifest.exists():
             raise InvalidInputError(f"{self.root} has no manifest.json; render it with "
@@ -213,12 +212,13 @@ class SimAffordanceData:
         self.manifest = json.loads(manifest.read_text())
         self.load_depth = load_depth
         self.index: List[Tuple[str, dict]] = []
+        self.metas: Dict[str, dict] = {}
         for scene in self.manifest["scenes"]:
             meta_path = self.root / scene / "meta.json"
             if not meta_path.exists():
                 raise InvalidInputError(f"{meta_path} is missing: the dataset is incomplete; re-run the "
                                         f"dataset command with the same --out to resume")
-            meta = json.loads(meta_path.read_text())
+            meta = self.metas[scene] = json.loads(meta_path.read_text())
             self.index += [(scene, s) for s in meta["samples"]]
         if not self.index:
             raise InvalidInputError(f"{self.root} holds no samples")
@@ -229,54 +229,47 @@ class SimAffordanceData:
     def labels(self) -> List[Tuple[str, str, str]]:
         return [(s["category"], s["affordance"], s["parts"][0]) for _, s in self.index]
 
-    def _meta(self, scene: str) -> dict:
-        if scene not in self._metas:
-            self._metas[scene] = json.loads((self.root / scene / "meta.json").read_text())
-        return self._metas[scene]
-
     def scenes(self) -> List[Tuple[str, dict]]:
         """(scene folder name, meta.json) for every scene: the whole-image view that object
         localisation among several instances needs, rather than one sample per crop."""
-        return [(scene, json.loads((self.root / scene / "meta.json").read_text()))
-                for scene in self.manifest["scenes"]]
+        return list(self.metas.items())
+
+    def _read(self, scene: str, name: str, flags=cv2.IMREAD_UNCHANGED) -> np.ndarray:
+        img = cv2.imread(str(self.root / scene / name), flags)
+        if img is None:
+            raise InvalidInputError(f"cannot read {self.root / scene / name}")
+        return img
+
+    def _depth(self, scene: str) -> np.ndarray:
+        """Metres, NaN where the renderer's noise model dropped the pixel (stored as 0)."""
+        raw = self._read(scene, "depth.png")
+        depth = raw.astype(np.float32) * float(self.metas[scene].get("depth_scale", 0.001))
+        depth[raw == 0] = np.nan
+        return depth
+
+    def _camera(self, scene: str):
+        from ..types import CameraIntrinsics
+        meta = self.metas[scene]
+        return CameraIntrinsics(**meta["intrinsics"]), np.asarray(meta["T_base_camera"], float)
 
     def frame(self, scene: str):
         """The scene's full RGB-D frame as the pipeline sees it (depth in metres, NaN = invalid)."""
-        from ..types import CameraIntrinsics, RGBDFrame
-        meta = json.loads((self.root / scene / "meta.json").read_text())
-        rgb = cv2.imread(str(self.root / scene / "rgb.png"), cv2.IMREAD_COLOR)
-        raw = cv2.imread(str(self.root / scene / "depth.png"), cv2.IMREAD_UNCHANGED)
-        if rgb is None or raw is None:
-            raise InvalidInputError(f"cannot read the images of {self.root / scene}")
-        depth = raw.astype(np.float32) * float(meta.get("depth_scale", 0.001))
-        depth[raw == 0] = np.nan
-        return RGBDFrame(rgb=np.ascontiguousarray(rgb[..., ::-1]), depth=depth,
-                         intrinsics=CameraIntrinsics(**meta["intrinsics"]),
-                         T_base_camera=np.asarray(meta["T_base_camera"], float))
+        from ..types import RGBDFrame
+        intrinsics, T = self._camera(scene)
+        rgb = self._read(scene, "rgb.png", cv2.IMREAD_COLOR)[..., ::-1]
+        return RGBDFrame(rgb=np.ascontiguousarray(rgb), depth=self._depth(scene), intrinsics=intrinsics,
+                         T_base_camera=T)
 
     def __getitem__(self, i: int) -> AffordanceSample:
         scene, s = self.index[i]
-        folder = self.root / scene
-
-        def read(name, flags=cv2.IMREAD_UNCHANGED):
-            img = cv2.imread(str(folder / name), flags)
-            if img is None:
-                raise InvalidInputError(f"cannot read {folder / name}")
-            return img
-
-        rgb = read("rgb.png", cv2.IMREAD_COLOR)[..., ::-1]
-        depth = None
-        if self.load_depth:
-            d = read("depth.png").astype(np.float32) / 1000.0
-            depth = np.where(d > 0, d, np.nan).astype(np.float32)
-        object_mask = read(s["object_mask"], cv2.IMREAD_GRAYSCALE) > 127
+        rgb = self._read(scene, "rgb.png", cv2.IMREAD_COLOR)[..., ::-1]
+        depth = self._depth(scene) if self.load_depth else None
+        object_mask = self._read(scene, s["object_mask"], cv2.IMREAD_GRAYSCALE) > 127
         raised = None
         if depth is not None and self.raised_clearance > 0:
-            from ..types import CameraIntrinsics
-            meta = self._meta(scene)
-            raised = raised_box(depth, object_mask, CameraIntrinsics(**meta["intrinsics"]),
-                                np.asarray(meta["T_base_camera"], float), self.raised_clearance)
-        return AffordanceSample(rgb=np.ascontiguousarray(rgb), gt=read(s["mask"], cv2.IMREAD_GRAYSCALE) / 255.0,
+            raised = raised_box(depth, object_mask, *self._camera(scene), self.raised_clearance)
+        gt = self._read(scene, s["mask"], cv2.IMREAD_GRAYSCALE) / 255.0
+        return AffordanceSample(rgb=np.ascontiguousarray(rgb), gt=gt,
                                 category=s["category"], affordance=s["affordance"], part=s["parts"][0],
                                 depth=depth, object_mask=object_mask, box=s["box"],
                                 key=f"{scene}/{s['instance']}/{s['affordance']}", raised_box=raised)

@@ -45,10 +45,11 @@ class CameraInput:
         node.create_subscription(Image, DEPTH_TOPIC, self.buffer.add_depth, qos, callback_group=callback_group)
         node.create_subscription(CameraInfo, INFO_TOPIC, self.buffer.set_info, qos, callback_group=callback_group)
 
-    def frame(self, not_before: float = 0.0, wait: float = 0.0):
+    def frame(self, not_before: float = 0.0):
         """The newest synchronised frame, or InvalidInputError saying why there is none. With
-        ``not_before``, waits up to ``wait`` seconds for a frame captured at or after it (frames
-        keep arriving on the subscription callback group meanwhile)."""
+        ``not_before``, waits up to ``fresh_frame_timeout`` for a frame captured at or after it
+        (frames keep arriving on the subscription callback group meanwhile)."""
+        wait = self.fresh_timeout if not_before > 0 else 0.0
         deadline = time.monotonic() + wait
         while True:
             now = self.node.get_clock().now().nanoseconds * 1e-9

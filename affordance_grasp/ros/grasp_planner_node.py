@@ -61,8 +61,7 @@ class GraspPlannerNode(Node):
     def _detect(self, req, resp):
         t0 = time.perf_counter()
         try:
-            not_before = stamp_to_sec(req.not_before)
-            frame, header = self.camera.frame(not_before, self.camera.fresh_timeout if not_before > 0 else 0.0)
+            frame, header = self.camera.frame(stamp_to_sec(req.not_before))
             text = req.query
             if req.object_hint and req.object_hint.lower() not in text.lower():
                 text = f"{text} ({req.object_hint})"
