@@ -43,8 +43,11 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--split", choices=("train", "val", "test_seen", "test_unseen"), required=True)
     d.add_argument("--seed", type=int, default=0)
     d.add_argument("--workers", type=_positive_int, default=1, help="rendering processes")
+    d.add_argument("--max-targets", type=_positive_int, default=2,
+                   help="at most this many objects of the split's target categories per scene (1..N)")
     t = sub.add_parser("train", help="train the affordance model (KLD loss, AdamW); resumable, keeps the best checkpoint")
-    t.add_argument("--data", type=Path, required=True, help="a rendered split, or an AGD20K root (ROOT or ROOT::Unseen)")
+    t.add_argument("--data", type=Path, required=True, nargs="+",
+                   help="rendered split(s), or an AGD20K root (ROOT or ROOT::Unseen); several are read as one")
     t.add_argument("--val", type=Path, default=None, help="validation split (validated every epoch; best kept)")
     t.add_argument("--config", type=Path, default=Path("config/model/default.yaml"))
     t.add_argument("--out", type=Path, required=True, help="checkpoint path (.pt); its .last.pt sibling allows resuming")
@@ -98,7 +101,7 @@ def main(argv=None) -> int:
             print(f"wrote {args.out}")
         elif args.command == "dataset":
             from .apps.dataset import render_dataset
-            render_dataset(args.out, args.n, args.split, args.seed, args.workers)
+            render_dataset(args.out, args.n, args.split, args.seed, args.workers, args.max_targets)
         elif args.command == "train":
             from .apps.train import train
             summary = train(args.data, args.config, args.out, args.val, args.device, args.epochs, args.restart,

@@ -254,6 +254,7 @@ class GraspOutcome:
     timings: dict = field(default_factory=dict)  # stage -> seconds
     grasp: Optional[Grasp] = None
     attempts: int = 1
+    checked: int = 0          # candidates whose reachability was checked to find the attempts
 
     def __post_init__(self):
         self.failure_reason = FailureReason(self.failure_reason)
@@ -269,4 +270,5 @@ class GraspOutcome:
             "failure_reason": self.failure_reason.value,
             "timings": {k: round(float(v), 4) for k, v in self.timings.items()},
             "attempts": self.attempts,
+            "checked": self.checked,
         }

@@ -55,6 +55,26 @@ def test_render_resumes_and_refuses_another_split(tiny_split, capsys):
         render_dataset(tiny_split, 4, "train", seed=5)
 
 
+def test_max_targets_is_part_of_a_split_and_splits_concatenate(tmp_path, tiny_split):
+    render_dataset(tmp_path / "t3", 3, "train", seed=4, max_targets=3)
+    assert json.loads((tmp_path / "t3" / "manifest.json").read_text())["max_targets"] == 3
+    with pytest.raises(InvalidInputError, match="max_targets 3"):
+        render_dataset(tmp_path / "t3", 3, "train", seed=4)
+    a, b = SimAffordanceData(tmp_path / "t3"), SimAffordanceData(tiny_split)
+    both = open_data([tmp_path / "t3", tiny_split])
+    assert len(both) == len(a) + len(b) and both.labels() == a.labels() + b.labels()
+    assert both[len(a)].key == b[0].key and both[len(both) - 1].key == b[len(b) - 1].key
+    with pytest.raises(IndexError):
+        both[len(both)]
+    # one sample per object: every instance exactly once, and the draw changes with the epoch
+    ds = TorchAffordanceDataset(both, CropConfig(), vocab=None, train=True)
+    groups = both.groups()
+    picks = [ds.one_per_object(e) for e in range(4)]
+    for idx in picks:
+        assert sorted(groups[i] for i in idx) == sorted(set(groups))
+    assert len({tuple(p) for p in picks}) > 1
+
+
 def _agd20k(root, setting="Seen"):
     rng = np.random.default_rng(0)
     for aff, obj in (("hold", "knife"), ("cut", "knife"), ("drink_with", "cup")):
@@ -138,6 +158,16 @@ def test_predictor_on_a_frame_with_a_random_checkpoint(tmp_path, block_world):
     probs = pred.object_probabilities(frame, [box, [0, 0, 100, 100]])
     assert probs.shape == (2, len(vocab.objects)) and np.allclose(probs.sum(1), 1, atol=1e-5)
     assert pred.locate(frame, query, [box, [0, 0, 100, 100]]) in (0, 1)
+    # locate_flip (default on) makes the reasoning head all but blind to mirroring the scene; what
+    # is left comes from interpolating the two crops on slightly different pixel grids
+    from dataclasses import replace
+    W = frame.rgb.shape[1]
+    mirror = replace(frame, rgb=np.ascontiguousarray(frame.rgb[:, ::-1]), depth=np.ascontiguousarray(frame.depth[:, ::-1]))
+    mbox = [W - 1 - box[2], box[1], W - 1 - box[0], box[3]]
+    flipped = [pred.object_probabilities(f, [b])[0] for f, b in ((frame, box), (mirror, mbox))]
+    pred.cfg.locate_flip = False
+    plain = [pred.object_probabilities(f, [b])[0] for f, b in ((frame, box), (mirror, mbox))]
+    assert np.abs(flipped[0] - flipped[1]).max() < 0.5 * np.abs(plain[0] - plain[1]).max()
     with pytest.raises(InvalidInputError, match="outside"):
         pred.predict(frame, query, box=[700, 500, 800, 600])
     with pytest.raises(InvalidInputError, match="RGBDFrame"):
@@ -190,22 +220,27 @@ def test_train_resume_fine_tune_and_eval_end_to_end(tmp_path):
     from affordance_grasp.apps.train import train
 
     render_dataset(tmp_path / "train", 5, "train", seed=21)
+    render_dataset(tmp_path / "train3", 4, "train", seed=23, max_targets=3)
     render_dataset(tmp_path / "val", 4, "val", seed=22)
+    both = [tmp_path / "train", tmp_path / "train3"]
     cfg = yaml.safe_load(open("config/model/default.yaml"))
     cfg["train"].update(epochs=1, batch_size=8, warmup_steps=2, max_minutes=0)
     (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(cfg))
     out = tmp_path / "m.pt"
-    s1 = train(tmp_path / "train", tmp_path / "tiny.yaml", out, val=tmp_path / "val")
+    s1 = train(both, tmp_path / "tiny.yaml", out, val=tmp_path / "val")
     assert out.exists() and s1["epochs_run"] == 1 and np.isfinite(s1["best_val_kld"])
     assert (tmp_path / "m.pt.last.pt").exists()
-    s2 = train(tmp_path / "train", tmp_path / "tiny.yaml", out, val=tmp_path / "val", epochs=2)
+    s2 = train(both, tmp_path / "tiny.yaml", out, val=tmp_path / "val", epochs=2)
     assert s2["epochs_run"] == 2 and s2["history"][0] == s1["history"][0]        # resumed, not restarted
 
-    cfg["train"].update(reasoning_weight=1.0, schedule="cosine")
+    # Fine-tune (two splits read as one) with one affordance sample per object instance per epoch.
+    cfg["train"].update(reasoning_weight=1.0, schedule="cosine", one_sample_per_object=True)
     (tmp_path / "tune.yaml").write_text(yaml.safe_dump(cfg))
     tuned = tmp_path / "tuned.pt"
-    s3 = train(tmp_path / "train", tmp_path / "tune.yaml", tuned, val=tmp_path / "val", init=out)
+    s3 = train(both, tmp_path / "tune.yaml", tuned, val=tmp_path / "val", init=out)
+    n_objects = len(set(open_data(both).groups()))
     assert s3["init"] == str(out) and s3["epochs_run"] == 1
+    assert s3["history"][0]["steps"] == n_objects // 8
 
     result = run_eval(tmp_path / "val", tmp_path / "eval", checkpoint=tuned, grid=4)
     assert {"model", "uniform", "whole_object"} <= set(result["results"])

@@ -130,3 +130,22 @@ def test_precomputed_source_keeps_grasps_on_target():
     far[:3, 3] = [0.3, 0.2, 0.03]
     kept = PrecomputedGrasps([Grasp(near, 0.04), Grasp(far, 0.04)]).generate(cloud)
     assert len(kept) == 1 and np.allclose(kept[0].position, [0.5, 0, 0.03])
+
+
+def test_occlusion_fragments_join_their_object_and_nothing_else():
+    import open3d as o3d
+
+    from affordance_grasp.grasping.cloud import merge_fragments
+    rng = np.random.default_rng(0)
+    blob = lambda centre, n, r=0.01: np.asarray(centre) + rng.uniform(-r, r, (n, 3))  # noqa: E731
+    parts = [blob([0, 0, 0], 500, 0.03),          # 0: an object
+             blob([0.05, 0, 0], 20, 0.005),       # 1: its cut-off handle, ~1.5 cm from it
+             blob([0.30, 0, 0], 20, 0.005),       # 2: a small thing far from everything
+             blob([0, 0.055, 0], 200, 0.01)]      # 3: a second object beside the first
+    labels = np.concatenate([np.full(len(p), i) for i, p in enumerate(parts)] + [np.full(5, -1)])
+    pts = np.concatenate(parts + [blob([1, 1, 1], 5)])
+    cloud = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(pts))
+    out = merge_fragments(cloud, labels, max_points=120, max_distance=0.035)
+    assert set(out[labels == 1]) == {0}
+    assert set(out[labels == 2]) == {2} and set(out[labels == 3]) == {3} and set(out[labels == -1]) == {-1}
+    assert np.array_equal(merge_fragments(cloud, labels, max_points=10, max_distance=0.035), labels)

@@ -123,12 +123,16 @@ def test_fallback_skips_unreachable_and_retries_after_empty_grasp():
                           lambda gr: GraspOutcome(gr.position[0] > 0.15) if gr.position[0] > 0.15 else
                           GraspOutcome(False, failure_reason=FailureReason.EMPTY_GRASP))
     out = execute_with_fallback(ex, g, max_attempts=3)
-    assert out.success and out.attempts == 2
+    assert out.success and out.attempts == 2 and out.checked == 3
     assert [round(x.position[0], 2) for x in ex.executed] == [0.1, 0.2]
     capped = ScriptedExecutor(lambda gr: True, lambda gr: GraspOutcome(False, failure_reason=FailureReason.EMPTY_GRASP))
     out = execute_with_fallback(capped, g, max_attempts=2)
     assert not out.success and out.attempts == 2 and len(capped.executed) == 2
     assert execute_with_fallback(capped, [], 2).failure_reason is FailureReason.NO_CANDIDATES
+    none = ScriptedExecutor(lambda gr: False, lambda gr: GraspOutcome(True))
+    out = execute_with_fallback(none, g, max_attempts=3, max_checked=4)
+    assert out.failure_reason is FailureReason.UNREACHABLE and (out.attempts, out.checked) == (0, 4)
+    assert not none.executed
     with pytest.raises(InvalidInputError):
         execute_with_fallback(capped, g, max_attempts=0)
 

@@ -229,6 +229,10 @@ class SimAffordanceData:
     def labels(self) -> List[Tuple[str, str, str]]:
         return [(s["category"], s["affordance"], s["parts"][0]) for _, s in self.index]
 
+    def groups(self) -> List[str]:
+        """Per sample, the object instance it shows: the samples of one object share a group."""
+        return [f"{self.root}/{scene}/{s['instance']}" for scene, s in self.index]
+
     def scenes(self) -> List[Tuple[str, dict]]:
         """(scene folder name, meta.json) for every scene: the whole-image view that object
         localisation among several instances needs, rather than one sample per crop."""
@@ -305,6 +309,9 @@ class AGD20KData:
     def labels(self) -> List[Tuple[str, str, str]]:
         return [(o, a, self.part_map.get(o, {}).get(a, UNKNOWN)) for _, _, o, a in self.items]
 
+    def groups(self) -> List[str]:
+        return [str(img) for img, _, _, _ in self.items]
+
     def __getitem__(self, i: int) -> AffordanceSample:
         img_path, gt_path, obj, aff = self.items[i]
         rgb = cv2.imread(str(img_path), cv2.IMREAD_COLOR)
@@ -318,8 +325,38 @@ class AGD20KData:
                                 key=f"{aff}/{obj}/{img_path.stem}")
 
 
+class ConcatData:
+    """Several sources read as one (e.g. two rendered training splits)."""
+
+    def __init__(self, sources: Sequence):
+        if not sources:
+            raise InvalidInputError("no data sources given")
+        self.sources = list(sources)
+        self.starts = np.cumsum([0] + [len(s) for s in self.sources])
+
+    def __len__(self) -> int:
+        return int(self.starts[-1])
+
+    def __getitem__(self, i: int) -> AffordanceSample:
+        if not 0 <= i < len(self):
+            raise IndexError(i)
+        k = int(np.searchsorted(self.starts, i, side="right")) - 1
+        return self.sources[k][i - int(self.starts[k])]
+
+    def labels(self) -> List[Tuple[str, str, str]]:
+        return [l for s in self.sources for l in s.labels()]
+
+    def groups(self) -> List[str]:
+        return [g for s in self.sources for g in s.groups()]
+
+
 def open_data(path, load_depth: bool = False, part_map=None, raised_clearance: float = 0.0):
-    """A rendered sim split, or an AGD20K root written as ``PATH`` (Seen) / ``PATH::Unseen``."""
+    """A rendered sim split, or an AGD20K root written as ``PATH`` (Seen) / ``PATH::Unseen``; a
+    list of them reads as one source."""
+    if isinstance(path, (list, tuple)):
+        if len(path) == 1:
+            return open_data(path[0], load_depth, part_map, raised_clearance)
+        return ConcatData([open_data(p, load_depth, part_map, raised_clearance) for p in path])
     path = str(path)
     setting = "Seen"
     if "::" in path:
@@ -343,6 +380,15 @@ class TorchAffordanceDataset(torch.utils.data.Dataset):
 
     def __len__(self) -> int:
         return len(self.source)
+
+    def one_per_object(self, epoch: int) -> List[int]:
+        """One random sample (affordance) of every object instance: an epoch that sees every object
+        once, for large splits where each object carries several affordance samples."""
+        by_group: Dict[str, List[int]] = {}
+        for i, g in enumerate(self.source.groups()):
+            by_group.setdefault(g, []).append(i)
+        rng = np.random.default_rng([self.seed, epoch, 7])
+        return sorted(int(rng.choice(ix)) for ix in by_group.values())
 
     def _item(self, i: int, rng) -> dict:
         sample = self.source[i]

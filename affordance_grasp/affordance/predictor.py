@@ -37,6 +37,7 @@ class PredictorConfig:
     max_regions: int = 3
     sam_checkpoint: Optional[str] = None  # local segment-anything weights: refine the part mask
     sam_model_type: str = "vit_b"
+    locate_flip: bool = True              # average the reasoning head over the crop and its mirror image
 
     @classmethod
     def load(cls, path=None) -> "PredictorConfig":
@@ -173,7 +174,13 @@ class AffordancePredictor:
             raise InvalidInputError("no candidate object boxes")
         mats, img, dep = self._inputs(frame, list(boxes))
         labels = [(UNKNOWN, UNKNOWN, UNKNOWN)] * len(boxes)
-        return torch.softmax(self._run(img, dep, labels)["object_logits"], dim=1).numpy()
+        probs = torch.softmax(self._run(img, dep, labels)["object_logits"], dim=1).numpy()
+        if self.cfg.locate_flip:
+            # Training flips crops, so the mirror image is an equally valid view; averaging the two
+            # steadies the long tools (knife / spatula / screwdriver) the head confuses most.
+            mirrored = self._run(img.flip(-1), dep.flip(-1), labels)["object_logits"]
+            probs = 0.5 * (probs + torch.softmax(mirrored, dim=1).numpy())
+        return probs
 
     def locate(self, frame: RGBDFrame, query: AffordanceQuery, boxes: Sequence[Sequence[float]]) -> int:
         """Index of the box that most likely shows ``query.object``. For an object the model never

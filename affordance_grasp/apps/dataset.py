@@ -50,15 +50,16 @@ def random_camera(rng: np.random.Generator) -> CameraConfig:
     return CameraConfig(eye=tuple(float(x) for x in eye), target=tuple(float(x) for x in target))
 
 
-def render_scene(root: Path, split: str, index: int, seed: int) -> Optional[dict]:
-    """Render one scene into ``root/scenes/<index>``; returns its meta (None if nothing usable)."""
+def render_scene(root: Path, split: str, index: int, seed: int, max_targets: int = 2) -> Optional[dict]:
+    """Render one scene into ``root/scenes/<index>``; returns its meta (None if nothing usable).
+    It holds 1..``max_targets`` objects of the split's target categories (plus 0-2 distractors)."""
     folder = root / "scenes" / f"{index:06d}"
     if (folder / "meta.json").exists():
         return json.loads((folder / "meta.json").read_text())
     s = scene_seed(seed, split, index)
     rng = np.random.default_rng(s)
     targets, distractors = split_categories(split)
-    cats = [str(c) for c in rng.choice(targets, int(rng.integers(1, 3)))]
+    cats = [str(c) for c in rng.choice(targets, int(rng.integers(1, max_targets + 1)))]
     if distractors:
         cats += [str(c) for c in rng.choice(distractors, int(rng.integers(0, 3)))]
     rng.shuffle(cats)
@@ -114,7 +115,8 @@ def _render_job(args):
     return render_scene(*args)
 
 
-def write_manifest(root: Path, split: str, seed: int, metas: List[dict], elapsed: float, rendered: int) -> dict:
+def write_manifest(root: Path, split: str, seed: int, metas: List[dict], elapsed: float, rendered: int,
+                   max_targets: int = 2) -> dict:
     cats, affs, pairs = Counter(), Counter(), Counter()
     for meta in metas:
         for s in meta["samples"]:
@@ -123,7 +125,7 @@ def write_manifest(root: Path, split: str, seed: int, metas: List[dict], elapsed
             pairs[f"{s['category']}/{s['affordance']}"] += 1
     targets, distractors = split_categories(split)
     manifest = {"format": "affordance_grasp.dataset/1", "split": split, "seed": seed,
-                "n_scenes": len(metas), "n_samples": int(sum(cats.values())),
+                "max_targets": max_targets, "n_scenes": len(metas), "n_samples": int(sum(cats.values())),
                 "target_categories": list(targets), "distractor_categories": list(distractors),
                 "per_category": dict(sorted(cats.items())), "per_affordance": dict(sorted(affs.items())),
                 "per_category_affordance": dict(sorted(pairs.items())),
@@ -135,24 +137,28 @@ def write_manifest(root: Path, split: str, seed: int, metas: List[dict], elapsed
     return manifest
 
 
-def render_dataset(out: Path, n: int, split: str, seed: int, workers: int = 1) -> dict:
+def render_dataset(out: Path, n: int, split: str, seed: int, workers: int = 1, max_targets: int = 2) -> dict:
     if split not in SPLITS:
         raise InvalidInputError(f"unknown split {split!r}; choose from {', '.join(SPLITS)}")
     if n <= 0:
         raise InvalidInputError("--n must be positive")
+    if max_targets < 1:
+        raise InvalidInputError("--max-targets must be at least 1")
     out.mkdir(parents=True, exist_ok=True)
     manifest = out / "manifest.json"
     if manifest.exists():
         old = json.loads(manifest.read_text())
-        if old.get("split") != split or old.get("seed") != seed:
-            raise InvalidInputError(f"{out} holds split {old.get('split')!r} seed {old.get('seed')}; "
-                                    f"use another --out to render split {split!r} seed {seed}")
+        # Manifests from before max_targets existed were rendered with 2.
+        if (old.get("split"), old.get("seed"), old.get("max_targets", 2)) != (split, seed, max_targets):
+            raise InvalidInputError(f"{out} holds split {old.get('split')!r} seed {old.get('seed')} max_targets "
+                                    f"{old.get('max_targets', 2)}; use another --out to render split {split!r} "
+                                    f"seed {seed} max_targets {max_targets}")
     todo = [i for i in range(n) if not (out / "scenes" / f"{i:06d}" / "meta.json").exists()]
     done = [json.loads((out / "scenes" / f"{i:06d}" / "meta.json").read_text()) for i in range(n) if i not in set(todo)]
     if len(todo) < n:
         print(f"resuming: {n - len(todo)} of {n} scenes already rendered")
     t0 = time.perf_counter()
-    jobs = [(out, split, i, seed) for i in todo]
+    jobs = [(out, split, i, seed, max_targets) for i in todo]
     bar = tqdm(total=len(jobs), desc=f"render {split}", unit="scene")
     metas: List[dict] = []
     if workers > 1 and len(jobs) > 1:
@@ -167,7 +173,7 @@ def render_dataset(out: Path, n: int, split: str, seed: int, workers: int = 1) -
     bar.close()
     elapsed = time.perf_counter() - t0
     all_metas = done + [m for m in metas if m is not None]
-    result = write_manifest(out, split, seed, all_metas, elapsed, len(jobs))
+    result = write_manifest(out, split, seed, all_metas, elapsed, len(jobs), max_targets)
     print(f"{split}: {result['n_scenes']} scenes, {result['n_samples']} samples"
           + (f", {result['scenes_per_minute']} scenes/min" if result["scenes_per_minute"] else ""))
     return result

@@ -39,6 +39,7 @@ class TrainConfig:
     stitch_prob: float = 0.0
     raised_box_prob: float = 0.0       # share of crops centred on the part of the object a depth cluster sees
     reasoning_weight: float = 0.2
+    one_sample_per_object: bool = False  # an epoch draws one affordance sample per object instance
     seed: int = 0
     max_minutes: float = 0.0           # stop (validate, keep the best) after this long; 0: no limit
 
@@ -114,7 +115,7 @@ def init_weights(model: AffordanceModel, cfg: ModelConfig, vocab: LabelVocab, pa
     model.load_state_dict(blob["state_dict"])
 
 
-def train(data: Path, config: Path, out: Path, val: Optional[Path] = None, device: Optional[str] = None,
+def train(data: Union[Path, Sequence[Path]], config: Path, out: Path, val: Optional[Path] = None, device: Optional[str] = None,
           epochs: Optional[int] = None, restart: bool = False, max_minutes: Optional[float] = None,
           init: Optional[Path] = None) -> dict:
     cfg = ModelConfig.load(config)
@@ -159,7 +160,9 @@ def train(data: Path, config: Path, out: Path, val: Optional[Path] = None, devic
     for epoch in range(start_epoch, tcfg.epochs):
         train_set.epoch = epoch
         order = torch.Generator().manual_seed(tcfg.seed * 1000 + epoch)
-        loader = torch.utils.data.DataLoader(train_set, batch_size=tcfg.batch_size, shuffle=True, generator=order,
+        epoch_set = (torch.utils.data.Subset(train_set, train_set.one_per_object(epoch))
+                     if tcfg.one_sample_per_object else train_set)
+        loader = torch.utils.data.DataLoader(epoch_set, batch_size=tcfg.batch_size, shuffle=True, generator=order,
                                              num_workers=1, persistent_workers=False, drop_last=True)
         losses = []
         bar = tqdm(loader, desc=f"epoch {epoch + 1}/{tcfg.epochs}", unit="batch")

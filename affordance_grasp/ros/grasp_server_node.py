@@ -148,6 +148,9 @@ class GraspServerNode(Node):
         result["message"] = ("grasped and lifted" if outcome.success else
                              "cancelled" if cancelled() else f"failed: {outcome.failure_reason.value or 'no attempt'}") + \
             f" after {outcome.attempts} attempt(s){again}"
+        if outcome.attempts == 0 and outcome.checked and not cancelled():
+            result["message"] += (f": none of the {outcome.checked} checked candidates has a collision-free "
+                                  f"approach and an IK solution")
         return result
 
     def _fill(self, res, r: dict):

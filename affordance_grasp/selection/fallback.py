@@ -37,7 +37,7 @@ def execute_with_fallback(executor: Executor, ranked: List[Grasp], max_attempts:
     if last is None:
         reason = FailureReason.NO_CANDIDATES if not ranked else FailureReason.UNREACHABLE
         last = GraspOutcome(False, failure_reason=reason)
-    last.attempts = attempts
+    last.attempts, last.checked = attempts, checked
     last.timings = {**last.timings, "execution_total": time.perf_counter() - t0}
     return last
 
@@ -49,13 +49,14 @@ def execute_with_redetection(detect: Callable[[bool], List[Grasp]], executor: Ex
     frame captured after the last motion when ``after_motion``). When a try leaves the object moved
     (OBJECT_MOVED) and attempts remain, rank again and go on. Returns the last outcome, with the
     attempts of every round summed, and how many detections ran. Errors of ``detect`` propagate."""
-    attempts, detections = 0, 0
+    attempts, detections, checked = 0, 0, 0
     while True:
         ranked = detect(detections > 0)
         detections += 1
         outcome = execute_with_fallback(executor, ranked, max_attempts - attempts, max_checked, should_stop)
         attempts += outcome.attempts
+        checked += outcome.checked
         if (outcome.success or outcome.failure_reason not in OBJECT_MOVED or attempts >= max_attempts
                 or not redetect or (should_stop is not None and should_stop())):
-            outcome.attempts = attempts
+            outcome.attempts, outcome.checked = attempts, checked
             return outcome, detections
