@@ -149,3 +149,35 @@ def test_occlusion_fragments_join_their_object_and_nothing_else():
     assert set(out[labels == 1]) == {0}
     assert set(out[labels == 2]) == {2} and set(out[labels == 3]) == {3} and set(out[labels == -1]) == {-1}
     assert np.array_equal(merge_fragments(cloud, labels, max_points=10, max_distance=0.035), labels)
+
+
+def _visible_near_half(points, camera_dir):
+    """The points whose outward horizontal normal faces the camera (a one-view cloud)."""
+    return points[points[:, :2] @ camera_dir[:2] > 0]
+
+
+def test_grasps_slide_onto_the_widest_chord_of_a_round_part(gen):
+    """One view sees the near half of a cylinder: a run through it is a chord in front of the axis.
+    Re-centring moves the TCP onto the axis and takes the diameter; a box stays where it was."""
+    from types import SimpleNamespace
+    r, cam = 0.015, np.array([-1.0, 0.0, 0.0])                      # camera on -x, looking along +x
+    ang, z = np.meshgrid(np.linspace(0, 2 * np.pi, 180, endpoint=False), np.linspace(0.15, 0.19, 21))
+    cyl = np.stack([r * np.cos(ang).ravel(), r * np.sin(ang).ravel(), z.ravel()], 1)
+    pts = _visible_near_half(cyl, cam)
+    cloud = SimpleNamespace(points=pts, objects=np.ones(len(pts), bool))
+    R = np.array([[[-1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, -1.0]]])  # top-down; closing y, pad width -x
+    tcp = np.array([[-0.010, 0.0, 0.175]])                             # a chord 1 cm in front of the axis
+    chord = 2 * np.sqrt(r ** 2 - 0.010 ** 2)
+    new_tcp, new_w = gen._recentre(R, tcp, np.array([chord]), cloud)
+    # the 90 %-wide chords of the seen half span [-0.44 r, 0]: their middle is within 1/3 r of the axis
+    assert abs(new_tcp[0, 0]) <= 0.005 and new_tcp[0, 2] == pytest.approx(0.175)
+    assert new_w[0] == pytest.approx(2 * r, abs=0.002)
+    # a 3 cm box seen from the front and top: every chord is as wide; the grasp stays centred
+    xs, ys = np.meshgrid(np.linspace(-0.015, 0.015, 16), np.linspace(-0.015, 0.015, 16))
+    top = np.stack([xs.ravel(), ys.ravel(), np.full(xs.size, 0.19)], 1)
+    yz, zz = np.meshgrid(np.linspace(-0.015, 0.015, 16), np.linspace(0.15, 0.19, 21))
+    front = np.stack([np.full(yz.size, -0.015), yz.ravel(), zz.ravel()], 1)
+    box = np.concatenate([top, front])
+    cloud = SimpleNamespace(points=box, objects=np.ones(len(box), bool))
+    new_tcp, new_w = gen._recentre(R, np.array([[0.0, 0.0, 0.175]]), np.array([0.03]), cloud)
+    assert abs(new_tcp[0, 0]) < 0.003 and new_w[0] == pytest.approx(0.03, abs=0.002)

@@ -38,6 +38,8 @@ class AntipodalConfig:
     table_clearance: float = 0.002
     pregrasp_offset: float = 0.10      # swept approach length checked for collisions
     max_candidates: int = 1500         # evaluated after the width test (random subset)
+    recentre_window: float = 0.025     # +- along the pad width searched for the widest chord (m)
+    recentre_bin: float = 0.002
     friction_coef: float = 0.5
 
 
@@ -155,6 +157,7 @@ class AntipodalGenerator(GraspGenerator):
             axis, appr, tcp, width, tilt = axis[keep], appr[keep], tcp[keep], width[keep], tilt[keep]
             align_pair = align_pair[keep]
         R = _frames(axis, appr)
+        tcp, width = self._recentre(R, tcp, width, cloud)
         ok, between = self._collision_free(R, tcp, width, cloud)
         if not ok.any():
             return []
@@ -220,6 +223,44 @@ class AntipodalGenerator(GraspGenerator):
         between = between.cpu().numpy()
         ok &= between >= cfg.min_points_between
         return ok, between
+
+    def _recentre(self, R, tcp, width, cloud: SceneCloud, chunk: int = 512):
+        """Slide each grasp along the pad width (TCP x) onto the middle of its widest chord, and
+        take that chord as the width. One view sees only the near half of a round part, so every
+        measured run is a chord in front of the axis: the fingers would close on the part's flank
+        and squeeze it out sideways (a bottle neck 1 cm off the pad centre slips). The widest chord
+        lies at the axis for a round part and anywhere for a flat-sided one, so the middle of the
+        chords within 90 % of the widest is right for both."""
+        g, cfg = self.gripper, self.cfg
+        dev = self.device
+        pts = torch.as_tensor(cloud.points[cloud.objects], dtype=torch.float32, device=dev)
+        if len(tcp) == 0 or len(pts) == 0:
+            return tcp, width
+        nb = int(round(2 * cfg.recentre_window / cfg.recentre_bin)) + 1
+        centres = torch.linspace(-cfg.recentre_window, cfg.recentre_window, nb, device=dev)
+        Rt = torch.as_tensor(R, dtype=torch.float32, device=dev)
+        tt = torch.as_tensor(tcp, dtype=torch.float32, device=dev)
+        reach = torch.as_tensor(width / 2 + cfg.width_margin, dtype=torch.float32, device=dev)
+        shift, chord = np.zeros(len(tcp)), np.asarray(width, float).copy()
+        with torch.no_grad():
+            for s in range(0, len(tcp), chunk):
+                e = min(len(tcp), s + chunk)
+                x, y, z = torch.matmul(pts[None] - tt[s:e, None], Rt[s:e]).unbind(-1)   # (c, P)
+                sel = ((x.abs() <= cfg.recentre_window) & (y.abs() <= reach[s:e, None])
+                       & (z >= g.finger_z_min) & (z <= g.finger_z_max))
+                b = torch.round((x + cfg.recentre_window) / cfg.recentre_bin).long().clamp(0, nb - 1)
+                b = torch.where(sel, b, torch.full_like(b, nb))                         # nb: discard bin
+                hi = torch.full((e - s, nb + 1), -np.inf, device=dev).scatter_reduce(1, b, y, "amax")[:, :nb]
+                lo = torch.full((e - s, nb + 1), np.inf, device=dev).scatter_reduce(1, b, y, "amin")[:, :nb]
+                w = torch.where(torch.isfinite(hi) & torch.isfinite(lo), hi - lo, torch.zeros_like(hi))
+                best = w.max(1).values
+                wide = (w >= 0.9 * best[:, None]) & (best[:, None] > 0)
+                xs = torch.where(wide, centres[None], torch.full_like(w, np.inf)).min(1).values
+                xe = torch.where(wide, centres[None], torch.full_like(w, -np.inf)).max(1).values
+                mid = torch.where(best > 0, (xs + xe) / 2, torch.zeros_like(best))
+                shift[s:e] = mid.clamp(-g.finger_half_width, g.finger_half_width).cpu().numpy()
+                chord[s:e] = np.maximum(chord[s:e], best.cpu().numpy())
+        return tcp + R[:, :, 0] * shift[:, None], np.minimum(chord, g.max_opening - cfg.width_margin)
 
     def _boundary_alignment(self, ends, axis, obj_pts, tree, radius: float = 0.010, band: float = 0.004):
         """|outward normal . closing axis| (N, 2) at the run ends. The outward normal in the
