@@ -100,6 +100,12 @@ def run(node_factory: Callable[[], Any], args=None, threads: int = 4) -> int:
     except AffordanceGraspError as e:
         print(f"[FATAL] {e}", file=sys.stderr, flush=True)
         return 2
+    except Exception:
+        # SIGINT/SIGTERM invalidate the context at once, so a callback that was mid-publish (or
+        # the executor building its next wait set) fails with RCLError: that is the shutdown we
+        # asked for, not a crash. Any error while the context is still valid is one.
+        if rclpy.ok():
+            raise
     finally:
         if node is not None:
             close = getattr(node, "close", None)

@@ -62,7 +62,7 @@ class SimNode(Node):
         self.create_service(SampleScene, "sim/sample_scene", self._sample_scene, callback_group=services)
         self.create_service(ExecuteGrasp, "sim/execute_grasp", self._execute, callback_group=services)
         self.frames = 0
-        self.get_logger().info(f"sim camera at {self.p['rate_hz']} Hz on {COLOR_TOPIC}; scene: "
+        self.get_logger().info(f"ready: sim camera at {self.p['rate_hz']} Hz on {COLOR_TOPIC}; scene: "
                                f"{', '.join(self.world.objects)}")
 
     def _load_scene(self, seed: int, categories) -> None:
