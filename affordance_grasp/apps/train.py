@@ -9,7 +9,7 @@ import os
 import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Optional, Sequence, Union
 
 import numpy as np
 import torch
@@ -115,9 +115,9 @@ def init_weights(model: AffordanceModel, cfg: ModelConfig, vocab: LabelVocab, pa
     model.load_state_dict(blob["state_dict"])
 
 
-def train(data: Union[Path, Sequence[Path]], config: Path, out: Path, val: Optional[Path] = None, device: Optional[str] = None,
-          epochs: Optional[int] = None, restart: bool = False, max_minutes: Optional[float] = None,
-          init: Optional[Path] = None) -> dict:
+def train(data: Union[Path, Sequence[Path]], config: Path, out: Path, val: Optional[Path] = None,
+          device: Optional[str] = None, epochs: Optional[int] = None, restart: bool = False,
+          max_minutes: Optional[float] = None, init: Optional[Path] = None) -> dict:
     cfg = ModelConfig.load(config)
     tcfg = TrainConfig.from_dict(cfg.train)
     if epochs is not None:

@@ -43,6 +43,13 @@ class AntipodalConfig:
     friction_coef: float = 0.5
 
 
+def _within_reach(points: np.ndarray, tcp: np.ndarray, reach: float) -> np.ndarray:
+    """Points inside the box around all TCPs grown by ``reach``: only these can matter to the
+    candidates, so the per-candidate tensors stay small."""
+    lo, hi = tcp.min(0) - reach, tcp.max(0) + reach
+    return np.all((points >= lo) & (points <= hi), axis=1)
+
+
 def _frames(axis: np.ndarray, approach: np.ndarray) -> np.ndarray:
     """Rotation matrices (N, 3, 3) with y = axis, z = approach."""
     x = np.cross(axis, approach)
@@ -196,8 +203,7 @@ class AntipodalGenerator(GraspGenerator):
         pts = cloud.points[objects]
         tgt = (cloud.target & objects)[objects]
         reach = np.linalg.norm(np.asarray(g.palm_half_extents)) + abs(g.palm_center[2]) + cfg.pregrasp_offset
-        lo, hi = tcp.min(0) - reach, tcp.max(0) + reach
-        near = np.all((pts >= lo) & (pts <= hi), axis=1)
+        near = _within_reach(pts, tcp, reach)
         P = torch.as_tensor(pts[near], dtype=torch.float32, device=dev)
         T = torch.as_tensor(tgt[near], device=dev)
         Rt = torch.as_tensor(R, dtype=torch.float32, device=dev)
@@ -233,9 +239,14 @@ class AntipodalGenerator(GraspGenerator):
         chords within 90 % of the widest is right for both."""
         g, cfg = self.gripper, self.cfg
         dev = self.device
-        pts = torch.as_tensor(cloud.points[cloud.objects], dtype=torch.float32, device=dev)
-        if len(tcp) == 0 or len(pts) == 0:
+        if len(tcp) == 0:
             return tcp, width
+        pts = cloud.points[cloud.objects]
+        pts = pts[_within_reach(pts, tcp, cfg.recentre_window + g.max_opening / 2 + cfg.width_margin
+                                + max(abs(g.finger_z_min), abs(g.finger_z_max)))]
+        if len(pts) == 0:
+            return tcp, width
+        pts = torch.as_tensor(pts, dtype=torch.float32, device=dev)
         nb = int(round(2 * cfg.recentre_window / cfg.recentre_bin)) + 1
         centres = torch.linspace(-cfg.recentre_window, cfg.recentre_window, nb, device=dev)
         Rt = torch.as_tensor(R, dtype=torch.float32, device=dev)
