@@ -16,6 +16,13 @@ def _positive_int(v: str) -> int:
     return n
 
 
+def _objects_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--objects", type=Path, nargs="+", default=(), metavar="PATH",
+                   help="object files (YAML) or folders of them, loaded into the twin first")
+    p.add_argument("--categories", type=lambda s: [c.strip() for c in s.split(",") if c.strip()], default=None,
+                   help="comma-separated categories to use as targets (default: all of the split)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="affordance-grasp", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -25,11 +32,13 @@ def build_parser() -> argparse.ArgumentParser:
     sc.add_argument("--out", type=Path, default=Path("out/sim-check"))
     sc.add_argument("--no-depth-noise", dest="depth_noise", action="store_false",
                     help="save noiseless depth (the RealSense-like noise model is on by default)")
+    _objects_args(sc)
     b = sub.add_parser("bench", help="run the perception-to-grasp pipeline per strategy; writes results.json + PNGs")
     b.add_argument("--strategy", default="all", help="affordance | oracle | quality | center | random | all")
     b.add_argument("--trials", type=_positive_int, default=100)
     b.add_argument("--seed", type=int, default=0)
-    b.add_argument("--split", choices=("seen", "unseen"), default="seen")
+    b.add_argument("--split", choices=("seen", "unseen", "objects"), default="seen",
+                   help="target categories: the model's seen or held-out ones, or the --objects files")
     b.add_argument("--max-attempts", type=_positive_int, default=3)
     b.add_argument("--out", type=Path, default=Path("out/bench"))
     b.add_argument("--no-depth-noise", dest="depth_noise", action="store_false")
@@ -37,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="AffordancePredictor YAML for the affordance strategy (default: the shipped model)")
     b.add_argument("--oracle-affordance", action="store_true",
                    help="run the affordance strategy on the ground-truth heatmap instead of the model")
+    _objects_args(b)
     d = sub.add_parser("dataset", help="render an affordance dataset split with the sim twin (resumable)")
     d.add_argument("--out", type=Path, required=True)
     d.add_argument("--n", type=_positive_int, required=True, help="number of rendered scenes (each gives several samples)")
@@ -45,6 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--workers", type=_positive_int, default=1, help="rendering processes")
     d.add_argument("--max-targets", type=_positive_int, default=2,
                    help="at most this many objects of the split's target categories per scene (1..N)")
+    d.add_argument("--objects", type=Path, nargs="+", default=(), metavar="PATH",
+                   help="object files (YAML) or folders of them: their objects join the split's targets")
     t = sub.add_parser("train", help="train the affordance model (KLD loss, AdamW); resumable, keeps the best checkpoint")
     t.add_argument("--data", type=Path, required=True, nargs="+",
                    help="rendered split(s), or an AGD20K root (ROOT or ROOT::Unseen); several are read as one")
@@ -72,6 +84,15 @@ def build_parser() -> argparse.ArgumentParser:
     dm.add_argument("--seed", type=int, default=0)
     dm.add_argument("--config", type=Path, default=None, help="params file (default config/sim.yaml)")
     dm.add_argument("--max-attempts", type=_positive_int, default=3)
+    dm.add_argument("--objects", type=Path, nargs="+", default=(), metavar="PATH",
+                    help="object files (YAML) or folders of them: their objects appear in the scenes, asked for "
+                         "with their own queries")
+    ob = sub.add_parser("objects", help="list the object categories, check object files, render a picture grid")
+    ob.add_argument("--objects", type=Path, nargs="+", default=(), metavar="PATH",
+                    help="object files (YAML) or folders of them to load and check")
+    ob.add_argument("--grid", type=Path, default=None, help="write a PNG grid of every category (or object file)")
+    ob.add_argument("--check", action="store_true", help="settle each one in the twin and report problems")
+    ob.add_argument("--markdown", type=Path, default=None, help="write the categories table (README format)")
     rec = sub.add_parser("record", help="record camera topics of a running graph into a rosbag2 (mcap)")
     rec.add_argument("--out", type=Path, required=True, help="bag folder to create")
     rec.add_argument("--duration", type=float, required=True, help="seconds")
@@ -92,16 +113,16 @@ def main(argv=None) -> int:
     try:
         if args.command == "sim-check":
             from .apps.sim_check import sim_check
-            sim_check(args.trials, args.seed, args.out, args.depth_noise)
+            sim_check(args.trials, args.seed, args.out, args.depth_noise, args.categories, args.objects)
             print(f"wrote {args.out / 'summary.json'}")
         elif args.command == "bench":
             from .apps.bench import bench
             bench(args.strategy, args.trials, args.seed, args.split, args.out, args.max_attempts, args.depth_noise,
-                  args.predictor, args.oracle_affordance)
+                  args.predictor, args.oracle_affordance, args.objects, args.categories)
             print(f"wrote {args.out}")
         elif args.command == "dataset":
             from .apps.dataset import render_dataset
-            render_dataset(args.out, args.n, args.split, args.seed, args.workers, args.max_targets)
+            render_dataset(args.out, args.n, args.split, args.seed, args.workers, args.max_targets, args.objects)
         elif args.command == "train":
             from .apps.train import train
             summary = train(args.data, args.config, args.out, args.val, args.device, args.epochs, args.restart,
@@ -116,8 +137,11 @@ def main(argv=None) -> int:
             return bringup(args.config, args.nodes)
         elif args.command == "demo":
             from .apps.demo import demo
-            demo(args.out, args.trials, args.seed, args.config, args.max_attempts)
+            demo(args.out, args.trials, args.seed, args.config, args.max_attempts, args.objects)
             print(f"wrote {args.out / 'summary.json'}")
+        elif args.command == "objects":
+            from .apps.objects import objects_command
+            objects_command(args.objects, args.grid, args.check, args.markdown)
         elif args.command == "record":
             from .apps.bag import CAMERA_TOPICS, record
             r = record(args.out, args.duration, args.topics or CAMERA_TOPICS)

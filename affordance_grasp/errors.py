@@ -1,5 +1,6 @@
 """Typed errors. Every stage raises one of these for bad input; the ROS layer turns them
 into a failed response carrying the message, and never into a motion."""
+from __future__ import annotations
 
 
 class AffordanceGraspError(Exception):
@@ -23,7 +24,12 @@ class EmptyCloudError(InvalidInputError):
 
 
 class NoGraspFoundError(AffordanceGraspError):
-    """The generator or the selection produced no admissible grasp."""
+    """The generator or the selection produced no admissible grasp. ``counts`` holds what each
+    filter removed (a GenerationReport's dict), when known."""
+
+    def __init__(self, message: str, counts: dict | None = None):
+        super().__init__(message)
+        self.counts = counts or {}
 
 
 class CheckpointError(AffordanceGraspError):

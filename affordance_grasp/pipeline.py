@@ -5,7 +5,10 @@ the demo and the bench share.
     ─▶ affordance heatmap on its crop ─▶ grasp candidates on that object ─▶ affordance scoring
 
 Which cluster is the queried object: an explicit box or mask (a task planner's hint, or ground
-truth in the bench) wins; otherwise the model's reasoning head ranks the clusters' boxes.
+truth in the bench) wins; otherwise grounding (affordance/grounding.py) decides from the reasoning
+head's category probabilities, the request's colour/position/size words and, for objects the model
+does not know, how strongly the requested part shows on each; it refuses when nothing or several
+things in view fit the request.
 """
 from __future__ import annotations
 
@@ -13,8 +16,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Union
 
+import cv2
 import numpy as np
 
+from .affordance.grounding import PRESENCE_THRESHOLD, Choice, SceneObject, choose, colour_shares
 from .affordance.query import QueryParser
 from .errors import EmptyCloudError, InvalidInputError, NoGraspFoundError
 from .grasping.antipodal import AntipodalGenerator
@@ -26,13 +31,15 @@ from .types import AffordanceMap, AffordanceQuery, Grasp, RGBDFrame
 
 @dataclass
 class Detection:
-    query: AffordanceQuery
+    query: AffordanceQuery                    # resolved for the chosen object
     amap: AffordanceMap
     grasps: List[Grasp]                       # best first
     cloud: SceneCloud
     object_box: np.ndarray                    # [x0 y0 x1 y1] of the chosen object
     avoid: Optional[np.ndarray] = None
     timings: Dict[str, float] = field(default_factory=dict)  # seconds per stage
+    choice: Optional[Choice] = None           # how the object was chosen (None: the request gave it)
+    generation: Dict[str, dict] = field(default_factory=dict)  # the generator's per-filter counts
 
     @property
     def best(self) -> Grasp:
@@ -56,6 +63,15 @@ def cluster_boxes(cloud: SceneCloud, min_points: int = 15, pad: int = 4) -> Dict
     return boxes
 
 
+def cluster_mask(cloud: SceneCloud, cluster: int, radius: int = 3) -> np.ndarray:
+    """The image pixels of a cluster: its points' pixels, grown to cover the gaps between samples."""
+    h, w = cloud.frame.depth.shape
+    m = np.zeros((h, w), np.uint8)
+    px = cloud.pixels[cloud.cluster == cluster]
+    m[px[:, 0], px[:, 1]] = 1
+    return cv2.dilate(m, np.ones((2 * radius + 1, 2 * radius + 1), np.uint8)).astype(bool)
+
+
 def mask_box(mask: np.ndarray) -> np.ndarray:
     vs, us = np.nonzero(mask)
     if len(vs) == 0:
@@ -72,10 +88,37 @@ class GraspPipeline:
         self.cloud_cfg = cloud_cfg or CloudConfig()
         self.scoring = scoring
 
+    def recognisable(self) -> List[str]:
+        """The categories the predictor's reasoning head was taught."""
+        vocab = getattr(getattr(self.predictor, "model", None), "vocab", None)
+        return list(getattr(vocab, "trained_objects", []) or getattr(vocab, "objects", []))
+
+    def scene_objects(self, frame: RGBDFrame, cloud: SceneCloud, query: AffordanceQuery,
+                      boxes: Dict[int, np.ndarray]) -> List[SceneObject]:
+        """Every object cluster with what grounding needs: category probabilities, colours,
+        position, size, and (when the request names no known object) its part score."""
+        ids = list(boxes)
+        probs = self.predictor.category_probabilities(frame, [boxes[i] for i in ids])
+        presence = getattr(getattr(self.predictor, "cfg", None), "presence_threshold", None) or PRESENCE_THRESHOLD
+        vocab = self.parser.vocab
+        objects = []
+        for i, p in zip(ids, probs):
+            sel = cloud.cluster == i
+            pts = cloud.points[sel]
+            objects.append(SceneObject(i, boxes[i], pts.mean(0), float(np.ptp(pts, axis=0).max()),
+                                       colour_shares(frame.rgb, cloud.pixels[sel], vocab.colours), p,
+                                       presence=presence))
+        taught = self.recognisable()
+        if not (query.object and query.known_object and query.object in taught):
+            masks = [cluster_mask(cloud, i) for i in ids]
+            for o, score in zip(objects, self.predictor.part_scores(frame, query, [boxes[i] for i in ids], masks)):
+                o.part_score = float(score)
+        return objects
+
     def detect(self, frame: RGBDFrame, query: Union[str, AffordanceQuery], object_box=None,
-               object_mask: Optional[np.ndarray] = None, seed: int = 0) -> Detection:
-        """Raises QueryError, EmptyCloudError, NoGraspFoundError or InvalidInputError; never moves
-        anything."""
+               object_mask: Optional[np.ndarray] = None, seed: int = 0, pick_any: bool = False) -> Detection:
+        """Raises QueryError (GroundingError when the request does not pick out one object in
+        view), EmptyCloudError, NoGraspFoundError or InvalidInputError; never moves anything."""
         if not isinstance(frame, RGBDFrame):
             raise InvalidInputError(f"expected an RGBDFrame, got {type(frame).__name__}")
         t: Dict[str, float] = {}
@@ -91,16 +134,21 @@ class GraspPipeline:
             box = np.asarray(object_box, float).reshape(4)
             cloud.target &= ((cloud.pixels[:, 1] >= box[0]) & (cloud.pixels[:, 1] <= box[2]) &
                              (cloud.pixels[:, 0] >= box[1]) & (cloud.pixels[:, 0] <= box[3]))
-        else:
+        choice = None
+        if object_mask is None and object_box is None:
             boxes = cluster_boxes(cloud)
             if not boxes:
                 raise EmptyCloudError("no object on the table: the cloud has no object cluster")
-            ids = list(boxes)
             t_loc = time.perf_counter()
-            pick = ids[self.predictor.locate(frame, q, [boxes[i] for i in ids])]
+            choice = choose(q, self.scene_objects(frame, cloud, q, boxes), self.parser.vocab, pick_any,
+                            self.recognisable())
             t["locate"] = time.perf_counter() - t_loc
-            box = boxes[pick]
-            cloud.target &= cloud.cluster == pick
+            q = choice.query
+            box = boxes[choice.index]
+            cloud.target &= cloud.cluster == choice.index
+        elif not q.part:
+            raise InvalidInputError(f"{q.text!r} does not say which part to use on an object the model does not "
+                                    f"know; name the part (e.g. 'by its handle')")
         t["cloud"] = time.perf_counter() - t0 - t.get("locate", 0.0)
 
         t0 = time.perf_counter()
@@ -111,9 +159,12 @@ class GraspPipeline:
         t0 = time.perf_counter()
         grasps = self.generator.generate(cloud, seed=seed)
         t["grasp_generation"] = time.perf_counter() - t0
+        report = getattr(self.generator, "last_report", None)
         if not grasps:
-            raise NoGraspFoundError(f"no collision-free grasp candidate on the {q.object}")
+            why = f" ({report.summary()})" if report is not None else ""
+            raise NoGraspFoundError(f"no collision-free grasp candidate on the {q.object}{why}",
+                                    report.to_dict() if report is not None else None)
         t0 = time.perf_counter()
         ranked = score_grasps(grasps, amap, frame, self.scoring, avoid)
         t["selection"] = time.perf_counter() - t0
-        return Detection(q, amap, ranked, cloud, box, avoid, t)
+        return Detection(q, amap, ranked, cloud, box, avoid, t, choice, report.to_dict() if report is not None else {})

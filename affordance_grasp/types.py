@@ -131,13 +131,53 @@ class RGBDFrame:
         return self.depth.shape
 
 
+POSITIONS = ("left", "right", "near", "far", "middle")
+SIZES = ("biggest", "smallest")
+
+
+@dataclass(frozen=True)
+class ObjectSelector:
+    """Words in a request that pick one object among several of its kind: a colour name, a
+    position seen from the robot (left is +y in the base frame, near is close to the base), a
+    size, and an ordinal along the position ("the second mug from the left": 2, left; -1: last)."""
+
+    colour: str = ""
+    position: str = ""
+    size: str = ""
+    ordinal: int = 0
+
+    def __post_init__(self):
+        if self.position and self.position not in POSITIONS:
+            raise InvalidInputError(f"position must be one of {POSITIONS}, got {self.position!r}")
+        if self.size and self.size not in SIZES:
+            raise InvalidInputError(f"size must be one of {SIZES}, got {self.size!r}")
+        if not isinstance(self.ordinal, int) or self.ordinal < -1:
+            raise InvalidInputError(f"ordinal must be an int >= -1, got {self.ordinal!r}")
+
+    def __bool__(self) -> bool:
+        return bool(self.colour or self.position or self.size or self.ordinal)
+
+    def describe(self) -> str:
+        words = []
+        if self.ordinal:
+            words.append({-1: "last", 1: "first", 2: "second", 3: "third"}.get(self.ordinal, f"#{self.ordinal}"))
+        words += [w for w in (self.size, self.colour) if w]
+        if self.position:
+            words.append(f"({'from the ' if self.ordinal else 'on the '}{self.position})")
+        return " ".join(words)
+
+
 @dataclass(frozen=True)
 class AffordanceQuery:
     """A parsed request: act on ``part`` of ``object`` for ``affordance``.
 
+    ``object`` is a vocabulary category (``known_object``), another noun the user used (an object
+    the model has not been told about), or "" when the request names none ("grab the handle",
+    "something to cut with"): then the scene decides which object is meant.
     ``grasp_part`` is where the fingers go. It differs from ``part`` for tool use:
-    "hand me the knife so I can cut" targets the blade but grasps the handle.
-    ``avoid_parts`` are parts the fingers must not touch.
+    "hand me the knife so I can cut" targets the blade but grasps the handle. "" means the part
+    is not known yet (an unknown object asked for by affordance alone).
+    ``avoid_parts`` are parts the fingers must not touch; ``selector`` picks one of several objects.
     """
 
     text: str
@@ -146,15 +186,28 @@ class AffordanceQuery:
     part: str
     grasp_part: str = ""
     avoid_parts: tuple = ()
+    known_object: bool = True
+    selector: ObjectSelector = field(default_factory=ObjectSelector)
 
     def __post_init__(self):
-        for name in ("object", "affordance", "part"):
-            v = getattr(self, name)
-            if not isinstance(v, str) or not v.strip():
-                raise InvalidInputError(f"AffordanceQuery.{name} must be a non-empty string")
+        for name in ("object", "part", "grasp_part"):
+            if not isinstance(getattr(self, name), str):
+                raise InvalidInputError(f"AffordanceQuery.{name} must be a string")
+        if not isinstance(self.affordance, str) or not self.affordance.strip():
+            raise InvalidInputError("AffordanceQuery.affordance must be a non-empty string")
+        if self.known_object and not self.object.strip():
+            raise InvalidInputError("AffordanceQuery: a known object needs its category name")
+        if self.known_object and not self.part.strip():
+            raise InvalidInputError("AffordanceQuery.part must be a non-empty string for a known object")
         if not self.grasp_part:
             object.__setattr__(self, "grasp_part", self.part)
         object.__setattr__(self, "avoid_parts", tuple(self.avoid_parts))
+        if not isinstance(self.selector, ObjectSelector):
+            raise InvalidInputError("AffordanceQuery.selector must be an ObjectSelector")
+
+    @property
+    def names_object(self) -> bool:
+        return bool(self.object)
 
 
 @dataclass

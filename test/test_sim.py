@@ -5,7 +5,10 @@ from affordance_grasp.errors import InvalidInputError
 from affordance_grasp.geometry import camera_to_base, deproject_pixels, project_base_points, transform_points
 from affordance_grasp.sim.camera import DepthNoise
 from affordance_grasp.sim.ground_truth import object_masks
-from affordance_grasp.sim.objects import CATEGORIES, make_object, parse_geom_name
+from affordance_grasp.affordance.query import Vocabulary
+from affordance_grasp.sim.objects import REGISTRY, local_aabb, make_object, parse_geom_name, variant
+from affordance_grasp.sim.objects.check import check_physics
+from affordance_grasp.sim.oracle import graspable_parts
 from affordance_grasp.sim.scene import SceneConfig, sample_scene, visible_pixels
 from affordance_grasp.sim.camera import SimCamera
 
@@ -68,19 +71,79 @@ def test_depth_noise_model():
     assert len(np.unique(q[:, :70])) == 1 and abs(q[0, 0] - 1.0) < 0.003  # quantised, no noise
 
 
-@pytest.mark.parametrize("category", sorted(CATEGORIES))
-def test_every_category_has_labelled_parts(category):
-    spec = make_object(category, np.random.default_rng(1))
-    assert len(spec.parts) >= 2
-    assert all(p.affordances for p in spec.parts)
-    assert any(p.grasp for p in spec.parts), "each category needs a part meant for grasping"
-    other = make_object(category, np.random.default_rng(2))
-    assert spec.parts[0].geoms[0].size != other.parts[0].geoms[0].size  # randomised dimensions
+@pytest.mark.parametrize("category", sorted(REGISTRY))
+def test_every_category_builds_settles_and_is_hollow_where_it_should_be(category):
+    """Two variants (two shape families) of every category: labelled parts with known names,
+    a part to grasp, a sane size, at rest on the table without tipping, sliding or exploding; an
+    open container is hollow (a ray down its opening reaches its floor)."""
+    cat = REGISTRY[category]
+    vocab = Vocabulary.load()
+    for v in range(min(2, cat.variants)):
+        spec = variant(cat, v)
+        assert len(spec.parts) >= 2 and spec.family in cat.families
+        assert {p.name for p in spec.parts} <= set(vocab.parts), "part names come from the vocabulary"
+        assert set(graspable_parts(spec)), "each category needs a part meant for grasping"
+        rep = check_physics(spec, cat.upright, cat.hollow)
+        assert rep.ok, (category, v, rep.problems)
+        assert 0.005 < rep.mass < 3.0, rep.mass
+        if cat.hollow:
+            assert rep.floor_z is not None and rep.floor_z < 0.5 * rep.extent[2]
+
+
+def test_categories_are_documented_and_in_the_vocabulary():
+    vocab = Vocabulary.load()
+    assert len(REGISTRY) >= 30
+    assert set(REGISTRY) == set(vocab.categories), "the vocabulary lists exactly the twin's categories"
+    for name, cat in REGISTRY.items():
+        assert cat.dims and cat.source and cat.queries, name
+        spec = variant(cat, 0)
+        assert {p.name for p in spec.parts} == set(vocab.parts_of(name)), name
+        assert vocab.part_map[name]["grasp"] in graspable_parts(spec), name
+    assert sum(len(c.families) >= 2 for c in REGISTRY.values()) >= 25
+
+
+def test_same_seed_same_object_and_instances_vary():
+    a, b = make_object("mug", np.random.default_rng(4)), make_object("mug", np.random.default_rng(4))
+    assert np.array_equal(a.parts[0].meshes[0].vertices, b.parts[0].meshes[0].vertices)
+    assert a.parts[0].appearance.rgba == b.parts[0].appearance.rgba
+    sizes = {round(float(np.ptp(make_object("mug", np.random.default_rng(k)).trimesh().vertices[:, 2])), 4)
+             for k in range(6)}
+    assert len(sizes) >= 4  # stretched per instance
+    looks = {make_object("knife", np.random.default_rng(k)).part("handle").material for k in range(12)}
+    assert len(looks) >= 2  # handles of several materials
+
+
+def test_flat_tools_lie_flat_at_their_true_thickness():
+    for name in ("knife", "fork", "spatula", "wrench"):
+        spec = variant(REGISTRY[name], 0)
+        lo, hi = local_aabb(spec)
+        assert hi[2] - lo[2] < 0.035 and max(hi[:2] - lo[:2]) > 0.12, name
+
+
+def test_mug_handle_is_a_loop_with_a_hole():
+    """A horizontal ray across the gap between a mug's handle and its body, at the handle's mid
+    height, passes through (collision pieces included): the handle is a loop, not a solid block."""
+    import mujoco
+    from affordance_grasp.sim.world import PlacedObject, SimWorld
+    for v in range(3):  # the three handle families
+        spec = variant(REGISTRY["mug"], v)
+        world = SimWorld([PlacedObject("mug_0", spec, (0.5, 0.0, 0.001), 0.0)])
+        body = spec.part_trimesh(spec.part("body")).vertices
+        handle = spec.part_trimesh(spec.part("handle")).vertices
+        z = (handle[:, 2].min() + handle[:, 2].max()) / 2
+        T = world.object_pose("mug_0")
+        free = 0
+        for x in np.linspace(body[:, 0].max() + 0.002, handle[:, 0].max() - 0.006, 6):
+            start = T[:3, :3] @ np.array([x, -0.1, z]) + T[:3, 3]
+            gid = np.array([-1], np.int32)
+            d = mujoco.mj_ray(world.model, world.data, start, T[:3, 1], None, 1, -1, gid)
+            free += d < 0 or not world.model.geom(gid[0]).name.startswith("mug_0/")
+        assert free >= 1, f"mug variant {v}: no ray passes between the handle and the body"
 
 
 def test_unknown_category_and_geom_names():
     with pytest.raises(InvalidInputError, match="known"):
-        make_object("teapot", np.random.default_rng(0))
+        make_object("unicorn", np.random.default_rng(0))
     assert parse_geom_name("mug_0/handle#2") == ("mug_0", "handle")
     assert parse_geom_name("table") is None
 

@@ -16,13 +16,26 @@ import cv2
 import numpy as np
 import torch
 
-from ..errors import InvalidInputError
-from ..sim.objects import CATEGORIES
+from ..config import load_yaml
+from ..errors import ConfigError, InvalidInputError
+from ..resources import resource
 
 SPLITS = ("train", "val", "test_seen", "test_unseen")
-# Held out of every training scene, as AGD20K's unseen split holds out categories.
-UNSEEN_CATEGORIES = ("brush", "kettle")
-SEEN_CATEGORIES = tuple(c for c in CATEGORIES if c not in UNSEEN_CATEGORIES)
+
+
+def _category_split() -> Tuple[Tuple[str, ...], Tuple[str, ...]]:
+    """(seen, held-out) categories: the vocabulary's categories, minus those config/dataset_splits.yaml
+    holds out of every training scene (as AGD20K's unseen split holds out categories)."""
+    from .query import Vocabulary
+    cats = Vocabulary.load().categories
+    held = tuple(load_yaml(resource("config", "dataset_splits.yaml"), "dataset splits").get("held_out", ()))
+    unknown = set(held) - set(cats)
+    if unknown:
+        raise ConfigError(f"config/dataset_splits.yaml holds out categories the vocabulary does not know: {sorted(unknown)}")
+    return tuple(c for c in cats if c not in held), held
+
+
+SEEN_CATEGORIES, UNSEEN_CATEGORIES = _category_split()
 CLIP_MEAN = np.array([0.48145466, 0.4578275, 0.40821073], np.float32)
 CLIP_STD = np.array([0.26862954, 0.26130258, 0.27577711], np.float32)
 UNKNOWN = "<unk>"

@@ -103,3 +103,35 @@ def locate_accuracy(predictor, source, progress: bool = True) -> dict:
     return {"n": len(decisions), "scenes": len(scenes), "accuracy": round(float(np.mean([ok for _, ok in decisions])), 4),
             "per_category": {c: {"n": len(v), "accuracy": round(float(np.mean(v)), 4)} for c, v in sorted(per.items())},
             "confusion": confusion}
+
+
+def presence_calibration(predictor, source, max_scenes: int = 300, progress: bool = True, seed: int = 0) -> dict:
+    """The category-probability threshold from which grounding counts an object as "a mug".
+    Positives: each object's probability of its own category. Negatives: its probability of the
+    other categories in its scene and of two categories not there (what "no knife in view" must
+    refuse). The threshold maximises balanced accuracy over a rendered split's scenes."""
+    rng = np.random.default_rng(seed)
+    pos, neg = [], []
+    scenes = source.scenes()[:max_scenes]
+    for scene, meta in tqdm(scenes, desc="calibrate", unit="scene", disable=not progress):
+        if not meta["objects"]:
+            continue
+        frame = source.frame(scene)
+        probs = predictor.category_probabilities(frame, [o["box"] for o in meta["objects"]])
+        present = {o["category"] for o in meta["objects"]}
+        for o, p in zip(meta["objects"], probs):
+            if o["category"] in p:
+                pos.append(p[o["category"]])
+            absent = [c for c in p if c not in present]
+            others = [c for c in present if c != o["category"] and c in p]
+            picks = others + [str(c) for c in rng.choice(absent, min(2, len(absent)), replace=False)]
+            neg += [p[c] for c in picks]
+    if not pos or not neg:
+        return {"presence_threshold": None, "n_pos": len(pos), "n_neg": len(neg)}
+    pos, neg = np.asarray(pos), np.asarray(neg)
+    ts = np.linspace(0.02, 0.95, 94)
+    bal = np.array([(np.mean(pos >= t) + np.mean(neg < t)) / 2 for t in ts])
+    k = int(np.argmax(bal))
+    return {"presence_threshold": round(float(ts[k]), 3), "balanced_accuracy": round(float(bal[k]), 4),
+            "true_positive_rate": round(float(np.mean(pos >= ts[k])), 4),
+            "true_negative_rate": round(float(np.mean(neg < ts[k])), 4), "n_pos": int(len(pos)), "n_neg": int(len(neg))}

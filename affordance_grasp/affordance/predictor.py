@@ -9,64 +9,63 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import cv2
 import numpy as np
 import torch
-import yaml
 
+from ..config import from_mapping, load_yaml
 from ..errors import CheckpointError, ConfigError, InvalidInputError
+from ..resources import resolve, resource
 from ..types import AffordanceMap, AffordanceQuery, RGBDFrame
 from .checkpoint import load_model
 from .data import CropConfig, UNKNOWN, crop_matrix, normalise_depth, normalise_rgb, warp
 from .evaluation import autocast, pick_device
+from .grounding import PRESENCE_THRESHOLD
 from .query import Vocabulary
 from .regions import regions_from_heatmap
 
-ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_PREDICTOR_CONFIG = ROOT / "config" / "affordance_predictor.yaml"
-DEFAULT_CHECKPOINT = ROOT / "models" / "affordance_default.pt"
+
+def default_predictor_config() -> Path:
+    return resource("config", "affordance_predictor.yaml")
 
 
 @dataclass
 class PredictorConfig:
-    checkpoint: str = str(DEFAULT_CHECKPOINT)
+    checkpoint: str = "models/affordance_default.pt"   # absolute, or relative to the package's share folder
     device: Optional[str] = None          # cpu | cuda; None: cuda when available
     region_threshold: float = 0.5         # boxes/mask: heat >= this x the peak
     max_regions: int = 3
     sam_checkpoint: Optional[str] = None  # local segment-anything weights: refine the part mask
     sam_model_type: str = "vit_b"
     locate_flip: bool = True              # average the reasoning head over the crop and its mirror image
+    presence_threshold: Optional[float] = None   # category probability that counts as "this is one";
+                                                 # None: the checkpoint's calibrated value
 
     @classmethod
     def load(cls, path=None) -> "PredictorConfig":
-        if path is None:
-            path = DEFAULT_PREDICTOR_CONFIG
-        try:
-            raw = yaml.safe_load(Path(path).read_text()) or {}
-        except (OSError, yaml.YAMLError) as e:
-            raise ConfigError(f"cannot read predictor config {path}: {e}") from None
-        known = set(cls.__dataclass_fields__)
-        if set(raw) - known:
-            raise ConfigError(f"unknown predictor config keys {sorted(set(raw) - known)}; known: {sorted(known)}")
-        cfg = cls(**raw)
-        ck = Path(cfg.checkpoint)
-        cfg.checkpoint = str(ck if ck.is_absolute() else ROOT / ck)
+        path = path or default_predictor_config()
+        cfg = from_mapping(cls, load_yaml(path, "predictor config", allow_empty=True), str(path))
+        cfg.checkpoint = str(resolve(cfg.checkpoint))
         return cfg
 
 
 def model_labels(query: AffordanceQuery, part: str, vocab: Optional[Vocabulary] = None) -> tuple:
     """(object, affordance, part) the model is asked for when the fingers should go on ``part``:
-    the query's own affordance for its own part, otherwise the affordance that names that part."""
-    if part == query.part:
-        return query.object, query.affordance, part
+    the query's own affordance for its own part, otherwise the affordance that names that part.
+    An object the request does not name, or names with a word the model was not taught, is
+    ``<unk>``; so is an unknown part: the model then answers from what it was told."""
+    obj = query.object if query.known_object and query.object else UNKNOWN
+    part = part or UNKNOWN
+    if part == (query.part or UNKNOWN):
+        return obj, query.affordance, part
     vocab = vocab or Vocabulary.load()
-    mapping = vocab.part_map.get(query.object, {})
+    mapping = vocab.part_map.get(query.object, {}) if query.known_object else {}
     for aff in ("grasp", "hold", *mapping):
         if mapping.get(aff) == part:
-            return query.object, aff, part
-    return query.object, UNKNOWN, part
+            return obj, aff, part
+    return obj, "grasp" if part == vocab.default_grasp_part else UNKNOWN, part
 
 
 class AffordancePredictor:
@@ -89,12 +88,14 @@ class AffordancePredictor:
             setattr(cfg, k, v)
         if not Path(cfg.checkpoint).exists():
             raise CheckpointError(f"affordance checkpoint {cfg.checkpoint} does not exist; train one with "
-                                  f"`affordance-grasp train` or set `checkpoint` in {path or DEFAULT_PREDICTOR_CONFIG}")
+                                  f"`affordance-grasp train` or set `checkpoint` in {path or default_predictor_config()}")
         model, blob = load_model(cfg.checkpoint, pick_device(cfg.device))
         sam = None
         if cfg.sam_checkpoint:
             from .sam_refine import SamRefiner
             sam = SamRefiner.from_checkpoint(cfg.sam_checkpoint, cfg.sam_model_type, pick_device(cfg.device))
+        if cfg.presence_threshold is None:
+            cfg.presence_threshold = float(blob.get("calibration", {}).get("presence_threshold", PRESENCE_THRESHOLD))
         return cls(model, cfg, sam, model_id=f"{blob['config'].get('name', 'model')}:{Path(cfg.checkpoint).name}")
 
     # ------------------------------------------------------------------ core
@@ -182,11 +183,33 @@ class AffordancePredictor:
             probs = 0.5 * (probs + torch.softmax(mirrored, dim=1).numpy())
         return probs
 
-    def locate(self, frame: RGBDFrame, query: AffordanceQuery, boxes: Sequence[Sequence[float]]) -> int:
-        """Index of the box that most likely shows ``query.object``. For an object the model never
-        saw in training, the box the classifier is least sure about (an unknown object)."""
+    def category_probabilities(self, frame: RGBDFrame, boxes: Sequence[Sequence[float]]) -> List[Dict[str, float]]:
+        """Per box, the reasoning head's probability of each category the model was trained on."""
         probs = self.object_probabilities(frame, boxes)
         vocab = self.model.vocab
-        if query.object in vocab.trained_objects:
-            return int(np.argmax(probs[:, vocab.objects.index(query.object)]))
-        return int(np.argmin(probs.max(axis=1)))
+        cats = vocab.trained_objects or [o for o in vocab.objects if o != UNKNOWN]
+        idx = [vocab.objects.index(c) for c in cats]
+        return [{c: float(row[i]) for c, i in zip(cats, idx)} for row in probs]
+
+    def locate(self, frame: RGBDFrame, query: AffordanceQuery, boxes: Sequence[Sequence[float]]) -> int:
+        """Index of the box most likely to show ``query.object`` (a category the model knows)."""
+        probs = self.category_probabilities(frame, boxes)
+        return int(np.argmax([p.get(query.object, 0.0) for p in probs]))
+
+    def part_scores(self, frame: RGBDFrame, query: AffordanceQuery, boxes: Sequence[Sequence[float]],
+                    masks: Sequence[np.ndarray]) -> np.ndarray:
+        """For each candidate object (its box and its pixels' mask), the share of the requested
+        part's heat, predicted on its own crop, that falls on its own pixels: how clearly it has
+        the part the request asks for."""
+        self._check(frame, query)
+        if len(boxes) == 0:
+            return np.zeros(0)
+        labels = [model_labels(query, query.grasp_part or query.part, self.words)] * len(boxes)
+        mats, img, dep = self._inputs(frame, list(boxes))
+        heat = self._run(img, dep, labels)["log_heatmap"].exp().numpy()
+        out = np.zeros(len(boxes))
+        for i, (M, h, m) in enumerate(zip(mats, heat, masks)):
+            full = self._paste(h, M, frame.rgb.shape[:2])
+            total = float(full.sum())
+            out[i] = float(full[np.asarray(m, bool)].sum()) / total if total > 0 else 0.0
+        return out

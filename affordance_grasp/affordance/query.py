@@ -1,23 +1,46 @@
-"""Free text -> AffordanceQuery(object, affordance, part), with grasp and avoid parts.
+"""Free text -> AffordanceQuery(object, affordance, part, grasp part, parts to avoid, selector).
 
-Vocabulary, synonyms and the part mapping P(object, affordance) live in
+Vocabulary, synonyms, the part mapping P(object, affordance) and the selector words live in
 config/affordance_vocabulary.yaml. Matching is on whole words, longest phrase first, so
 "hammer the nail" reads "hammer" as the object and, having no other verb, as the action too.
+
+The grammar, roughly::
+
+    [verb] [the] [ordinal] [size] [colour] OBJECT [position] [by its PART] [so I can VERB]
+                                                  [without touching the PART]
+
+Any noun is accepted as the object: a known word maps to its category, another noun is kept as
+the user wrote it (the model then looks for "the handle of this thing"), and a request that
+names no object ("grab the handle", "something to cut with") leaves the choice to the scene. A
+request is refused only when nothing in it says what to do, or it contradicts itself.
 """
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from pathlib import Path
+import unicodedata
+from dataclasses import dataclass, field, replace
 from typing import Dict, List, Optional, Tuple
 
-import yaml
-
+from ..config import load_yaml
 from ..errors import ConfigError, QueryError
-from ..types import AffordanceQuery
+from ..resources import resource
+from ..types import AffordanceQuery, ObjectSelector, POSITIONS, SIZES
 
-DEFAULT_VOCAB = Path(__file__).resolve().parents[2] / "config" / "affordance_vocabulary.yaml"
-_NEGATION = re.compile(r"\b(?:don'?t|do not|never|without|avoid|not)\b(?:\s+\w+){0,3}?\s+(?:touch(?:ing)?\s+)?(?:the\s+|its\s+)?$")
+MAX_QUERY_CHARS = 300
+_NEGATION = re.compile(r"\b(?:don'?t|do not|never|without|avoid|not|no)\b(?:\s+\w+){0,3}?\s+(?:touch(?:ing)?\s+|"
+                       r"holding\s+|grabbing\s+)?(?:the\s+|its\s+|it'?s\s+|their\s+)?$")
+_DETERMINERS = {"the", "a", "an", "my", "your", "that", "this", "those", "these", "some", "any", "his", "her",
+                "our", "their"}
+_STOPS = {"by", "with", "without", "from", "to", "so", "and", "or", "in", "on", "at", "near", "next", "of", "for",
+          "using", "which", "who", "but", "then", "please", "into", "onto", "off", "up", "out", "over", "under",
+          "i", "me", "you", "we", "could", "would", "will", "is", "are", "be", "it", "its", "there", "here",
+          "because", "since", "if", "while", "when", "not", "don't", "do", "just", "now", "gently", "carefully",
+          "quickly", "slowly", "again", "one", "ones", "via", "through", "around", "behind", "beside", "between"}
+_TOKEN = re.compile(r"[a-z0-9][a-z0-9'\-]*")
+
+
+def default_vocabulary_path():
+    return resource("config", "affordance_vocabulary.yaml")
 
 
 @dataclass
@@ -26,83 +49,271 @@ class Vocabulary:
     affordances: Dict[str, List[str]]
     parts: Dict[str, List[str]]
     part_map: Dict[str, Dict[str, str]]
-    grasp_affordances: Tuple[str, ...]
+    grasp_affordances: Tuple[str, ...] = ("grasp", "hold", "wrap-grasp")
+    object_parts: Dict[str, List[str]] = field(default_factory=dict)
+    default_parts: Dict[str, str] = field(default_factory=dict)
+    default_grasp_part: str = "handle"
+    colours: Dict[str, List[int]] = field(default_factory=dict)
+    colour_synonyms: Dict[str, str] = field(default_factory=dict)
+    positions: Dict[str, List[str]] = field(default_factory=dict)
+    sizes: Dict[str, List[str]] = field(default_factory=dict)
+    ordinals: Dict[str, int] = field(default_factory=dict)
+    generic_objects: List[str] = field(default_factory=list)
 
     @classmethod
-    def load(cls, path=DEFAULT_VOCAB) -> "Vocabulary":
+    def load(cls, path=None) -> "Vocabulary":
+        path = path or default_vocabulary_path()
+        raw = load_yaml(path, "vocabulary")
+        known = set(cls.__dataclass_fields__)
+        unknown = set(raw) - known
+        if unknown:
+            raise ConfigError(f"{path}: unknown vocabulary keys {sorted(unknown)}; known: {sorted(known)}")
         try:
-            raw = yaml.safe_load(Path(path).read_text())
-            v = cls(raw["objects"], raw["affordances"], raw["parts"], raw["part_map"],
-                    tuple(raw.get("grasp_affordances", ["grasp", "hold"])))
-        except (OSError, yaml.YAMLError, KeyError, TypeError) as e:
+            v = cls(**{k: raw[k] for k in raw})
+        except TypeError as e:
             raise ConfigError(f"cannot read vocabulary {path}: {e}") from None
-        for obj, m in v.part_map.items():
-            if obj not in v.objects:
-                raise ConfigError(f"{path}: part_map names unknown object {obj!r}")
-            if "grasp" not in m:
-                raise ConfigError(f"{path}: part_map[{obj}] needs a 'grasp' entry (where the fingers go)")
+        v.grasp_affordances = tuple(v.grasp_affordances)
+        v.validate(str(path))
         return v
 
+    def validate(self, where: str = "vocabulary") -> None:
+        for key in ("objects", "affordances", "parts", "part_map"):
+            if not isinstance(getattr(self, key), dict) or not getattr(self, key):
+                raise ConfigError(f"{where}: needs a non-empty {key!r} mapping")
+        for obj, m in self.part_map.items():
+            if obj not in self.objects:
+                raise ConfigError(f"{where}: part_map names unknown object {obj!r}")
+            if "grasp" not in m:
+                raise ConfigError(f"{where}: part_map[{obj}] needs a 'grasp' entry (where the fingers go)")
+            bad = {a for a in m if a not in self.affordances} | {p for p in m.values() if p and p not in self.parts}
+            if bad:
+                raise ConfigError(f"{where}: part_map[{obj}] names unknown affordances or parts {sorted(bad)}")
+        for obj, ps in self.object_parts.items():
+            if obj not in self.objects or any(p not in self.parts for p in ps):
+                raise ConfigError(f"{where}: object_parts[{obj}] names an unknown object or part")
+        for c in self.colour_synonyms.values():
+            if c not in self.colours:
+                raise ConfigError(f"{where}: colour synonym for unknown colour {c!r}")
+        if set(self.positions) - set(POSITIONS) or set(self.sizes) - set(SIZES):
+            raise ConfigError(f"{where}: positions must be among {POSITIONS}, sizes among {SIZES}")
+
+    @property
+    def categories(self) -> List[str]:
+        return list(self.objects)
+
+    def parts_of(self, obj: str) -> List[str]:
+        """Every part a known object has (its part_map parts when object_parts does not list it)."""
+        listed = self.object_parts.get(obj)
+        return sorted(set(listed) if listed else set(self.part_map.get(obj, {}).values()) - {""})
+
     def describe(self) -> str:
-        return (f"objects: {', '.join(sorted(self.objects))}; actions: {', '.join(sorted(self.affordances))}; "
-                f"parts: {', '.join(sorted(self.parts))}")
+        return (f"objects: {', '.join(sorted(self.objects))} (or any other noun); actions: "
+                f"{', '.join(sorted(self.affordances))}; parts: {', '.join(sorted(self.parts))}")
+
+    def resolve(self, query: AffordanceQuery, category: str) -> AffordanceQuery:
+        """The query with its object fixed to a known ``category`` (after the scene chose it): the
+        category's own parts for the query's affordance and for the fingers."""
+        if category not in self.part_map:
+            return query
+        mapping = self.part_map[category]
+        aff = query.affordance
+        parts = set(self.parts_of(category))
+        grasp_part = mapping["grasp"]
+        if aff in self.grasp_affordances:
+            part = query.part if query.part in parts else mapping.get(aff, grasp_part)
+            grasp_part = part
+        else:
+            part = mapping.get(aff, query.part if query.part in parts else grasp_part)
+        if query.grasp_part in parts and query.grasp_part != part and aff not in self.grasp_affordances:
+            grasp_part = query.grasp_part
+        avoid = tuple(p for p in query.avoid_parts if p in parts)
+        return replace(query, object=category, part=part, grasp_part=grasp_part, avoid_parts=avoid, known_object=True)
 
 
 def _find(text: str, table: Dict[str, List[str]]) -> List[Tuple[int, int, str]]:
-    """All (start, end, canonical) whole-word matches, longest phrases first, non-overlapping."""
+    """All (start, end, canonical) whole-word matches, longest phrases first, non-overlapping.
+    A phrase also matches with a plural or possessive ending (s, es, 's)."""
     phrases = sorted(((p.lower(), c) for c, ps in table.items() for p in ps), key=lambda x: -len(x[0]))
     taken, out = [], []
     for phrase, canon in phrases:
-        for m in re.finditer(rf"(?<![\w-]){re.escape(phrase)}(?:'s|s)?(?![\w-])", text):
+        for m in re.finditer(rf"(?<![\w-]){re.escape(phrase)}(?:'s|es|s)?(?![\w-])", text):
             if all(m.end() <= a or m.start() >= b for a, b in taken):
                 taken.append((m.start(), m.end()))
                 out.append((m.start(), m.end(), canon))
     return sorted(out)
 
 
+def _overlaps(a: Tuple[int, int, str], spans: List[Tuple[int, int, str]]) -> bool:
+    return any(not (a[1] <= s or a[0] >= e) for s, e, _ in spans)
+
+
 class QueryParser:
     def __init__(self, vocab: Optional[Vocabulary] = None):
         self.vocab = vocab or Vocabulary.load()
+        v = self.vocab
+        self._colour_table = {c: [c] for c in v.colours}
+        for syn, c in v.colour_synonyms.items():
+            self._colour_table.setdefault(c, []).append(syn)
+        self._qualifier_words = ({w for ws in self._colour_table.values() for w in ws}
+                                 | {w for ws in v.sizes.values() for p in ws for w in p.split()}
+                                 | {w for ws in v.positions.values() for p in ws for w in p.split()}
+                                 | set(v.ordinals))
 
-    def parse(self, text: str) -> AffordanceQuery:
-        if not isinstance(text, str) or not text.strip():
+    # ------------------------------------------------------------------ text checks
+    def _clean(self, text) -> str:
+        if not isinstance(text, str):
+            raise QueryError(f"a query must be text, got {type(text).__name__}")
+        if not text.strip():
             raise QueryError(f"empty query; I understand {self.vocab.describe()}")
-        t = " ".join(text.lower().replace("’", "'").split())
-        objs = _find(t, self.vocab.objects)
-        if not objs:
-            raise QueryError(f"no known object in {text!r}; I understand {self.vocab.describe()}")
+        if len(text) > MAX_QUERY_CHARS:
+            raise QueryError(f"the query is {len(text)} characters long; a request is at most {MAX_QUERY_CHARS}")
+        if any(unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co") and ch not in " \t\n" for ch in text):
+            raise QueryError("the query contains control or invisible characters; send plain text")
+        t = text.lower().replace("’", "'").replace("‘", "'")
+        t = re.sub(r"[^\w\s',\-]", " ", t)
+        return " ".join(t.split())
+
+    # ------------------------------------------------------------------ parsing
+    def parse(self, text: str) -> AffordanceQuery:
+        v = self.vocab
+        t = self._clean(text)
+        parts_found = _find(t, v.parts)
+        objs = _find(t, v.objects)
+        # A word that is both an object and a part ("bowl") is the part when another object that
+        # has that part is named too ("the bowl of the spoon").
+        if len({o[2] for o in objs}) > 1:
+            named = {o[2] for o in objs}
+            keep = []
+            for o in objs:
+                as_part = [p for p in parts_found if p[0] == o[0] and p[1] == o[1]]
+                owner = [n for n in named if n != o[2] and as_part and as_part[0][2] in v.parts_of(n)]
+                if not owner:
+                    keep.append(o)
+            objs = keep
+        parts_found = [p for p in parts_found if not _overlaps(p, objs)]
         names = {o[2] for o in objs}
         if len(names) > 1:
             raise QueryError(f"{text!r} names several objects ({', '.join(sorted(names))}); ask for one")
-        o_start, o_end, obj = objs[0]
-        mapping = self.vocab.part_map.get(obj, {})
-        verbs = _find(t, self.vocab.affordances)
-        # A verb spelled like the object ("hammer") is the object unless nothing else is a verb.
-        other = [v for v in verbs if v[1] <= o_start or v[0] >= o_end]
-        verbs = other or verbs
+        verbs = _find(t, v.affordances)
+        # "something to hammer with": a word that is both an object and an action is the action
+        # right after an infinitive "to" (or "can" / "will").
+        objs = [o for o in objs if not (any(x[0] == o[0] for x in verbs)
+                                       and re.search(r"\b(?:to|can|will|could)\s+$", t[:o[0]]))]
+        if objs:
+            o_start, o_end = objs[0][0], objs[0][1]
+            # A verb spelled like the object ("hammer") is the object unless nothing else is a verb.
+            other = [x for x in verbs if x[1] <= o_start or x[0] >= o_end]
+            verbs = other or verbs
+        verbs = [x for x in verbs if not _overlaps(x, parts_found)]
+        selector, qual_spans = self._selector(t, objs)
+        obj, known = (objs[0][2], True) if objs else (self._unknown_noun(t, verbs, parts_found, qual_spans), False)
+
         parts, avoid = [], []
-        for s, e, p in _find(t, self.vocab.parts):
+        for s, e, p in parts_found:
             (avoid if _NEGATION.search(t[:s]) else parts).append(p)
-        known = set(mapping.values())
-        for p in parts + avoid:
-            if p not in known:
-                raise QueryError(f"a {obj} has no {p!r}; its parts are {', '.join(sorted(known))}")
-        functional = [v[2] for v in verbs if v[2] not in self.vocab.grasp_affordances and v[2] in mapping]
-        grasping = [v[2] for v in verbs if v[2] in self.vocab.grasp_affordances]
+        if known:
+            own = set(v.parts_of(obj))
+            for p in parts + avoid:
+                if p not in own:
+                    raise QueryError(f"a {obj.replace('_', ' ')} has no {p!r}; its parts are {', '.join(sorted(own))}")
+        if not obj and not verbs and not parts:
+            raise QueryError(f"I did not understand {text!r}: no object, action or part; I understand "
+                             f"{v.describe()}")
+        if not verbs and not parts:
+            raise QueryError(f"no action in {text!r}: say what to do with the {obj.replace('_', ' ')} "
+                             f"(e.g. 'pick up the {obj.replace('_', ' ')}'); I understand {v.describe()}")
+        aff, part, grasp_part = self._action(obj, known, verbs, parts, text)
+        if grasp_part and grasp_part in avoid:
+            raise QueryError(f"{text!r} asks to grasp the {grasp_part} and to avoid it")
+        return AffordanceQuery(text, obj, aff, part, grasp_part, tuple(avoid), known, selector)
+
+    def _action(self, obj: str, known: bool, verbs, parts, text: str) -> Tuple[str, str, str]:
+        """(affordance, part used, part for the fingers)."""
+        v = self.vocab
+        mapping = v.part_map.get(obj, {}) if known else {}
+        grasping = [x[2] for x in verbs if x[2] in v.grasp_affordances]
+        functional = [x[2] for x in verbs if x[2] not in v.grasp_affordances]
+        if known:
+            functional = [a for a in functional if a in mapping]
         if functional:  # "hand me the knife so I can cut": use the blade, hold the handle
             aff = functional[0]
-            part = parts[0] if parts and parts[0] == mapping[aff] else mapping[aff]
-            grasp_part = mapping["grasp"]
-        elif parts:     # "grasp the mug by its handle"
+            used = mapping[aff] if known else v.default_parts.get(aff, "")
+            if known:
+                part = parts[0] if parts and parts[0] == used else used
+                grasp_part = mapping["grasp"]
+                if parts and parts[0] != used:  # "cut with the knife, holding it by the handle"
+                    grasp_part = parts[0]
+            else:
+                part = used
+                grasp_part = next((p for p in parts if p != used), v.default_grasp_part)
+            return aff, part, grasp_part
+        if parts:       # "grasp the mug by its handle"
             aff = grasping[0] if grasping else "grasp"
-            part = grasp_part = parts[0]
-        elif verbs:     # "hold the pan"
-            aff = grasping[0] if grasping else verbs[0][2]
-            if aff not in mapping:
-                raise QueryError(f"I don't know how to {aff} a {obj}; known: {', '.join(sorted(mapping))}")
-            part = grasp_part = mapping[aff]
-        else:
-            raise QueryError(f"no action in {text!r}; I understand {self.vocab.describe()}")
-        if grasp_part in avoid:
-            raise QueryError(f"{text!r} asks to grasp the {grasp_part} and to avoid it")
-        return AffordanceQuery(text, obj, aff, part, grasp_part, tuple(avoid))
+            return aff, parts[0], parts[0]
+        if grasping:    # "hold the pan"
+            aff = grasping[0]
+            part = mapping.get(aff, mapping.get("grasp", "")) if known else v.default_parts.get(aff, "") \
+                if aff not in ("grasp", "hold") else ""
+            return aff, part, part
+        verb = verbs[0][2]
+        raise QueryError(f"I don't know how to {verb} a {obj.replace('_', ' ')}; it supports "
+                         f"{', '.join(sorted(mapping))}")
+
+    def _selector(self, t: str, names) -> Tuple[ObjectSelector, List[Tuple[int, int, str]]]:
+        """Selector words outside the object's own name ("wooden spoon" names a kind of spoon)."""
+        v = self.vocab
+        keep = lambda found: [x for x in found if not _overlaps(x, names)]  # noqa: E731
+        colours = keep(_find(t, self._colour_table))
+        positions = keep(_find(t, v.positions))
+        sizes = keep(_find(t, v.sizes))
+        ordinals = keep(_find(t, {k: [k] for k in v.ordinals}))
+        pos = positions[0][2] if positions else ""
+        ordinal = v.ordinals[ordinals[0][2]] if ordinals else 0
+        if ordinal and not pos:
+            pos = "left"  # "the second mug": counted from the left, as one reads
+        sel = ObjectSelector(colour=colours[0][2] if colours else "", position=pos,
+                             size=sizes[0][2] if sizes else "", ordinal=ordinal)
+        return sel, colours + positions + sizes + ordinals
+
+    def _unknown_noun(self, t: str, verbs, parts, qualifiers) -> str:
+        """The noun phrase the request is about when it names no known object, or "" (a part-only
+        or functional request: "grab the handle", "something to cut with"). It is the last words
+        of a phrase that starts with a determiner ("the red spork"), leaving out selector words;
+        a phrase right after an action verb other than grasping names what the action is done to
+        ("cut the bread", "pour the water"), not the tool."""
+        v = self.vocab
+        blocking = [(s, e) for s, e, _ in verbs + parts]
+        functional_ends = {e for s, e, a in verbs if a not in v.grasp_affordances}
+        qual_spans = [(s, e) for s, e, _ in qualifiers]
+        tokens = [(m.start(), m.end(), m.group()) for m in _TOKEN.finditer(t)]
+        generic = set(v.generic_objects)
+
+        def hits(tok, spans):
+            return any(not (tok[1] <= a or tok[0] >= b) for a, b in spans)
+
+        def word(tok):
+            w = re.sub(r"'s$", "", tok[2])
+            skip = hits(tok, qual_spans) or tok[2] in self._qualifier_words or w.isdigit() or w in generic
+            return None if skip else w
+
+        for i, tok in enumerate(tokens):
+            if tok[2] not in _DETERMINERS or any(abs(tok[0] - 1 - e) <= 0 for e in functional_ends):
+                continue
+            words = []
+            for nxt in tokens[i + 1:]:
+                if nxt[2] in _STOPS or nxt[2] in _DETERMINERS or hits(nxt, blocking):
+                    break
+                w = word(nxt)
+                if w:
+                    words.append(w)
+            if words:
+                return " ".join(words[-3:])
+        # No determiner ("grab spork"): the first free word after a grasping verb.
+        grasp_ends = [e for s, e, a in verbs if a in v.grasp_affordances]
+        if grasp_ends:
+            for tok in tokens:
+                if tok[0] >= grasp_ends[0] and tok[2] not in _STOPS and not hits(tok, blocking):
+                    w = word(tok)
+                    if w:
+                        return w
+        return ""

@@ -4,38 +4,62 @@ from __future__ import annotations
 
 import json
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
+from dataclasses import replace
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 from tqdm import tqdm
 
+from ..affordance.data import SEEN_CATEGORIES, UNSEEN_CATEGORIES
 from ..affordance.query import QueryParser
 from ..execution.ik import PandaIK
 from ..execution.sim_executor import SimExecutor
 from ..grasping.antipodal import AntipodalGenerator
 from ..grasping.cloud import build_scene_cloud
 from ..pipeline import mask_box
-from ..errors import AffordanceGraspError
+from ..errors import AffordanceGraspError, EmptyCloudError
 from ..selection.fallback import execute_with_fallback
+from ..selection.scoring import project_grasps
 from ..selection.strategies import STRATEGIES, heatmap_from_mask, rank
 from ..sim.camera import DepthNoise, SimCamera
 from ..sim.ground_truth import object_masks
-from ..sim.objects import CATEGORIES
+from ..sim.external import USER_OBJECTS, load_objects
+from ..sim.objects import REGISTRY, QuerySpec, make_object
+from ..sim.oracle import graspable_parts
 from ..sim.scene import SceneConfig, sample_scene
-from ..visualize import save_rgb
-from .overlay import draw_trial
-from .queries import QUERIES, UNSEEN_CATEGORIES
+from ..visualize import draw_trial, save_rgb
 from .report import machine_description
+
+MIN_PART_PX = 40  # a target part with fewer visible pixels cannot be asked to be seen
+MIN_AFFORDANCE_RATIO = 0.75  # as grasp_server_node: grasps well off the requested part are not tried
 
 
 def split_categories(split: str) -> List[str]:
+    """Target categories of a bench split: the model's seen or held-out categories (procedural),
+    or ``objects``: every user object loaded with ``--objects``."""
     if split == "seen":
-        return [c for c in QUERIES if c not in UNSEEN_CATEGORIES]
+        return [c for c in SEEN_CATEGORIES if c in REGISTRY]
     if split == "unseen":
-        return list(UNSEEN_CATEGORIES)
-    raise AffordanceGraspError(f"unknown split {split!r}; use seen or unseen")
+        return [c for c in UNSEEN_CATEGORIES if c in REGISTRY]
+    if split == "objects":
+        if not USER_OBJECTS:
+            raise AffordanceGraspError("--split objects needs object files: pass --objects PATH ...")
+        return sorted(USER_OBJECTS)
+    raise AffordanceGraspError(f"unknown split {split!r}; use seen, unseen or objects")
+
+
+def category_queries(category: str) -> List[QuerySpec]:
+    """The phrasings a task planner would use for a category, with the part each means: from the
+    object file or the category, else one made from the vocabulary's grasp part."""
+    if category in USER_OBJECTS and USER_OBJECTS[category].spec.queries:
+        return list(USER_OBJECTS[category].spec.queries)
+    if category in REGISTRY and REGISTRY[category].queries:
+        return [QuerySpec(t, p) for t, p in REGISTRY[category].queries]
+    spec = make_object(category, np.random.default_rng(0))
+    part = graspable_parts(spec)[0]
+    return [QuerySpec(f"pick up the {category.replace('_', ' ')} by its {part}", part)]
 
 
 def _ms(xs: Sequence[float]) -> Dict[str, float]:
@@ -45,12 +69,30 @@ def _ms(xs: Sequence[float]) -> Dict[str, float]:
     return {"median": round(float(np.median(xs)) * 1000, 2), "p95": round(float(np.percentile(xs, 95)) * 1000, 2)}
 
 
+def candidates_on(grasps, frame, mask: np.ndarray) -> int:
+    """How many candidates have both finger contacts on ``mask`` (the target part)."""
+    if not grasps:
+        return 0
+    proj = project_grasps(grasps, frame)
+    on = proj.inside[:, :2].all(1)
+    u, v = proj.uv[:, :2, 0].astype(int), proj.uv[:, :2, 1].astype(int)
+    u, v = np.clip(u, 0, mask.shape[1] - 1), np.clip(v, 0, mask.shape[0] - 1)
+    return int((on & mask[v, u].all(1)).sum())
+
+
 class Bench:
     def __init__(self, strategies: Sequence[str], split: str, out: Path, max_attempts: int = 3,
-                 depth_noise: bool = True, predictor=None):
+                 depth_noise: bool = True, predictor=None, categories: Optional[Sequence[str]] = None):
         self.strategies = list(strategies)
         self.split, self.out = split, out
         self.cats = split_categories(split)
+        if categories:
+            unknown = sorted(set(categories) - set(self.cats))
+            if unknown:
+                raise AffordanceGraspError(f"--categories {unknown} are not in split {split!r}: {self.cats}")
+            self.cats = [c for c in self.cats if c in categories]
+        # Clutter: any category of the twin, the user's objects included.
+        self.clutter = sorted(set(REGISTRY) | set(USER_OBJECTS))
         self.parser = QueryParser()
         self.generator = AntipodalGenerator()
         self.ik = PandaIK()
@@ -64,22 +106,28 @@ class Bench:
         # The target's category comes from the split; the other objects are any categories.
         target_cat = self.cats[trial % len(self.cats)]
         n_more = int(rng.integers(0, 3))
-        others = [str(c) for c in rng.choice([c for c in CATEGORIES if c in QUERIES], n_more)]
+        others = [str(c) for c in rng.choice(self.clutter, n_more)]
         scene = sample_scene(seed, SceneConfig(), categories=[target_cat] + others)
         world = scene.build()
         with SimCamera(world) as cam:
             frame = cam.render(DepthNoise() if self.depth_noise else None, rng)
             masks = {m.instance: m for m in object_masks(world, cam.render_geom_ids())}
         target = f"{target_cat}_0"
-        text = str(rng.choice(QUERIES[target_cat]))
-        query = self.parser.parse(text)
+        qspecs = category_queries(target_cat)
+        qspec = qspecs[int(rng.integers(len(qspecs)))]
+        # The parser reads the request as the planner would; the object's own part map says what
+        # was meant, and that is what the ground truth and success are measured against.
+        query = self.parser.parse(qspec.text)
+        if not query.known_object or query.object != target_cat:
+            query = replace(query, object=target_cat, known_object=False, part=qspec.part if not query.part else
+                            query.part, grasp_part=qspec.part)
         m = masks[target]
-        part_mask = m.parts[query.grasp_part]
+        part_mask = m.parts.get(qspec.part, np.zeros(frame.depth.shape, bool))
         avoid = None
         if query.avoid_parts:
             avoid = np.zeros(part_mask.shape, np.float32)
             for p in query.avoid_parts:
-                avoid += m.parts[p]
+                avoid += m.parts.get(p, np.zeros(avoid.shape, bool))
         t0 = time.perf_counter()
         avoid_pred = avoid
         if self.predictor is not None:
@@ -94,13 +142,18 @@ class Bench:
         oracle_map = heatmap_from_mask(part_mask, query)
         t0 = time.perf_counter()
         cloud = build_scene_cloud(frame, target_mask=m.object_mask)
-        grasps = self.generator.generate(cloud, seed=seed)
+        try:
+            grasps = self.generator.generate(cloud, seed=seed)
+        except EmptyCloudError:
+            grasps = []
         t_gen = time.perf_counter() - t0
+        generation = self.generator.last_report.to_dict() if self.generator.last_report else {}
         centroid = cloud.points[cloud.target].mean(0) if cloud.target.any() else None
         return dict(trial=trial, seed=seed, scene=scene, frame=frame, query=query, target=target,
-                    category=target_cat, amap=amap, oracle_map=oracle_map, avoid=avoid, avoid_pred=avoid_pred,
-                    grasps=grasps,
-                    centroid=centroid, t_aff=t_aff, t_gen=t_gen, n_objects=len(scene.objects))
+                    category=target_cat, family=scene.objects[0].spec.family, part=qspec.part, amap=amap,
+                    oracle_map=oracle_map, avoid=avoid, avoid_pred=avoid_pred, grasps=grasps, centroid=centroid,
+                    t_aff=t_aff, t_gen=t_gen, n_objects=len(scene.objects), part_px=int(part_mask.sum()),
+                    on_part=candidates_on(grasps, frame, part_mask), generation=generation)
 
     def run_strategy(self, p: dict, strategy: str) -> dict:
         amap = p["amap"] if strategy == "affordance" else p["oracle_map"]
@@ -110,8 +163,10 @@ class Bench:
                       object_centroid=p["centroid"], rng=np.random.default_rng(p["seed"]))
         t_sel = time.perf_counter() - t0
         world = p["scene"].build()
-        outcome = execute_with_fallback(SimExecutor(world, ik=self.ik), ranked, self.max_attempts)
-        intended = f"{p['target']}/{p['query'].grasp_part}"
+        ratio = MIN_AFFORDANCE_RATIO if strategy in ("affordance", "oracle") else 0.0
+        outcome = execute_with_fallback(SimExecutor(world, ik=self.ik), ranked, self.max_attempts,
+                                        min_affordance_ratio=ratio)
+        intended = f"{p['target']}/{p['part']}"
         touched = set(outcome.parts_touched)
         held_target = any(t.startswith(p["target"] + "/") for t in touched)
         success = bool(outcome.success and held_target)
@@ -122,9 +177,11 @@ class Bench:
                  f"{' part-ok' if part_correct else ''}")
         save_rgb(self.out / strategy / "trials" / f"{p['trial']:03d}.png",
                  draw_trial(p["frame"], amap if strategy in ("affordance", "oracle") else None, ranked, chosen, title))
-        return {"trial": p["trial"], "seed": p["seed"], "category": p["category"], "query": p["query"].text,
-                "target": p["target"], "intended_part": intended, "n_objects": p["n_objects"],
-                "n_candidates": len(p["grasps"]), "success": success, "part_correct": part_correct,
+        return {"trial": p["trial"], "seed": p["seed"], "category": p["category"], "family": p["family"],
+                "query": p["query"].text, "target": p["target"], "intended_part": intended,
+                "n_objects": p["n_objects"], "part_visible_px": p["part_px"], "n_candidates": len(p["grasps"]),
+                "n_candidates_on_part": p["on_part"], "generation": p["generation"],
+                "success": success, "part_correct": part_correct,
                 "task_success": success and part_correct, "attempts": outcome.attempts,
                 "failure_reason": outcome.failure_reason.value, "parts_touched": sorted(touched),
                 "chosen_score": None if chosen is None else round(chosen.score, 4),
@@ -150,9 +207,17 @@ class Bench:
         lat = {k: _ms([r["latency_s"][k] for r in rows]) for k in ("affordance", "grasp_generation", "selection", "total")}
         if strategy not in ("affordance", "oracle"):
             lat["affordance"] = {"median": 0.0, "p95": 0.0}
+        visible = [r for r in rows if r["part_visible_px"] >= MIN_PART_PX]
         res = {"strategy": strategy, "split": self.split, "n_trials": len(rows), "seed": seed,
                "success_rate": rate(rows, "success"), "part_correct_rate": rate(rows, "part_correct"),
-               "task_success_rate": rate(rows, "task_success"), "latency_ms": lat,
+               "task_success_rate": rate(rows, "task_success"),
+               "part_visible_trials": len(visible), "task_success_rate_part_visible": rate(visible, "task_success"),
+               "no_candidate_on_visible_part": [{k: r[k] for k in ("trial", "seed", "category", "family", "query",
+                                                                    "part_visible_px", "n_candidates")}
+                                                for r in visible if r["n_candidates_on_part"] == 0],
+               "failures_by_cause": dict(Counter(r["failure_reason"] for r in rows if not r["task_success"]
+                                                 and r["failure_reason"]).most_common()),
+               "latency_ms": lat,
                "affordance_source": (getattr(self.predictor, "model_id", "predictor") if self.predictor is not None
                                      else "oracle heatmap (no predictor configured)") if strategy == "affordance" else None,
                "per_category": {c: {"n": len(rs), "success_rate": rate(rs, "success"),
@@ -174,16 +239,19 @@ def comparison_table(results: Dict[str, dict]) -> str:
 
 def bench(strategy: str, trials: int, seed: int, split: str, out: Path, max_attempts: int = 3,
           depth_noise: bool = True, predictor_config: Optional[Path] = None,
-          oracle_affordance: bool = False) -> Dict[str, dict]:
+          oracle_affordance: bool = False, objects: Sequence[Path] = (),
+          categories: Optional[Sequence[str]] = None) -> Dict[str, dict]:
     strategies = list(STRATEGIES) if strategy == "all" else [strategy]
     if any(s not in STRATEGIES for s in strategies):
         raise AffordanceGraspError(f"unknown strategy {strategy!r}; choose from {', '.join(STRATEGIES)} or all")
+    if objects:
+        load_objects(objects)
     out.mkdir(parents=True, exist_ok=True)
     predictor = None
     if "affordance" in strategies and not oracle_affordance:
         from ..affordance.predictor import AffordancePredictor
         predictor = AffordancePredictor.from_config(predictor_config)
-    results = Bench(strategies, split, out, max_attempts, depth_noise, predictor).run(trials, seed)
+    results = Bench(strategies, split, out, max_attempts, depth_noise, predictor, categories).run(trials, seed)
     for s, r in results.items():
         target = out / "results.json" if len(results) == 1 else out / s / "results.json"
         target.parent.mkdir(parents=True, exist_ok=True)

@@ -13,6 +13,7 @@ stopped. Camera pose, table colour, lighting and object colours are randomised p
 """
 from __future__ import annotations
 
+import functools
 import json
 import multiprocessing as mp
 import shutil
@@ -20,7 +21,7 @@ import time
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Sequence
 
 import cv2
 import numpy as np
@@ -29,6 +30,7 @@ from tqdm import tqdm
 from ..affordance.data import SPLITS, split_categories
 from ..errors import InvalidInputError
 from ..sim.camera import DepthNoise, SimCamera
+from ..sim.external import USER_OBJECTS, load_objects
 from ..sim.ground_truth import object_masks
 from ..sim.scene import SceneConfig, sample_scene
 from ..sim.world import CameraConfig, WorldConfig
@@ -41,24 +43,43 @@ def scene_seed(seed: int, split: str, index: int) -> int:
     return int(np.random.SeedSequence([seed, SPLITS.index(split), index]).generate_state(1)[0])
 
 
+CAMERAS = {
+    # RealSense D435 colour stream at 640x480 (about 69 x 42 deg): f about 615 px, mounted 0.6-1.15 m
+    # from the objects (eye-to-hand on a stand, or high on a wrist).
+    "d435": {"f": (585.0, 640.0), "dist": (0.60, 1.15), "p": 0.7},
+    # RealSense D405 at 640x480 (87 x 58 deg): f about 340-430 px, a close-range wrist camera 0.3-0.55 m
+    # from the objects.
+    "d405": {"f": (360.0, 430.0), "dist": (0.30, 0.55), "p": 0.3},
+}
+
+
 def random_camera(rng: np.random.Generator) -> CameraConfig:
-    """A camera somewhere around the front half of the table, looking at the object region:
-    0.75-1.1 m away, 28-60 degrees above the table, +-40 degrees of azimuth."""
-    target = np.array([0.52, 0.0, 0.02]) + np.r_[rng.uniform(-0.06, 0.06, 2), 0.0]
-    dist, elev, azim = rng.uniform(0.75, 1.1), np.deg2rad(rng.uniform(28, 60)), np.deg2rad(rng.uniform(-40, 40))
+    """A D435-like or D405-like camera (focal length and distance ranges above) somewhere around
+    the front half of the table, looking at the object region: 28-72 degrees above the table,
+    +-45 degrees of azimuth."""
+    kind = "d435" if rng.random() < CAMERAS["d435"]["p"] else "d405"
+    spec = CAMERAS[kind]
+    target = np.array([0.52, 0.0, 0.02]) + np.r_[rng.uniform(-0.08, 0.08, 2), 0.0]
+    dist, elev, azim = rng.uniform(*spec["dist"]), np.deg2rad(rng.uniform(28, 72)), np.deg2rad(rng.uniform(-45, 45))
     eye = target + dist * np.array([np.cos(elev) * np.cos(azim), np.cos(elev) * np.sin(azim), np.sin(elev)])
-    return CameraConfig(eye=tuple(float(x) for x in eye), target=tuple(float(x) for x in target))
+    return CameraConfig(fy=float(rng.uniform(*spec["f"])), eye=tuple(float(x) for x in eye),
+                        target=tuple(float(x) for x in target))
 
 
-def render_scene(root: Path, split: str, index: int, seed: int, max_targets: int = 2) -> Optional[dict]:
+def render_scene(root: Path, split: str, index: int, seed: int, max_targets: int = 2,
+                 objects: Sequence[str] = ()) -> Optional[dict]:
     """Render one scene into ``root/scenes/<index>``; returns its meta (None if nothing usable).
-    It holds 1..``max_targets`` objects of the split's target categories (plus 0-2 distractors)."""
+    It holds 1..``max_targets`` objects of the split's target categories (plus 0-2 distractors);
+    ``objects`` are object files whose objects join the targets."""
     folder = root / "scenes" / f"{index:06d}"
     if (folder / "meta.json").exists():
         return json.loads((folder / "meta.json").read_text())
+    if objects:
+        _load_user_objects(tuple(objects))
     s = scene_seed(seed, split, index)
     rng = np.random.default_rng(s)
     targets, distractors = split_categories(split)
+    targets = tuple(targets) + tuple(USER_OBJECTS)
     cats = [str(c) for c in rng.choice(targets, int(rng.integers(1, max_targets + 1)))]
     if distractors:
         cats += [str(c) for c in rng.choice(distractors, int(rng.integers(0, 3)))]
@@ -111,6 +132,12 @@ def render_scene(root: Path, split: str, index: int, seed: int, max_targets: int
     return meta
 
 
+@functools.lru_cache(maxsize=None)
+def _load_user_objects(paths: tuple) -> None:
+    """Once per process (the render workers are separate processes)."""
+    load_objects(paths)
+
+
 def _render_job(args):
     return render_scene(*args)
 
@@ -137,7 +164,8 @@ def write_manifest(root: Path, split: str, seed: int, metas: List[dict], elapsed
     return manifest
 
 
-def render_dataset(out: Path, n: int, split: str, seed: int, workers: int = 1, max_targets: int = 2) -> dict:
+def render_dataset(out: Path, n: int, split: str, seed: int, workers: int = 1, max_targets: int = 2,
+                   objects: Sequence[Path] = ()) -> dict:
     if split not in SPLITS:
         raise InvalidInputError(f"unknown split {split!r}; choose from {', '.join(SPLITS)}")
     if n <= 0:
@@ -158,7 +186,10 @@ def render_dataset(out: Path, n: int, split: str, seed: int, workers: int = 1, m
     if len(todo) < n:
         print(f"resuming: {n - len(todo)} of {n} scenes already rendered")
     t0 = time.perf_counter()
-    jobs = [(out, split, i, seed, max_targets) for i in todo]
+    objects = tuple(str(p) for p in objects)
+    if objects:
+        _load_user_objects(objects)  # every file checked before any worker starts
+    jobs = [(out, split, i, seed, max_targets, objects) for i in todo]
     bar = tqdm(total=len(jobs), desc=f"render {split}", unit="scene")
     metas: List[dict] = []
     if workers > 1 and len(jobs) > 1:

@@ -14,15 +14,20 @@ import threading
 import time
 from collections import defaultdict
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
-from ..affordance.data import SEEN_CATEGORIES
+from ..affordance.data import SEEN_CATEGORIES, UNSEEN_CATEGORIES
+from ..affordance.grounding import colour_shares
 from ..affordance.query import QueryParser
 from ..errors import AffordanceGraspError
-from .bringup import ROOT, Graph
-from .queries import QUERIES
+from ..resources import resource
+from ..sim.external import load_objects
+from ..sim.objects import REGISTRY
+from ..sim.scene import SceneConfig, sample_scene
+from .bench import category_queries
+from .bringup import Graph
 from .report import machine_description
 
 
@@ -120,21 +125,77 @@ class TaskPlanner:
         self.node.destroy_node()
 
 
-def demo_trials(n: int, seed: int) -> List[dict]:
-    """Scene specs: target categories cycle over the seen ones; 0-2 distractors of other ones."""
+KINDS = ("seen", "unseen", "same kind", "seen", "functional")
+FUNCTIONAL = {"cut": "hand me something to cut with", "pour": "I want to pour some water",
+              "pound": "give me something to pound a nail with", "scoop": "I need something to scoop soup with"}
+
+
+def _instance_colour(spec) -> str:
+    """The named colour nearest (CIELAB) to the object's largest part's colour."""
+    biggest = max(spec.parts, key=lambda p: sum(len(m.faces) for m in p.meshes) + len(p.geoms))
+    rgba = biggest.appearance.rgba if biggest.appearance is not None else biggest.rgba
+    img = np.asarray(rgba[:3])[None, None] * 255
+    shares = colour_shares(img.astype(np.uint8), np.zeros((1, 2), int), QueryParser().vocab.colours)
+    return max(shares, key=shares.get) if max(shares.values(), default=0) > 0 else ""
+
+
+def demo_trials(n: int, seed: int, extra: Sequence[str] = ()) -> List[dict]:
+    """Scene specs for the task planner, cycling through kinds of request:
+    - seen: an object of a category the model was trained on, among 1-2 others;
+    - unseen: an object of a category held out of training (config/dataset_splits.yaml);
+    - same kind: two objects of one category and a word that tells them apart (colour or side);
+    - functional: "something to cut with" among objects of which one fits.
+    ``extra`` (users' object categories) join the seen ones as targets. Nothing tells the graph
+    which object is meant: grounding finds it."""
     rng = np.random.default_rng(seed)
-    cats = list(SEEN_CATEGORIES)
+    seen = [c for c in SEEN_CATEGORIES if c in REGISTRY] + list(extra)
+    unseen = [c for c in UNSEEN_CATEGORIES if c in REGISTRY]
+    everything = sorted(set(REGISTRY) | set(extra))
+    vocab = QueryParser().vocab
     trials = []
     for i in range(n):
-        target = cats[i % len(cats)]
-        others = [c for c in cats if c != target]
-        extra = [str(c) for c in rng.choice(others, int(rng.integers(0, 3)), replace=False)]
-        trials.append({"seed": seed + i, "target": target, "categories": [target] + extra,
-                       "query": str(rng.choice(QUERIES[target]))})
+        kind = KINDS[i % len(KINDS)]
+        s = seed + i
+        if kind == "functional":
+            aff = list(FUNCTIONAL)[(i // len(KINDS)) % len(FUNCTIONAL)]
+            fits = [c for c in seen if aff in vocab.part_map.get(c, {})]
+            rest = [c for c in everything if aff not in vocab.part_map.get(c, {}) and c not in unseen]
+            target = str(rng.choice(fits))
+            cats = [target] + [str(c) for c in rng.choice(rest, int(rng.integers(1, 3)), replace=False)]
+            trials.append({"kind": kind, "seed": s, "categories": cats, "target": f"{target}_0",
+                           "part": vocab.part_map[target]["grasp"], "query": FUNCTIONAL[aff]})
+            continue
+        pool = unseen if kind == "unseen" else seen
+        target = pool[(i // len(KINDS)) % len(pool)]
+        qspec = category_queries(target)[int(rng.integers(len(category_queries(target))))]
+        others = [c for c in everything if c != target]
+        if kind == "same kind":
+            cats = [target, target] + [str(c) for c in rng.choice(others, int(rng.integers(0, 2)), replace=False)]
+            scene = sample_scene(s, SceneConfig(n_objects=(1, 4)), categories=cats)
+            twins = [o for o in scene.objects if o.spec.category == target]
+            if len(twins) < 2:
+                kind, cats = "seen", [target] + cats[2:]
+            else:
+                pick = twins[int(rng.integers(2))]
+                other = twins[0] if pick is twins[1] else twins[1]
+                colour, other_colour = _instance_colour(pick.spec), _instance_colour(other.spec)
+                noun = target.replace("_", " ")
+                if colour and colour != other_colour:
+                    words = f"the {colour} {noun}"
+                else:
+                    words = f"the {noun} on the {'left' if pick.position[1] > other.position[1] else 'right'}"
+                trials.append({"kind": kind, "seed": s, "categories": cats, "target": pick.instance,
+                               "part": qspec.part, "query": f"pick up {words} by its {qspec.part}"})
+                continue
+        if kind != "same kind":
+            cats = [target] + [str(c) for c in rng.choice(others, int(rng.integers(1, 3)), replace=False)]
+        trials.append({"kind": kind, "seed": s, "categories": cats, "target": f"{target}_0", "part": qspec.part,
+                       "query": qspec.text})
     return trials
 
 
-def demo(out: Path, trials: int = 14, seed: int = 0, config: Optional[Path] = None, max_attempts: int = 3) -> dict:
+def demo(out: Path, trials: int = 40, seed: int = 0, config: Optional[Path] = None, max_attempts: int = 3,
+         objects: Sequence[Path] = ()) -> dict:
     from ..ros.common import set_transport_env
     from ..visualize import save_rgb
     from ..ros.image_conversions import rgb_from_image
@@ -142,13 +203,15 @@ def demo(out: Path, trials: int = 14, seed: int = 0, config: Optional[Path] = No
     out.mkdir(parents=True, exist_ok=True)
     set_transport_env()
     os.environ.setdefault("ROS_LOG_DIR", str(out / "ros_logs"))
-    config = Path(config or ROOT / "config" / "sim.yaml")
-    parser = QueryParser()
-    specs = demo_trials(trials, seed)
+    config = Path(config or resource("config", "sim.yaml"))
+    extra = [o.spec.category for o in load_objects(objects)] if objects else []
+    specs = demo_trials(trials, seed, extra)
     import rclpy
 
     t_start = time.perf_counter()
-    graph = Graph(config, log_dir=out / "logs").start()
+    files = json.dumps([str(Path(p).resolve()) for p in objects])
+    extra_args = {"sim_node": ["-p", f"objects:={files}"]} if objects else None
+    graph = Graph(config, log_dir=out / "logs", extra_args=extra_args).start()
     print(f"demo: started {', '.join(graph.procs)} (logs in {out / 'logs'})", flush=True)
     rclpy.init()
     planner = None
@@ -165,8 +228,7 @@ def demo(out: Path, trials: int = 14, seed: int = 0, config: Optional[Path] = No
             if r is None or not r.success:
                 raise AffordanceGraspError(f"scene reset failed: {getattr(r, 'message', 'no answer')}")
             planner.wait_frames_after(r.stamp.sec + r.stamp.nanosec * 1e-9)
-            query = parser.parse(spec["query"])
-            target = f"{spec['target']}_0"
+            target = spec["target"]
             t0 = time.perf_counter()
             resp = planner.grasp.call(GraspObject.Request(query=spec["query"], execute=True, max_attempts=max_attempts),
                                       timeout_sec=300)
@@ -175,14 +237,17 @@ def demo(out: Path, trials: int = 14, seed: int = 0, config: Optional[Path] = No
                 raise AffordanceGraspError("grasp_object did not answer within 300 s")
             touched = set(resp.parts_touched)
             success = bool(resp.success) and any(p.startswith(target + "/") for p in touched)
-            part_ok = bool(touched) and touched == {f"{target}/{query.grasp_part}"}
+            right_object = bool(touched) and all(p.startswith(target + "/") for p in touched)
+            part_ok = bool(touched) and touched == {f"{target}/{spec['part']}"}
             stages = {k: round(v * 1000, 1) for k, v in zip(resp.timing_stages, resp.timing_seconds)}
             stages["service_call"] = round(wall * 1000, 1)
-            rows.append({"trial": i, "seed": spec["seed"], "query": spec["query"], "target": target,
-                         "scene": list(r.instances), "success": success, "part_correct": part_ok,
+            rows.append({"trial": i, "kind": spec["kind"], "seed": spec["seed"], "query": spec["query"],
+                         "target": target, "scene": list(r.instances), "chosen_object": resp.chosen_object,
+                         "choice_reason": resp.choice_reason, "right_object": right_object, "success": success,
+                         "part_correct": part_ok,
                          "task_success": success and part_ok, "attempts": int(resp.attempts),
                          "message": resp.message, "parts_touched": sorted(touched), "latency_ms": stages})
-            print(f"  [{i + 1}/{len(specs)}] {spec['query']!r}: {'OK' if success else 'FAIL'}"
+            print(f"  [{i + 1}/{len(specs)}] ({spec['kind']}) {spec['query']!r}: {'OK' if success else 'FAIL'}"
                   f"{' part-ok' if part_ok else ''} ({resp.message})", flush=True)
             time.sleep(0.2)  # the latched overlay of this request
             with planner.lock:
@@ -204,21 +269,28 @@ def _summarise(rows, camera, t_ready, codes, config) -> dict:
     def rate(k):
         return round(float(np.mean([r[k] for r in rows])), 4) if rows else None
 
-    per_cat = defaultdict(list)
+    per_cat, per_kind = defaultdict(list), defaultdict(list)
     for r in rows:
         per_cat[r["target"].rsplit("_", 1)[0]].append(r)
+        per_kind[r["kind"]].append(r)
     stages = sorted({k for r in rows for k in r["latency_ms"]})
     return {"trials": rows, "n_trials": len(rows), "success_rate": rate("success"),
             "part_correct_rate": rate("part_correct"), "task_success_rate": rate("task_success"),
             "latency_ms": {s: _stats([r["latency_ms"][s] for r in rows if s in r["latency_ms"]]) for s in stages},
             "per_category": {c: {"n": len(rs), "task_success_rate": round(float(np.mean([x["task_success"] for x in rs])), 4)}
                              for c, rs in sorted(per_cat.items())},
+            "per_kind": {k: {"n": len(rs), "task_success_rate": round(float(np.mean([x["task_success"] for x in rs])), 4),
+                             "object_choice_accuracy": round(float(np.mean([x["right_object"] for x in rs])), 4)}
+                         for k, rs in sorted(per_kind.items())},
             "camera_topics": camera, "graph_ready_s": round(t_ready, 1), "exit_codes": codes,
             "config": str(config), "machine": machine_description()}
 
 
 def demo_table(s: dict) -> str:
-    lines = ["| category | n | task success |", "|---|---|---|"]
+    lines = ["| request kind | n | task success | right object |", "|---|---|---|---|"]
+    lines += [f"| {k} | {r['n']} | {r['task_success_rate']:.2f} | {r['object_choice_accuracy']:.2f} |"
+              for k, r in s["per_kind"].items()]
+    lines += ["", "| category | n | task success |", "|---|---|---|"]
     lines += [f"| {c} | {r['n']} | {r['task_success_rate']:.2f} |" for c, r in s["per_category"].items()]
     lines.append(f"| **all** | {s['n_trials']} | {s['task_success_rate']:.2f} |")
     lat = s["latency_ms"]

@@ -15,8 +15,7 @@ from ..affordance.data import CLIP_MEAN, CLIP_STD, CropConfig, SimAffordanceData
 from ..affordance.evaluation import BASELINES, evaluate, locate_accuracy, pick_device
 from ..affordance.predictor import DEFAULT_CHECKPOINT, AffordancePredictor, PredictorConfig
 from ..affordance.query import Vocabulary
-from ..visualize import save_rgb
-from .overlay import heat_overlay
+from ..visualize import heat_overlay, save_rgb
 from .report import machine_description
 
 COLUMNS = ("kld", "sim", "nss", "giou", "ciou", "p50", "p50_95")

@@ -1,28 +1,35 @@
 """``affordance-grasp sim-check``: does the twin itself work? Sample scenes, render and save the
-frame and part masks, then execute an oracle grasp on a part meant for grasping."""
+frame and part masks, then execute an oracle grasp (from ground-truth geometry) on a part meant for
+grasping. Failures are listed by cause."""
 from __future__ import annotations
 
 import json
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
+from typing import Optional, Sequence
 
 import numpy as np
 from tqdm import tqdm
 
 from ..execution.ik import PandaIK
 from ..execution.sim_executor import SimExecutor
+from ..grasping.antipodal import AntipodalGenerator
 from ..sim.camera import DepthNoise, SimCamera
 from ..sim.ground_truth import object_masks
-from ..sim.oracle import oracle_grasp
-from ..sim.scene import sample_scene
+from ..sim.external import load_objects
+from ..sim.oracle import graspable_parts, oracle_grasps
+from ..sim.scene import SceneConfig, sample_scene
 from ..visualize import colourise_depth, overlay_masks, save_rgb
 from .report import machine_description, rate_table
 
+MAX_CHECKED = 40  # reachability checks (no motion) spent finding the one executed oracle grasp
 
-def run_trial(trial: int, seed: int, out: Path, ik: PandaIK, depth_noise: bool = True) -> dict:
+
+def run_trial(trial: int, seed: int, out: Path, ik: PandaIK, gen: AntipodalGenerator, depth_noise: bool = True,
+              categories: Optional[Sequence[str]] = None) -> dict:
     rng = np.random.default_rng(seed)
-    scene = sample_scene(seed)
+    scene = sample_scene(seed, SceneConfig(categories=categories))
     world = scene.build()
     with SimCamera(world) as cam:
         frame = cam.render(DepthNoise() if depth_noise else None, rng)
@@ -30,34 +37,55 @@ def run_trial(trial: int, seed: int, out: Path, ik: PandaIK, depth_noise: bool =
     # The target: an object with a part meant for grasping, then one such part.
     instance = str(rng.choice(sorted(world.objects)))
     spec = world.objects[instance].spec
-    part = str(rng.choice([p.name for p in spec.parts if p.grasp]))
+    part = str(rng.choice(graspable_parts(spec)))
     stem = out / "trials" / f"{trial:03d}"
     save_rgb(f"{stem}_rgb.png", frame.rgb)
     save_rgb(f"{stem}_depth.png", colourise_depth(frame.depth))
     part_masks = {f"{m.instance}/{p}": pm for m in masks for p, pm in m.parts.items()}
     save_rgb(f"{stem}_parts.png", overlay_masks(frame.rgb, part_masks))
-    executor = SimExecutor(world, ik=ik)
     t0 = time.perf_counter()
-    outcome = executor.execute(oracle_grasp(world, instance, part))
-    wall = time.perf_counter() - t0
+    grasps = oracle_grasps(world, instance, part, gen, seed)
+    executor = SimExecutor(world, ik=ik)
+    chosen, checked = None, 0
+    for g in grasps[:MAX_CHECKED]:
+        checked += 1
+        if executor.check_reachable(g):
+            chosen = g
+            break
+    row = {"trial": trial, "seed": seed, "category": spec.category, "family": spec.family, "instance": instance,
+           "part": part, "objects": sorted(world.objects), "n_oracle_grasps": len(grasps), "oracle_checked": checked}
+    if chosen is None:
+        cause = "no oracle grasp" if not grasps else "none reachable"
+        return {**row, "success": False, "part_correct": False, "failure_reason": cause, "parts_touched": [],
+                "wall_s": round(time.perf_counter() - t0, 3), "generation": gen.last_report.to_dict()}
+    outcome = executor.execute(chosen)
     intended = f"{instance}/{part}"
     part_correct = bool(outcome.parts_touched) and set(outcome.parts_touched) == {intended}
-    return {"trial": trial, "seed": seed, "category": spec.category, "instance": instance, "part": part,
-            "objects": sorted(world.objects), "part_correct": part_correct, "wall_s": round(wall, 3),
-            **outcome.to_dict()}
+    return {**row, "part_correct": part_correct, "wall_s": round(time.perf_counter() - t0, 3), **outcome.to_dict()}
 
 
-def sim_check(trials: int, seed: int, out: Path, depth_noise: bool = True) -> dict:
+def sim_check(trials: int, seed: int, out: Path, depth_noise: bool = True,
+              categories: Optional[Sequence[str]] = None, objects: Sequence[Path] = ()) -> dict:
+    """Oracle grasps in ``trials`` seeded scenes of ``categories`` (default: every category, the
+    ``objects`` files' included)."""
+    if objects:
+        names = [o.spec.category for o in load_objects(objects)]
+        categories = categories or names
     out.mkdir(parents=True, exist_ok=True)
-    ik = PandaIK()
-    results = [run_trial(i, seed + i, out, ik, depth_noise) for i in tqdm(range(trials), desc="sim-check", unit="trial")]
+    ik, gen = PandaIK(), AntipodalGenerator()
+    results = [run_trial(i, seed + i, out, ik, gen, depth_noise, categories)
+               for i in tqdm(range(trials), desc="sim-check", unit="trial")]
     per_cat = defaultdict(list)
     for r in results:
         per_cat[r["category"]].append(r)
+    failures = Counter(r["failure_reason"] for r in results if not r["success"])
     summary = {
         "n_trials": trials, "seed": seed, "depth_noise": depth_noise,
         "success_rate": float(np.mean([r["success"] for r in results])),
         "part_correct_rate": float(np.mean([r["part_correct"] for r in results])),
+        "failures_by_cause": dict(failures.most_common()),
+        "failed_trials": [{k: r[k] for k in ("trial", "seed", "category", "family", "part", "failure_reason")}
+                          for r in results if not r["success"]],
         "per_category": {c: {"n": len(rs), "success_rate": float(np.mean([r["success"] for r in rs])),
                              "part_correct_rate": float(np.mean([r["part_correct"] for r in rs]))}
                          for c, rs in sorted(per_cat.items())},
@@ -68,4 +96,6 @@ def sim_check(trials: int, seed: int, out: Path, depth_noise: bool = True) -> di
     print(rate_table(summary["per_category"], ("success_rate", "part_correct_rate"),
                      total={"n": trials, "success_rate": summary["success_rate"],
                             "part_correct_rate": summary["part_correct_rate"]}))
+    if failures:
+        print("failures by cause: " + ", ".join(f"{k}: {v}" for k, v in failures.most_common()))
     return summary

@@ -15,8 +15,8 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from ..affordance.checkpoint import read_checkpoint, save_checkpoint
-from ..affordance.data import CropConfig, TorchAffordanceDataset, open_data
+from ..affordance.checkpoint import load_model, read_checkpoint, save_checkpoint
+from ..affordance.data import UNSEEN_CATEGORIES, CropConfig, TorchAffordanceDataset, open_data
 from ..affordance.encoders import LabelVocab
 from ..affordance.evaluation import autocast, evaluate, pick_device
 from ..affordance.model import AffordanceModel, ModelConfig
@@ -36,6 +36,8 @@ class TrainConfig:
     warmup_steps: int = 100
     schedule: str = "constant"         # constant | cosine (decays to 5 % of lr over all epochs after warm-up)
     object_dropout: float = 0.3        # share of queries whose object is hidden (<unk>): unseen objects
+    part_dropout: float = 0.0          # share of grasp/hold queries whose part is hidden too: "where would
+                                       # you hold this thing?" (an unknown object asked for by name only)
     stitch_prob: float = 0.0
     raised_box_prob: float = 0.0       # share of crops centred on the part of the object a depth cluster sees
     reasoning_weight: float = 0.2
@@ -68,6 +70,13 @@ def kld_loss(log_pred: torch.Tensor, gt: torch.Tensor, eps: float = 1e-12) -> to
     return (gt * (torch.log(gt + eps) - log_pred.flatten(1))).sum(1).mean()
 
 
+def split_record(source) -> dict:
+    """What the checkpoint must say about its data: the categories it was trained on and those held
+    out (for bench --split unseen and the README)."""
+    trained = sorted({l[0] for l in source.labels()})
+    return {"held_out": [c for c in UNSEEN_CATEGORIES if c not in trained], "trained_categories": trained}
+
+
 def build_vocab(source, val_source=None) -> LabelVocab:
     words = Vocabulary.load()
     labels = source.labels() + (val_source.labels() if val_source is not None else [])
@@ -78,11 +87,15 @@ def build_vocab(source, val_source=None) -> LabelVocab:
 def training_step(model, batch, opt, tcfg: TrainConfig, device: str, rng: torch.Generator) -> float:
     model.train()
     obj = batch["object"].to(device)
-    # Hide the object name from some queries so the model also works from affordance + part alone.
+    aff, part = batch["affordance"].to(device), batch["part"].to(device)
+    # Hide the object name from some queries so the model also works from affordance + part alone,
+    # and the part from some grasp queries so it also answers "where would you hold this?".
     hide = torch.rand(obj.shape, generator=rng).to(device) < tcfg.object_dropout
+    holding = torch.tensor([model.vocab.affordances[int(a)] in ("grasp", "hold") for a in aff], device=device)
+    hide_part = holding & (torch.rand(obj.shape, generator=rng).to(device) < tcfg.part_dropout)
     with autocast(device):
         out = model(batch["image"].to(device), torch.where(hide, torch.zeros_like(obj), obj),
-                    batch["affordance"].to(device), batch["part"].to(device), batch["depth"].to(device))
+                    aff, torch.where(hide_part, torch.zeros_like(part), part), batch["depth"].to(device))
         loss = kld_loss(out["log_heatmap"].float(), batch["heatmap"].to(device))
         if "object_logits" in out and tcfg.reasoning_weight > 0:
             loss = loss + tcfg.reasoning_weight * torch.nn.functional.cross_entropy(out["object_logits"].float(), obj)
@@ -99,9 +112,16 @@ def make_optimizer(model: AffordanceModel, tcfg: TrainConfig) -> torch.optim.Ada
                              betas=tuple(tcfg.betas), weight_decay=tcfg.weight_decay)
 
 
-def init_weights(model: AffordanceModel, cfg: ModelConfig, vocab: LabelVocab, path: Path) -> None:
-    """Load a checkpoint's weights to fine-tune them. Only the training recipe may differ: the
-    architecture and the label vocabulary must match, or the weights would mean something else."""
+# Weights indexed by a label vocabulary: their rows follow the labels' names across vocabularies.
+_LABEL_ROWS = {"query_embed.obj.weight": "objects", "query_embed.aff.weight": "affordances",
+               "query_embed.part.weight": "parts", "object_head.weight": "objects", "object_head.bias": "objects"}
+
+
+def init_weights(model: AffordanceModel, cfg: ModelConfig, vocab: LabelVocab, path: Path) -> dict:
+    """Load a checkpoint's weights to fine-tune them. The architecture must match (only the
+    training recipe may differ). The label vocabulary may grow: rows of the label embeddings and
+    of the object head are carried over by name, and new labels start from their fresh init.
+    Returns what was carried over."""
     blob = read_checkpoint(path)
     arch = lambda d: {k: v for k, v in d.items() if k not in ("train", "name")}  # noqa: E731
     if arch(blob["config"]) != arch(cfg.to_dict()):
@@ -109,10 +129,24 @@ def init_weights(model: AffordanceModel, cfg: ModelConfig, vocab: LabelVocab, pa
                       if blob["config"].get(k) != cfg.to_dict().get(k))
         raise CheckpointError(f"--init {path} has another architecture (differs in {diff}); fine-tuning needs "
                               f"the same model config apart from `train`")
-    if blob["vocab"] != vocab.to_dict():
-        raise CheckpointError(f"--init {path} was trained with other labels than {len(vocab.objects)} objects / "
-                              f"{len(vocab.affordances)} affordances of this data")
-    model.load_state_dict(blob["state_dict"])
+    old_vocab = blob["vocab"]
+    state = model.state_dict()
+    kept = {"tensors": 0, "labels": {}}
+    for key, value in blob["state_dict"].items():
+        if key in _LABEL_ROWS:
+            table = _LABEL_ROWS[key]
+            old, new = old_vocab[table], getattr(vocab, table)
+            shared = [n for n in new if n in old]
+            for name in shared:
+                state[key][new.index(name)] = value[old.index(name)].float()
+            kept["labels"][table] = len(shared)
+        elif key in state and state[key].shape == value.shape:
+            state[key] = value.float()
+            kept["tensors"] += 1
+        else:
+            raise CheckpointError(f"--init {path}: weight {key} does not fit this model")
+    model.load_state_dict(state)
+    return kept
 
 
 def train(data: Union[Path, Sequence[Path]], config: Path, out: Path, val: Optional[Path] = None,
@@ -137,7 +171,8 @@ def train(data: Union[Path, Sequence[Path]], config: Path, out: Path, val: Optio
     vocab = build_vocab(source, val_source)
     model = AffordanceModel(cfg, vocab)
     if init is not None:
-        init_weights(model, cfg, vocab, init)
+        kept = init_weights(model, cfg, vocab, init)
+        print(f"fine-tuning {init}: {kept['tensors']} weights, and label rows by name {kept['labels']}")
     model = model.to(device)
     opt = make_optimizer(model, tcfg)
     state_path = out.with_name(out.name + ".last.pt")
@@ -186,7 +221,7 @@ def train(data: Union[Path, Sequence[Path]], config: Path, out: Path, val: Optio
         score = record.get("val_kld", record["train_loss"])
         if score < best:
             best = score
-            save_checkpoint(out, model, metrics=record, extra={"history": json.dumps(history)})
+            save_checkpoint(out, model, metrics=record, extra={"history": json.dumps(history), **split_record(source)})
         save_checkpoint(state_path, model, metrics=record,
                         extra={"optimizer": opt.state_dict(), "epoch": epoch, "best_kld": best, "step": step,
                                "history": json.dumps(history)})
@@ -195,9 +230,17 @@ def train(data: Union[Path, Sequence[Path]], config: Path, out: Path, val: Optio
             break
     if not out.exists():
         raise InvalidInputError("training produced no checkpoint (no epoch finished)")
-    # The shipped file carries the full history, not just the epoch it was best at.
+    # The shipped file carries the full history, not just the epoch it was best at, and the
+    # presence threshold grounding uses, calibrated on the validation scenes.
     blob = read_checkpoint(out)
     blob["history"] = json.dumps(history)
+    if val_source is not None and hasattr(val_source, "scenes") and cfg.reasoning_head:
+        from ..affordance.evaluation import presence_calibration
+        from ..affordance.predictor import AffordancePredictor, PredictorConfig
+        best_model, _ = load_model(out, device)
+        blob["calibration"] = presence_calibration(AffordancePredictor(best_model, PredictorConfig(device=device)),
+                                                   val_source)
+        print(f"calibration: {blob['calibration']}")
     torch.save(blob, out.with_name(out.name + ".tmp"))
     os.replace(out.with_name(out.name + ".tmp"), out)
     summary = {"checkpoint": str(out), "best_val_kld": best, "epochs_run": len(history), "history": history,

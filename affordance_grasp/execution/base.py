@@ -16,11 +16,13 @@ class ExecutionConfig:
     hold_time: float = 1.0          # ...and still be held after this many seconds
     max_opening: float = 0.08       # gripper stroke (m)
     grip_force: float = 70.0        # N per finger
+    close_speed: float = 0.05       # m/s of the fingers closing until they meet the object
+                                    # (franka_gripper's grasp action takes a speed too; 0.1 is its example)
     approach_steps: int = 8         # IK waypoints on the straight-line approach
     transit_clearance: float = 0.12 # the arm arrives this much further back, then moves in
 
     def validate(self) -> "ExecutionConfig":
-        for name in ("pregrasp_offset", "lift_height", "success_height", "max_opening", "grip_force"):
+        for name in ("pregrasp_offset", "lift_height", "success_height", "max_opening", "grip_force", "close_speed"):
             if not getattr(self, name) > 0:
                 raise InvalidInputError(f"execution.{name} must be > 0, got {getattr(self, name)}")
         if self.success_height > self.lift_height:

@@ -69,11 +69,13 @@ class SimExecutor(Executor):
         for pose in (grasp.pose, grasp.pose @ _FLIP):
             pre = pose.copy()
             pre[:3, 3] -= cfg.pregrasp_offset * pose[:3, 2]
-            # Arrive from further back along the approach (higher for top-down ones), so the
-            # joint-space move never sweeps through the scene.
+            # Arrive from a point clear of the scene, then move in along a checked straight line:
+            # further back along a steep approach, but mostly straight up from a side one (going
+            # back along a level approach would bring the hand next to the robot's own base).
             above = pre.copy()
-            above[:3, 3] -= cfg.transit_clearance * pose[:3, 2]
-            above[2, 3] += 0.05 * max(0.0, -pose[2, 2])  # level approaches stay level
+            back = -pose[:3, 2]
+            lift_dir = back if back[2] >= 0.7 else 0.3 * back + np.array([0.0, 0.0, 1.0])
+            above[:3, 3] += cfg.transit_clearance * lift_dir / np.linalg.norm(lift_dir)
             q_above = self.ik.solve(above, q_now)
             if q_above is None:
                 continue
@@ -156,6 +158,19 @@ class SimExecutor(Executor):
             if contacts is not None and k % 10 == 0:
                 contacts.update(w.finger_contacts())
 
+    def _close(self, contacts: set, settle: float = 0.3) -> None:
+        """Close at ``close_speed`` (a fast, force-limited slam shoots light objects out of the
+        fingers), then squeeze with the full force."""
+        w = self.world
+        start = w.gripper_opening()
+        steps = max(int(start / self.config.close_speed / w.model.opt.timestep), 1)
+        for k in range(1, steps + 1, 10):
+            w.set_gripper(start * (1 - k / steps))
+            w.step(10)
+            contacts.update(w.finger_contacts())
+        self.command_gripper(0.0)
+        self._wait(settle, contacts)
+
     def _wait(self, seconds: float, contacts: Optional[set] = None) -> None:
         w = self.world
         n = int(seconds / w.model.opt.timestep)
@@ -187,10 +202,9 @@ class SimExecutor(Executor):
         self._move([q_start, plan.transit[0]], max(0.6, travel / 1.2))
         self._move(plan.transit, 0.5)
         self._move(plan.approach, 0.8)
-        self._wait(0.15)
+        self._wait(0.3)
         touched: set = set()
-        self.command_gripper(0.0)
-        self._wait(0.5, touched)
+        self._close(touched)
         held_after_close = {inst for inst, _ in w.finger_contacts()}
         self._move(plan.lift, 1.0, touched)
         self._wait(cfg.hold_time, touched)

@@ -1,25 +1,31 @@
 """Antipodal sampling for a parallel-jaw gripper, vectorised over seeds, axes and approaches.
 
-For each seed point on the target we look for the opposite surface along candidate closing axes
-(the seed's own normal when it faces sideways, plus evenly spaced horizontal directions): the
-contiguous run of object points along a thin line through the seed gives both contacts and the
-width. A single view misses far faces, so a run only counts when the space just past both of its
-ends was seen to be free (in front of the measured depth). Each axis gets several approach directions
-around it and two depths. Candidates whose swept finger or palm volumes contain scene points,
-that reach below the table, or that hold too few points between the fingers, are rejected.
+For each seed point on the target we look for the opposite surface along candidate closing axes:
+the directions across the part's local long axis (from a PCA of the seed's neighbourhood, so a
+handle at any angle, a standing bottle neck or a vertical loop are all crossed squarely) plus
+evenly spaced horizontal ones. The contiguous run of object points along a thin line through the
+seed gives both contacts and the width. A single view misses far faces, so a run only counts when
+the space just past both of its ends was seen to be free (in front of the measured depth).
+
+Each surviving axis gets approach directions rotated about it, from straight down to nearly
+horizontal (side grasps on tall objects), and depths that take the fingertips as low as the
+table allows (flat tools lying on the table). Candidates whose swept finger or palm volumes hold
+scene points, that reach below the table, that come at the object from the robot's far side, or
+that hold too few points between the fingers are rejected. What each filter removed is kept in
+:class:`GenerationReport`, so "no grasp" always says why.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import List, Tuple
+from typing import List, Optional, Tuple
 
 import numpy as np
 import torch
 from scipy.spatial import cKDTree
 
-from ..errors import EmptyCloudError
+from ..errors import EmptyCloudError, InvalidInputError
 from ..types import Grasp
-from .base import GraspGenerator
+from .base import GenerationReport, GraspGenerator
 from .cloud import SceneCloud
 from .gripper import GripperGeometry
 
@@ -27,20 +33,32 @@ from .gripper import GripperGeometry
 @dataclass
 class AntipodalConfig:
     n_seeds: int = 200
-    n_axes: int = 6                    # horizontal closing axes per seed (plus the normal's)
-    approach_deg: Tuple[float, ...] = (0.0, 30.0, -30.0, 50.0, -50.0)  # tilt around the axis
-    depths: Tuple[float, ...] = (0.006, 0.016)  # TCP below the seed along the approach (m)
+    n_axes: int = 6                    # horizontal closing axes per seed
+    n_cross_axes: int = 6              # closing axes across the seed's local long axis
+    approach_deg: Tuple[float, ...] = (0.0, 30.0, -30.0, 55.0, -55.0, 80.0, -80.0)  # rotation about the axis
+    depths: Tuple[float, ...] = (0.006, 0.018)  # TCP past the contact line along the approach (m)
+    min_depth: float = -0.008          # the contact line must stay between the pads
     line_radius: float = 0.005         # points this close to the axis line count
     bin_size: float = 0.004            # run detection resolution along the axis
     min_width: float = 0.004
     width_margin: float = 0.006        # opening must exceed the width by this much
     min_points_between: int = 5
-    table_clearance: float = 0.002
+    min_pad_coverage: float = 0.5      # the part must span this fraction of the pads' width
+    table_clearance: float = 0.0015    # fingertips stay this far above the table plane
     pregrasp_offset: float = 0.10      # swept approach length checked for collisions
-    max_candidates: int = 1500         # evaluated after the width test (random subset)
+    max_candidates: int = 2500         # evaluated after the cheap filters (random subset)
     recentre_window: float = 0.025     # +- along the pad width searched for the widest chord (m)
     recentre_bin: float = 0.002
     friction_coef: float = 0.5
+    pca_radius: float = 0.015          # neighbourhood of a seed for its local long axis
+    max_back_approach: float = 0.5     # cos of the most an approach may point back at the robot base
+
+    def validate(self) -> "AntipodalConfig":
+        if self.n_seeds < 1 or self.n_axes + self.n_cross_axes < 1 or not self.approach_deg or not self.depths:
+            raise InvalidInputError("antipodal config needs seeds, axes, approaches and depths")
+        if not 0 < self.friction_coef < 5:
+            raise InvalidInputError(f"friction_coef must be in (0, 5), got {self.friction_coef}")
+        return self
 
 
 def _within_reach(points: np.ndarray, tcp: np.ndarray, reach: float) -> np.ndarray:
@@ -56,27 +74,79 @@ def _frames(axis: np.ndarray, approach: np.ndarray) -> np.ndarray:
     return np.stack([x, axis, approach], axis=2)
 
 
+def _hand_boxes(g: GripperGeometry, opening: np.ndarray):
+    """Centres (N, K, 3) and half extents (K, 3) of the hand's boxes for each candidate's opening."""
+    c0, h0 = g.boxes(0.0)
+    side = np.sign(c0[:, 1])                     # fingers move out with the opening; the palm does not
+    centres = np.repeat(c0[None], len(opening), 0)
+    centres[..., 1] += side[None] * np.asarray(opening)[:, None] / 2
+    return centres, h0
+
+
+def _lowest_offset(R: np.ndarray, centres: np.ndarray, halves: np.ndarray) -> np.ndarray:
+    """(N,) the lowest world-z offset from the TCP of any box corner."""
+    signs = np.array(np.meshgrid([-1, 1], [-1, 1], [-1, 1])).reshape(3, -1).T
+    corners = centres[:, :, None] + signs[None, None] * halves[None, :, None]     # (N, K, 8, 3)
+    return np.einsum("nj,nkcj->nkc", R[:, 2], corners).reshape(len(R), -1).min(1)
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-12)
+
+
 class AntipodalGenerator(GraspGenerator):
     def __init__(self, gripper: GripperGeometry | None = None, config: AntipodalConfig | None = None,
                  device: str | None = None):
         self.gripper = gripper or GripperGeometry.from_yaml()
-        self.cfg = config or AntipodalConfig()
+        self.cfg = (config or AntipodalConfig()).validate()
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.last_report: Optional[GenerationReport] = None
 
-    # ------------------------------------------------------------------ contacts and widths
-    def _axes(self, normals: np.ndarray) -> np.ndarray:
-        """(S, A+1, 3) horizontal unit closing axes; the first is the seed normal's horizontal part."""
-        ang = np.arange(self.cfg.n_axes) * np.pi / self.cfg.n_axes
-        fixed = np.stack([np.cos(ang), np.sin(ang), np.zeros_like(ang)], 1)
-        nh = normals.copy()
-        nh[:, 2] = 0
-        norm = np.linalg.norm(nh, axis=1, keepdims=True)
-        nh = np.where(norm > 0.5, nh / np.maximum(norm, 1e-9), fixed[0])  # top-facing: no own axis
-        return np.concatenate([nh[:, None], np.broadcast_to(fixed, (len(normals),) + fixed.shape)], 1)
+    # ------------------------------------------------------------------ closing axes
+    def _long_axes(self, seeds: np.ndarray, obj_pts: np.ndarray, tree: cKDTree) -> np.ndarray:
+        """(S, 3) the direction each seed's neighbourhood extends most (a bar's length)."""
+        k = min(48, len(obj_pts))
+        dist, idx = tree.query(seeds, k=k, distance_upper_bound=self.cfg.pca_radius)
+        found = np.isfinite(dist)
+        nb = obj_pts[np.minimum(idx, len(obj_pts) - 1)]
+        w = found[..., None].astype(float)
+        cnt = np.maximum(w.sum(1), 1.0)
+        mean = (nb * w).sum(1) / cnt
+        d = (nb - mean[:, None]) * w
+        cov = np.einsum("ski,skj->sij", d, d) / cnt[..., None]
+        _, vecs = np.linalg.eigh(cov)
+        return vecs[:, :, 2]
+
+    def _axes(self, seeds: np.ndarray, normals: np.ndarray, obj_pts: np.ndarray, tree: cKDTree):
+        """(S, L, 3) unit closing axes and (S, L, 3) the direction along which each axis's cross
+        section lies (its band for the boundary normal): first ``n_cross_axes`` across the local
+        long axis, then ``n_axes`` horizontal ones (the first the seed normal's horizontal part)."""
+        cfg = self.cfg
+        S = len(seeds)
+        out, bands = [], []
+        if cfg.n_cross_axes:
+            e1 = self._long_axes(seeds, obj_pts, tree)
+            ref = np.where(np.abs(e1[:, 2:3]) < 0.9, np.array([0.0, 0.0, 1.0]), np.array([1.0, 0.0, 0.0]))
+            a = _unit(np.cross(e1, ref))
+            b = np.cross(e1, a)
+            phi = np.arange(cfg.n_cross_axes) * np.pi / cfg.n_cross_axes
+            out.append(np.cos(phi)[None, :, None] * a[:, None] + np.sin(phi)[None, :, None] * b[:, None])
+            bands.append(np.repeat(e1[:, None], cfg.n_cross_axes, 1))
+        if cfg.n_axes:
+            ang = np.arange(cfg.n_axes) * np.pi / cfg.n_axes
+            fixed = np.stack([np.cos(ang), np.sin(ang), np.zeros_like(ang)], 1)
+            nh = normals.copy()
+            nh[:, 2] = 0
+            norm = np.linalg.norm(nh, axis=1, keepdims=True)
+            nh = np.where(norm > 0.5, nh / np.maximum(norm, 1e-9), fixed[0])  # top-facing: no own axis
+            hor = np.concatenate([nh[:, None], np.broadcast_to(fixed[1:], (S,) + fixed[1:].shape)], 1)
+            out.append(hor)
+            bands.append(np.broadcast_to(np.array([0.0, 0.0, 1.0]), hor.shape))
+        return np.concatenate(out, 1), np.concatenate(bands, 1)
 
     def _runs(self, seeds, axes, obj_pts, tree, cloud: SceneCloud):
         """Width of the contiguous object run through each seed along each axis.
-        Returns t_min, t_max (S, L) along the axis, and validity."""
+        Returns t_min, t_max (S, L) along the axis, and per-reason rejection masks."""
         cfg, g = self.cfg, self.gripper
         reach = g.max_opening
         k = min(256, len(obj_pts))
@@ -105,7 +175,7 @@ class AntipodalGenerator(GraspGenerator):
         t_max = np.where(inrun, t, -np.inf).max(-1)
         t_min, t_max = np.minimum(t_min, 0.0), np.maximum(t_max, 0.0)
         width = t_max - t_min
-        valid = ~open_ended & (width >= cfg.min_width) & (width <= g.max_opening - cfg.width_margin)
+        bad_width = ~open_ended & ((width < cfg.min_width) | (width > g.max_opening - cfg.width_margin))
         # A run may end only because the camera saw nothing further (the far face of a seed on a
         # side wall is hidden): the space just past each end must be observed free.
         step = cfg.bin_size * 1.5
@@ -113,64 +183,133 @@ class AntipodalGenerator(GraspGenerator):
                                seeds[:, None] + axes * (t_min - step)[..., None]], 1)
         free = cloud.observed_free(past.reshape(-1, 3)).reshape(past.shape[:2])
         L = axes.shape[1]
-        valid &= free[:, :L] & free[:, L:]
-        return t_min, t_max, valid
+        unseen = ~open_ended & ~bad_width & ~(free[:, :L] & free[:, L:])
+        return t_min, t_max, open_ended, bad_width, unseen
+
+    # ------------------------------------------------------------------ approaches and depths
+    def _approaches(self, axis: np.ndarray, centre: np.ndarray) -> np.ndarray:
+        """(N, A, 3) approach directions perpendicular to each closing axis, rotated about it from
+        the most downward one. A vertical axis has no downward direction: it starts from the
+        horizontal direction pointing away from the robot base (which stands at the origin)."""
+        down = np.array([0.0, 0.0, -1.0])
+        z0 = down - axis * (axis @ down)[:, None]
+        flat = np.linalg.norm(z0, axis=1) < 0.2
+        out = centre.copy()
+        out[:, 2] = 0.0
+        out = _unit(out - axis * (np.einsum("ij,ij->i", axis, out))[:, None])
+        z0 = np.where(flat[:, None], out, _unit(z0))
+        side = np.cross(axis, z0)
+        th = np.deg2rad(np.asarray(self.cfg.approach_deg))
+        return np.cos(th)[None, :, None] * z0[:, None] + np.sin(th)[None, :, None] * side[:, None]
+
+    def _deepest(self, R: np.ndarray, contact: np.ndarray, opening: np.ndarray, table_height: float) -> np.ndarray:
+        """The largest depth (TCP past the contact line along the approach) at which every corner of
+        the fingers and palm stays ``table_clearance`` above the table."""
+        centres, halves = _hand_boxes(self.gripper, opening)
+        # 0.5 mm spare: re-centring slides the hand along its pad width, which may tilt it a little lower.
+        room = contact[:, 2] + _lowest_offset(R, centres, halves) - table_height - self.cfg.table_clearance - 0.0005
+        down = -R[:, 2, 2]                                                 # depth lowers the hand by this per metre
+        return np.where(down > 1e-3, room / np.maximum(down, 1e-3), np.where(room >= 0, np.inf, -np.inf))
 
     # ------------------------------------------------------------------ generation
-    def generate(self, cloud: SceneCloud, seed: int = 0) -> List[Grasp]:
+    def generate(self, cloud: SceneCloud, seed: int = 0, seed_weights: Optional[np.ndarray] = None) -> List[Grasp]:
+        """Candidates on ``cloud.target`` points, best quality first. ``seed_weights`` (one per cloud
+        point, e.g. the affordance under it) draws half the seeds where the weight is."""
         cfg, g = self.cfg, self.gripper
+        rep = GenerationReport()
+        self.last_report = rep
         tgt_idx = np.nonzero(cloud.target & cloud.objects)[0]
         if len(tgt_idx) == 0:
             raise EmptyCloudError("no target points to grasp (empty mask, or everything was table)")
         rng = np.random.default_rng(seed)
-        chosen = rng.choice(tgt_idx, size=min(cfg.n_seeds, len(tgt_idx)), replace=False)
-        obj_mask = cloud.objects
-        obj_pts = cloud.points[obj_mask]
+        chosen = self._choose_seeds(tgt_idx, rng, seed_weights)
+        rep.count("seeds", len(chosen))
+        obj_pts = cloud.points[cloud.objects]
         tree = cKDTree(obj_pts)
         seeds, normals = cloud.points[chosen], cloud.normals[chosen]
-        axes = self._axes(normals)
-        t_min, t_max, valid = self._runs(seeds, axes, obj_pts, tree, cloud)
+        axes, bands = self._axes(seeds, normals, obj_pts, tree)
+        rep.count("closing axes", axes.shape[0] * axes.shape[1])
+        t_min, t_max, open_ended, bad_width, unseen = self._runs(seeds, axes, obj_pts, tree, cloud)
+        rep.remove("run longer than the opening", int(open_ended.sum()))
+        rep.remove("width outside the stroke", int(bad_width.sum()))
+        rep.remove("far side not seen free", int(unseen.sum()))
+        valid = ~(open_ended | bad_width | unseen)
         s_i, l_i = np.nonzero(valid)
         if len(s_i) == 0:
             return []
         axis = axes[s_i, l_i]
         # Friction cone at both run ends, with normals from the surface boundary around them.
         ends = np.stack([seeds[s_i] + axis * t_min[s_i, l_i][:, None], seeds[s_i] + axis * t_max[s_i, l_i][:, None]], 1)
-        align_pair = self._boundary_alignment(ends, axis, obj_pts, tree)
-        cone = np.cos(np.arctan(cfg.friction_coef))
-        keep = np.all(align_pair >= cone, axis=1)
+        align_pair = self._boundary_alignment(ends, axis, bands[s_i, l_i], obj_pts, tree)
+        keep = np.all(align_pair >= np.cos(np.arctan(cfg.friction_coef)), axis=1)
+        rep.remove("outside the friction cone", int((~keep).sum()))
         s_i, l_i, axis, align_pair = s_i[keep], l_i[keep], axis[keep], align_pair[keep]
         if len(s_i) == 0:
             return []
         centre = seeds[s_i] + axis * ((t_min + t_max) / 2)[s_i, l_i][:, None]
         width = (t_max - t_min)[s_i, l_i]
 
-        # Approaches around each axis, then depths: (M, 3) each.
-        down = np.array([0.0, 0.0, -1.0])
-        side = np.cross(axis, down)
-        th = np.deg2rad(np.asarray(cfg.approach_deg))
-        appr = (np.cos(th)[None, :, None] * down + np.sin(th)[None, :, None] * side[:, None, :])
-        n_a, n_d = len(th), len(cfg.depths)
-        appr = np.repeat(appr.reshape(-1, 3), n_d, axis=0)
-        depth = np.tile(np.asarray(cfg.depths), len(axis) * n_a)
-        rep = n_a * n_d
-        axis, centre, width = np.repeat(axis, rep, 0), np.repeat(centre, rep, 0), np.repeat(width, rep)
-        align_pair = np.repeat(align_pair, rep, 0)
-        tilt = np.tile(np.repeat(np.abs(th), n_d), len(s_i))
-        # Straight down by the depth whatever the tilt, so the contacts stay under the measured run.
-        tcp = centre - np.array([0.0, 0.0, 1.0]) * depth[:, None]
+        # Approaches about each axis, then depths.
+        appr = self._approaches(axis, centre)                               # (N, A, 3)
+        n_a = appr.shape[1]
+        axis_r, centre_r = np.repeat(axis, n_a, 0), np.repeat(centre, n_a, 0)
+        width_r, align_r = np.repeat(width, n_a), np.repeat(align_pair, n_a, 0)
+        appr = appr.reshape(-1, 3)
+        rep.count("poses", len(appr))
+        radial = centre_r[:, :2] / np.maximum(np.linalg.norm(centre_r[:, :2], axis=1, keepdims=True), 1e-9)
+        horiz = np.linalg.norm(appr[:, :2], axis=1)
+        back = np.einsum("ij,ij->i", appr[:, :2], radial) < -cfg.max_back_approach * np.maximum(horiz, 1e-9)
+        back &= horiz > 0.5
+        rep.remove("approach from the robot's far side", int(back.sum()))
+        keep = ~back
+        axis_r, centre_r, width_r, align_r, appr = axis_r[keep], centre_r[keep], width_r[keep], align_r[keep], appr[keep]
+        R0 = _frames(axis_r, appr)
+        opening = np.minimum(g.max_opening, width_r + g.pregrasp_clearance)
+        deepest = self._deepest(R0, centre_r, opening, cloud.table_height)
+        depth = np.minimum(np.asarray(cfg.depths)[None, :], deepest[:, None])  # (N, D)
+        ok_depth = depth >= cfg.min_depth
+        # Two nominal depths may clip to the same one: keep each distinct depth once.
+        dup = np.zeros_like(ok_depth)
+        dup[:, 1:] = np.isclose(depth[:, 1:], depth[:, :-1])
+        rep.remove("fingertips would reach the table", int((~ok_depth).sum()))
+        keep = ok_depth & ~dup
+        n_i, d_i = np.nonzero(keep)
+        R = R0[n_i]
+        tcp = centre_r[n_i] + appr[n_i] * depth[n_i, d_i][:, None]
+        width, align = width_r[n_i], align_r[n_i]
+        tilt = np.arccos(np.clip(-appr[n_i, 2], -1, 1))
         if len(tcp) > cfg.max_candidates:
-            keep = np.sort(rng.choice(len(tcp), cfg.max_candidates, replace=False))
-            axis, appr, tcp, width, tilt = axis[keep], appr[keep], tcp[keep], width[keep], tilt[keep]
-            align_pair = align_pair[keep]
-        R = _frames(axis, appr)
+            sub = np.sort(rng.choice(len(tcp), cfg.max_candidates, replace=False))
+            rep.remove("not evaluated (random subset)", len(tcp) - len(sub))
+            R, tcp, width, tilt, align = R[sub], tcp[sub], width[sub], tilt[sub], align[sub]
+        if len(tcp) == 0:
+            return []
         tcp, width = self._recentre(R, tcp, width, cloud)
-        ok, between = self._collision_free(R, tcp, width, cloud)
+        hit, low, between, coverage, touch = self._collision_free(R, tcp, width, cloud)
+        rep.remove("hand below the table", int(low.sum()))
+        rep.remove("fingers or palm hit the scene", int((hit & ~low).sum()))
+        few = ~hit & ~low & ((between < cfg.min_points_between) | (coverage < cfg.min_pad_coverage))
+        rep.remove("too little of the part between the pads", int(few.sum()))
+        ok = ~(hit | low | few)
+        rep.count("kept", int(ok.sum()))
         if not ok.any():
             return []
-        R, tcp, width, tilt, between, align = R[ok], tcp[ok], width[ok], tilt[ok], between[ok], align_pair[ok]
-        contacts = np.stack([tcp - R[:, :, 1] * width[:, None] / 2, tcp + R[:, :, 1] * width[:, None] / 2], 1)
-        quality = self._quality(align, between, tilt)
+        R, tcp, width, tilt, between, align = R[ok], tcp[ok], width[ok], tilt[ok], between[ok], align[ok]
+        # Contacts where the part is outermost between the pads, on the pad faces: that is where
+        # the fingers meet it, and what the affordance under the fingers is read from.
+        touch = touch[ok]
+        extent = np.clip(touch[:, 1, 1] - touch[:, 0, 1], cfg.min_width, g.max_opening - cfg.width_margin)
+        # A closing axis skewed across a part sees its section stretched over the pads' width:
+        # the chord across (after re-centring) over the extent between the pads says how square it is.
+        square = np.clip(width / extent, 0.0, 1.0)
+        width = extent
+        contacts = tcp[:, None] + np.einsum("nij,nkj->nki", R, touch)
+        # The target's centroid stands in for its centre of mass: the farther it lies from the
+        # closing axis, the more torque the fingers' friction must hold when lifting.
+        com = cloud.points[tgt_idx].mean(0)
+        off = com - tcp
+        arm = np.linalg.norm(off - R[:, :, 1] * np.einsum("nc,nc->n", off, R[:, :, 1])[:, None], axis=1)
+        quality = self._quality(align * square[:, None], between, tilt, coverage[ok], arm)
         out = []
         for i in np.argsort(-quality, kind="stable"):
             T = np.eye(4)
@@ -179,25 +318,29 @@ class AntipodalGenerator(GraspGenerator):
                              contacts=contacts[i]))
         return out
 
-    def _collision_free(self, R, tcp, width, cloud: SceneCloud, chunk: int = 512):
-        """Swept finger/palm boxes vs object points, the lowest box corner vs the table plane,
-        and the count of target points between the pads. Runs in torch (on the GPU if any)."""
+    def _choose_seeds(self, tgt_idx: np.ndarray, rng: np.random.Generator, weights: Optional[np.ndarray]) -> np.ndarray:
+        n = min(self.cfg.n_seeds, len(tgt_idx))
+        if weights is None:
+            return rng.choice(tgt_idx, size=n, replace=False)
+        w = np.clip(np.nan_to_num(np.asarray(weights, float)[tgt_idx]), 0, None)
+        if w.sum() <= 0:
+            return rng.choice(tgt_idx, size=n, replace=False)
+        n_w = min(n // 2, int((w > 0).sum()))
+        weighted = rng.choice(tgt_idx, size=n_w, replace=False, p=w / w.sum())
+        rest = np.setdiff1d(tgt_idx, weighted)
+        uniform = rng.choice(rest, size=min(n - n_w, len(rest)), replace=False)
+        return np.concatenate([weighted, uniform])
+
+    def _collision_free(self, R, tcp, width, cloud: SceneCloud, chunk: int = 256):
+        """Every hand box (finger segments and palm), swept back along the approach, vs object
+        points; the lowest box corner vs the table plane; and the count of target points between
+        the pads. Runs in torch (on the GPU if any). Returns (hit, below table, points between)."""
         g, cfg = self.gripper, self.cfg
         dev = self.device
         opening = np.minimum(g.max_opening, width + g.pregrasp_clearance)
         n = len(tcp)
-        # Table: the lowest corner of every (swept) box must clear the plane. Box centres and
-        # half extents depend on the opening only through the finger y offset.
-        ok = np.ones(n, bool)
-        signs = np.array(np.meshgrid([-1, 1], [-1, 1], [-1, 1])).reshape(3, -1).T
-        c0, h0 = g.boxes(0.0)
-        for box in range(3):
-            c = np.repeat(c0[box][None], n, 0)
-            if box < 2:
-                c[:, 1] += (-1 if box == 0 else 1) * opening / 2
-            corners = c[:, None] + signs[None] * h0[box]
-            world_z = np.einsum("nj,nkj->nk", R[:, 2], corners) + tcp[:, None, 2]
-            ok &= world_z.min(1) > cloud.table_height + cfg.table_clearance
+        centres, halves = _hand_boxes(g, opening)
+        low = tcp[:, 2] + _lowest_offset(R, centres, halves) <= cloud.table_height + cfg.table_clearance - 1e-6
         # Only object points near the candidates can touch the hand.
         objects = cloud.objects
         pts = cloud.points[objects]
@@ -208,27 +351,39 @@ class AntipodalGenerator(GraspGenerator):
         T = torch.as_tensor(tgt[near], device=dev)
         Rt = torch.as_tensor(R, dtype=torch.float32, device=dev)
         tt = torch.as_tensor(tcp, dtype=torch.float32, device=dev)
+        C = torch.as_tensor(centres, dtype=torch.float32, device=dev)          # (N, K, 3)
+        H = torch.as_tensor(halves, dtype=torch.float32, device=dev)           # (K, 3)
         half = torch.as_tensor(opening / 2, dtype=torch.float32, device=dev)
-        pc, ph = g.palm_center, g.palm_half_extents
-        fz0, fz1 = g.finger_z_min - cfg.pregrasp_offset, g.finger_z_max
         hit = torch.zeros(n, dtype=torch.bool, device=dev)
         between = torch.zeros(n, dtype=torch.long, device=dev)
+        span = torch.zeros(n, dtype=torch.float32, device=dev)
+        contact = torch.zeros((n, 2, 3), dtype=torch.float32, device=dev)   # TCP frame, -y side then +y side
         with torch.no_grad():
             for s in range(0, n, chunk):
                 e = min(n, s + chunk)
                 local = torch.matmul(P[None] - tt[s:e, None], Rt[s:e])       # (c, P, 3) TCP frame
                 x, y, z = local.unbind(-1)
-                ay, ho = y.abs(), half[s:e, None]
-                in_x = x.abs() <= g.finger_half_width
-                fingers = in_x & (ay >= ho) & (ay <= ho + g.finger_thickness) & (z >= fz0) & (z <= fz1)
-                palm = ((x - pc[0]).abs() <= ph[0]) & ((y - pc[1]).abs() <= ph[1]) \
-                    & (z >= pc[2] - ph[2] - cfg.pregrasp_offset) & (z <= pc[2] + ph[2])
-                hit[s:e] = (fingers | palm).any(1)
-                between[s:e] = (in_x & (ay < ho) & (z >= g.finger_z_min) & (z <= fz1) & T).sum(1)
-        ok &= ~hit.cpu().numpy()
-        between = between.cpu().numpy()
-        ok &= between >= cfg.min_points_between
-        return ok, between
+                for k in range(H.shape[0]):
+                    c = C[s:e, k]                                             # (c, 3)
+                    inside = (((x - c[:, 0:1]).abs() <= H[k, 0]) & ((y - c[:, 1:2]).abs() <= H[k, 1])
+                              & (z >= c[:, 2:3] - H[k, 2] - cfg.pregrasp_offset) & (z <= c[:, 2:3] + H[k, 2]))
+                    hit[s:e] |= inside.any(1)
+                inner = ((x.abs() <= g.finger_half_width) & (y.abs() < half[s:e, None])
+                         & (z >= g.finger_z_min) & (z <= g.finger_z_max) & T)
+                between[s:e] = inner.sum(1)
+                inf = torch.full_like(x, np.inf)
+                span[s:e] = (torch.where(inner, x, -inf).max(1).values - torch.where(inner, x, inf).min(1).values).clamp(min=0)
+                # Where the fingers will touch: the part's outermost points between the pads on
+                # either side (a bottle's cap, if it is wider than the neck the pads were aimed at).
+                lo_i = torch.where(inner, y, inf).argmin(1)
+                hi_i = torch.where(inner, y, -inf).argmax(1)
+                rows = torch.arange(e - s, device=dev)
+                contact[s:e, 0] = local[rows, lo_i]
+                contact[s:e, 1] = local[rows, hi_i]
+        # How much of the pads' width the part fills: a grasp on the very end of a handle has the part
+        # under one edge of the pads only, and twists out when lifted.
+        coverage = np.clip(span.cpu().numpy() / (2 * g.finger_half_width), 0, 1)
+        return hit.cpu().numpy(), low, between.cpu().numpy(), coverage, contact.cpu().numpy().astype(np.float64)
 
     def _recentre(self, R, tcp, width, cloud: SceneCloud, chunk: int = 512):
         """Slide each grasp along the pad width (TCP x) onto the middle of its widest chord, and
@@ -236,7 +391,9 @@ class AntipodalGenerator(GraspGenerator):
         measured run is a chord in front of the axis: the fingers would close on the part's flank
         and squeeze it out sideways (a bottle neck 1 cm off the pad centre slips). The widest chord
         lies at the axis for a round part and anywhere for a flat-sided one, so the middle of the
-        chords within 90 % of the widest is right for both."""
+        chords within 90 % of the widest is right for both. A section whose points reach the edge
+        of the searched band is something else beside the part (a mug's body next to its handle):
+        it is neither a chord nor a place to slide to."""
         g, cfg = self.gripper, self.cfg
         dev = self.device
         if len(tcp) == 0:
@@ -251,7 +408,10 @@ class AntipodalGenerator(GraspGenerator):
         centres = torch.linspace(-cfg.recentre_window, cfg.recentre_window, nb, device=dev)
         Rt = torch.as_tensor(R, dtype=torch.float32, device=dev)
         tt = torch.as_tensor(tcp, dtype=torch.float32, device=dev)
-        reach = torch.as_tensor(width / 2 + cfg.width_margin, dtype=torch.float32, device=dev)
+        # The band searched across the pads: wide enough for chords wider than the measured run
+        # (the hidden half of a round part), narrow enough to tell a neighbouring body apart.
+        reach = torch.as_tensor(width / 2 + 2 * cfg.width_margin, dtype=torch.float32, device=dev)
+        edge = cfg.width_margin / 2
         shift, chord = np.zeros(len(tcp)), np.asarray(width, float).copy()
         with torch.no_grad():
             for s in range(0, len(tcp), chunk):
@@ -263,9 +423,12 @@ class AntipodalGenerator(GraspGenerator):
                 b = torch.where(sel, b, torch.full_like(b, nb))                         # nb: discard bin
                 hi = torch.full((e - s, nb + 1), -np.inf, device=dev).scatter_reduce(1, b, y, "amax")[:, :nb]
                 lo = torch.full((e - s, nb + 1), np.inf, device=dev).scatter_reduce(1, b, y, "amin")[:, :nb]
-                w = torch.where(torch.isfinite(hi) & torch.isfinite(lo), hi - lo, torch.zeros_like(hi))
+                seen = torch.isfinite(hi) & torch.isfinite(lo)
+                lim = reach[s:e, None] - edge
+                inside = seen & (hi <= lim) & (lo >= -lim)
+                w = torch.where(inside, hi - lo, torch.zeros_like(hi))
                 best = w.max(1).values
-                wide = (w >= 0.9 * best[:, None]) & (best[:, None] > 0)
+                wide = inside & (w >= 0.9 * best[:, None]) & (best[:, None] > 0)
                 xs = torch.where(wide, centres[None], torch.full_like(w, np.inf)).min(1).values
                 xe = torch.where(wide, centres[None], torch.full_like(w, -np.inf)).max(1).values
                 mid = torch.where(best > 0, (xs + xe) / 2, torch.zeros_like(best))
@@ -273,20 +436,23 @@ class AntipodalGenerator(GraspGenerator):
                 chord[s:e] = np.maximum(chord[s:e], best.cpu().numpy())
         return tcp + R[:, :, 0] * shift[:, None], np.minimum(chord, g.max_opening - cfg.width_margin)
 
-    def _boundary_alignment(self, ends, axis, obj_pts, tree, radius: float = 0.010, band: float = 0.004):
-        """|outward normal . closing axis| (N, 2) at the run ends. The outward normal in the
-        horizontal plane is the end minus the centroid of nearby points at the same height: it
-        needs only the surface the camera sees around the end, not the (often hidden) face."""
+    def _boundary_alignment(self, ends, axis, band, obj_pts, tree, radius: float = 0.010, width: float = 0.004):
+        """|outward normal . closing axis| (N, 2) at the run ends. The outward normal in the plane
+        of the cross section is the end minus the centroid of nearby points in that section (within
+        ``width`` along ``band``): it needs only the surface the camera sees around the end, not the
+        (often hidden) face."""
         flat = ends.reshape(-1, 3)
+        bd = np.repeat(band, 2, axis=0)
         k = min(32, len(obj_pts))
         d, ix = tree.query(flat, k=k, distance_upper_bound=radius)
         found = np.isfinite(d)
         nb = obj_pts[np.minimum(ix, len(obj_pts) - 1)]
-        same = found & (np.abs(nb[..., 2] - flat[:, None, 2]) < band)
+        off = nb - flat[:, None]
+        same = found & (np.abs(np.einsum("nkc,nc->nk", off, bd)) < width)
         cnt = same.sum(1)
         centroid = (nb * same[..., None]).sum(1) / np.maximum(cnt, 1)[:, None]
         n = flat - centroid
-        n[:, 2] = 0
+        n -= bd * np.einsum("nc,nc->n", n, bd)[:, None]
         norm = np.linalg.norm(n, axis=1)
         ax = np.repeat(axis, 2, axis=0)
         a = np.abs((n * ax).sum(1)) / np.maximum(norm, 1e-9)
@@ -294,9 +460,10 @@ class AntipodalGenerator(GraspGenerator):
         a[(cnt < 4) | (norm < 0.0015)] = 0.0
         return a.reshape(-1, 2)
 
-    def _quality(self, align, between, tilt):
-        """0.4 contact alignment with the closing axis, 0.3 points between the pads, 0.3 approach
-        closeness to vertical: all in [0, 1]."""
+    def _quality(self, align, between, tilt, coverage, arm):
+        """0.3 contact alignment with the closing axis (and squareness), 0.15 points between the pads, 0.15 of the
+        pads' width covered by the part, 0.2 approach closeness to vertical, 0.2 the centre of mass
+        near the closing axis (``arm`` metres away: e^(-arm / 8 cm)): all in [0, 1]."""
         a = align.mean(1)
         fill = np.clip(between / 30.0, 0, 1)
-        return 0.4 * a + 0.3 * fill + 0.3 * np.cos(tilt)
+        return 0.3 * a + 0.15 * fill + 0.15 * coverage + 0.2 * np.cos(tilt) + 0.2 * np.exp(-arm / 0.08)

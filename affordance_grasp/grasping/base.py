@@ -3,7 +3,8 @@ generator (Contact-GraspNet, AnyGrasp) publishing on a topic is another."""
 from __future__ import annotations
 
 import abc
-from typing import List, Sequence
+from dataclasses import dataclass, field
+from typing import Dict, List, Sequence
 
 import numpy as np
 
@@ -12,7 +13,33 @@ from ..types import Grasp
 from .cloud import SceneCloud
 
 
+@dataclass
+class GenerationReport:
+    """How many candidates each stage made and each filter removed, in order: the answer to
+    "why is there no grasp?"."""
+
+    made: Dict[str, int] = field(default_factory=dict)
+    removed: Dict[str, int] = field(default_factory=dict)
+
+    def count(self, stage: str, n: int) -> None:
+        self.made[stage] = self.made.get(stage, 0) + int(n)
+
+    def remove(self, reason: str, n: int) -> None:
+        if n:
+            self.removed[reason] = self.removed.get(reason, 0) + int(n)
+
+    def to_dict(self) -> dict:
+        return {"made": dict(self.made), "removed": dict(self.removed)}
+
+    def summary(self) -> str:
+        made = ", ".join(f"{v} {k}" for k, v in self.made.items())
+        removed = "; ".join(f"{k}: {v}" for k, v in self.removed.items()) or "nothing"
+        return f"made {made}; removed by {removed}"
+
+
 class GraspGenerator(abc.ABC):
+    last_report: "GenerationReport | None" = None
+
     @abc.abstractmethod
     def generate(self, cloud: SceneCloud, seed: int = 0) -> List[Grasp]:
         """Candidate grasps (base frame) whose contacts lie on ``cloud.target`` points."""

@@ -15,7 +15,7 @@ from affordance_grasp.msg import AffordanceMap as AffordanceMapMsg
 from affordance_grasp.srv import PredictAffordance
 
 from ..affordance.query import QueryParser
-from ..apps.overlay import heat_overlay
+from ..visualize import heat_overlay
 from ..errors import AffordanceGraspError, InvalidInputError
 from .camera_input import CAMERA_PARAMS, CameraInput
 from .common import Param, declare, latched_qos, run

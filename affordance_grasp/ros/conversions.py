@@ -116,6 +116,18 @@ def timings_to_fields(timings: dict):
     return stages, [float(timings[s]) for s in stages]
 
 
+def generation_fields(counts: dict):
+    """A GenerationReport's dict as the parallel name/count arrays of DetectGrasps."""
+    names, values = [], []
+    for k, v in counts.get("made", {}).items():
+        names.append(f"made: {k}")
+        values.append(int(v))
+    for k, v in counts.get("removed", {}).items():
+        names.append(f"removed: {k}")
+        values.append(int(v))
+    return names, values
+
+
 def outcome_to_execute_response(o: GraspOutcome, resp, message: str = ""):
     resp.success = bool(o.success)
     resp.failure_reason = o.failure_reason.value

@@ -18,13 +18,13 @@ from visualization_msgs.msg import MarkerArray
 from affordance_grasp.msg import AffordanceMap as AffordanceMapMsg
 from affordance_grasp.srv import DetectGrasps
 
-from ..apps.overlay import draw_trial
 from ..errors import AffordanceGraspError
 from ..pipeline import GraspPipeline
 from .camera_input import CAMERA_PARAMS, CameraInput
 from .common import Param, declare, latched_qos, run
-from .conversions import affordance_map_to_msg, grasp_to_msg, stamp_to_sec, timings_to_fields
+from .conversions import affordance_map_to_msg, generation_fields, grasp_to_msg, stamp_to_sec, timings_to_fields
 from .image_conversions import numpy_to_image
+from ..visualize import draw_trial
 from .visuals import affordance_cloud, grasp_markers
 
 PARAMS = CAMERA_PARAMS + [
@@ -65,9 +65,11 @@ class GraspPlannerNode(Node):
             text = req.query
             if req.object_hint and req.object_hint.lower() not in text.lower():
                 text = f"{text} ({req.object_hint})"
-            det = self.pipeline.detect(frame, text, seed=self.p["seed"])
+            det = self.pipeline.detect(frame, text, seed=self.p["seed"], pick_any=req.pick_any)
         except AffordanceGraspError as e:
             resp.success, resp.message = False, str(e)
+            counts = getattr(e, "counts", None) or {}
+            resp.filter_names, resp.filter_counts = generation_fields(counts)
             self.get_logger().warn(f"detect_grasps {req.query!r}: {e}")
             return resp
         k = req.top_k or self.p["top_k"]
@@ -77,9 +79,16 @@ class GraspPlannerNode(Node):
         resp.object_box = [float(x) for x in det.object_box]
         timings = {**det.timings, "total": time.perf_counter() - t0}
         resp.timing_stages, resp.timing_seconds = timings_to_fields(timings)
+        resp.filter_names, resp.filter_counts = generation_fields(det.generation)
+        what = det.query.object.replace("_", " ") or "object"
+        resp.chosen_object = det.query.object
+        if det.choice is not None:
+            resp.choice_reason, resp.choice_margin, resp.seen_objects = det.choice.reason, det.choice.margin, det.choice.seen
+        else:
+            resp.choice_reason, resp.choice_margin = "given by the request's object hint", 1.0
         resp.success = True
-        resp.message = (f"{len(det.grasps)} grasps on the {det.query.object} ({det.query.grasp_part}); best score "
-                        f"{det.best.score:.3f}")
+        resp.message = (f"{len(det.grasps)} grasps on the {what} ({det.query.grasp_part or 'where the model put it'}); "
+                        f"best score {det.best.score:.3f}; chose {resp.choice_reason}")
         self.get_logger().info(f"detect_grasps {req.query!r}: {resp.message} in {timings['total'] * 1000:.0f} ms")
         self._publish_visuals(det, frame, header)
         return resp
@@ -91,7 +100,8 @@ class GraspPlannerNode(Node):
         cloud = det.cloud
         self.pub_cloud.publish(affordance_cloud(cloud.points, det.amap, frame, base, header.stamp))
         self.pub_map.publish(affordance_map_to_msg(det.amap, header))
-        overlay = numpy_to_image(draw_trial(frame, det.amap, shown, det.best, det.query.text), "rgb8")
+        title = det.query.text + (f" | {det.choice.reason}" if det.choice is not None else "")
+        overlay = numpy_to_image(draw_trial(frame, det.amap, shown, det.best, title), "rgb8")
         overlay.header = header
         self.pub_overlay.publish(overlay)
 

@@ -32,9 +32,17 @@ PARAMS = [
     Param("top_k", 60, "candidates requested from the planner", (1, 500)),
     Param("detect_timeout", 30.0, "seconds to wait for detect_grasps", (1.0, 300.0)),
     Param("execute_timeout", 120.0, "seconds to wait for one execute_grasp", (1.0, 600.0)),
+    Param("min_affordance_ratio", 0.75, "candidates whose affordance score is below this share of the best one "
+          "are not tried: when no grasp on the requested part is reachable, fail rather than grasp another part",
+          (0.0, 1.0)),
     Param("redetect_after_slip", True, "after a grasp slipped (the object may have moved), detect again on a "
           "frame captured after the motion and spend the remaining attempts on the new candidates"),
 ]
+
+
+def _empty_result() -> dict:
+    return {"success": False, "message": "", "grasp": None, "lifted": False, "parts": [], "attempts": 0,
+            "timings": {}, "chosen_object": "", "choice_reason": ""}
 
 
 class RemoteExecutor(Executor):
@@ -76,13 +84,13 @@ class GraspServerNode(Node):
         self.get_logger().info("ready: grasp_object (service and action)")
 
     # ------------------------------------------------------------------ the job
-    def run_job(self, query: str, execute: bool, max_attempts: int,
+    def run_job(self, query: str, execute: bool, max_attempts: int, pick_any: bool = False,
                 feedback: Callable[[str, int], None] = lambda s, a: None,
                 cancelled: Callable[[], bool] = lambda: False) -> dict:
         t0 = time.perf_counter()
         timings = {}
-        result = {"success": False, "message": "", "grasp": None, "lifted": False, "parts": [], "attempts": 0,
-                  "timings": timings}
+        result = _empty_result()
+        result["timings"] = timings
         for name, client, node in (("detect_grasps", self.detect, "grasp_planner_node"),
                                    ("execute_grasp", self.execute, "executor_node")):
             if (client is self.detect or execute) and not client.wait_for_service(timeout_sec=5.0):
@@ -94,7 +102,7 @@ class GraspServerNode(Node):
 
         def detect(after_motion: bool):
             feedback("capturing", result["attempts"])
-            req = DetectGrasps.Request(query=query, top_k=self.p["top_k"])
+            req = DetectGrasps.Request(query=query, top_k=self.p["top_k"], pick_any=pick_any)
             if after_motion:
                 # The executor has retreated; only a frame from now on shows where the object lies.
                 req.not_before = self.get_clock().now().to_msg()
@@ -113,6 +121,7 @@ class GraspServerNode(Node):
             remote.msgs.update({id(g): m for g, m in zip(grasps, det.grasps)})
             rounds.append(det.message)
             result["grasp"] = det.grasps[0]
+            result["chosen_object"], result["choice_reason"] = det.chosen_object, det.choice_reason
             if execute and not cancelled():
                 feedback("executing", result["attempts"] + 1)
             return grasps
@@ -130,7 +139,7 @@ class GraspServerNode(Node):
         try:
             outcome, detections = execute_with_redetection(
                 detect, remote, max_attempts or self.p["max_attempts"], self.p["max_checked"], cancelled,
-                self.p["redetect_after_slip"])
+                self.p["redetect_after_slip"], self.p["min_affordance_ratio"])
         except AffordanceGraspError as e:
             again = f" (detection {len(rounds) + 1}, after a try moved the object)" if rounds else ""
             result["message"] = f"{e}{again}"
@@ -158,6 +167,7 @@ class GraspServerNode(Node):
         if r["grasp"] is not None:
             res.executed_grasp = r["grasp"]
         res.parts_touched, res.attempts = r["parts"], int(r["attempts"])
+        res.chosen_object, res.choice_reason = r["chosen_object"], r["choice_reason"]
         res.timing_stages, res.timing_seconds = timings_to_fields(r["timings"])
         return res
 
@@ -172,10 +182,9 @@ class GraspServerNode(Node):
             return resp
         try:
             self.get_logger().info(f"grasp_object {req.query!r} (execute={req.execute})")
-            r = self.run_job(req.query, req.execute, req.max_attempts)
+            r = self.run_job(req.query, req.execute, req.max_attempts, req.pick_any)
         except AffordanceGraspError as e:
-            r = {"success": False, "message": str(e), "grasp": None, "lifted": False, "parts": [], "attempts": 0,
-                 "timings": {}}
+            r = {**_empty_result(), "message": str(e)}
         finally:
             self.busy.release()
         self.get_logger().info(f"grasp_object {req.query!r}: {r['message']}")
@@ -201,10 +210,10 @@ class GraspServerNode(Node):
                 handle.publish_feedback(GraspObjectAction.Feedback(stage=stage, attempt=attempt,
                                                                    elapsed=time.perf_counter() - t0))
 
-            r = self.run_job(goal.query, goal.execute, goal.max_attempts, feedback, lambda: handle.is_cancel_requested)
+            r = self.run_job(goal.query, goal.execute, goal.max_attempts, goal.pick_any, feedback,
+                             lambda: handle.is_cancel_requested)
         except AffordanceGraspError as e:
-            r = {"success": False, "message": str(e), "grasp": None, "lifted": False, "parts": [], "attempts": 0,
-                 "timings": {}}
+            r = {**_empty_result(), "message": str(e)}
         finally:
             self.busy.release()
         if handle.is_cancel_requested:

@@ -21,6 +21,7 @@ from ..errors import AffordanceGraspError, InvalidInputError
 from ..execution.ik import PandaIK
 from ..execution.sim_executor import SimExecutor
 from ..sim.camera import DepthNoise, SimCamera
+from ..sim.external import load_objects
 from ..sim.objects import CATEGORIES
 from ..sim.scene import SceneConfig, sample_scene
 from ..types import FailureReason, GraspOutcome
@@ -36,6 +37,8 @@ PARAMS = [
     Param("depth_noise", True, "apply the RealSense-like depth noise model"),
     Param("depth_scale", 0.001, "metres per unit of the published 16UC1 depth", (1e-5, 0.01)),
     Param("camera_frame", CAMERA_FRAME, "frame_id of the camera topics"),
+    Param("objects", [], "object files (YAML) or folders of them to load into the twin (their categories "
+          "can then be asked for in sim/sample_scene)"),
 ]
 
 
@@ -43,6 +46,10 @@ class SimNode(Node):
     def __init__(self):
         super().__init__("sim_node")
         self.p = declare(self, PARAMS)
+        files = list(self.p["objects"])
+        if files:
+            loaded = load_objects(files)
+            self.get_logger().info(f"loaded objects: {', '.join(o.spec.category for o in loaded)}")
         bad = set(self.p["categories"]) - set(CATEGORIES)
         if bad:
             raise InvalidInputError(f"sim_node: unknown categories {sorted(bad)}; known: {sorted(CATEGORIES)}")

@@ -16,17 +16,25 @@ OBJECT_MOVED = (FailureReason.SLIPPED,)
 
 
 def execute_with_fallback(executor: Executor, ranked: List[Grasp], max_attempts: int = 3,
-                          max_checked: int = 60, should_stop: Optional[Callable[[], bool]] = None) -> GraspOutcome:
+                          max_checked: int = 60, should_stop: Optional[Callable[[], bool]] = None,
+                          min_affordance_ratio: float = 0.0) -> GraspOutcome:
     """``max_attempts`` caps executed tries; ``max_checked`` caps reachability checks (cheap,
     no motion) spent finding them. ``should_stop`` (e.g. a cancelled action goal) is asked before
-    every check and attempt; nothing new starts once it says yes."""
+    every check and attempt; nothing new starts once it says yes. Candidates whose affordance
+    score is below ``min_affordance_ratio`` times the best one's are not tried: when every grasp on
+    the requested part is out of reach, failing says so, where grasping another part would not."""
     if max_attempts < 1:
         raise InvalidInputError(f"max_attempts must be >= 1, got {max_attempts}")
+    if not 0.0 <= min_affordance_ratio <= 1.0:
+        raise InvalidInputError(f"min_affordance_ratio must be in [0, 1], got {min_affordance_ratio}")
     t0 = time.perf_counter()
+    floor = min_affordance_ratio * max((g.affordance_score for g in ranked), default=0.0)
     attempts, checked, last = 0, 0, None
     for g in ranked:
         if attempts >= max_attempts or checked >= max_checked or (should_stop is not None and should_stop()):
             break
+        if g.affordance_score < floor:
+            continue
         checked += 1
         if not executor.check_reachable(g):
             continue
@@ -44,7 +52,7 @@ def execute_with_fallback(executor: Executor, ranked: List[Grasp], max_attempts:
 
 def execute_with_redetection(detect: Callable[[bool], List[Grasp]], executor: Executor, max_attempts: int = 3,
                              max_checked: int = 60, should_stop: Optional[Callable[[], bool]] = None,
-                             redetect: bool = True) -> Tuple[GraspOutcome, int]:
+                             redetect: bool = True, min_affordance_ratio: float = 0.0) -> Tuple[GraspOutcome, int]:
     """Closed loop over ``execute_with_fallback``: ``detect(after_motion)`` ranks candidates (on a
     frame captured after the last motion when ``after_motion``). When a try leaves the object moved
     (OBJECT_MOVED) and attempts remain, rank again and go on. Returns the last outcome, with the
@@ -53,7 +61,8 @@ def execute_with_redetection(detect: Callable[[bool], List[Grasp]], executor: Ex
     while True:
         ranked = detect(detections > 0)
         detections += 1
-        outcome = execute_with_fallback(executor, ranked, max_attempts - attempts, max_checked, should_stop)
+        outcome = execute_with_fallback(executor, ranked, max_attempts - attempts, max_checked, should_stop,
+                                        min_affordance_ratio)
         attempts += outcome.attempts
         checked += outcome.checked
         if (outcome.success or outcome.failure_reason not in OBJECT_MOVED or attempts >= max_attempts

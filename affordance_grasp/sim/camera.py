@@ -2,6 +2,7 @@
 an optional noise model makes the depth look like a RealSense D4xx stream."""
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import Optional
 
@@ -61,20 +62,58 @@ class DepthNoise:
         return z.astype(np.float32)
 
 
+class _GL:
+    """One offscreen OpenGL context per process, shared by every camera: creating it, and
+    uploading a scene's meshes and textures, cost more than rendering a frame, and a dataset
+    renders a new scene every second. A lock keeps threads from drawing at the same time."""
+
+    context = None
+    size = (0, 0)
+    lock = threading.RLock()
+
+    @classmethod
+    def current(cls, width: int, height: int):
+        if cls.context is None or width > cls.size[0] or height > cls.size[1]:
+            from mujoco import gl_context
+            if cls.context is not None:
+                cls.context.free()
+            cls.size = (max(width, cls.size[0]), max(height, cls.size[1]))
+            cls.context = gl_context.GLContext(*cls.size)
+        cls.context.make_current()
+        return cls.context
+
+
 class SimCamera:
-    """Renders :class:`RGBDFrame` s of a :class:`SimWorld` from its ``rgbd`` camera."""
+    """Renders :class:`RGBDFrame` s of a :class:`SimWorld` from its ``rgbd`` camera: one colour
+    pass, and one segmentation pass that also yields the depth buffer (its flat colours make the
+    depth exact at object edges)."""
 
     def __init__(self, world: SimWorld):
         self.world = world
         cam = world.cfg.camera
         self.intrinsics = cam.intrinsics()
         self.T_base_camera = cam.T_base_camera()
-        self._renderer = mujoco.Renderer(world.model, cam.height, cam.width)
+        m = world.model
+        self._w, self._h = cam.width, cam.height
+        with _GL.lock:
+            _GL.current(self._w, self._h)
+            self._ctx = mujoco.MjrContext(m, mujoco.mjtFontScale.mjFONTSCALE_50.value)
+            mujoco.mjr_setBuffer(mujoco.mjtFramebuffer.mjFB_OFFSCREEN.value, self._ctx)
+            self._ctx.readDepthMap = mujoco.mjtDepthMap.mjDEPTH_ZEROFAR
+        self._scene = mujoco.MjvScene(model=m, maxgeom=10000)
+        self._opt = mujoco.MjvOption()
+        self._cam = mujoco.MjvCamera()
+        self._cam.type = mujoco.mjtCamera.mjCAMERA_FIXED
+        self._cam.fixedcamid = world.camera_id
+        self._rect = mujoco.MjrRect(0, 0, self._w, self._h)
+        self._seg_cache: Optional[tuple] = None   # (sim time, geom ids, depth) of the last segmentation pass
 
     def close(self) -> None:
-        if self._renderer is not None:
-            self._renderer.close()
-            self._renderer = None
+        if self._ctx is not None:
+            with _GL.lock:
+                _GL.current(self._w, self._h)
+                self._ctx.free()
+            self._ctx = None
 
     def __enter__(self):
         return self
@@ -82,23 +121,61 @@ class SimCamera:
     def __exit__(self, *exc):
         self.close()
 
-    def _render(self, depth=False, segmentation=False) -> np.ndarray:
-        r = self._renderer
-        if depth:
-            r.enable_depth_rendering()
-        if segmentation:
-            r.enable_segmentation_rendering()
-        try:
-            r.update_scene(self.world.data, camera=self.world.camera_id)
-            return r.render()
-        finally:
-            r.disable_depth_rendering()
-            r.disable_segmentation_rendering()
+    def _draw(self, segment: bool) -> None:
+        if self._ctx is None:
+            raise RuntimeError("the camera is closed")
+        self._scene.flags[mujoco.mjtRndFlag.mjRND_SEGMENT] = segment
+        self._scene.flags[mujoco.mjtRndFlag.mjRND_IDCOLOR] = segment
+        mujoco.mjv_updateScene(self.world.model, self.world.data, self._opt, None, self._cam,
+                               mujoco.mjtCatBit.mjCAT_ALL.value, self._scene)
+        mujoco.mjr_render(self._rect, self._scene, self._ctx)
+
+    def _colour(self) -> np.ndarray:
+        with _GL.lock:
+            _GL.current(self._w, self._h)
+            self._draw(False)
+            rgb = np.empty((self._h, self._w, 3), np.uint8)
+            mujoco.mjr_readPixels(rgb, None, self._rect, self._ctx)
+        return np.flipud(rgb).copy()
+
+    def _segmentation(self) -> tuple:
+        """(geom id per pixel, -1 for none; metric depth along the optical axis, 0 for none)."""
+        key = float(self.world.data.time)
+        if self._seg_cache is not None and self._seg_cache[0] == key:
+            return self._seg_cache[1], self._seg_cache[2]
+        with _GL.lock:
+            _GL.current(self._w, self._h)
+            self._draw(True)
+            idc = np.empty((self._h, self._w, 3), np.uint8)
+            zbuf = np.empty((self._h, self._w), np.float32)
+            mujoco.mjr_readPixels(idc, zbuf, self._rect, self._ctx)
+            geoms = self._scene.geoms[:self._scene.ngeom]
+            lut = np.full(self._scene.ngeom + 2, -1, np.int32)
+            for g in geoms:
+                if g.segid != -1 and g.objtype == int(mujoco.mjtObj.mjOBJ_GEOM):
+                    lut[g.segid + 1] = g.objid
+        seg = idc.astype(np.uint32)
+        segid = seg[..., 0] + (seg[..., 1] << 8) + (seg[..., 2] << 16)
+        ids = np.flipud(lut[np.minimum(segid, len(lut) - 1)]).copy()
+        depth = np.flipud(self._linear_depth(zbuf)).copy()
+        self._seg_cache = (key, ids, depth)
+        return ids, depth
+
+    def _linear_depth(self, zbuf: np.ndarray) -> np.ndarray:
+        """Reversed-Z buffer values -> metres (as MuJoCo's own renderer converts them)."""
+        m = self.world.model
+        near = np.float32(m.vis.map.znear * m.stat.extent)
+        far = np.float32(m.vis.map.zfar * m.stat.extent)
+        c = -(far + near) / (far - near)
+        d = -(np.float32(2) * far * near) / (far - near)
+        c, d = np.float32(-0.5) * c - np.float32(0.5), np.float32(-0.5) * d
+        return (d / (zbuf.astype(np.float64) + c)).astype(np.float32)
 
     def render(self, noise: Optional[DepthNoise] = None, rng: Optional[np.random.Generator] = None,
                stamp: Optional[float] = None) -> RGBDFrame:
-        rgb = self._render().copy()
-        depth = self._render(depth=True).astype(np.float32)
+        rgb = self._colour()
+        _, depth = self._segmentation()
+        depth = depth.copy()
         far = self.world.cfg.camera.far
         depth[(depth <= 0) | (depth >= far * 0.999)] = np.nan
         if noise is not None:
@@ -108,7 +185,4 @@ class SimCamera:
 
     def render_geom_ids(self) -> np.ndarray:
         """Per-pixel geom id (H, W), -1 where no geom is visible."""
-        seg = self._render(segmentation=True)
-        ids = seg[..., 0].astype(np.int32)
-        ids[seg[..., 1] != int(mujoco.mjtObj.mjOBJ_GEOM)] = -1
-        return ids
+        return self._segmentation()[0].copy()

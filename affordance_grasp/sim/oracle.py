@@ -1,47 +1,63 @@
-"""Grasps built from ground-truth geometry: the upper bound used by sim-check."""
+"""Grasps from ground-truth geometry: the upper bound that ``sim-check`` executes.
+
+No camera is involved: the scene's true surfaces (every object's visual mesh, hidden faces and
+insides included) are sampled into a cloud with exact normals, and the grasp generator runs on it
+with the queried part as its target. So the oracle needs no per-category grasp hints and works on
+any object that enters the twin, users' meshes included; it validates the twin (grip force,
+friction, contacts, lift), not perception.
+"""
 from __future__ import annotations
 
+from typing import List, Optional
+
 import numpy as np
+import trimesh
 
 from ..errors import InvalidInputError
-from ..geometry import make_transform, transform_points
+from ..grasping.antipodal import AntipodalGenerator
+from ..grasping.cloud import SceneCloud
 from ..types import Grasp
 from .world import SimWorld
 
 
-SIDE_PITCH = 0.0
+def _world_mesh(world: SimWorld, instance: str, part) -> trimesh.Trimesh:
+    placed = world.objects[instance]
+    m = placed.spec.part_trimesh(part)
+    return m.apply_transform(world.object_pose(instance))
 
 
-def grasp_frame(approach: np.ndarray, closing: np.ndarray, position: np.ndarray) -> np.ndarray:
-    """TCP pose with z = approach and y = closing (re-orthogonalised against the approach)."""
-    z = approach / np.linalg.norm(approach)
-    y = closing - z * (closing @ z)
-    n = np.linalg.norm(y)
-    if n < 1e-6:
-        raise InvalidInputError("closing axis is parallel to the approach axis")
-    y /= n
-    return make_transform(np.stack([np.cross(y, z), y, z], axis=1), position)
-
-
-def oracle_grasp(world: SimWorld, instance: str, part: str, hint_index: int = 0) -> Grasp:
+def ground_truth_cloud(world: SimWorld, instance: str, part: str, spacing: float = 0.003,
+                       seed: int = 0) -> SceneCloud:
+    """Surface samples of every object (about one per ``spacing`` squared) with face normals; the
+    target is ``instance``'s ``part``."""
     placed = world.objects.get(instance)
     if placed is None:
         raise InvalidInputError(f"no object {instance!r} in the scene; objects: {sorted(world.objects)}")
-    spec_part = placed.spec.part(part)
-    if not spec_part.grasp:
-        raise InvalidInputError(f"{placed.spec.category}/{part} has no grasp hint")
-    hint = spec_part.grasp[hint_index]
-    T_obj = world.object_pose(instance)
-    p = transform_points(T_obj, np.asarray(hint.pos))[0]
-    closing = T_obj[:3, :3] @ np.asarray(hint.closing, float)
-    if hint.approach == "top":
-        approach = np.array([0.0, 0.0, -1.0])
-        closing[2] = 0.0
-    else:  # side: from the robot towards the part, level
-        horizontal = np.array([p[0], p[1], 0.0]) / np.hypot(p[0], p[1])
-        approach = horizontal + np.array([0.0, 0.0, -np.tan(SIDE_PITCH)])
-        closing = np.cross([0.0, 0.0, 1.0], horizontal)
-    pose = grasp_frame(approach, closing, p)
-    y = pose[:3, 1]
-    contacts = np.stack([p - y * hint.width / 2, p + y * hint.width / 2])
-    return Grasp(pose=pose, width=hint.width, quality=1.0, affordance_score=1.0, score=1.0, contacts=contacts)
+    placed.spec.part(part)  # raises for an unknown part
+    rng = np.random.default_rng(seed)
+    pts, nrm, tgt = [], [], []
+    for inst, obj in world.objects.items():
+        for p in obj.spec.parts:
+            mesh = _world_mesh(world, inst, p)
+            n = int(np.clip(mesh.area / spacing ** 2, 50, 20000))
+            samples, faces = trimesh.sample.sample_surface(mesh, n, seed=int(rng.integers(1 << 31)))
+            pts.append(samples)
+            nrm.append(mesh.face_normals[faces])
+            tgt.append(np.full(len(samples), inst == instance and p.name == part))
+    points, normals, target = np.vstack(pts), np.vstack(nrm), np.concatenate(tgt)
+    n = len(points)
+    return SceneCloud(points=points, normals=normals, pixels=np.zeros((n, 2), int), is_table=np.zeros(n, bool),
+                      cluster=np.zeros(n, int), target=target, camera_position=np.array([1.2, 0.0, 0.6]),
+                      table_height=0.0, frame=None)
+
+
+def oracle_grasps(world: SimWorld, instance: str, part: str, generator: Optional[AntipodalGenerator] = None,
+                  seed: int = 0) -> List[Grasp]:
+    """Grasps on the true surface of ``part``, best quality first (may be empty)."""
+    gen = generator or AntipodalGenerator()
+    return gen.generate(ground_truth_cloud(world, instance, part, seed=seed), seed=seed)
+
+
+def graspable_parts(spec) -> List[str]:
+    """Parts meant for the fingers: those with a grasp or hold affordance."""
+    return [p.name for p in spec.parts if {"grasp", "hold"} & set(p.affordances)]

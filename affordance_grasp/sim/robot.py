@@ -7,12 +7,15 @@ closed stop, so the fingers press with a bounded force (``grip_force`` per finge
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import mujoco
 import numpy as np
+import trimesh
 
 from .assets import panda_assets_dir
+from .materials import CONTACT_RADIUS, PAD_FRICTION
 
 # Names inside the robot spec; the world attaches it under PREFIX.
 PREFIX = "robot/"
@@ -31,9 +34,9 @@ TCP_OFFSET = 0.1034
 
 @dataclass
 class GripperConfig:
-    grip_force: float = 70.0   # N per finger, the Panda's continuous force
+    grip_force: float = 70.0   # N per finger, the Panda's continuous force (Franka Hand datasheet)
     stiffness: float = 6000.0  # N/m on the per-finger opening
-    friction: float = 1.5      # pad friction (rubber-like)
+    friction: float = PAD_FRICTION  # below every object material: the object's coefficient governs
 
 
 _KP = (4500, 4500, 3500, 3500, 2000, 2000, 2000)
@@ -54,6 +57,38 @@ def _add_position_actuator(spec, name, target, kp, kv, force, ctrlrange, trntype
     return act
 
 
+MAX_LINK_FACES = 3000  # per visual mesh of the arm and hand
+
+
+@functools.lru_cache(maxsize=None)
+def _light_mesh(path: str) -> tuple:
+    """A link mesh decimated to MAX_LINK_FACES (vertices, faces). The shipped meshes hold 134k
+    triangles, and uploading them to a renderer for every new scene cost more than rendering it."""
+    loaded = trimesh.load(path, force="mesh", process=False)
+    # Drop the texture seams first: split vertices make an open mesh that decimation tears apart.
+    mesh = trimesh.Trimesh(loaded.vertices, loaded.faces, process=True)
+    mesh.merge_vertices(digits_vertex=6)
+    if len(mesh.faces) > MAX_LINK_FACES:
+        mesh = mesh.simplify_quadric_decimation(face_count=MAX_LINK_FACES)
+    return np.asarray(mesh.vertices, np.float64), np.asarray(mesh.faces, np.int64)
+
+
+def _lighten(spec: mujoco.MjSpec, folder) -> None:
+    """Swap every file mesh for its decimated copy, and the textured materials for plain ones
+    (decimation drops texture coordinates)."""
+    for mesh in spec.meshes:
+        if not mesh.file:
+            continue
+        v, f = _light_mesh(str(folder / mesh.file))
+        mesh.file = ""
+        mesh.uservert = v.ravel().tolist()
+        mesh.userface = f.ravel().tolist()
+    for mat in spec.materials:
+        mat.textures = [""] * len(mat.textures)
+    for tex in list(spec.textures):
+        spec.delete(tex)
+
+
 def build_robot_spec(gripper: GripperConfig | None = None) -> mujoco.MjSpec:
     """Arm + hand, base at the spec's world origin, with actuators named after their joints
     and a ``gripper`` actuator whose control is the per-finger opening in metres."""
@@ -64,17 +99,26 @@ def build_robot_spec(gripper: GripperConfig | None = None) -> mujoco.MjSpec:
     for s in (arm, hand):
         s.meshdir = str(d)
         s.texturedir = str(d)
+        _lighten(s, d)
     for a in list(hand.actuators):
         hand.delete(a)
     # The flange-to-hand rotation of the real robot: -45 degrees about z.
     frame = arm.body("panda_link8").add_frame(quat=[np.cos(-np.pi / 8), 0, 0, np.sin(-np.pi / 8)])
     frame.attach_body(hand.body("panda_hand"), "hand/", "")
     arm.body("hand/panda_hand").add_site(name="tcp", pos=[0, 0, TCP_OFFSET], size=[0.004, 0, 0])
+    # The shipped finger collision is one 3 x 2.4 x 4.4 cm box; the real finger (finger.obj) is
+    # 15.7 mm thick along its pad and 26 mm at its root. Two boxes follow it (config/gripper), so
+    # a finger fits where the real one fits (inside a mug handle, beside a knife on the table).
     for gname in _FINGER_GEOMS:
         g = arm.geom(gname)
-        g.friction = [gripper.friction, 0.02, 0.001]
-        g.condim = 4
-        g.solref = [0.004, 1.0]
+        body = g.parent
+        g.pos, g.size = [0.0, 0.008, 0.037], [0.0095, 0.008, 0.017]            # pad: TCP -25 mm .. +9 mm
+        base = body.add_geom(name=gname + "_base", type=mujoco.mjtGeom.mjGEOM_BOX, pos=[0.0, 0.013, 0.010],
+                             size=[0.0105, 0.013, 0.010], group=5, rgba=[1, 1, 1, 0.3])  # root: -45 .. -25 mm
+        for geom in (g, base):
+            geom.friction = [gripper.friction, gripper.friction * 2 / 3 * CONTACT_RADIUS, 1e-4]
+            geom.condim = 4
+            geom.solref = [0.004, 1.0]
     for i, j in enumerate(_ARM_JOINTS):
         _add_position_actuator(arm, j, j, _KP[i], _KV[i], _TORQUE[i], arm.joint(j).range)
     # Per-finger opening target; the range reaches below 0 so that "close" keeps pressing.

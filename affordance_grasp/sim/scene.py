@@ -2,7 +2,7 @@
 overlapping, every object visible to the camera, all settled under physics."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -10,6 +10,7 @@ import numpy as np
 from ..errors import InvalidInputError
 from ..geometry import project_base_points
 from .camera import SimCamera
+from .materials import table_texture
 from .objects import CATEGORIES, ObjectSpec, local_aabb, make_object
 from .world import PlacedObject, SimWorld, WorldConfig
 
@@ -19,10 +20,10 @@ class SceneConfig:
     n_objects: Tuple[int, int] = (1, 4)
     region_x: Tuple[float, float] = (0.36, 0.68)
     region_y: Tuple[float, float] = (-0.26, 0.26)
-    categories: Sequence[str] = tuple(CATEGORIES)
+    categories: Optional[Sequence[str]] = None  # None: every registered category (users' objects too)
     clearance: float = 0.03            # free space between footprints (m)
     min_visible_px: int = 150          # each object must show at least this many pixels
-    randomize_appearance: bool = True  # table colour and light jitter
+    randomize_appearance: bool = True  # table texture, light direction, colour and intensity
     max_tries: int = 50
 
 
@@ -34,9 +35,20 @@ class Scene:
 
     def build(self) -> SimWorld:
         """A fresh, settled world for this scene (same seed -> same world)."""
-        world = SimWorld(self.objects, self.world_cfg, np.random.default_rng(self.seed))
+        world = SimWorld(self.objects, self.world_cfg)
         world.settle(0.6)
         return world
+
+
+def randomized_look(cfg: WorldConfig, rng: np.random.Generator) -> WorldConfig:
+    """Table texture, and the key light's direction, colour temperature and intensity."""
+    tex, base = table_texture(rng)
+    tilt = rng.uniform(-1, 1, 2) * np.tan(0.45)
+    warm = rng.uniform(-1, 1)  # -1 cool daylight .. +1 warm tungsten
+    rgb = np.clip(1.0 + warm * np.array([0.12, 0.0, -0.18]), 0, 1.2)
+    return replace(cfg, table_texture=tex, table_rgba=(*base, 1.0),
+                   light_dir=(-0.3 + tilt[0], 0.2 + tilt[1], -1.0), light_rgb=tuple(rgb.tolist()),
+                   light_intensity=float(rng.uniform(0.45, 0.95)), ambient=float(rng.uniform(0.15, 0.35)))
 
 
 def _footprint(spec: ObjectSpec, pos, yaw) -> np.ndarray:
@@ -65,16 +77,16 @@ def sample_scene(seed: int, cfg: Optional[SceneConfig] = None, world_cfg: Option
     categories (in order) instead of drawing them."""
     cfg = cfg or SceneConfig()
     world_cfg = world_cfg or WorldConfig()
-    unknown = set(categories or cfg.categories) - set(CATEGORIES)
+    pool = list(cfg.categories) if cfg.categories is not None else sorted(CATEGORIES)
+    unknown = set(categories or pool) - set(CATEGORIES)
     if unknown:
         raise InvalidInputError(f"unknown categories {sorted(unknown)}; known: {sorted(CATEGORIES)}")
     rng = np.random.default_rng(seed)
     if cfg.randomize_appearance:
-        world_cfg = WorldConfig(**{**world_cfg.__dict__, "light_dir_jitter": 0.35,
-                                   "table_rgba": tuple(np.clip(np.r_[rng.uniform(0.35, 0.75, 3), 1.0], 0, 1))})
+        world_cfg = randomized_look(world_cfg, rng)
     K, T = world_cfg.camera.intrinsics(), world_cfg.camera.T_base_camera()
     cats = list(categories) if categories else [str(c) for c in rng.choice(
-        list(cfg.categories), size=int(rng.integers(cfg.n_objects[0], cfg.n_objects[1] + 1)))]
+        pool, size=int(rng.integers(cfg.n_objects[0], cfg.n_objects[1] + 1)))]
     placed: List[PlacedObject] = []
     feet: List[np.ndarray] = []
     counts: dict = {}

@@ -14,6 +14,7 @@ import transforms3d
 
 from ..geometry import look_at
 from ..types import CameraIntrinsics
+from .materials import CONTACT_RADIUS, MATERIALS, TABLE_FRICTION, Appearance
 from .objects import ObjectSpec, geom_name, parse_geom_name
 from .robot import (ARM_JOINTS, FINGER_GEOMS, FINGER_JOINTS, HOME_Q, MAX_OPENING, PREFIX, TCP_SITE,
                     GripperConfig, build_robot_spec, robot_geom_ids)
@@ -25,6 +26,8 @@ _MJ_TYPES = {"box": mujoco.mjtGeom.mjGEOM_BOX, "cylinder": mujoco.mjtGeom.mjGEOM
 _OPTICAL_TO_MJCAM = np.diag([1.0, -1.0, -1.0])
 CAMERA_NAME = "rgbd"
 TABLE_GEOM = "table"
+VISUAL_GROUP = 1      # drawn
+COLLISION_GROUP = 3   # convex pieces: collide, not drawn (MuJoCo hides groups 3-5 by default)
 
 
 @dataclass
@@ -66,36 +69,86 @@ class WorldConfig:
     table_size: Tuple[float, float] = (1.2, 1.2)      # x, y extent
     table_center: Tuple[float, float] = (0.45, 0.0)
     table_rgba: Tuple[float, float, float, float] = (0.62, 0.5, 0.38, 1.0)
-    light_dir_jitter: float = 0.0   # radians of random tilt for the key light (0: fixed)
+    table_texture: Optional[np.ndarray] = field(default=None, repr=False)  # HxWx3 uint8, tiled
+    light_dir: Tuple[float, float, float] = (-0.3, 0.2, -1.0)             # key light direction
+    light_rgb: Tuple[float, float, float] = (1.0, 1.0, 1.0)               # key light colour
     light_intensity: float = 0.7
+    ambient: float = 0.25
     timestep: float = 0.002
 
 
+def _add_texture(spec: mujoco.MjSpec, name: str, image: np.ndarray) -> str:
+    img = np.ascontiguousarray(image[..., :3], dtype=np.uint8)
+    tex = spec.add_texture(name=name, type=mujoco.mjtTexture.mjTEXTURE_2D, width=img.shape[1],
+                           height=img.shape[0], nchannel=3)
+    tex.data = img.tobytes()
+    return name
+
+
+def _add_material(spec: mujoco.MjSpec, name: str, app: Appearance, texrepeat=(1.0, 1.0)) -> str:
+    mat = spec.add_material(name=name, rgba=[1, 1, 1, 1] if app.texture is not None else list(app.rgba),
+                            specular=app.specular, shininess=app.shininess, reflectance=app.reflectance)
+    if app.texture is not None:
+        roles = list(mat.textures)
+        roles[int(mujoco.mjtTextureRole.mjTEXROLE_RGB)] = _add_texture(spec, name + "/tex", app.texture)
+        mat.textures = roles
+        mat.texrepeat = list(texrepeat)
+    return name
+
+
+def _add_mesh(spec: mujoco.MjSpec, name: str, vertices, faces=None, texcoords=None, shell=False) -> str:
+    m = spec.add_mesh(name=name)
+    m.uservert = np.asarray(vertices, float).ravel().tolist()
+    if faces is not None:
+        m.userface = np.asarray(faces, int).ravel().tolist()
+    if texcoords is not None:
+        m.usertexcoord = np.asarray(texcoords, float).ravel().tolist()
+    if shell:  # visual-only meshes carry no mass; scans need not be closed
+        m.inertia = mujoco.mjtMeshInertia.mjMESH_INERTIA_SHELL
+    return name
+
+
 def _add_object(world: mujoco.MjsBody, spec: mujoco.MjSpec, obj: PlacedObject) -> None:
+    """One free body per object. Primitive geoms are drawn and collided as they are; a mesh part
+    is drawn from its visual mesh (no contacts, no mass) and collides through its convex pieces
+    (group 3, not drawn), so a hollow body stays hollow."""
     body = world.add_body(name=obj.instance, pos=list(obj.position),
                           quat=[np.cos(obj.yaw / 2), 0, 0, np.sin(obj.yaw / 2)])
     body.add_freejoint(name=f"{obj.instance}/free")
     for mname, mesh in obj.spec.meshes.items():
-        m = spec.add_mesh(name=f"{obj.instance}/{mname}")
-        m.uservert = np.asarray(mesh["vertices"], float).ravel().tolist()
-        if mesh.get("faces") is not None:
-            m.userface = np.asarray(mesh["faces"], int).ravel().tolist()
+        _add_mesh(spec, f"{obj.instance}/{mname}", mesh["vertices"], mesh.get("faces"))
     for part in obj.spec.parts:
-        for k, g in enumerate(part.geoms):
+        mat = MATERIALS.get(part.material) or MATERIALS["plastic"]
+        mu = obj.spec.friction if obj.spec.friction is not None else mat.friction
+        friction = [mu, mu * 2 / 3 * CONTACT_RADIUS, 1e-4]
+        app = part.appearance or Appearance(tuple(part.rgba), None, mat.specular, mat.shininess, mat.reflectance)
+        mat_name = _add_material(spec, f"{obj.instance}/{part.name}/mat", app)
+        k = 0
+        for g in part.geoms:
             geom = body.add_geom(name=geom_name(obj.instance, part.name, k), type=_MJ_TYPES[g.type],
-                                 pos=list(g.pos), quat=list(g.quat), rgba=list(part.rgba))
+                                 pos=list(g.pos), quat=list(g.quat), material=mat_name)
             if g.type == "mesh":
                 geom.meshname = f"{obj.instance}/{g.mesh}"
             else:
-                size = list(g.size) + [0.0] * (3 - len(g.size))
-                geom.size = size
+                geom.size = list(g.size) + [0.0] * (3 - len(g.size))
             geom.density = g.density
-            geom.friction = [obj.spec.friction, 0.01, 0.001]
-            geom.condim = 4
-            geom.solref = [0.004, 1.0]
+            geom.friction, geom.condim, geom.solref = friction, 4, [0.004, 1.0]
+            k += 1
+        for i, m in enumerate(part.meshes):
+            vis = _add_mesh(spec, f"{obj.instance}/{part.name}/vis{i}", m.vertices, m.faces, m.texcoords, shell=True)
+            body.add_geom(name=geom_name(obj.instance, part.name, k), type=mujoco.mjtGeom.mjGEOM_MESH, meshname=vis,
+                          material=mat_name, contype=0, conaffinity=0, density=0.0, group=VISUAL_GROUP)
+            k += 1
+            density = mat.density * m.density_scale()
+            for j, piece in enumerate(m.pieces):
+                col = _add_mesh(spec, f"{obj.instance}/{part.name}/col{i}_{j}", piece)
+                body.add_geom(name=geom_name(obj.instance, part.name, k), type=mujoco.mjtGeom.mjGEOM_MESH,
+                              meshname=col, group=COLLISION_GROUP, density=density, friction=friction, condim=4,
+                              solref=[0.004, 1.0], rgba=[0.5, 0.5, 0.5, 0.3])
+                k += 1
 
 
-def build_world_spec(objects: List[PlacedObject], cfg: WorldConfig, rng: Optional[np.random.Generator] = None) -> mujoco.MjSpec:
+def build_world_spec(objects: List[PlacedObject], cfg: WorldConfig) -> mujoco.MjSpec:
     spec = mujoco.MjSpec()
     spec.modelname = "affordance_grasp_twin"
     spec.option.timestep = cfg.timestep
@@ -105,21 +158,21 @@ def build_world_spec(objects: List[PlacedObject], cfg: WorldConfig, rng: Optiona
     spec.visual.global_.offwidth = max(cfg.camera.width, 640)
     spec.visual.global_.offheight = max(cfg.camera.height, 480)
     spec.visual.map.znear = cfg.camera.near / spec.stat.extent if spec.stat.extent > 0 else 0.01
-    spec.visual.headlight.ambient = [0.25, 0.25, 0.25]
+    spec.visual.headlight.ambient = [cfg.ambient] * 3
     spec.visual.headlight.diffuse = [0.35, 0.35, 0.35]
     world = spec.worldbody
 
     # Table top at z = 0; the robot base stands on it at the origin.
     tx, ty = cfg.table_size
+    table_app = Appearance(tuple(cfg.table_rgba), cfg.table_texture, 0.2, 0.2, 0.0)
+    table_mat = _add_material(spec, "table/mat", table_app, texrepeat=(4.0, 4.0))
     world.add_geom(name=TABLE_GEOM, type=mujoco.mjtGeom.mjGEOM_BOX, size=[tx / 2, ty / 2, 0.02],
-                   pos=[cfg.table_center[0], cfg.table_center[1], -0.02], rgba=list(cfg.table_rgba),
-                   friction=[0.8, 0.01, 0.001])
-    key_dir = np.array([-0.3, 0.2, -1.0])
-    if rng is not None and cfg.light_dir_jitter > 0:
-        key_dir[:2] += rng.uniform(-1, 1, 2) * np.tan(cfg.light_dir_jitter)
-    inten = cfg.light_intensity * (rng.uniform(0.7, 1.2) if rng is not None and cfg.light_dir_jitter > 0 else 1.0)
+                   pos=[cfg.table_center[0], cfg.table_center[1], -0.02], material=table_mat,
+                   friction=[TABLE_FRICTION, 0.005, 1e-4])
+    key_dir = np.asarray(cfg.light_dir, float)
+    key_rgb = np.asarray(cfg.light_rgb, float) * cfg.light_intensity
     world.add_light(name="key", pos=[0.6, -0.4, 1.8], dir=list(key_dir / np.linalg.norm(key_dir)),
-                    diffuse=[inten] * 3, specular=[0.2] * 3, castshadow=True)
+                    diffuse=key_rgb.tolist(), specular=[0.2] * 3, castshadow=True)
     world.add_light(name="fill", pos=[1.5, 0.5, 1.2], dir=[-0.7, -0.3, -0.6], diffuse=[0.3] * 3,
                     specular=[0.0] * 3, castshadow=False)
 
@@ -140,11 +193,10 @@ def build_world_spec(objects: List[PlacedObject], cfg: WorldConfig, rng: Optiona
 class SimWorld:
     """A compiled scene with handy indices; physics state lives in ``data``."""
 
-    def __init__(self, objects: List[PlacedObject], cfg: Optional[WorldConfig] = None,
-                 rng: Optional[np.random.Generator] = None):
+    def __init__(self, objects: List[PlacedObject], cfg: Optional[WorldConfig] = None):
         self.cfg = cfg or WorldConfig()
         self.objects = {o.instance: o for o in objects}
-        self.spec = build_world_spec(objects, self.cfg, rng)
+        self.spec = build_world_spec(objects, self.cfg)
         self.model = self.spec.compile()
         self.data = mujoco.MjData(self.model)
         m = self.model

@@ -1,0 +1,207 @@
+"""Which object in view a request means: the reasoning head's category probabilities, the
+request's selector words (colour, position, size, ordinal) and, for objects the model does not
+know, how strongly the requested part shows on each one.
+
+A request is refused, with what was seen, when no object in view is what it asks for ("no knife
+in view (I see: mug 0.93)"), and when several are and nothing says which ("2 objects match 'the
+mug': ...; say which one, or set pick_any"). It never moves silently on a guess: every choice
+carries its reason and margin.
+
+Colour: each pixel of an object takes the named colour (config/affordance_vocabulary.yaml,
+``colours``) nearest to it in CIELAB, with lightness weighted half (shading changes lightness
+more than hue), if that colour is within ``COLOUR_TOLERANCE`` (Delta E); an object "is red" when
+at least ``COLOUR_SHARE`` of its pixels are red. Position is in the robot's base frame: left is
++y, near is close to the base. Size is the longest side of the object's points' bounding box.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import cv2
+import numpy as np
+
+from ..errors import QueryError
+from ..types import AffordanceQuery, ObjectSelector
+from .query import Vocabulary
+
+COLOUR_TOLERANCE = 35.0       # Delta E (CIE76, lightness weighted 0.5)
+COLOUR_SHARE = 0.2            # share of an object's pixels that must be the named colour
+PRESENCE_THRESHOLD = 0.3      # category probability above which an object counts as that category
+CONFIDENT = 0.6               # above this, an object is surely its most likely category
+
+
+class GroundingError(QueryError):
+    """The request does not pick out one object in view (none, or several): nothing moves."""
+
+
+@dataclass
+class SceneObject:
+    """One object cluster in view, with what grounding needs to know about it."""
+
+    index: int                          # cluster id in the scene cloud
+    box: np.ndarray                     # [x0 y0 x1 y1] image pixels
+    centroid: np.ndarray                # base frame, m
+    extent: float                       # longest side of its points' bounding box, m
+    colours: Dict[str, float] = field(default_factory=dict)   # share of its pixels per named colour
+    probs: Dict[str, float] = field(default_factory=dict)     # category -> probability (reasoning head)
+    part_score: float = float("nan")    # share of the requested part's heat that falls on it
+    presence: float = PRESENCE_THRESHOLD  # probability from which it counts as a category
+
+    @property
+    def category(self) -> str:
+        """Its most likely known category, or "" when no category is likely enough."""
+        if not self.probs:
+            return ""
+        c = max(self.probs, key=self.probs.get)
+        return c if self.probs[c] >= self.presence else ""
+
+    def main_colour(self) -> str:
+        return max(self.colours, key=self.colours.get) if self.colours else ""
+
+
+@dataclass
+class Choice:
+    index: int                      # the chosen SceneObject's cluster id
+    query: AffordanceQuery          # the request resolved for the chosen object
+    reason: str                     # how it was chosen, for the response and the overlay
+    margin: float                   # lead over the runner-up on the deciding score (1.0: no rival)
+    seen: List[str] = field(default_factory=list)   # a description of every object in view
+
+
+def colour_shares(rgb: np.ndarray, pixels: np.ndarray, colours: Dict[str, Sequence[int]]) -> Dict[str, float]:
+    """Share of ``pixels`` ([v, u] rows) whose nearest named colour (CIELAB) is each colour."""
+    if len(pixels) == 0 or not colours:
+        return {}
+    names = list(colours)
+    protos = cv2.cvtColor(np.asarray([list(colours[n]) for n in names], np.uint8)[None], cv2.COLOR_RGB2LAB)[0]
+    px = rgb[pixels[:, 0], pixels[:, 1]].astype(np.uint8)[None]
+    lab = cv2.cvtColor(px, cv2.COLOR_RGB2LAB)[0].astype(np.float32)
+    protos = protos.astype(np.float32)
+    # OpenCV's 8-bit Lab: L in 0..255 for 0..100, a and b offset by 128.
+    w = np.array([0.5 * 100 / 255, 1.0, 1.0], np.float32)
+    d = np.linalg.norm((lab[:, None] - protos[None]) * w, axis=2)
+    nearest = d.argmin(1)
+    close = d[np.arange(len(d)), nearest] <= COLOUR_TOLERANCE
+    return {n: float(np.mean(close & (nearest == i))) for i, n in enumerate(names)}
+
+
+def _side(o: SceneObject, objects: Sequence[SceneObject]) -> str:
+    if len(objects) < 2:
+        return ""
+    ys = sorted(x.centroid[1] for x in objects)
+    if o.centroid[1] >= ys[-1] - 1e-9:
+        return "leftmost"
+    if o.centroid[1] <= ys[0] + 1e-9:
+        return "rightmost"
+    return "in the middle"
+
+
+def describe(o: SceneObject, objects: Sequence[SceneObject], noun: str = "") -> str:
+    cat = o.category
+    label = (cat or noun or "unknown object").replace("_", " ")
+    p = f" {o.probs[cat]:.2f}" if cat else ""
+    bits = [b for b in (o.main_colour(), _side(o, objects)) if b]
+    return f"{label}{p}" + (f" ({', '.join(bits)})" if bits else "")
+
+
+def _apply_selector(sel: ObjectSelector, objs: List[SceneObject], what: str, seen: List[str]) -> Tuple[List[SceneObject], str]:
+    """The objects the selector leaves (the first is its pick when it orders them) and a reason."""
+    reasons = []
+    if sel.colour:
+        keep = [o for o in objs if o.colours.get(sel.colour, 0.0) >= COLOUR_SHARE]
+        if not keep:
+            raise GroundingError(f"no {sel.colour} {what} in view (I see: {'; '.join(seen)})")
+        objs = sorted(keep, key=lambda o: -o.colours.get(sel.colour, 0.0))
+        reasons.append(f"{sel.colour} ({objs[0].colours[sel.colour]:.0%} of its pixels)")
+    if sel.size:
+        objs = sorted(objs, key=lambda o: -o.extent if sel.size == "biggest" else o.extent)
+        reasons.append(f"{sel.size} ({objs[0].extent * 100:.0f} cm)")
+    if sel.position:
+        key = {"left": lambda o: -o.centroid[1], "right": lambda o: o.centroid[1],
+               "near": lambda o: float(np.hypot(*o.centroid[:2])), "far": lambda o: -float(np.hypot(*o.centroid[:2])),
+               "middle": lambda o: abs(o.centroid[1] - float(np.median([x.centroid[1] for x in objs])))}[sel.position]
+        objs = sorted(objs, key=key)
+        if sel.ordinal:
+            k = sel.ordinal - 1 if sel.ordinal > 0 else len(objs) - 1
+            if k >= len(objs):
+                raise GroundingError(f"there is no {sel.describe()} {what}: I see {len(objs)} ({'; '.join(seen)})")
+            objs = [objs[k]] + objs[:k] + objs[k + 1:]
+        reasons.append(sel.describe() if sel.ordinal else f"the one {sel.describe()[1:-1]}")
+    return objs, ", ".join(reasons)
+
+
+def choose(query: AffordanceQuery, objects: Sequence[SceneObject], vocab: Vocabulary, pick_any: bool = False,
+           recognisable: Optional[Sequence[str]] = None) -> Choice:
+    """The object ``query`` means among ``objects``; raises GroundingError when there is none or
+    several and nothing decides. ``recognisable`` are the categories the reasoning head was taught
+    (default: all): a vocabulary category it was not taught (held out of training) is found the way
+    an unknown noun is, by its part, and still resolved with its own part map."""
+    if not objects:
+        raise GroundingError("no object on the table")
+    objects = list(objects)
+    noun = query.object.replace("_", " ")
+    seen = [describe(o, objects) for o in objects]
+    sel = query.selector
+    taught = recognisable is None or query.object in recognisable
+
+    if query.object and query.known_object and taught:
+        cands = [o for o in objects if o.probs.get(query.object, 0.0) >= o.presence]
+        if not cands:
+            raise GroundingError(f"no {noun} in view (I see: {'; '.join(seen)})")
+        cands.sort(key=lambda o: -o.probs[query.object])
+        score = lambda o: o.probs[query.object]  # noqa: E731
+        basis = f"{noun} probability"
+    elif query.object:
+        # An object the model was not taught: not one that is surely something else, and then the
+        # one where the requested part shows most.
+        cands = [o for o in objects if max(o.probs.values(), default=0.0) < CONFIDENT]
+        if not cands:
+            raise GroundingError(f"no {noun} in view: everything I see is a known object "
+                                 f"(I see: {'; '.join(seen)}); add '{noun}' to the vocabulary if it is one of them")
+        cands.sort(key=lambda o: -np.nan_to_num(o.part_score))
+        score = lambda o: float(np.nan_to_num(o.part_score))  # noqa: E731
+        basis = f"{query.part or query.affordance} heat"
+    else:
+        # No object named: those whose (likely) kind has the part or the action asked for.
+        def fits(o: SceneObject) -> bool:
+            c = o.category
+            if not c or c not in vocab.part_map:
+                return True  # unknown kind: its part score decides
+            if query.affordance in vocab.grasp_affordances:
+                return not query.part or query.part in vocab.parts_of(c)
+            return query.affordance in vocab.part_map[c]
+        cands = [o for o in objects if fits(o)]
+        what = query.part or query.affordance
+        if not cands:
+            raise GroundingError(f"nothing in view has a {what} (I see: {'; '.join(seen)})")
+        cands.sort(key=lambda o: -np.nan_to_num(o.part_score))
+        score = lambda o: float(np.nan_to_num(o.part_score))  # noqa: E731
+        basis = f"{what} heat"
+        noun = "object"
+
+    reason_sel = ""
+    if sel:
+        cands, reason_sel = _apply_selector(sel, cands, noun, seen)
+    functional_any = not query.object and query.affordance not in vocab.grasp_affordances
+    chosen = cands[0]
+    runner = cands[1] if len(cands) > 1 else None
+    margin = 1.0 if runner is None else float(score(chosen) - score(runner))
+    # Two that both fit and nothing to tell them apart: ask, do not guess. (An unknown noun is a
+    # scored decision with its margin reported; "something to cut with" is served by any of them.)
+    named_unknown = bool(query.object) and not (query.known_object and taught)
+    if runner is not None and not sel and not functional_any and not named_unknown and not pick_any:
+        listing = "; ".join(describe(o, objects, noun) for o in cands)
+        raise GroundingError(f"{len(cands)} objects match {query.text!r}: {listing}; say which one "
+                             f"(e.g. 'the {_side(chosen, objects).replace('most', '') or 'left'} one', its colour, "
+                             f"or 'the biggest'), or set pick_any")
+    if runner is not None and (sel.position or sel.size):
+        margin = 1.0  # an ordering word decides outright
+    # The request, resolved for the chosen object's kind when it is a known one.
+    cat = query.object if query.known_object else ("" if query.object else chosen.category)
+    resolved = vocab.resolve(query, cat) if cat in vocab.part_map else query
+    how = reason_sel or f"highest {basis} ({score(chosen):.2f})"
+    if pick_any and runner is not None and not sel:
+        how += f"; {len(cands)} matched and pick_any took the most likely"
+    reason = f"{describe(chosen, objects, noun)}: {how}" + (f", margin {margin:.2f}" if runner is not None else "")
+    return Choice(chosen.index, resolved, reason, margin, seen)

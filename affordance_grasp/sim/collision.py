@@ -1,0 +1,183 @@
+"""Collision shapes for meshes: convex decomposition with CoACD, cached on disk.
+
+MuJoCo collides a mesh through its convex hull, so a hollow mug or a handle loop must enter the
+twin as several convex pieces. CoACD takes seconds per mesh, so each result is stored under a
+hash of the mesh and the decomposition settings: first in the package's shipped cache
+(``models/collision``), then in the user's cache (``$AG_CACHE_DIR`` or
+``~/.cache/affordance_grasp/collision``), where new results are written.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import multiprocessing as mp
+import os
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import List, Optional
+
+import numpy as np
+import trimesh
+
+from ..errors import ConfigError
+from ..resources import resource
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DecompositionConfig:
+    """CoACD settings. A thin wall needs a low concavity threshold to stay hollow; the MCTS budget
+    is kept small (the defaults take ~12 s on a mug, these ~4-7 s with the same topology)."""
+
+    threshold: float = 0.08
+    max_convex_hull: int = 12
+    max_ch_vertex: int = 48
+    preprocess_resolution: int = 30
+    mcts_iterations: int = 40
+    mcts_max_depth: int = 2
+    mcts_nodes: int = 8
+    seed: int = 0
+    convex_ratio: float = 0.97      # volume / hull volume above this: the mesh is its own hull
+    max_faces: int = 20000          # larger meshes (scans) are decimated before decomposition
+
+
+DEFAULT = DecompositionConfig()
+USED_KEYS: set = set()   # cache entries this process looked up (to export the shipped cache)
+
+
+def shipped_cache_dir() -> Path:
+    return resource("models", "collision")
+
+
+def user_cache_dir() -> Path:
+    env = os.environ.get("AG_CACHE_DIR")
+    base = Path(env) if env else Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "affordance_grasp"
+    return base / "collision"
+
+
+def mesh_key(mesh: trimesh.Trimesh, cfg: DecompositionConfig = DEFAULT) -> str:
+    """Hash of the geometry (rounded to 1 um, so float noise does not miss the cache) and settings."""
+    h = hashlib.sha1()
+    h.update(np.round(np.asarray(mesh.vertices, np.float64), 6).astype(np.float32).tobytes())
+    h.update(np.asarray(mesh.faces, np.int64).tobytes())
+    h.update(json.dumps(asdict(cfg), sort_keys=True).encode())
+    return h.hexdigest()[:20]
+
+
+def _save(path: Path, pieces: List[np.ndarray]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    counts = np.array([len(p) for p in pieces], np.int32)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz")
+    os.close(fd)
+    np.savez_compressed(tmp, vertices=np.vstack(pieces).astype(np.float32), counts=counts)
+    os.replace(tmp, path)
+
+
+def _load(path: Path) -> Optional[List[np.ndarray]]:
+    try:
+        with np.load(path) as z:
+            v, counts = z["vertices"].astype(np.float64), z["counts"]
+    except (OSError, KeyError, ValueError):
+        return None  # a damaged cache entry is recomputed
+    return np.split(v, np.cumsum(counts)[:-1])
+
+
+def is_convex_enough(mesh: trimesh.Trimesh, ratio: float) -> bool:
+    try:
+        hull_volume = mesh.convex_hull.volume
+    except Exception:  # noqa: BLE001 - qhull fails on degenerate (flat) input
+        return False
+    return hull_volume > 0 and mesh.is_volume and mesh.volume / hull_volume >= ratio
+
+
+def convex_pieces(mesh: trimesh.Trimesh, cfg: DecompositionConfig = DEFAULT) -> List[np.ndarray]:
+    """Vertex arrays of convex pieces whose union approximates ``mesh`` (MuJoCo takes their hulls)."""
+    if len(mesh.faces) == 0:
+        raise ConfigError("cannot decompose a mesh with no faces")
+    if is_convex_enough(mesh, cfg.convex_ratio):
+        return [np.asarray(mesh.convex_hull.vertices, np.float64)]
+    key = mesh_key(mesh, cfg)
+    USED_KEYS.add(key)
+    for folder in (shipped_cache_dir(), user_cache_dir()):
+        f = folder / f"{key}.npz"
+        if f.is_file():
+            pieces = _load(f)
+            if pieces:
+                return pieces
+    pieces = decompose(mesh, cfg)
+    try:
+        _save(user_cache_dir() / f"{key}.npz", pieces)
+    except OSError:
+        pass  # a read-only home only costs the next run the same seconds
+    return pieces
+
+
+def _run_coacd(vertices: np.ndarray, faces: np.ndarray, params: dict, conn) -> None:
+    import coacd
+
+    coacd.set_log_level("error")
+    parts = coacd.run_coacd(coacd.Mesh(vertices, faces), **params)
+    conn.send([np.asarray(v, np.float64) for v, _ in parts])
+    conn.close()
+
+
+def _coacd_in_child(vertices: np.ndarray, faces: np.ndarray, params: dict) -> Optional[List[np.ndarray]]:
+    """CoACD in a forked child: on some meshes it fails an assertion and aborts its process, which
+    must not take the caller down. None when the child died."""
+    ctx = mp.get_context("fork")
+    recv, send = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_run_coacd, args=(vertices, faces, params, send), daemon=True)
+    proc.start()
+    send.close()
+    try:
+        result = recv.recv()
+    except EOFError:
+        result = None
+    proc.join()
+    return result if proc.exitcode == 0 else None
+
+
+def export_cache(keys, folder: Path) -> int:
+    """Copy the cache entries ``keys`` (from wherever they are) into ``folder``; returns how many."""
+    import shutil
+    folder.mkdir(parents=True, exist_ok=True)
+    n = 0
+    for key in sorted(keys):
+        for src in (shipped_cache_dir() / f"{key}.npz", user_cache_dir() / f"{key}.npz"):
+            if src.is_file():
+                if src.resolve() != (folder / src.name).resolve():
+                    shutil.copy2(src, folder / src.name)
+                n += 1
+                break
+    return n
+
+
+def decompose(mesh: trimesh.Trimesh, cfg: DecompositionConfig = DEFAULT) -> List[np.ndarray]:
+    """Convex pieces from CoACD; if it crashes, once more with its manifold pre-processing forced on
+    (it repairs self-intersections), then the convex hull with a warning."""
+    m = mesh
+    if len(m.faces) > cfg.max_faces:
+        m = m.simplify_quadric_decimation(face_count=cfg.max_faces)
+    params = {k: v for k, v in asdict(cfg).items() if k not in ("convex_ratio", "max_faces")}
+    v, f = np.asarray(m.vertices, np.float64), np.asarray(m.faces, np.int32)
+    for extra in ({}, {"preprocess_mode": "on"}):
+        parts = _coacd_in_child(v, f, {**params, **extra})
+        if parts is not None:
+            pieces = [p for p in parts if len(p) >= 4]
+            if pieces:
+                return pieces
+    log.warning("CoACD failed on a mesh of %d faces; it collides as its convex hull", len(m.faces))
+    return [np.asarray(mesh.convex_hull.vertices, np.float64)]
+
+
+def pieces_volume(pieces: List[np.ndarray]) -> float:
+    total = 0.0
+    for p in pieces:
+        try:
+            total += trimesh.convex.convex_hull(p).volume
+        except Exception:  # noqa: BLE001 - a flat piece has no volume
+            pass
+    return total

@@ -1,0 +1,5 @@
+"""Part-labelled objects for the twin: the spec types, the category registry, the categories."""
+from .registry import CATEGORIES, REGISTRY, Category, categories, dress, make_object, register, variant  # noqa: F401
+from .spec import (GeomSpec, MeshSpec, ObjectSpec, PartSpec, QuerySpec, geom_name, local_aabb,  # noqa: F401
+                   mesh_spec, normalised, parse_geom_name, part, scaled)
+from . import cookware, cutlery, drinkware, utensils, workshop  # noqa: F401,E402  (registers the categories)

@@ -1,0 +1,104 @@
+"""Which object a request means: known categories with a calibrated threshold, absent objects
+refused, ambiguity refused unless pick_any, colour/position/size/ordinal words, unknown nouns by
+part score, part-only and functional requests."""
+import numpy as np
+import pytest
+
+from affordance_grasp.affordance.grounding import GroundingError, SceneObject, choose, colour_shares
+from affordance_grasp.affordance.query import QueryParser
+
+
+@pytest.fixture(scope="module")
+def parser():
+    return QueryParser()
+
+
+def obj(i, y, probs, colour="white", extent=0.1, x=0.5, part=float("nan")):
+    return SceneObject(i, np.array([0, 0, 10, 10.0]), np.array([x, y, 0.05]), extent, {colour: 0.8}, probs,
+                       part_score=part)
+
+
+def pick(parser, text, objects, **kw):
+    return choose(parser.parse(text), objects, parser.vocab, **kw)
+
+
+def test_the_named_object_is_chosen_and_its_parts_resolved(parser):
+    scene = [obj(0, 0.1, {"mug": 0.9, "knife": 0.05}), obj(1, -0.1, {"knife": 0.8, "mug": 0.1})]
+    c = pick(parser, "hand me the knife so I can cut", scene)
+    assert c.index == 1 and (c.query.part, c.query.grasp_part) == ("blade", "handle")
+    assert "knife" in c.reason and c.margin == 1.0 and len(c.seen) == 2
+
+
+def test_an_absent_object_is_refused_saying_what_is_seen(parser):
+    with pytest.raises(GroundingError, match=r"no knife in view \(I see: mug 0.90"):
+        pick(parser, "pick up the knife by the handle", [obj(0, 0.0, {"mug": 0.9, "knife": 0.04})])
+
+
+def test_two_of_a_kind_without_a_qualifier_is_refused_unless_pick_any(parser):
+    scene = [obj(0, 0.15, {"mug": 0.9}, "red"), obj(1, -0.15, {"mug": 0.7}, "white")]
+    with pytest.raises(GroundingError, match="2 objects match") as e:
+        pick(parser, "grasp the mug by its handle", scene)
+    assert "leftmost" in str(e.value) and "rightmost" in str(e.value) and "pick_any" in str(e.value)
+    c = pick(parser, "grasp the mug by its handle", scene, pick_any=True)
+    assert c.index == 0 and "pick_any" in c.reason and c.margin == pytest.approx(0.2)
+
+
+@pytest.mark.parametrize("text, index", [
+    ("grasp the red mug by its handle", 0), ("grasp the white mug", 2), ("grab the mug on the left", 0),
+    ("grab the rightmost mug", 2), ("pick up the second mug from the left", 1), ("pick up the last mug", 2),
+    ("take the biggest mug", 1), ("take the smallest mug", 2), ("grab the nearest mug", 2),
+    ("grab the farthest mug", 0), ("grab the mug in the middle", 1),
+])
+def test_qualifiers_select_one(parser, text, index):
+    scene = [obj(0, 0.2, {"mug": 0.9}, "red", 0.10, x=0.62), obj(1, 0.0, {"mug": 0.8}, "blue", 0.12, x=0.5),
+             obj(2, -0.2, {"mug": 0.85}, "white", 0.08, x=0.38), obj(3, 0.1, {"bottle": 0.9}, "red", 0.2)]
+    assert pick(parser, text, scene).index == index
+
+
+def test_a_qualifier_that_fits_nothing_is_refused(parser):
+    scene = [obj(0, 0.2, {"mug": 0.9}, "red"), obj(1, -0.2, {"mug": 0.8}, "white")]
+    with pytest.raises(GroundingError, match="no green mug"):
+        pick(parser, "grab the green mug", scene)
+    with pytest.raises(GroundingError, match="there is no third"):
+        pick(parser, "grab the third mug", scene)
+
+
+def test_unknown_noun_excludes_confident_known_objects_and_takes_the_strongest_part(parser):
+    scene = [obj(0, 0.2, {"mug": 0.95}, part=0.9), obj(1, 0.0, {"mug": 0.3, "knife": 0.2}, part=0.6),
+             obj(2, -0.2, {"bottle": 0.4}, part=0.4)]
+    c = pick(parser, "pick up the spork by the handle", scene)
+    assert c.index == 1 and c.margin == pytest.approx(0.2)
+    assert "handle heat" in c.reason
+    with pytest.raises(GroundingError, match="everything I see is a known object"):
+        pick(parser, "grab the thermos", [obj(0, 0.0, {"bottle": 0.9}, part=0.5)])
+
+
+def test_part_only_and_functional_requests(parser):
+    scene = [obj(0, 0.1, {"mug": 0.9}, part=0.5), obj(1, -0.1, {"bottle": 0.9}, part=0.7)]
+    c = pick(parser, "grab the handle", scene)   # a bottle has no handle
+    assert c.index == 0 and c.query.object == "mug"
+    with pytest.raises(GroundingError, match="2 objects match"):
+        pick(parser, "grab the handle", scene + [obj(2, 0.0, {"mug": 0.8}, part=0.4)])
+    scene = [obj(0, 0.1, {"mug": 0.9}, part=0.2), obj(1, -0.1, {"knife": 0.9}, part=0.5),
+             obj(2, 0.0, {"scissors": 0.9}, part=0.3)]
+    c = pick(parser, "something to cut with", scene)   # any cutting tool will do: no refusal
+    assert c.index == 1 and (c.query.object, c.query.part, c.query.grasp_part) == ("knife", "blade", "handle")
+    with pytest.raises(GroundingError, match="nothing in view"):
+        pick(parser, "I need to tighten a bolt", [obj(0, 0.0, {"mug": 0.9})])
+
+
+def test_colour_shares_in_cielab():
+    rgb = np.zeros((10, 10, 3), np.uint8)
+    rgb[:, :5] = (190, 35, 30)      # a red, darker than the prototype
+    rgb[:, 5:] = (245, 245, 240)
+    px = np.argwhere(np.ones((10, 10), bool))
+    vocab = QueryParser().vocab
+    shares = colour_shares(rgb, px, vocab.colours)
+    assert shares["red"] == pytest.approx(0.5) and shares["white"] == pytest.approx(0.5)
+    assert shares["blue"] == 0.0
+
+
+def test_a_category_the_model_was_not_taught_is_found_by_its_part(parser):
+    scene = [obj(0, 0.1, {"mug": 0.9}, part=0.8), obj(1, -0.1, {"mug": 0.2, "ladle": 0.3}, part=0.6)]
+    c = pick(parser, "pick up the spoon by its handle", scene, recognisable=["mug", "ladle"])
+    assert c.index == 1 and c.query.object == "spoon" and c.query.known_object and c.query.part == "handle"
