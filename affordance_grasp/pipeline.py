@@ -26,7 +26,7 @@ from .grasping.antipodal import AntipodalGenerator
 from .grasping.base import GraspGenerator
 from .grasping.cloud import CloudConfig, SceneCloud, build_scene_cloud
 from .selection.scoring import ScoringConfig, score_grasps
-from .types import AffordanceMap, AffordanceQuery, Grasp, RGBDFrame
+from .types import AffordanceMap, AffordanceQuery, Grasp, RGBDFrame, SceneBox, SceneModel
 
 
 @dataclass
@@ -39,6 +39,7 @@ class Detection:
     avoid: Optional[np.ndarray] = None
     timings: Dict[str, float] = field(default_factory=dict)  # seconds per stage
     choice: Optional[Choice] = None           # how the object was chosen (None: the request gave it)
+    scene: Optional[SceneModel] = None        # the table and every object as boxes, for a motion planner
     generation: Dict[str, dict] = field(default_factory=dict)  # the generator's per-filter counts
 
     @property
@@ -61,6 +62,30 @@ def cluster_boxes(cloud: SceneCloud, min_points: int = 15, pad: int = 4) -> Dict
             box = np.clip(box, 0, [w - 1, h - 1, w - 1, h - 1])
         boxes[int(c)] = box
     return boxes
+
+
+def scene_model(cloud: SceneCloud, min_points: int = 15) -> SceneModel:
+    """The table plane and a box per object cluster (turned to the cluster's main horizontal
+    axis, from the table up to its top); clusters holding target points are the target."""
+    boxes = []
+    for c in np.unique(cloud.cluster[cloud.cluster >= 0]):
+        sel = cloud.cluster == c
+        if sel.sum() < min_points:
+            continue
+        pts = cloud.points[sel]
+        xy = pts[:, :2] - pts[:, :2].mean(0)
+        evals, evecs = np.linalg.eigh(xy.T @ xy)
+        axis = evecs[:, 1]
+        yaw = float(np.arctan2(axis[1], axis[0]))
+        R = np.array([[np.cos(yaw), np.sin(yaw)], [-np.sin(yaw), np.cos(yaw)]])
+        local = pts[:, :2] @ R.T
+        lo, hi = local.min(0), local.max(0)
+        mid = R.T @ ((lo + hi) / 2)
+        z0, z1 = cloud.table_height, float(pts[:, 2].max())
+        size = np.r_[np.maximum(hi - lo, 0.005), max(z1 - z0, 0.005)]
+        boxes.append(SceneBox(f"object_{int(c)}", np.r_[mid, (z0 + z1) / 2], size, yaw,
+                              bool((cloud.target[sel]).any())))
+    return SceneModel(float(cloud.table_height), boxes)
 
 
 def cluster_mask(cloud: SceneCloud, cluster: int, radius: int = 3) -> np.ndarray:
@@ -90,8 +115,7 @@ class GraspPipeline:
 
     def recognisable(self) -> List[str]:
         """The categories the predictor's reasoning head was taught."""
-        vocab = getattr(getattr(self.predictor, "model", None), "vocab", None)
-        return list(getattr(vocab, "trained_objects", []) or getattr(vocab, "objects", []))
+        return list(getattr(self.predictor, "categories", []))
 
     def scene_objects(self, frame: RGBDFrame, cloud: SceneCloud, query: AffordanceQuery,
                       boxes: Dict[int, np.ndarray]) -> List[SceneObject]:
@@ -167,4 +191,5 @@ class GraspPipeline:
         t0 = time.perf_counter()
         ranked = score_grasps(grasps, amap, frame, self.scoring, avoid)
         t["selection"] = time.perf_counter() - t0
-        return Detection(q, amap, ranked, cloud, box, avoid, t, choice, report.to_dict() if report is not None else {})
+        return Detection(q, amap, ranked, cloud, box, avoid, t, choice, scene_model(cloud),
+                         report.to_dict() if report is not None else {})

@@ -296,6 +296,49 @@ class FailureReason(str, enum.Enum):
     SLIPPED = "slipped"
     INVALID_INPUT = "invalid input"
     NO_CANDIDATES = "no candidates"
+    PLANNING_FAILED = "planning failed"      # a motion planner found no path (a real robot backend)
+    EXECUTION_FAILED = "execution failed"    # the controllers did not carry a trajectory out
+    GRIPPER_FAILED = "gripper failed"        # the gripper driver refused or failed a command
+    CANCELLED = "cancelled"                  # stopped on request; the arm retreated where it could
+
+
+@dataclass
+class SceneBox:
+    """An object on the table as a collision box in the base frame: ``center`` and full ``size``
+    (x y z along the box's own axes, turned by ``yaw`` about z), from its cloud cluster."""
+
+    id: str
+    center: np.ndarray
+    size: np.ndarray
+    yaw: float = 0.0
+    is_target: bool = False
+
+    def __post_init__(self):
+        self.center = np.asarray(self.center, float).reshape(3)
+        self.size = np.asarray(self.size, float).reshape(3)
+        if not self.id or "/" in self.id:
+            raise InvalidInputError(f"SceneBox.id must be a non-empty name without '/', got {self.id!r}")
+        if not (np.all(np.isfinite(self.center)) and np.all(np.isfinite(self.size)) and np.all(self.size > 0)):
+            raise InvalidInputError(f"SceneBox {self.id!r}: center must be finite and size positive")
+        self.yaw = _finite("SceneBox.yaw", self.yaw)
+
+
+@dataclass
+class SceneModel:
+    """What a motion planner must avoid: the table top (a plane at ``table_height``) and the
+    objects on it; one of them is the grasp's target (it may be touched and is then carried)."""
+
+    table_height: float
+    boxes: list = field(default_factory=list)
+
+    def __post_init__(self):
+        self.table_height = _finite("SceneModel.table_height", self.table_height)
+        if not all(isinstance(b, SceneBox) for b in self.boxes):
+            raise InvalidInputError("SceneModel.boxes must be SceneBox objects")
+
+    @property
+    def target(self) -> Optional[SceneBox]:
+        return next((b for b in self.boxes if b.is_target), None)
 
 
 @dataclass

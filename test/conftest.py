@@ -4,9 +4,8 @@ import random
 os.environ.setdefault("MUJOCO_GL", "egl")
 os.environ.setdefault("ROS_LOG_DIR", "/tmp/affordance_grasp_test_ros_logs")
 # Integration tests talk over DDS: a private domain per session keeps parallel runs (and anything
-# else on the network) apart; LARGE_DATA is the transport bringup uses for images.
+# else on the network) apart. No transport variables: the nodes must work with default peers.
 os.environ.setdefault("ROS_DOMAIN_ID", str(random.Random(os.getpid()).randint(100, 200)))
-os.environ.setdefault("FASTDDS_BUILTIN_TRANSPORTS", "LARGE_DATA")
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402

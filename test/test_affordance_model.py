@@ -241,8 +241,8 @@ def test_fine_tuning_starts_from_a_checkpoint_of_the_same_model(tmp_path):
     cfg = ModelConfig.load("config/model/default.yaml")
     src = AffordanceModel(cfg, VOCAB)
     path = save_checkpoint(tmp_path / "stage1.pt", src)
-    tuned_cfg = ModelConfig.load("config/model/default_finetune.yaml")  # another recipe, same model
-    assert tuned_cfg.train != cfg.train
+    tuned_cfg = ModelConfig.load("config/model/default.yaml")
+    tuned_cfg.train = {**cfg.train, "lr": 1e-5, "epochs": 1}           # another recipe, same model
     dst = AffordanceModel(tuned_cfg, VOCAB)
     init_weights(dst, tuned_cfg, VOCAB, path)
     for (k, a), (_, b) in zip(src.state_dict().items(), dst.state_dict().items()):
@@ -251,6 +251,14 @@ def test_fine_tuning_starts_from_a_checkpoint_of_the_same_model(tmp_path):
     other.dim = 64
     with pytest.raises(CheckpointError, match="another architecture.*dim"):
         init_weights(AffordanceModel(other, VOCAB), other, VOCAB, path)
-    vocab2 = LabelVocab(["mug", "knife", "kettle"], ["grasp", "cut"], ["handle", "blade"], ["mug", "knife"])
-    with pytest.raises(CheckpointError, match="other labels"):
-        init_weights(AffordanceModel(cfg, vocab2), cfg, vocab2, path)
+    # A grown label vocabulary: the label rows follow their names, new labels keep their fresh init.
+    vocab2 = LabelVocab(list(VOCAB.objects[1:]) + ["teapot"], VOCAB.affordances[1:], VOCAB.parts[1:],
+                        list(VOCAB.trained_objects) + ["teapot"])
+    grown = AffordanceModel(cfg, vocab2)
+    fresh = grown.query_embed.obj.weight[vocab2.objects.index("teapot")].detach().clone()
+    kept = init_weights(grown, cfg, vocab2, path)
+    assert kept["labels"]["objects"] == len(VOCAB.objects)
+    for name in ("mug", "knife"):
+        torch.testing.assert_close(grown.query_embed.obj.weight[vocab2.objects.index(name)],
+                                   src.query_embed.obj.weight[VOCAB.objects.index(name)])
+    torch.testing.assert_close(grown.query_embed.obj.weight[vocab2.objects.index("teapot")], fresh)

@@ -97,9 +97,14 @@ def test_registered_topics_appear_in_the_node_code():
             assert f'"{t}"' in src or (const and const in src), f"{node}: {t} not found in its code"
 
 
-def test_sim_params_camera_pose_matches_the_twin():
-    from affordance_grasp.ros.camera_input import default_camera_pose
+def default_camera_pose():
+    from affordance_grasp.geometry import quat_from_pose
+    from affordance_grasp.sim.world import CameraConfig
+    T = CameraConfig().T_base_camera()
+    return [float(x) for x in np.r_[T[:3, 3], quat_from_pose(T)]]
 
+
+def test_sim_params_camera_pose_matches_the_twin():
     data = yaml.safe_load((ROOT / "config" / "sim.yaml").read_text())
     for node in ("grasp_planner_node", "affordance_node"):
         np.testing.assert_allclose(data[node]["ros__parameters"]["camera_pose"], default_camera_pose(), atol=1e-5)
@@ -132,3 +137,29 @@ def test_a_bad_parameter_is_refused_at_start_up(tmp_path):
     r = subprocess.run([sys.executable, "-m", "affordance_grasp.ros.executor_node", "--ros-args", "-p",
                         "backend:=robot"], capture_output=True, text=True, timeout=60, env=env)
     assert r.returncode == 2 and "choose one of ['sim', 'moveit']" in r.stderr
+
+
+def test_the_real_robot_launch_builds_the_moveit_config_and_uses_our_nodes():
+    """launch/realsense_panda.launch.py cannot run here (launch_ros and moveit_configs_utils come with
+    a ROS install): check what it starts against setup.py and the params file."""
+    src = (ROOT / "launch" / "realsense_panda.launch.py").read_text()
+    strings = {n.value for n in ast.walk(ast.parse(src)) if isinstance(n, ast.Constant) and isinstance(n.value, str)}
+    eps = dict(_entry_points())
+    ours = {"realsense_node", "affordance_node", "grasp_planner_node", "executor_node", "grasp_server_node"}
+    assert ours <= set(eps) and ours <= strings
+    assert "MoveItConfigsBuilder" in src and "to_moveit_configs" in src and "moveit_config.to_dict()" in src
+    assert '"backend": "moveit"' in src
+    names = nodes_in(ROOT / "config" / "realsense_panda.yaml")
+    assert "executor_node" in names
+
+
+def test_the_real_robot_refuses_to_start_without_a_calibration(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "ROS_LOG_DIR": str(tmp_path)}
+    r = subprocess.run([sys.executable, "-m", "affordance_grasp.ros.grasp_planner_node", "--ros-args",
+                        "--params-file", str(ROOT / "config" / "realsense_panda.yaml")],
+                       capture_output=True, text=True, timeout=120, env=env)
+    assert r.returncode == 2 and "set camera_pose" in r.stderr, r.stderr[-500:]

@@ -15,7 +15,7 @@ import pytest
 from waiting import wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
-# conftest.py gives the session a private ROS_DOMAIN_ID and the LARGE_DATA transport.
+# conftest.py gives the session a private ROS_DOMAIN_ID; no transport variables are set.
 
 rclpy = pytest.importorskip("rclpy")
 from affordance_grasp.action import GraspObject as GraspObjectAction  # noqa: E402
@@ -50,7 +50,9 @@ def ros(tmp_path_factory):
     # A second planner with no camera at all, for the "no frame" family of failures.
     lonely = Graph(ROOT / "config" / "sim.yaml", ["grasp_planner_node"], log_dir=logs / "isolated",
                    extra_args={"grasp_planner_node": ["-r", "__ns:=/isolated", "-p", "max_frame_age:=1.0",
-                                                        "-p", "fresh_frame_timeout:=0.5"]})
+                                                        "-p", "fresh_frame_timeout:=0.5", "-p",
+                                                        "camera_pose:=[1.2, 0.0, 0.62, 0.295469, -0.642416, "
+                                                        "-0.642416, 0.295469]"]})
     graph.start()
     lonely.start()
     rclpy.init()

@@ -10,10 +10,19 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import CheckpointError, ConfigError
+from ..resources import resource
 from .data import UNKNOWN
 
 log = logging.getLogger(__name__)
-CONFIG_DIR = Path(__file__).resolve().parents[2] / "config" / "model"
+
+
+class _DropRecords(logging.Filter):
+    def __init__(self, text: str):
+        super().__init__()
+        self.text = text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return self.text not in record.getMessage()
 
 
 def build_open_clip(name: str, model_config: Optional[str] = None, pretrained: Optional[str] = None) -> nn.Module:
@@ -26,14 +35,20 @@ def build_open_clip(name: str, model_config: Optional[str] = None, pretrained: O
 
     if model_config:
         path = Path(model_config)
-        path = path if path.is_absolute() else CONFIG_DIR / path
+        path = path if path.is_absolute() else resource("config", "model", str(path))
         if not path.exists():
             raise ConfigError(f"open_clip model config {path} does not exist")
         open_clip.add_model_config(path)
     if name not in open_clip.list_models():
         raise ConfigError(f"open_clip has no model {name!r}; give its architecture JSON as encoder.model_config")
-    logging.getLogger("root").setLevel(max(logging.getLogger("root").level, logging.ERROR))  # "no pretrained" notice
-    model = open_clip.create_model(name, pretrained=None)
+    # open_clip warns on the root logger that it loaded no weights: true, and intended here (they
+    # come from our checkpoint or a local file next). Drop that one record, only while it builds.
+    quiet = _DropRecords("No pretrained weights loaded")
+    logging.getLogger().addFilter(quiet)
+    try:
+        model = open_clip.create_model(name, pretrained=None)
+    finally:
+        logging.getLogger().removeFilter(quiet)
     if pretrained:
         load_open_clip_weights(model, pretrained)
     return model
@@ -97,6 +112,17 @@ class VisualEncoder(nn.Module):
         return x[:, 0], x[:, 1:]
 
 
+def query_prompt(obj: str, affordance: str, part: str) -> str:
+    """The text a CLIP text tower sees for a query, in the query's own words: "the handle of the
+    spork, to grasp it"; missing words become generic ones."""
+    obj = (obj or "object").replace("_", " ")
+    if obj == UNKNOWN:
+        obj = "object"
+    part = part if part and part != UNKNOWN else "part"
+    aff = affordance if affordance and affordance != UNKNOWN else "use"
+    return f"the {part} of the {obj}, to {aff} it"
+
+
 class LabelVocab:
     """Index tables for the canonical object, affordance and part names. Index 0 is ``<unk>``;
     objects never seen in training map to it, so unseen categories are queried by affordance and
@@ -157,10 +183,8 @@ class ClipTextQueryEmbedding(nn.Module):
         self._cache: Dict[str, Tensor] = {}
 
     def prompt(self, o: int, a: int, p: int) -> str:
-        obj = self.vocab.objects[o] if o else "object"
-        part = self.vocab.parts[p] if p else "part"
-        aff = self.vocab.affordances[a] if a else "use"
-        return f"the {part} of the {obj}, to {aff} it"
+        return query_prompt(self.vocab.objects[o] if o else "", self.vocab.affordances[a] if a else "",
+                            self.vocab.parts[p] if p else "")
 
     @torch.no_grad()
     def _features(self, prompts: List[str], device) -> Tensor:
@@ -170,6 +194,9 @@ class ClipTextQueryEmbedding(nn.Module):
             self._cache.update({t: f / f.norm() for t, f in zip(todo, feats)})
         return torch.stack([self._cache[t].to(device) for t in prompts])
 
-    def forward(self, obj: Tensor, aff: Tensor, part: Tensor, texts=None) -> Tensor:
-        prompts = [self.prompt(int(o), int(a), int(p)) for o, a, p in zip(obj, aff, part)]
+    def forward(self, obj: Tensor, aff: Tensor, part: Tensor, texts: Optional[Sequence[str]] = None) -> Tensor:
+        """``texts``: the prompts built from each query's own words (an object no label names,
+        "spork", reaches the text tower as it was asked for); without them, from the labels."""
+        prompts = list(texts) if texts is not None else [self.prompt(int(o), int(a), int(p))
+                                                         for o, a, p in zip(obj, aff, part)]
         return self.proj(self._features(prompts, obj.device))

@@ -82,11 +82,14 @@ def locate_accuracy(predictor, source, progress: bool = True) -> dict:
     *which* object the robot grasps, so it is reported next to the heatmap metrics."""
     from ..types import AffordanceQuery
     decisions, confusion = [], {}
+    taught = set(getattr(predictor, "categories", None) or [])
     scenes = [(s, m) for s, m in source.scenes() if len(m["objects"]) >= 2]
     for scene, meta in tqdm(scenes, desc="locate", unit="scene", disable=not progress):
         frame = source.frame(scene)
         boxes = [o["box"] for o in meta["objects"]]
         for target in meta["objects"]:
+            if taught and target["category"] not in taught:
+                continue  # a held-out category cannot be named by the classifier: grounding finds it by part
             query = AffordanceQuery(text=f"the {target['category']}", object=target["category"],
                                     affordance="grasp", part="handle")
             pick = predictor.locate(frame, query, boxes)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Sequence
 
 import torch
 import yaml
@@ -20,11 +20,10 @@ from torch import Tensor, nn
 
 from ..errors import ConfigError
 from .decoder import MaskDecoder
-from .encoders import (ClipTextQueryEmbedding, LabelVocab, LearnedQueryEmbedding, VisualEncoder,
-                       build_open_clip, CONFIG_DIR)
+from ..resources import resource
+from .encoders import ClipTextQueryEmbedding, LabelVocab, LearnedQueryEmbedding, VisualEncoder, build_open_clip
 from .transformer import CrossAttentionBlock
 
-DEFAULT_CONFIG = CONFIG_DIR / "default.yaml"
 
 
 @dataclass
@@ -68,10 +67,10 @@ class ModelConfig:
         return cls(**d)
 
     @classmethod
-    def load(cls, path=DEFAULT_CONFIG) -> "ModelConfig":
-        p = Path(path)
-        if not p.exists() and (CONFIG_DIR / p.name).exists():
-            p = CONFIG_DIR / p.name
+    def load(cls, path=None) -> "ModelConfig":
+        p = Path(path) if path is not None else resource("config", "model", "default.yaml")
+        if not p.exists() and resource("config", "model", p.name).exists():
+            p = resource("config", "model", p.name)
         try:
             raw = yaml.safe_load(p.read_text())
         except (OSError, yaml.YAMLError) as e:
@@ -111,12 +110,13 @@ class AffordanceModel(nn.Module):
         return [p for p in self.parameters() if p.requires_grad and id(p) not in ids]
 
     def forward(self, image: Tensor, obj: Tensor, aff: Tensor, part: Tensor,
-                depth: Optional[Tensor] = None) -> dict:
-        """image (B, 3, S, S) CLIP-normalised; label indices (B,). Returns ``log_heatmap`` (B, S, S):
+                depth: Optional[Tensor] = None, texts: Optional[Sequence[str]] = None) -> dict:
+        """image (B, 3, S, S) CLIP-normalised; label indices (B,); ``texts`` the queries' own words
+        as prompts (used by a ``clip_text`` query embedding). Returns ``log_heatmap`` (B, S, S):
         log-softmax over all pixels, ``logits`` (B, 56, 56) and ``object_logits`` (B, n_objects)."""
         cls_tok, patches = self.encoder(image, depth if self.cfg.use_depth else None)
         tokens = self.visual_proj(patches)
-        query = self.query_embed(obj, aff, part)[:, None]
+        query = self.query_embed(obj, aff, part, texts)[:, None]
         for block in self.fuser:
             query = block(query, tokens, self.visual_pos)
         logits = self.decoder(tokens + self.visual_pos, query[:, 0])

@@ -21,6 +21,7 @@ from ..resources import resolve, resource
 from ..types import AffordanceMap, AffordanceQuery, RGBDFrame
 from .checkpoint import load_model
 from .data import CropConfig, UNKNOWN, crop_matrix, normalise_depth, normalise_rgb, warp
+from .encoders import query_prompt
 from .evaluation import autocast, pick_device
 from .grounding import PRESENCE_THRESHOLD
 from .query import Vocabulary
@@ -111,11 +112,13 @@ class AffordancePredictor:
         t = lambda xs: torch.from_numpy(np.stack(xs)).to(self.device)  # noqa: E731
         return mats, t(imgs), t(depths)
 
-    def _run(self, images, depths, labels: List[tuple]) -> dict:
+    def _run(self, images, depths, labels: List[tuple], texts: Optional[List[str]] = None) -> dict:
         ids = [self.model.vocab.encode(*l) for l in labels]
         o, a, p = (torch.tensor([i[k] for i in ids], device=self.device) for k in range(3))
+        if texts is None:
+            texts = [query_prompt(*l) for l in labels]
         with torch.no_grad(), autocast(self.device):
-            out = self.model(images, o, a, p, depths)
+            out = self.model(images, o, a, p, depths, texts=texts)
         return {k: v.float().cpu() for k, v in out.items()}
 
     def _paste(self, heat: np.ndarray, M: np.ndarray, hw) -> np.ndarray:
@@ -134,7 +137,9 @@ class AffordancePredictor:
         self._check(frame, query)
         labels = model_labels(query, part, self.words)
         mats, img, dep = self._inputs(frame, [box])
-        heat = self._run(img, dep, [labels])["log_heatmap"].exp()[0].numpy()
+        # The text prompt keeps the user's own noun ("spork") where the labels can only say <unk>.
+        text = query_prompt(query.object, labels[1], labels[2])
+        heat = self._run(img, dep, [labels], [text])["log_heatmap"].exp()[0].numpy()
         return self._paste(heat, mats[0], frame.rgb.shape[:2])
 
     def predict(self, frame: RGBDFrame, query: AffordanceQuery, box=None) -> AffordanceMap:
@@ -183,11 +188,17 @@ class AffordancePredictor:
             probs = 0.5 * (probs + torch.softmax(mirrored, dim=1).numpy())
         return probs
 
+    @property
+    def categories(self) -> List[str]:
+        """The categories the reasoning head was trained to name."""
+        vocab = self.model.vocab
+        return list(vocab.trained_objects) or [o for o in vocab.objects if o != UNKNOWN]
+
     def category_probabilities(self, frame: RGBDFrame, boxes: Sequence[Sequence[float]]) -> List[Dict[str, float]]:
         """Per box, the reasoning head's probability of each category the model was trained on."""
         probs = self.object_probabilities(frame, boxes)
         vocab = self.model.vocab
-        cats = vocab.trained_objects or [o for o in vocab.objects if o != UNKNOWN]
+        cats = self.categories
         idx = [vocab.objects.index(c) for c in cats]
         return [{c: float(row[i]) for c, i in zip(cats, idx)} for row in probs]
 
@@ -206,7 +217,8 @@ class AffordancePredictor:
             return np.zeros(0)
         labels = [model_labels(query, query.grasp_part or query.part, self.words)] * len(boxes)
         mats, img, dep = self._inputs(frame, list(boxes))
-        heat = self._run(img, dep, labels)["log_heatmap"].exp().numpy()
+        texts = [query_prompt(query.object, labels[0][1], labels[0][2])] * len(boxes)
+        heat = self._run(img, dep, labels, texts)["log_heatmap"].exp().numpy()
         out = np.zeros(len(boxes))
         for i, (M, h, m) in enumerate(zip(mats, heat, masks)):
             full = self._paste(h, M, frame.rgb.shape[:2])

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
 from ..errors import InvalidInputError
-from ..ros.common import COLOR_TOPIC, DEPTH_TOPIC, INFO_TOPIC, image_qos, set_transport_env
+from ..ros.common import COLOR_TOPIC, DEPTH_TOPIC, INFO_TOPIC, camera_qos, image_qos
 
 CAMERA_TOPICS = ("/" + COLOR_TOPIC, "/" + DEPTH_TOPIC, "/" + INFO_TOPIC)
 
@@ -39,7 +39,6 @@ def record(out: Path, duration: float, topics: Sequence[str] = CAMERA_TOPICS, di
     """Record ``topics`` for ``duration`` seconds from the running graph into an mcap rosbag2."""
     from rosbags.rosbag2 import StoragePlugin, Writer
 
-    set_transport_env()
     import rclpy
     from rclpy.executors import SingleThreadedExecutor
 
@@ -122,7 +121,6 @@ def replay(bag: Path, rate: float = 1.0, loop: bool = False, restamp: bool = Tru
     if not rate > 0:
         raise InvalidInputError("--rate must be positive")
     messages = read_bag(bag)
-    set_transport_env()
     import rclpy
     from rclpy.serialization import deserialize_message, serialize_message
 

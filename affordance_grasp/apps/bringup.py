@@ -29,7 +29,6 @@ NODES: Dict[str, str] = {
     "grasp_server_node": "affordance_grasp.ros.grasp_server_node",
     "realsense_node": "affordance_grasp.ros.realsense_node",
 }
-ROOT = Path(__file__).resolve().parents[2]
 _PR_SET_PDEATHSIG = 1
 
 
@@ -62,7 +61,8 @@ class Graph:
     """Child processes of one graph. ``start()``, then ``stop()`` (also on context exit)."""
 
     def __init__(self, params_file: Path, nodes: Optional[Sequence[str]] = None, log_dir: Optional[Path] = None,
-                 env: Optional[dict] = None, extra_args: Optional[Dict[str, List[str]]] = None):
+                 env: Optional[dict] = None, extra_args: Optional[Dict[str, List[str]]] = None,
+                 cwd: Optional[Path] = None):
         self.params_file = Path(params_file).resolve()
         self.nodes = list(nodes) if nodes else nodes_in(self.params_file)
         unknown = [n for n in self.nodes if n not in NODES]
@@ -70,9 +70,9 @@ class Graph:
             raise ConfigError(f"unknown nodes {unknown}; known: {', '.join(NODES)}")
         self.log_dir = Path(log_dir) if log_dir else None
         self.env = {**os.environ, **(env or {})}
-        self.env.setdefault("FASTDDS_BUILTIN_TRANSPORTS", "LARGE_DATA")
         self.env.setdefault("PYTHONUNBUFFERED", "1")
         self.extra_args = extra_args or {}
+        self.cwd = cwd
         self.procs: Dict[str, subprocess.Popen] = {}
         self._logs = []
 
@@ -87,7 +87,7 @@ class Graph:
                 self.log_dir.mkdir(parents=True, exist_ok=True)
                 out = open(self.log_dir / f"{node}.log", "w")
                 self._logs.append(out)
-            self.procs[node] = subprocess.Popen(self.command(node), env=self.env, stdout=out,
+            self.procs[node] = subprocess.Popen(self.command(node), env=self.env, stdout=out, cwd=self.cwd,
                                                 stderr=subprocess.STDOUT if out else None,
                                                 preexec_fn=_die_with_parent)
         return self

@@ -47,7 +47,7 @@ class TaskPlanner:
 
         from affordance_grasp.srv import DetectGrasps, ExecuteGrasp, GraspObject, SampleScene
 
-        from ..ros.common import COLOR_TOPIC, DEPTH_TOPIC, INFO_TOPIC, image_qos, latched_qos
+        from ..ros.common import COLOR_TOPIC, DEPTH_TOPIC, INFO_TOPIC, camera_qos, latched_qos
 
         self.node = Node("demo_task_planner")
         self.reset = self.node.create_client(SampleScene, "sim/sample_scene")
@@ -60,7 +60,7 @@ class TaskPlanner:
         self.last_info_stamp = 0.0
         self.overlay = None
         for topic, typ in ((COLOR_TOPIC, Image), (DEPTH_TOPIC, Image), (INFO_TOPIC, CameraInfo)):
-            self.node.create_subscription(typ, topic, lambda m, t=topic: self._arrive(t, m), image_qos())
+            self.node.create_subscription(typ, topic, lambda m, t=topic: self._arrive(t, m), camera_qos())
         self.node.create_subscription(Image, "grasp_planner_node/overlay", self._overlay, latched_qos())
         self.executor = MultiThreadedExecutor(num_threads=3)
         self.executor.add_node(self.node)
@@ -196,12 +196,10 @@ def demo_trials(n: int, seed: int, extra: Sequence[str] = ()) -> List[dict]:
 
 def demo(out: Path, trials: int = 40, seed: int = 0, config: Optional[Path] = None, max_attempts: int = 3,
          objects: Sequence[Path] = ()) -> dict:
-    from ..ros.common import set_transport_env
     from ..visualize import save_rgb
     from ..ros.image_conversions import rgb_from_image
 
     out.mkdir(parents=True, exist_ok=True)
-    set_transport_env()
     os.environ.setdefault("ROS_LOG_DIR", str(out / "ros_logs"))
     config = Path(config or resource("config", "sim.yaml"))
     extra = [o.spec.category for o in load_objects(objects)] if objects else []

@@ -12,8 +12,8 @@ import numpy as np
 
 from ..affordance.checkpoint import load_model
 from ..affordance.data import CLIP_MEAN, CLIP_STD, CropConfig, SimAffordanceData, TorchAffordanceDataset, open_data
-from ..affordance.evaluation import BASELINES, evaluate, locate_accuracy, pick_device
-from ..affordance.predictor import DEFAULT_CHECKPOINT, AffordancePredictor, PredictorConfig
+from ..affordance.evaluation import BASELINES, evaluate, locate_accuracy, pick_device, presence_calibration
+from ..affordance.predictor import AffordancePredictor, PredictorConfig
 from ..affordance.query import Vocabulary
 from ..visualize import heat_overlay, save_rgb
 from .report import machine_description
@@ -49,7 +49,7 @@ def table(rows: dict, first: str) -> str:
 
 def run_eval(data: Path, out: Path, checkpoint: Optional[Path] = None, device: Optional[str] = None,
              grid: int = 24, batch_size: int = 32) -> dict:
-    checkpoint = Path(checkpoint or DEFAULT_CHECKPOINT)
+    checkpoint = Path(checkpoint or PredictorConfig.load().checkpoint)
     device = pick_device(device)
     model, blob = load_model(checkpoint, device)
     crop = CropConfig(**model.cfg.crop)
@@ -83,6 +83,9 @@ def run_eval(data: Path, out: Path, checkpoint: Optional[Path] = None, device: O
         # Which object the robot grasps hangs on this, so it is measured on whole scenes too.
         predictor = AffordancePredictor(model, PredictorConfig(checkpoint=str(checkpoint), device=device))
         result["locate"] = locate_accuracy(predictor, source)
+        # The threshold grounding uses to say "this is a knife" or "no knife in view", on these scenes.
+        result["presence"] = presence_calibration(predictor, source)
+        result["presence"]["checkpoint_threshold"] = blob.get("calibration", {}).get("presence_threshold")
     (out / "metrics.json").write_text(json.dumps(result, indent=2))
     md = [f"# eval {data}\n", f"checkpoint `{checkpoint}`, {len(dataset)} samples, {result['machine']}\n",
           table(summary, "method"), "\n## model per category\n", table(result["per_category"]["model"], "category"),

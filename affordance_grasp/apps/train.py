@@ -17,7 +17,7 @@ from tqdm import tqdm
 
 from ..affordance.checkpoint import load_model, read_checkpoint, save_checkpoint
 from ..affordance.data import UNSEEN_CATEGORIES, CropConfig, TorchAffordanceDataset, open_data
-from ..affordance.encoders import LabelVocab
+from ..affordance.encoders import LabelVocab, query_prompt
 from ..affordance.evaluation import autocast, evaluate, pick_device
 from ..affordance.model import AffordanceModel, ModelConfig
 from ..affordance.query import Vocabulary
@@ -93,9 +93,13 @@ def training_step(model, batch, opt, tcfg: TrainConfig, device: str, rng: torch.
     hide = torch.rand(obj.shape, generator=rng).to(device) < tcfg.object_dropout
     holding = torch.tensor([model.vocab.affordances[int(a)] in ("grasp", "hold") for a in aff], device=device)
     hide_part = holding & (torch.rand(obj.shape, generator=rng).to(device) < tcfg.part_dropout)
+    obj_in = torch.where(hide, torch.zeros_like(obj), obj)
+    part_in = torch.where(hide_part, torch.zeros_like(part), part)
+    v = model.vocab
+    texts = [query_prompt(v.objects[int(o)], v.affordances[int(a)], v.parts[int(p)])
+             for o, a, p in zip(obj_in, aff, part_in)]
     with autocast(device):
-        out = model(batch["image"].to(device), torch.where(hide, torch.zeros_like(obj), obj),
-                    aff, torch.where(hide_part, torch.zeros_like(part), part), batch["depth"].to(device))
+        out = model(batch["image"].to(device), obj_in, aff, part_in, batch["depth"].to(device), texts=texts)
         loss = kld_loss(out["log_heatmap"].float(), batch["heatmap"].to(device))
         if "object_logits" in out and tcfg.reasoning_weight > 0:
             loss = loss + tcfg.reasoning_weight * torch.nn.functional.cross_entropy(out["object_logits"].float(), obj)

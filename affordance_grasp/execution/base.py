@@ -50,6 +50,13 @@ class Executor(abc.ABC):
     def command_gripper(self, width: float, force: float | None = None) -> None:
         """Open to ``width`` metres (0 closes) with at most ``force`` newtons per finger."""
 
+    def set_scene(self, scene) -> None:
+        """What perception saw around the grasp (a SceneModel: table and object boxes), for
+        backends that plan against it. The twin knows its own scene and ignores this."""
+
+    def cancel(self) -> None:
+        """Stop a running execute() where the backend can; it then reports 'cancelled'."""
+
     def validate_grasp(self, grasp: Grasp) -> Grasp:
         if not isinstance(grasp, Grasp):
             raise InvalidInputError(f"expected a Grasp, got {type(grasp).__name__}")

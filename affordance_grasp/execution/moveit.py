@@ -1,128 +1,347 @@
-"""The MoveIt 2 backend, over moveit_py's MoveItPy. moveit_py comes with a ROS 2 distro
-install (not from PyPI), so this module imports it lazily and says so clearly when absent.
+"""The MoveIt 2 backend, over moveit_py (``moveit.planning.MoveItPy``), written against its
+pybind11 bindings (moveit2/moveit_py/src): ``PlanningComponent.set_goal_state`` returns a bool,
+``plan`` a ``MotionPlanResponse`` that is falsy on failure, ``MoveItPy.execute`` an
+``ExecutionStatus`` that is falsy when the controllers did not finish, ``RobotState.set_from_ik``
+a bool. Every one of them is checked; each failure becomes a typed ``GraspOutcome``.
 
-Names (planning group, end effector link, gripper group and its named states) come from
-config/moveit.yaml; they default to the Franka MoveIt config (panda_arm, panda_hand).
+One grasp, step by step:
+
+1. reachability without planning: IK for the pre-grasp and grasp poses (and for the grasp
+   turned 180 deg about its approach, the same grasp for a two-finger hand, when the first is out
+   of joint range), each IK state checked for collisions in the planning scene;
+2. the planning scene: the table from the detected plane, every object on it as a box from its
+   cloud cluster (the target among them);
+3. open the gripper to the width the candidate was collision-checked with;
+4. a free-space plan (OMPL by default) to the pre-grasp;
+5. the hand may now touch the target: a straight line (Pilz LIN) to the grasp;
+6. close; an opening well below the object's width is an empty grasp;
+7. the target is attached to the hand, and a straight lift follows; an opening that collapses
+   while lifting is a slip;
+8. after any failure past step 4: open, detach, and back out along the approach.
+
+Velocity and acceleration are scaled down (0.1 by default) on every motion. ``cancel()`` stops
+the trajectory in progress (TrajectoryExecutionManager.stop_execution) and the gripper.
+
+moveit_py ships with a ROS 2 install of MoveIt 2 (not PyPI): without it, building this backend
+raises BackendUnavailableError saying so. The contract tests drive it through a test double.
 """
 from __future__ import annotations
 
+import math
+import threading
 import time
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Optional
+from types import SimpleNamespace
+from typing import Optional, Tuple
 
 import numpy as np
-import yaml
 
-from ..errors import BackendUnavailableError, ConfigError
+from ..config import from_mapping, load_yaml
+from ..errors import BackendUnavailableError, InvalidInputError
 from ..geometry import quat_from_pose
-from ..types import FailureReason, Grasp, GraspOutcome
+from ..grasping.gripper import GripperGeometry
+from ..resources import resource
+from ..types import FailureReason, Grasp, GraspOutcome, SceneModel
 from .base import ExecutionConfig, Executor
+from .gripper import Gripper, holds
 
-DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "config" / "moveit.yaml"
+_FLIP = np.diag([-1.0, -1.0, 1.0, 1.0])  # 180 deg about the approach axis
+TABLE_ID = "affordance_grasp_table"
 
 
 @dataclass
-class MoveItNames:
-    node_name: str = "affordance_grasp_moveit"
+class MoveItSettings:
+    """config/moveit.yaml: the robot's names in its MoveIt config, the planners, the speeds."""
+
     planning_group: str = "panda_arm"
     end_effector_link: str = "panda_hand_tcp"
+    hand_links: Tuple[str, ...] = ("panda_hand", "panda_leftfinger", "panda_rightfinger")
     base_frame: str = "panda_link0"
-    gripper_group: str = "hand"
-    gripper_open_state: str = "open"
-    gripper_closed_state: str = "close"
+    free_space_pipeline: str = "ompl"
+    free_space_planner: str = "RRTConnectkConfigDefault"
+    straight_pipeline: str = "pilz_industrial_motion_planner"
+    straight_planner: str = "LIN"
+    velocity_scaling: float = 0.1
+    acceleration_scaling: float = 0.1
+    planning_time: float = 2.0
+    ik_timeout: float = 0.05
+    width_tolerance: float = 0.005     # an opening this far below the object's width: nothing held
+    table_thickness: float = 0.02
+    table_size: Tuple[float, float] = (1.6, 1.6)
+    box_padding: float = 0.005         # added to every object box
+
+    def __post_init__(self):
+        self.hand_links = tuple(self.hand_links)
+        self.table_size = tuple(self.table_size)
+        for name in ("velocity_scaling", "acceleration_scaling"):
+            if not 0 < getattr(self, name) <= 1:
+                raise InvalidInputError(f"moveit.{name} must be in (0, 1], got {getattr(self, name)}")
+        if not (self.planning_time > 0 and self.ik_timeout > 0 and self.width_tolerance >= 0):
+            raise InvalidInputError("moveit planning_time and ik_timeout must be > 0, width_tolerance >= 0")
 
     @classmethod
-    def from_yaml(cls, path=DEFAULT_CONFIG) -> "MoveItNames":
-        try:
-            raw = yaml.safe_load(Path(path).read_text()) or {}
-        except (OSError, yaml.YAMLError) as e:
-            raise ConfigError(f"cannot read MoveIt config {path}: {e}") from None
-        unknown = set(raw) - set(cls.__dataclass_fields__)
-        if unknown:
-            raise ConfigError(f"{path}: unknown keys {sorted(unknown)}")
-        return cls(**raw)
+    def load(cls, path=None) -> "MoveItSettings":
+        path = path or resource("config", "moveit.yaml")
+        return from_mapping(cls, load_yaml(path, "MoveIt settings"), str(path))
 
 
-def _import_moveit():
+def moveit_api() -> SimpleNamespace:
+    """The moveit_py classes and ROS messages the backend uses (imported only when it is built)."""
     try:
-        from moveit.planning import MoveItPy  # noqa: F401
-        from geometry_msgs.msg import PoseStamped  # noqa: F401
+        from moveit.core.robot_state import RobotState
+        from moveit.planning import MoveItPy, PlanRequestParameters
+        from moveit_msgs.msg import AttachedCollisionObject, CollisionObject
+        from shape_msgs.msg import SolidPrimitive
+        from geometry_msgs.msg import Pose, PoseStamped
     except ImportError as e:
         raise BackendUnavailableError(
-            "the MoveIt backend needs moveit_py (MoveItPy), which ships with a ROS 2 install of "
-            "MoveIt 2 (e.g. apt install ros-<distro>-moveit-py) and is not available from PyPI; "
-            f"import failed: {e}. Use the sim backend here.") from None
-    from moveit.planning import MoveItPy
-    from geometry_msgs.msg import PoseStamped
-    return MoveItPy, PoseStamped
+            "the MoveIt backend needs moveit_py and moveit_msgs, which ship with a ROS 2 install of MoveIt 2 "
+            "(rosdep installs them: ros-<distro>-moveit-py) and are not on PyPI; "
+            f"import failed: {e}. Use backend: sim here.") from None
+    return SimpleNamespace(MoveItPy=MoveItPy, PlanRequestParameters=PlanRequestParameters, RobotState=RobotState,
+                           CollisionObject=CollisionObject, AttachedCollisionObject=AttachedCollisionObject,
+                           SolidPrimitive=SolidPrimitive, Pose=Pose, PoseStamped=PoseStamped)
+
+
+class _Cancelled(Exception):
+    pass
 
 
 class MoveItExecutor(Executor):
-    """Plans each stage with MoveIt (pre-grasp, approach, lift) and runs it on the robot.
-    Lift success is judged from the gripper's final opening: fully closed means empty."""
-
-    def __init__(self, config: Optional[ExecutionConfig] = None, names: Optional[MoveItNames] = None):
-        MoveItPy, PoseStamped = _import_moveit()
+    def __init__(self, moveit, gripper: Gripper, settings: Optional[MoveItSettings] = None,
+                 config: Optional[ExecutionConfig] = None, api: Optional[SimpleNamespace] = None,
+                 geometry: Optional[GripperGeometry] = None):
+        self.api = api or moveit_api()
+        self.moveit, self.gripper = moveit, gripper
+        self.settings = settings or MoveItSettings()
         self.config = (config or ExecutionConfig()).validate()
-        self.names = names or MoveItNames.from_yaml()
-        self._PoseStamped = PoseStamped
-        self.moveit = MoveItPy(node_name=self.names.node_name)
-        self.arm = self.moveit.get_planning_component(self.names.planning_group)
-        self.gripper = self.moveit.get_planning_component(self.names.gripper_group)
+        self.geometry = geometry or GripperGeometry.from_yaml()
+        s = self.settings
+        self.arm = moveit.get_planning_component(s.planning_group)
+        self.psm = moveit.get_planning_scene_monitor()
+        self.robot_model = moveit.get_robot_model()
+        self.scene: Optional[SceneModel] = None
+        self._in_scene: set = set()
+        self._cancel = threading.Event()
 
+    @classmethod
+    def from_moveit_config(cls, config_dict: dict, gripper: Gripper, node_name: str = "affordance_grasp_moveit",
+                           **kw) -> "MoveItExecutor":
+        """MoveItPy runs MoveItCpp in this process: it needs the robot description, SRDF,
+        kinematics, planning pipelines and controllers, as moveit_configs_utils builds them
+        (launch/realsense_panda.launch.py hands them over)."""
+        api = moveit_api()
+        if not config_dict or "robot_description" not in config_dict:
+            raise InvalidInputError("the MoveIt backend needs a MoveIt config (robot_description, "
+                                    "robot_description_semantic, kinematics, planning pipelines): start it from "
+                                    "launch/realsense_panda.launch.py, which builds one with MoveItConfigsBuilder")
+        return cls(api.MoveItPy(node_name=node_name, config_dict=config_dict), gripper, api=api, **kw)
+
+    # ------------------------------------------------------------------ the planning scene
+    def set_scene(self, scene: Optional[SceneModel]) -> None:
+        if scene is not None and not isinstance(scene, SceneModel):
+            raise InvalidInputError(f"expected a SceneModel, got {type(scene).__name__}")
+        self.scene = scene
+
+    def _box_object(self, oid: str, center, size, yaw: float):
+        a, s = self.api, self.settings
+        co = a.CollisionObject()
+        co.header.frame_id = s.base_frame
+        co.id = oid
+        prim = a.SolidPrimitive()
+        prim.type = a.SolidPrimitive.BOX
+        prim.dimensions = [float(v) for v in size]
+        pose = a.Pose()
+        pose.position.x, pose.position.y, pose.position.z = (float(v) for v in center)
+        pose.orientation.w, pose.orientation.z = math.cos(yaw / 2), math.sin(yaw / 2)
+        co.primitives = [prim]
+        co.primitive_poses = [pose]
+        co.operation = a.CollisionObject.ADD
+        return co
+
+    def _sync_scene(self) -> None:
+        """Replace the objects this backend put in the scene by the current SceneModel's."""
+        a, s = self.api, self.settings
+        with self.psm.read_write() as scene:
+            for oid in self._in_scene:
+                co = a.CollisionObject()
+                co.header.frame_id, co.id, co.operation = s.base_frame, oid, a.CollisionObject.REMOVE
+                scene.apply_collision_object(co)
+            self._in_scene = set()
+            if self.scene is not None:
+                t = self.scene.table_height
+                table = self._box_object(TABLE_ID, (0.5, 0.0, t - s.table_thickness / 2),
+                                         (*s.table_size, s.table_thickness), 0.0)
+                scene.apply_collision_object(table)
+                self._in_scene.add(TABLE_ID)
+                for b in self.scene.boxes:
+                    scene.apply_collision_object(self._box_object(b.id, b.center, b.size + 2 * s.box_padding, b.yaw))
+                    self._in_scene.add(b.id)
+            scene.current_state.update()
+
+    def _allow_touch(self, target: str, allowed: bool) -> None:
+        with self.psm.read_write() as scene:
+            acm = scene.allowed_collision_matrix
+            for link in self.settings.hand_links:
+                acm.set_entry(target, link, allowed)
+
+    def _attach(self, target: str, attach: bool) -> bool:
+        a, s = self.api, self.settings
+        aco = a.AttachedCollisionObject()
+        aco.link_name = s.end_effector_link
+        aco.object.id = target
+        aco.object.header.frame_id = s.base_frame
+        aco.object.operation = a.CollisionObject.ADD if attach else a.CollisionObject.REMOVE
+        aco.touch_links = list(s.hand_links)
+        return bool(self.psm.process_attached_collision_object(aco))
+
+    # ------------------------------------------------------------------ reachability
     def _pose_msg(self, T: np.ndarray):
-        msg = self._PoseStamped()
-        msg.header.frame_id = self.names.base_frame
+        msg = self.api.PoseStamped()
+        msg.header.frame_id = self.settings.base_frame
         msg.pose.position.x, msg.pose.position.y, msg.pose.position.z = (float(v) for v in T[:3, 3])
         w, x, y, z = quat_from_pose(T)
-        msg.pose.orientation.w, msg.pose.orientation.x, msg.pose.orientation.y, msg.pose.orientation.z = w, x, y, z
+        msg.pose.orientation.w, msg.pose.orientation.x = float(w), float(x)
+        msg.pose.orientation.y, msg.pose.orientation.z = float(y), float(z)
         return msg
 
-    def _go(self, component, **goal) -> bool:
-        component.set_start_state_to_current_state()
-        component.set_goal_state(**goal)
-        plan = component.plan()
-        if not plan:
+    def _ik_free(self, T: np.ndarray) -> bool:
+        s = self.settings
+        state = self.api.RobotState(self.robot_model)
+        if not state.set_from_ik(s.planning_group, self._pose_msg(T).pose, s.end_effector_link, s.ik_timeout):
             return False
-        self.moveit.execute(plan.trajectory, controllers=[])
-        return True
+        with self.psm.read_only() as scene:
+            return not scene.is_state_colliding(state, s.planning_group)
 
-    def _stage_poses(self, grasp: Grasp):
-        pre = grasp.pose.copy()
-        pre[:3, 3] -= self.config.pregrasp_offset * grasp.approach
-        up = grasp.pose.copy()
+    def _stages(self, pose: np.ndarray):
+        pre = pose.copy()
+        pre[:3, 3] -= self.config.pregrasp_offset * pose[:3, 2]
+        up = pose.copy()
         up[2, 3] += self.config.lift_height
-        return pre, grasp.pose, up
+        return pre, pose, up
+
+    def _reachable_pose(self, grasp: Grasp) -> Optional[np.ndarray]:
+        for pose in (grasp.pose, grasp.pose @ _FLIP):
+            pre, at, _ = self._stages(pose)
+            if self._ik_free(pre) and self._ik_free(at):
+                return pose
+        return None
+
+    def validate_grasp(self, grasp: Grasp) -> Grasp:
+        super().validate_grasp(grasp)
+        if grasp.frame_id != self.settings.base_frame:
+            raise InvalidInputError(f"grasp is in frame {grasp.frame_id!r}; the MoveIt backend plans in "
+                                    f"{self.settings.base_frame!r}")
+        return grasp
 
     def check_reachable(self, grasp: Grasp) -> bool:
         self.validate_grasp(grasp)
-        self.arm.set_start_state_to_current_state()
-        for T in self._stage_poses(grasp):
-            self.arm.set_goal_state(pose_stamped_msg=self._pose_msg(T), pose_link=self.names.end_effector_link)
-            if not self.arm.plan():
-                return False
-        return True
+        self._sync_scene()
+        return self._reachable_pose(grasp) is not None
 
-    def command_gripper(self, width: float, force: float | None = None) -> None:
-        state = self.names.gripper_open_state if width > 0 else self.names.gripper_closed_state
-        self._go(self.gripper, configuration_name=state)
+    # ------------------------------------------------------------------ motion
+    def cancel(self) -> None:
+        """Stop the motion in progress; the running execute() backs out and reports 'cancelled'."""
+        self._cancel.set()
+        self.moveit.get_trajectory_execution_manager().stop_execution()
+        self.gripper.stop()
+
+    def _check_cancel(self) -> None:
+        if self._cancel.is_set():
+            raise _Cancelled()
+
+    def _move(self, T: np.ndarray, straight: bool) -> Optional[FailureReason]:
+        s = self.settings
+        self._check_cancel()
+        self.arm.set_start_state_to_current_state()
+        if not self.arm.set_goal_state(pose_stamped_msg=self._pose_msg(T), pose_link=s.end_effector_link):
+            return FailureReason.PLANNING_FAILED
+        params = self.api.PlanRequestParameters(self.moveit, "")
+        params.planning_pipeline = s.straight_pipeline if straight else s.free_space_pipeline
+        params.planner_id = s.straight_planner if straight else s.free_space_planner
+        params.planning_time = s.planning_time
+        params.planning_attempts = 1
+        params.max_velocity_scaling_factor = s.velocity_scaling
+        params.max_acceleration_scaling_factor = s.acceleration_scaling
+        plan = self.arm.plan(single_plan_parameters=params)
+        if not plan:
+            return FailureReason.PLANNING_FAILED
+        self._check_cancel()
+        status = self.moveit.execute(plan.trajectory, controllers=[])
+        self._check_cancel()
+        return None if status else FailureReason.EXECUTION_FAILED
+
+    def command_gripper(self, width: float, force: Optional[float] = None) -> None:
+        if not (math.isfinite(width) and 0 <= width <= self.config.max_opening + 1e-9):
+            raise InvalidInputError(f"gripper width must be in [0, {self.config.max_opening}] m, got {width}")
+        reply = self.gripper.open(width) if width > 0 else self.gripper.close(0.0, force or self.config.grip_force)
+        if not reply.ok:
+            raise InvalidInputError(f"the gripper refused the command: {reply.message}")
 
     def execute(self, grasp: Grasp) -> GraspOutcome:
         self.validate_grasp(grasp)
+        self._cancel.clear()
         t0 = time.perf_counter()
-        pre, at, up = self._stage_poses(grasp)
-        link = self.names.end_effector_link
-        self.command_gripper(self.config.max_opening)
-        if not self._go(self.arm, pose_stamped_msg=self._pose_msg(pre), pose_link=link):
-            return GraspOutcome(False, failure_reason=FailureReason.UNREACHABLE, grasp=grasp)
-        if not self._go(self.arm, pose_stamped_msg=self._pose_msg(at), pose_link=link):
-            return GraspOutcome(False, failure_reason=FailureReason.APPROACH_COLLISION, grasp=grasp)
-        self.command_gripper(0.0)
-        lifted = self._go(self.arm, pose_stamped_msg=self._pose_msg(up), pose_link=link)
-        timings = {"motion": time.perf_counter() - t0}
-        if not lifted:
-            return GraspOutcome(False, failure_reason=FailureReason.UNREACHABLE, timings=timings, grasp=grasp)
-        # Without tactile feedback, success is reported optimistically after a completed lift;
-        # a gripper-width check belongs to the hardware driver.
-        return GraspOutcome(True, self.config.lift_height, timings=timings, grasp=grasp)
+        timings: dict = {}
+
+        def outcome(reason: FailureReason, lifted: float = 0.0) -> GraspOutcome:
+            timings["motion"] = time.perf_counter() - t0
+            ok = reason is FailureReason.NONE
+            return GraspOutcome(ok, lifted, (), reason, timings=timings, grasp=grasp)
+
+        self._sync_scene()
+        pose = self._reachable_pose(grasp)
+        timings["ik"] = time.perf_counter() - t0
+        if pose is None:
+            return outcome(FailureReason.UNREACHABLE)          # nothing has moved
+        pre, at, up = self._stages(pose)
+        target = self.scene.target.id if self.scene is not None and self.scene.target is not None else None
+        moved = False
+        try:
+            if not self.gripper.open(self.geometry.opening_for(grasp.width)).ok:
+                return outcome(FailureReason.GRIPPER_FAILED)
+            fail = self._move(pre, straight=False)
+            if fail is not None:
+                return outcome(fail)                            # at most on the way to the pre-grasp
+            moved = True
+            if target is not None:
+                self._allow_touch(target, True)
+            fail = self._move(at, straight=True)
+            if fail is not None:
+                return self._back_out(pre, target, fail, outcome)
+            reply = self.gripper.close(grasp.width, self.config.grip_force)
+            if not holds(reply.width, grasp.width, self.settings.width_tolerance):
+                reason = FailureReason.EMPTY_GRASP if reply.ok or math.isfinite(reply.width) \
+                    else FailureReason.GRIPPER_FAILED
+                return self._back_out(pre, target, reason, outcome)
+            if target is not None and not self._attach(target, True):
+                return self._back_out(pre, target, FailureReason.EXECUTION_FAILED, outcome)
+            fail = self._move(up, straight=True)
+            if fail is not None:
+                return self._back_out(pre, target, fail, outcome, from_pose=at)
+            if not holds(self.gripper.width(), grasp.width, self.settings.width_tolerance):
+                return self._back_out(pre, target, FailureReason.SLIPPED, outcome, from_pose=up)
+            return outcome(FailureReason.NONE, self.config.lift_height)
+        except _Cancelled:
+            if not moved:
+                return outcome(FailureReason.CANCELLED)
+            self._cancel.clear()  # the retreat itself must be allowed to move
+            return self._back_out(pre, target, FailureReason.CANCELLED, outcome)
+
+    def _back_out(self, pre: np.ndarray, target: Optional[str], reason: FailureReason, outcome,
+                  from_pose: Optional[np.ndarray] = None) -> GraspOutcome:
+        """Open, let go of the target, and retreat straight back to the pre-grasp (best effort:
+        a failure here is logged in the timings, the reported reason stays the first one)."""
+        self.gripper.open(self.config.max_opening)
+        if target is not None:
+            self._attach(target, False)
+        try:
+            back = self._move(pre, straight=from_pose is None)
+        except _Cancelled:
+            back = FailureReason.CANCELLED  # cancelled again while backing out: stay where it stopped
+        if target is not None:
+            self._allow_touch(target, False)
+        out = outcome(reason)
+        if back is not None:
+            out.timings["retreat_failed"] = 1.0
+        return out

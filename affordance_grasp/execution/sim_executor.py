@@ -44,7 +44,7 @@ class SimExecutor(Executor):
         self.config = (config or ExecutionConfig()).validate()
         self.ik = ik or PandaIK(world.cfg)
         self._scratch = mujoco.MjData(world.model)
-        self._cached: Optional[Tuple[int, Optional[GraspPlan]]] = None  # check_reachable -> execute
+        self._cached: Optional[Tuple[tuple, Optional[GraspPlan]]] = None  # check_reachable -> execute
         self.command_gripper(self.config.max_opening)
 
     # ----------------------------------------------------------------- planning
@@ -96,7 +96,9 @@ class SimExecutor(Executor):
         return None if best is None else best[1]
 
     def _plan_cached(self, grasp: Grasp) -> Optional[GraspPlan]:
-        key = (id(grasp), self.world.data.time)
+        # Keyed by what the plan depends on: the pose (to the micrometre), the width and the world's
+        # time. An object id can be reused by another candidate once the first is freed.
+        key = (np.round(grasp.pose, 6).tobytes(), round(grasp.width, 6), self.world.data.time)
         if self._cached is None or self._cached[0] != key:
             self._cached = (key, self.plan(grasp))
         return self._cached[1]

@@ -4,24 +4,15 @@ from __future__ import annotations
 
 import time
 
-import numpy as np
-
-from ..sim.world import CameraConfig
-from ..geometry import quat_from_pose
-from .common import COLOR_TOPIC, DEPTH_TOPIC, INFO_TOPIC, Param, image_qos
-from .conversions import frame_from_msgs, pose_param_to_matrix
+from .camera_pose import POSE_PARAMS, CameraPose
+from .common import COLOR_TOPIC, DEPTH_TOPIC, INFO_TOPIC, Param, camera_qos
+from .conversions import frame_from_msgs
 from .frame_buffer import FrameBuffer, FrameNotNewEnough
 
-
-def default_camera_pose() -> list:
-    """The twin's camera (also urdf/camera_mount.urdf) as [x y z qw qx qy qz]."""
-    T = CameraConfig().T_base_camera()
-    return [float(x) for x in np.r_[T[:3, 3], quat_from_pose(T)]]
-
-
-CAMERA_PARAMS = [
-    Param("camera_pose", default_camera_pose(),
-          "camera optical frame in the base frame, [x y z qw qx qy qz] (hand-eye calibration)"),
+CAMERA_PARAMS = POSE_PARAMS + [
+    Param("image_reliability", "best_effort", "QoS of the image and camera_info subscriptions: best_effort takes "
+          "frames from any publisher (realsense-ros publishes best effort), reliable only from reliable ones",
+          choices=("best_effort", "reliable")),
     Param("depth_scale", 0.001, "metres per unit of 16UC1/z16 depth", (1e-5, 0.01)),
     Param("max_frame_age", 1.0, "reject frames older than this many seconds; 0 disables (bags without /clock)",
           (0.0, 60.0)),
@@ -35,12 +26,12 @@ class CameraInput:
         from sensor_msgs.msg import CameraInfo, Image
 
         self.node = node
-        self.T_base_camera = pose_param_to_matrix(params["camera_pose"])
+        self.pose = CameraPose(node, params, callback_group)
         self.depth_scale, self.max_age, self.slop = params["depth_scale"], params["max_frame_age"], params["sync_slop"]
         self.fresh_timeout = params["fresh_frame_timeout"]
         resolve = node.resolve_topic_name
         self.buffer = FrameBuffer((resolve(COLOR_TOPIC), resolve(DEPTH_TOPIC), resolve(INFO_TOPIC)))
-        qos = image_qos()
+        qos = camera_qos(params["image_reliability"] == "reliable")
         node.create_subscription(Image, COLOR_TOPIC, self.buffer.add_color, qos, callback_group=callback_group)
         node.create_subscription(Image, DEPTH_TOPIC, self.buffer.add_depth, qos, callback_group=callback_group)
         node.create_subscription(CameraInfo, INFO_TOPIC, self.buffer.set_info, qos, callback_group=callback_group)
@@ -60,4 +51,6 @@ class CameraInput:
                 if time.monotonic() >= deadline:
                     raise FrameNotNewEnough(f"{e} after waiting {wait:.1f} s") from None
                 time.sleep(0.02)
-        return frame_from_msgs(color, depth, info, self.T_base_camera, self.depth_scale), color.header
+        stamp = color.header.stamp.sec + color.header.stamp.nanosec * 1e-9
+        T = self.pose.at(stamp, color.header.frame_id or "camera_color_optical_frame")
+        return frame_from_msgs(color, depth, info, T, self.depth_scale), color.header

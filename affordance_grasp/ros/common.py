@@ -2,7 +2,6 @@
 that turns start-up errors into a clear message and SIGINT/SIGTERM into a clean exit."""
 from __future__ import annotations
 
-import os
 import sys
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, Optional, Sequence, Tuple
@@ -61,11 +60,21 @@ def declare(node, params: Sequence[Param]) -> Dict[str, Any]:
 
 
 def image_qos(depth: int = 5):
-    """Reliable, keep-last: with the LARGE_DATA transport this delivers 640x480 at 30 Hz between
-    processes; best-effort loses half the frames (ENVIRONMENT.md)."""
+    """For publishing images: reliable, keep-last. A reliable publisher serves reliable and
+    best-effort subscribers alike."""
     from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 
     return QoSProfile(depth=depth, reliability=ReliabilityPolicy.RELIABLE, history=HistoryPolicy.KEEP_LAST)
+
+
+def camera_qos(reliable: bool = False, depth: int = 5):
+    """For subscribing to images and camera_info. Best effort (the sensor-data profile) matches
+    every publisher, realsense-ros's best-effort streams included; reliable matches only reliable
+    publishers and then loses nothing."""
+    from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
+
+    return QoSProfile(depth=depth, history=HistoryPolicy.KEEP_LAST,
+                      reliability=ReliabilityPolicy.RELIABLE if reliable else ReliabilityPolicy.BEST_EFFORT)
 
 
 def latched_qos():
@@ -74,17 +83,11 @@ def latched_qos():
     return QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
 
 
-def set_transport_env(env: Optional[dict] = None) -> dict:
-    """Fast DDS's LARGE_DATA builtin transport (shared memory + TCP) for images between processes."""
-    env = os.environ if env is None else env
-    env.setdefault("FASTDDS_BUILTIN_TRANSPORTS", "LARGE_DATA")
-    return env
-
-
 def run(node_factory: Callable[[], Any], args=None, threads: int = 4) -> int:
     """Spin a node until SIGINT/SIGTERM. Start-up errors (bad parameters, missing checkpoint)
-    print one clear line and exit with status 2 instead of a traceback."""
-    set_transport_env()
+    print one clear line and exit with status 2 instead of a traceback. The node sets no DDS
+    transport variables of its own: it must reach task planners, RViz and camera drivers started
+    the usual way."""
     import rclpy
     from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor, SingleThreadedExecutor
 

@@ -91,8 +91,10 @@ def grasp_from_msg(m) -> Grasp:
         raise InvalidInputError(f"grasp orientation is not a unit quaternion (norm {n:.4f})")
     T = pose_from_quat([p.x, p.y, p.z], q / n)
     contacts = np.array([[c.x, c.y, c.z] for c in m.contacts], float)
+    if not m.pose.header.frame_id:
+        raise InvalidInputError("grasp pose has no frame_id: say which frame it is in (the robot's base frame)")
     return Grasp(T, float(m.width), float(m.quality), float(m.affordance_score), float(m.total_score),
-                 contacts, frame_id=m.pose.header.frame_id or "base")
+                 contacts, frame_id=m.pose.header.frame_id)
 
 
 # --------------------------------------------------------------------------- affordance
@@ -145,3 +147,23 @@ def outcome_from_execute_response(resp, grasp: Optional[Grasp] = None) -> GraspO
     return GraspOutcome(bool(resp.success) and reason is FailureReason.NONE, float(resp.lifted_height),
                         tuple(resp.parts_touched), reason, dict(zip(resp.timing_stages, resp.timing_seconds)),
                         grasp)
+
+
+def scene_to_msgs(scene) -> list:
+    """A SceneModel's boxes as SceneBox messages."""
+    from affordance_grasp.msg import SceneBox as SceneBoxMsg
+    out = []
+    for b in scene.boxes:
+        m = SceneBoxMsg(id=b.id, yaw=float(b.yaw), is_target=bool(b.is_target))
+        m.center.x, m.center.y, m.center.z = (float(v) for v in b.center)
+        m.size.x, m.size.y, m.size.z = (float(v) for v in b.size)
+        out.append(m)
+    return out
+
+
+def scene_from_msgs(boxes, table_height: float):
+    """SceneBox messages and the table height as a validated SceneModel."""
+    from ..types import SceneBox, SceneModel
+    return SceneModel(float(table_height), [SceneBox(m.id, [m.center.x, m.center.y, m.center.z],
+                                                      [m.size.x, m.size.y, m.size.z], m.yaw, m.is_target)
+                                             for m in boxes])

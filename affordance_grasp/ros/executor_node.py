@@ -19,13 +19,23 @@ from ..errors import AffordanceGraspError, InvalidInputError
 from ..execution.base import ExecutionConfig
 from ..types import FailureReason
 from .common import Param, declare, run
-from .conversions import grasp_from_msg, outcome_to_execute_response
+from .conversions import grasp_from_msg, outcome_to_execute_response, scene_from_msgs
 
 PARAMS = [
     Param("backend", "sim", "execution backend", choices=("sim", "moveit")),
     Param("sim_service", "sim/execute_grasp", "the twin's execute service (backend sim)"),
-    Param("moveit_config", "", "MoveIt names YAML (backend moveit); empty: config/moveit.yaml"),
-    Param("base_frame", "base_link", "grasps must be expressed in this frame"),
+    Param("moveit_settings", "", "MoveIt backend settings YAML (backend moveit); empty: config/moveit.yaml"),
+    Param("gripper_interface", "gripper_command", "gripper driver interface (backend moveit): control_msgs "
+          "GripperCommand, or franka_ros2's franka_msgs Grasp/Move", choices=("gripper_command", "franka")),
+    Param("gripper_action", "/franka_gripper/gripper_action", "GripperCommand action (gripper_interface "
+          "gripper_command)"),
+    Param("gripper_position_per_finger", True, "GripperCommand position is one finger's travel (half the opening), "
+          "as franka_gripper reads it"),
+    Param("franka_gripper_namespace", "/franka_gripper", "namespace of franka_gripper's grasp and move actions"),
+    Param("gripper_joints", ["panda_finger_joint1", "panda_finger_joint2"], "finger joints in joint_states "
+          "(their sum is the opening)"),
+    Param("gripper_timeout", 10.0, "seconds to wait for a gripper action", (0.5, 120.0)),
+    Param("base_frame", "base_link", "grasps must be expressed in this frame (the robot's base link)"),
     Param("max_opening", 0.08, "gripper stroke (m); wider grasps are refused", (0.01, 0.3)),
     Param("timeout", 60.0, "seconds to wait for the backend", (1.0, 600.0)),
 ]
@@ -39,14 +49,35 @@ class ExecutorNode(Node):
         self.motion_lock = threading.Lock()  # never two motions at once
         self.backend = None
         if self.p["backend"] == "moveit":
-            from ..execution.moveit import MoveItExecutor, MoveItNames
-
-            names = MoveItNames.from_yaml(self.p["moveit_config"]) if self.p["moveit_config"] else None
-            self.backend = MoveItExecutor(self.config, names)  # BackendUnavailableError without moveit_py
+            self.backend = self._moveit_backend()
         else:
             self.sim = self.create_client(ExecuteGrasp, self.p["sim_service"], callback_group=ReentrantCallbackGroup())
         self.create_service(ExecuteGrasp, "execute_grasp", self._execute, callback_group=MutuallyExclusiveCallbackGroup())
         self.get_logger().info(f"ready: execute_grasp with the {self.p['backend']} backend")
+
+    def _moveit_backend(self):
+        """MoveItPy runs MoveItCpp inside this process and reads the MoveIt config (robot
+        description, SRDF, kinematics, pipelines, controllers) from this process's --params-file
+        arguments: launch/realsense_panda.launch.py passes the one MoveItConfigsBuilder makes."""
+        import sys
+
+        from ..execution.moveit import MoveItExecutor, MoveItSettings, moveit_api
+        from .gripper_clients import build_gripper
+
+        api = moveit_api()  # BackendUnavailableError without moveit_py
+        settings = MoveItSettings.load(self.p["moveit_settings"] or None)
+        if settings.base_frame != self.p["base_frame"]:
+            raise InvalidInputError(f"executor_node: base_frame {self.p['base_frame']!r} differs from the MoveIt "
+                                    f"settings' base_frame {settings.base_frame!r}; set both to the robot's base link")
+        params_files = [sys.argv[i + 1] for i, a in enumerate(sys.argv[:-1]) if a == "--params-file"]
+        if not any("robot_description" in open(f).read() for f in params_files):
+            raise InvalidInputError("executor_node: backend moveit needs the MoveIt config as parameters (no "
+                                    "robot_description among this node's --params-file); start it with "
+                                    "`ros2 launch affordance_grasp realsense_panda.launch.py`")
+        gripper = build_gripper(self, self.p["gripper_interface"], self.p["gripper_action"], self.p["gripper_joints"],
+                                self.p["gripper_position_per_finger"], self.p["gripper_timeout"],
+                                self.p["franka_gripper_namespace"])
+        return MoveItExecutor(api.MoveItPy(node_name="affordance_grasp_moveit"), gripper, settings, self.config, api)
 
     def _refuse(self, resp, why: str):
         resp.success, resp.failure_reason, resp.message = False, FailureReason.INVALID_INPUT.value, f"rejected: {why}"
@@ -56,8 +87,9 @@ class ExecutorNode(Node):
     def _execute(self, req, resp):
         try:
             grasp = grasp_from_msg(req.grasp)
-            if grasp.frame_id not in (self.p["base_frame"], "base", ""):
+            if grasp.frame_id != self.p["base_frame"]:
                 raise InvalidInputError(f"grasp is in frame {grasp.frame_id!r}, expected {self.p['base_frame']!r}")
+            scene = scene_from_msgs(req.scene_boxes, req.table_height) if req.has_scene else None
             if grasp.width > self.config.max_opening + 1e-6:
                 raise InvalidInputError(f"grasp width {grasp.width:.3f} m exceeds the gripper's "
                                         f"{self.config.max_opening:.3f} m opening")
@@ -67,6 +99,7 @@ class ExecutorNode(Node):
             return self._refuse(resp, "busy: a grasp is already executing")
         try:
             if self.backend is not None:
+                self.backend.set_scene(scene)
                 if req.check_only:
                     ok = self.backend.check_reachable(grasp)
                     resp.success, resp.message = ok, "reachable" if ok else "unreachable"

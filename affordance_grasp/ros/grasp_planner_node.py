@@ -22,7 +22,8 @@ from ..errors import AffordanceGraspError
 from ..pipeline import GraspPipeline
 from .camera_input import CAMERA_PARAMS, CameraInput
 from .common import Param, declare, latched_qos, run
-from .conversions import affordance_map_to_msg, generation_fields, grasp_to_msg, stamp_to_sec, timings_to_fields
+from .conversions import (affordance_map_to_msg, generation_fields, grasp_to_msg, scene_to_msgs, stamp_to_sec,
+                          timings_to_fields)
 from .image_conversions import numpy_to_image
 from ..visualize import draw_trial
 from .visuals import affordance_cloud, grasp_markers
@@ -80,6 +81,8 @@ class GraspPlannerNode(Node):
         timings = {**det.timings, "total": time.perf_counter() - t0}
         resp.timing_stages, resp.timing_seconds = timings_to_fields(timings)
         resp.filter_names, resp.filter_counts = generation_fields(det.generation)
+        if det.scene is not None:
+            resp.scene_boxes, resp.table_height = scene_to_msgs(det.scene), float(det.scene.table_height)
         what = det.query.object.replace("_", " ") or "object"
         resp.chosen_object = det.query.object
         if det.choice is not None:

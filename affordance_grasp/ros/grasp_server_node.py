@@ -51,9 +51,12 @@ class RemoteExecutor(Executor):
     def __init__(self, client, timeout: float, msgs: dict):
         self.client, self.timeout, self.msgs = client, timeout, msgs  # id(Grasp) -> its message
         self.config = ExecutionConfig()
+        self.scene = None   # the last detection's (scene boxes, table height), passed on to the executor
 
     def _call(self, grasp: Grasp, check_only: bool):
         req = ExecuteGrasp.Request(grasp=self.msgs[id(grasp)], check_only=check_only)
+        if self.scene is not None:
+            req.has_scene, (req.scene_boxes, req.table_height) = True, self.scene
         resp = self.client.call(req, timeout_sec=self.timeout)
         if resp is None:
             raise AffordanceGraspError(f"execute_grasp did not answer within {self.timeout} s")
@@ -119,6 +122,7 @@ class GraspServerNode(Node):
             feedback("selecting", result["attempts"])
             grasps = [grasp_from_msg(m) for m in det.grasps]
             remote.msgs.update({id(g): m for g, m in zip(grasps, det.grasps)})
+            remote.scene = (list(det.scene_boxes), float(det.table_height))
             rounds.append(det.message)
             result["grasp"] = det.grasps[0]
             result["chosen_object"], result["choice_reason"] = det.chosen_object, det.choice_reason

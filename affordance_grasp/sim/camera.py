@@ -180,7 +180,8 @@ class SimCamera:
         depth[(depth <= 0) | (depth >= far * 0.999)] = np.nan
         if noise is not None:
             depth = noise.apply(depth, self.intrinsics.fy, rng or np.random.default_rng())
-        return RGBDFrame(rgb=rgb, depth=depth, intrinsics=self.intrinsics, T_base_camera=self.T_base_camera,
+        T = self.T_base_camera if self.world.cfg.camera.wrist is None else self.world.camera_pose()
+        return RGBDFrame(rgb=rgb, depth=depth, intrinsics=self.intrinsics, T_base_camera=T,
                          stamp=float(self.world.data.time if stamp is None else stamp))
 
     def render_geom_ids(self) -> np.ndarray:

@@ -61,3 +61,16 @@ def oracle_grasps(world: SimWorld, instance: str, part: str, generator: Optional
 def graspable_parts(spec) -> List[str]:
     """Parts meant for the fingers: those with a grasp or hold affordance."""
     return [p.name for p in spec.parts if {"grasp", "hold"} & set(p.affordances)]
+
+
+def oracle_grasp(world: SimWorld, instance: str, part: str, executor=None, max_checked: int = 40) -> Grasp:
+    """The best oracle grasp on ``part`` that ``executor`` (default: a SimExecutor on ``world``)
+    can reach; InvalidInputError if there is none."""
+    if executor is None:
+        from ..execution.sim_executor import SimExecutor
+        executor = SimExecutor(world)
+    grasps = oracle_grasps(world, instance, part)
+    for g in grasps[:max_checked]:
+        if executor.check_reachable(g):
+            return g
+    raise InvalidInputError(f"no reachable oracle grasp on {instance}/{part} ({len(grasps)} candidates)")

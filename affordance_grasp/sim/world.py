@@ -12,7 +12,7 @@ import mujoco
 import numpy as np
 import transforms3d
 
-from ..geometry import look_at
+from ..geometry import look_at, pose_from_quat
 from ..types import CameraIntrinsics
 from .materials import CONTACT_RADIUS, MATERIALS, TABLE_FRICTION, Appearance
 from .objects import ObjectSpec, geom_name, parse_geom_name
@@ -42,6 +42,9 @@ class CameraConfig:
     target: Tuple[float, float, float] = (0.50, 0.0, 0.02)
     near: float = 0.1
     far: float = 3.0
+    # A camera on the wrist instead: the optical frame in the flange frame (panda_link8) as
+    # [x y z qw qx qy qz], the hand-eye calibration a real wrist camera has. None: fixed at eye.
+    wrist: Optional[Tuple[float, ...]] = None
 
     def intrinsics(self) -> CameraIntrinsics:
         # MuJoCo renders square pixels with the principal point at the image centre.
@@ -176,13 +179,17 @@ def build_world_spec(objects: List[PlacedObject], cfg: WorldConfig) -> mujoco.Mj
     world.add_light(name="fill", pos=[1.5, 0.5, 1.2], dir=[-0.7, -0.3, -0.6], diffuse=[0.3] * 3,
                     specular=[0.0] * 3, castshadow=False)
 
-    # Camera: position + orientation from the optical pose.
-    T = cfg.camera.T_base_camera()
-    R = T[:3, :3] @ _OPTICAL_TO_MJCAM
-    world.add_camera(name=CAMERA_NAME, pos=list(T[:3, 3]), quat=list(transforms3d.quaternions.mat2quat(R)),
-                     fovy=cfg.camera.fovy_deg())
-
+    # Camera: position + orientation from the optical pose (on the stand, or on the flange).
     robot = build_robot_spec(cfg.gripper)
+    if cfg.camera.wrist is not None:
+        T = pose_from_quat(cfg.camera.wrist[:3], cfg.camera.wrist[3:])
+        parent = robot.body("panda_link8")
+    else:
+        T, parent = cfg.camera.T_base_camera(), world
+    R = T[:3, :3] @ _OPTICAL_TO_MJCAM
+    parent.add_camera(name=CAMERA_NAME, pos=list(T[:3, 3]), quat=list(transforms3d.quaternions.mat2quat(R)),
+                      fovy=cfg.camera.fovy_deg())
+
     frame = world.add_frame(pos=[0, 0, 0])
     frame.attach_body(robot.body("panda_link0"), PREFIX, "")
     for obj in objects:
@@ -209,7 +216,7 @@ class SimWorld:
         self.robot_geoms = robot_geom_ids(m)
         self.tcp_site = m.site(TCP_SITE).id
         self.table_geom = m.geom(TABLE_GEOM).id
-        self.camera_id = m.camera(CAMERA_NAME).id
+        self.camera_id = m.camera(PREFIX + CAMERA_NAME if self.cfg.camera.wrist is not None else CAMERA_NAME).id
         # geom id -> (instance, part); -1 entries are not object parts
         self.geom_part: Dict[int, Tuple[str, str]] = {}
         for g in range(m.ngeom):
@@ -262,6 +269,13 @@ class SimWorld:
         T = np.eye(4)
         T[:3, :3] = self.data.xmat[b].reshape(3, 3)
         T[:3, 3] = self.data.xpos[b]
+        return T
+
+    def camera_pose(self) -> np.ndarray:
+        """The camera's optical frame in the base frame now (it moves with a wrist camera)."""
+        T = np.eye(4)
+        T[:3, :3] = self.data.cam_xmat[self.camera_id].reshape(3, 3) @ _OPTICAL_TO_MJCAM
+        T[:3, 3] = self.data.cam_xpos[self.camera_id]
         return T
 
     def object_com(self, instance: str) -> np.ndarray:

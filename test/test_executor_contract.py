@@ -1,0 +1,299 @@
+"""Contract tests of the Executor interface.
+
+CONTRACT TEST WITH A TEST DOUBLE: moveit_py (MoveItPy) and moveit_msgs are not installable here
+(they ship with a ROS 2 install of MoveIt 2), so the MoveIt backend is driven through a double
+that records every call and mimics moveit_py's documented return values (bool from
+set_goal_state and set_from_ik, a falsy MotionPlanResponse / ExecutionStatus on failure). This
+checks the backend's logic against the API contract; it is not MoveIt itself. The behaviours
+both backends share run against the MuJoCo twin's SimExecutor too.
+"""
+import math
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from affordance_grasp.errors import InvalidInputError
+from affordance_grasp.execution.gripper import Gripper, GripperReply
+from affordance_grasp.execution.moveit import TABLE_ID, MoveItExecutor, MoveItSettings
+from affordance_grasp.types import FailureReason, Grasp, SceneBox, SceneModel
+
+
+# --------------------------------------------------------------------------- the moveit_py double
+class Msg(SimpleNamespace):
+    """A ROS message stand-in: attributes, nested ones created on first use."""
+
+    def __getattr__(self, name):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        value = Msg()
+        setattr(self, name, value)
+        return value
+
+
+class CollisionObject(Msg):
+    ADD, REMOVE = 0, 1
+
+
+class SolidPrimitive(Msg):
+    BOX = 1
+
+
+class Calls(list):
+    def names(self):
+        return [c[0] for c in self]
+
+
+class FakeScene:
+    def __init__(self, calls, double):
+        self.calls, self.double = calls, double
+        self.allowed_collision_matrix = SimpleNamespace(
+            set_entry=lambda a, b, allowed: calls.append(("acm", a, b, allowed)))
+        self.current_state = SimpleNamespace(update=lambda: None)
+
+    def apply_collision_object(self, co):
+        self.calls.append(("scene_object", co.id, co.operation))
+
+    def is_state_colliding(self, state, group, verbose=False):
+        self.calls.append(("collision_check", group))
+        return self.double.colliding
+
+
+class Locked:
+    def __init__(self, scene):
+        self.scene = scene
+
+    def __enter__(self):
+        return self.scene
+
+    def __exit__(self, *a):
+        return False
+
+
+class FakeMoveIt:
+    """Records calls; ``fail`` names the call that fails ("goal", "plan", "execute", "ik",
+    "ik_first" (only the unflipped pose)); ``on_execute`` runs during the n-th execute."""
+
+    def __init__(self):
+        self.calls = Calls()
+        self.fail, self.colliding, self.on_execute = set(), False, {}
+        self.executions = 0
+        double = self
+        scene = FakeScene(self.calls, self)
+
+        class RobotState:
+            def __init__(self, model):
+                pass
+
+            def set_from_ik(self, group, pose, tip, timeout):
+                double.calls.append(("ik", round(pose.position.z, 4), round(pose.orientation.x, 3)))
+                if "ik" in double.fail:
+                    return False
+                if "ik_first" in double.fail and double.first_pose_quat_x is not None \
+                        and abs(pose.orientation.x - double.first_pose_quat_x) < 1e-6:
+                    return False
+                return True
+
+        class PlanRequestParameters:
+            def __init__(self, moveit, ns):
+                pass
+
+        self.first_pose_quat_x = None
+        self.api = SimpleNamespace(RobotState=RobotState, PlanRequestParameters=PlanRequestParameters,
+                                   CollisionObject=CollisionObject, AttachedCollisionObject=Msg,
+                                   SolidPrimitive=SolidPrimitive, Pose=Msg, PoseStamped=Msg)
+        self.arm = SimpleNamespace(
+            set_start_state_to_current_state=lambda: self.calls.append(("start_state",)),
+            set_goal_state=self._goal, plan=self._plan)
+        self.psm = SimpleNamespace(read_write=lambda: Locked(scene), read_only=lambda: Locked(scene),
+                                   process_attached_collision_object=self._attach)
+        self.tem = SimpleNamespace(stop_execution=lambda: self.calls.append(("stop_execution",)))
+
+    def get_planning_component(self, name):
+        return self.arm
+
+    def get_planning_scene_monitor(self):
+        return self.psm
+
+    def get_robot_model(self):
+        return object()
+
+    def get_trajectory_execution_manager(self):
+        return self.tem
+
+    def _goal(self, pose_stamped_msg=None, pose_link=None, **kw):
+        self.calls.append(("goal", round(pose_stamped_msg.pose.position.z, 4), pose_link))
+        return "goal" not in self.fail
+
+    def _plan(self, single_plan_parameters=None):
+        p = single_plan_parameters
+        self.calls.append(("plan", p.planner_id, p.max_velocity_scaling_factor))
+        return _Truthy("plan" not in self.fail, trajectory="traj")
+
+    def execute(self, trajectory, controllers):
+        self.executions += 1
+        self.calls.append(("execute", self.executions))
+        hook = self.on_execute.get(self.executions)
+        if hook is not None:
+            hook()
+        return _Truthy("execute" not in self.fail)
+
+    def _attach(self, aco):
+        self.calls.append(("attach" if aco.object.operation == CollisionObject.ADD else "detach", aco.object.id))
+        return True
+
+
+class _Truthy(SimpleNamespace):
+    def __init__(self, ok, **kw):
+        super().__init__(**kw)
+        self.ok = ok
+
+    def __bool__(self):
+        return self.ok
+
+
+class FakeGripper(Gripper):
+    def __init__(self, calls, closes_to=None, after_lift=None):
+        self.calls, self.closes_to, self.after_lift = calls, closes_to, after_lift
+        self.opening = 0.08
+
+    def open(self, width):
+        self.calls.append(("gripper_open", round(width, 4)))
+        self.opening = width
+        return GripperReply(True, width)
+
+    def close(self, width, force):
+        self.calls.append(("gripper_close", round(width, 4), force))
+        self.opening = width if self.closes_to is None else self.closes_to
+        return GripperReply(True, self.opening)
+
+    def width(self):
+        return self.opening if self.after_lift is None else self.after_lift
+
+    def stop(self):
+        self.calls.append(("gripper_stop",))
+
+
+def top_down(x=0.5, y=0.0, z=0.05, frame="panda_link0", width=0.03) -> Grasp:
+    pose = np.eye(4)
+    pose[:3, :3] = np.diag([1.0, -1.0, -1.0])
+    pose[:3, 3] = [x, y, z]
+    return Grasp(pose, width, contacts=np.array([[x, y - width / 2, z], [x, y + width / 2, z]]), frame_id=frame)
+
+
+def backend(**gripper):
+    double = FakeMoveIt()
+    g = FakeGripper(double.calls, **gripper)
+    ex = MoveItExecutor(double, g, MoveItSettings(), api=double.api)
+    ex.set_scene(SceneModel(0.0, [SceneBox("mug_cluster", [0.5, 0.0, 0.05], [0.1, 0.1, 0.1], is_target=True),
+                                  SceneBox("neighbour", [0.5, 0.2, 0.05], [0.05, 0.05, 0.1])]))
+    return double, ex
+
+
+# --------------------------------------------------------------------------- MoveIt backend contract
+def test_success_checks_every_step_in_order():
+    double, ex = backend()
+    out = ex.execute(top_down())
+    assert out.success and out.failure_reason is FailureReason.NONE and out.lifted_height == pytest.approx(0.15)
+    names = double.calls.names()
+    # the scene (table and both boxes) is in place before any IK, plan or motion
+    first_motion = min(names.index(n) for n in ("ik", "plan", "execute"))
+    added = [c[1] for c in double.calls[:first_motion] if c[0] == "scene_object"]
+    assert {TABLE_ID, "mug_cluster", "neighbour"} <= set(added)
+    # the gripper opens to the width the candidate was collision-checked with (width + clearance)
+    assert ("gripper_open", 0.06) in double.calls
+    plans = [c for c in double.calls if c[0] == "plan"]
+    assert [p[1] for p in plans] == ["RRTConnectkConfigDefault", "LIN", "LIN"]     # free space, approach, lift
+    assert all(p[2] == 0.1 for p in plans)                                         # scaled velocity
+    # touching the target is allowed only for the approach, and it is attached after closing
+    acm = [c for c in double.calls if c[0] == "acm"]
+    assert acm and all(c[1] == "mug_cluster" and c[3] for c in acm)
+    assert names.index("gripper_close") < names.index("attach") < len(names) - 1 - names[::-1].index("plan")
+
+
+@pytest.mark.parametrize("fail, reason", [("goal", FailureReason.PLANNING_FAILED),
+                                          ("plan", FailureReason.PLANNING_FAILED),
+                                          ("execute", FailureReason.EXECUTION_FAILED)])
+def test_failed_calls_become_failed_outcomes(fail, reason):
+    double, ex = backend()
+    double.fail = {fail}
+    out = ex.execute(top_down())
+    assert not out.success and out.failure_reason is reason
+    assert "gripper_close" not in double.calls.names()   # never closes on a failed approach
+
+
+def test_unreachable_grasps_do_not_move_and_the_flipped_grasp_is_tried():
+    double, ex = backend()
+    double.fail = {"ik"}
+    out = ex.execute(top_down())
+    assert out.failure_reason is FailureReason.UNREACHABLE
+    assert not {"plan", "execute", "gripper_open"} & set(double.calls.names())
+    double, ex = backend()
+    g = top_down()
+    double.first_pose_quat_x = ex._pose_msg(g.pose).pose.orientation.x
+    double.fail = {"ik_first"}
+    assert ex.check_reachable(g)
+    out = ex.execute(g)
+    assert out.success
+    flipped_x = ex._pose_msg(g.pose @ np.diag([-1.0, -1, 1, 1])).pose.orientation.x
+    assert any(c[0] == "ik" and abs(c[2] - round(flipped_x, 3)) < 1e-6 for c in double.calls)
+
+
+def test_an_empty_or_slipped_grasp_is_reported_and_the_arm_backs_out():
+    double, ex = backend(closes_to=0.001)   # the fingers met: nothing between them
+    out = ex.execute(top_down(width=0.03))
+    assert out.failure_reason is FailureReason.EMPTY_GRASP
+    names = double.calls.names()
+    after = names[names.index("gripper_close"):]
+    assert "attach" not in after and "gripper_open" in after and "plan" in after   # opens and retreats
+    double, ex = backend(after_lift=0.0)      # held at first, gone after the lift
+    out = ex.execute(top_down(width=0.03))
+    assert out.failure_reason is FailureReason.SLIPPED
+    assert "detach" in double.calls.names()
+
+
+def test_cancel_stops_the_motion_and_retreats():
+    double, ex = backend()
+    double.on_execute[2] = ex.cancel          # during the approach
+    out = ex.execute(top_down())
+    assert out.failure_reason is FailureReason.CANCELLED and not out.success
+    names = double.calls.names()
+    assert "stop_execution" in names and "gripper_stop" in names and "gripper_close" not in names
+    assert names.count("execute") == 3        # pre-grasp, approach (stopped), retreat
+
+
+def test_bad_input_is_refused_before_anything_is_called():
+    double, ex = backend()
+    with pytest.raises(InvalidInputError, match="frame"):
+        ex.execute(top_down(frame="world"))
+    with pytest.raises(InvalidInputError, match="exceeds"):
+        ex.execute(top_down(width=0.2))
+    assert double.calls == []
+
+
+# --------------------------------------------------------------------------- shared with the twin
+@pytest.fixture
+def sim_case(ik):
+    from affordance_grasp.execution.sim_executor import SimExecutor
+    from affordance_grasp.sim.scene import sample_scene
+    world = sample_scene(11, categories=["mug"]).build()
+    return SimExecutor(world, ik=ik), world
+
+
+@pytest.mark.parametrize("name", ["moveit-double", "sim"])
+def test_both_backends_refuse_bad_input_and_report_unreachable_without_moving(name, sim_case):
+    if name == "sim":
+        ex, world = sim_case
+        frame, t0 = "base", world.data.time
+        moved = lambda: world.data.time > t0  # noqa: E731
+    else:
+        double, ex = backend()
+        double.fail = {"ik"}
+        frame = "panda_link0"
+        moved = lambda: "execute" in double.calls.names()  # noqa: E731
+    with pytest.raises(InvalidInputError):
+        ex.execute(top_down(frame=frame, width=0.5))
+    far = top_down(x=1.6, frame=frame)
+    out = ex.execute(far)
+    assert out.failure_reason is FailureReason.UNREACHABLE and not ex.check_reachable(far) and not moved()
+    assert math.isfinite(out.lifted_height) and out.lifted_height == 0.0
