@@ -9,10 +9,10 @@ setup:
 
 # The main job: the simulated ROS 2 graph and a task-planner client calling grasp_object.
 demo: setup
-	$(VENV)/bin/affordance-grasp demo --trials 14 --seed 0 --out $(OUT)/demo
+	$(VENV)/bin/affordance-grasp demo --trials 40 --seed 0 --out $(OUT)/demo
 
 sim-check: setup
-	$(VENV)/bin/affordance-grasp sim-check --trials 40 --seed 0 --out $(OUT)/sim-check
+	$(VENV)/bin/affordance-grasp sim-check --trials 300 --seed 0 --out $(OUT)/sim-check
 
 test: setup
 	$(VENV)/bin/python -m pytest -q

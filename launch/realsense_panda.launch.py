@@ -22,12 +22,17 @@ CAMERA_TOPICS = ("camera/color/image_raw", "camera/aligned_depth_to_color/image_
 
 
 def _setup(context):
+    from ament_index_python.packages import get_package_share_directory
     from moveit_configs_utils import MoveItConfigsBuilder
 
     arg = lambda name: LaunchConfiguration(name).perform(context)  # noqa: E731
+    # MoveItCpp's options (scene monitor, pipeline names, plan defaults) are ours; an absolute
+    # path replaces the builder's package-relative one.
+    moveit_cpp = f"{get_package_share_directory('affordance_grasp')}/config/moveit_cpp.yaml"
     moveit_config = (MoveItConfigsBuilder(arg("robot_name"), package_name=arg("moveit_config_package"))
                      .trajectory_execution()
                      .planning_pipelines(pipelines=["ompl", "pilz_industrial_motion_planner"])
+                     .moveit_cpp(file_path=moveit_cpp)
                      .to_moveit_configs())
     params = arg("params")
     camera = arg("camera")

@@ -18,6 +18,13 @@ from ..sim.world import CameraConfig, PlacedObject, SimWorld, WorldConfig
 from ..visualize import save_rgb
 
 
+def _dimension(key: str, lo: float, hi: float) -> str:
+    """Lengths are in metres and shown in cm; a key with a unit suffix (capacity_l) is shown as is."""
+    if key.endswith("_l"):
+        return f"{key[:-2].replace('_', ' ')} {lo:.3g}-{hi:.3g} l"
+    return f"{key.replace('_', ' ')} {lo * 100:.3g}-{hi * 100:.3g}"
+
+
 def categories_markdown() -> str:
     lines = ["| category | domain | families | parts -> affordances | dimensions (cm) | source |",
              "|---|---|---|---|---|---|"]
@@ -26,7 +33,7 @@ def categories_markdown() -> str:
         spec = variant(cat, 0)
         parts = "; ".join(f"{'**' + p.name + '**' if {'grasp', 'hold'} & set(p.affordances) else p.name}"
                           f" -> {', '.join(p.affordances) or '-'}" for p in spec.parts)
-        dims = ", ".join(f"{k.replace('_', ' ')} {lo * 100:.3g}-{hi * 100:.3g}" for k, (lo, hi) in cat.dims.items())
+        dims = ", ".join(_dimension(k, lo, hi) for k, (lo, hi) in cat.dims.items())
         lines.append(f"| {name} | {cat.domain} | {', '.join(cat.families)} | {parts} | {dims} | {cat.source} |")
     return "\n".join(lines)
 

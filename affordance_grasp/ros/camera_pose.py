@@ -35,7 +35,7 @@ def _pose(node, params: dict, name: str) -> np.ndarray:
         raise ConfigError(f"{node.get_name()}: set {name}, the camera optical frame as [x y z qw qx qy qz] from your "
                           f"hand-eye calibration (config/realsense_panda.yaml shows where), or choose another "
                           f"camera_pose_source")
-    return pose_param_to_matrix(params[name])
+    return pose_param_to_matrix(params[name], name)
 
 
 class CameraPose:

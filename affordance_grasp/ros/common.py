@@ -26,13 +26,17 @@ class Param:
 
 def declare(node, params: Sequence[Param]) -> Dict[str, Any]:
     """Declare each parameter with its description and range; return the values. A value from a
-    params file that is out of range or of the wrong type raises ConfigError naming it."""
+    params file that is out of range or of the wrong type raises ConfigError naming it.
+
+    Every parameter is read once at start-up, so each is declared read-only: ``ros2 param set``
+    is refused with a reason instead of being accepted and silently ignored."""
     from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
     from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValueException
 
     values = {}
     for p in params:
-        desc = ParameterDescriptor(description=p.description + (f" (one of: {', '.join(p.choices)})" if p.choices else ""))
+        desc = ParameterDescriptor(description=p.description + (f" (one of: {', '.join(p.choices)})" if p.choices else ""),
+                                   read_only=True)
         if p.range is not None:
             if isinstance(p.default, bool) or not isinstance(p.default, (int, float)):
                 raise ConfigError(f"parameter {p.name}: a range needs a numeric default")

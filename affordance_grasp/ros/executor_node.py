@@ -1,4 +1,5 @@
-"""executor_node: the ``execute_grasp`` service (ExecuteGrasp) over a chosen backend.
+"""executor_node: ``execute_grasp`` as a service (ExecuteGrasp) and as a cancellable action
+(ExecuteGrasp, with feedback), over a chosen backend.
 
 - ``backend: sim`` forwards to the twin's ``sim/execute_grasp`` (the physics lives in sim_node);
 - ``backend: moveit`` runs the MoveIt 2 backend (moveit_py, from a ROS 2 install).
@@ -9,10 +10,13 @@ or a frame other than the base frame is refused with ``failure_reason: invalid i
 from __future__ import annotations
 
 import threading
+import time
 
+from rclpy.action import ActionServer, CancelResponse, GoalResponse
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
 from rclpy.node import Node
 
+from affordance_grasp.action import ExecuteGrasp as ExecuteGraspAction
 from affordance_grasp.srv import ExecuteGrasp
 
 from ..errors import AffordanceGraspError, InvalidInputError
@@ -53,6 +57,9 @@ class ExecutorNode(Node):
         else:
             self.sim = self.create_client(ExecuteGrasp, self.p["sim_service"], callback_group=ReentrantCallbackGroup())
         self.create_service(ExecuteGrasp, "execute_grasp", self._execute, callback_group=MutuallyExclusiveCallbackGroup())
+        self.action = ActionServer(self, ExecuteGraspAction, "execute_grasp", self._action_execute,
+                                   goal_callback=self._action_goal, cancel_callback=self._action_cancel,
+                                   callback_group=ReentrantCallbackGroup())
         self.get_logger().info(f"ready: execute_grasp with the {self.p['backend']} backend")
 
     def _moveit_backend(self):
@@ -97,8 +104,8 @@ class ExecutorNode(Node):
             return self._refuse(resp, str(e))
         if not self.motion_lock.acquire(blocking=False):
             return self._refuse(resp, "busy: a grasp is already executing")
-        try:
-            if self.backend is not None:
+        if self.backend is not None:
+            try:
                 self.backend.set_scene(scene)
                 if req.check_only:
                     ok = self.backend.check_reachable(grasp)
@@ -106,17 +113,77 @@ class ExecutorNode(Node):
                     resp.failure_reason = "" if ok else FailureReason.UNREACHABLE.value
                     return resp
                 return outcome_to_execute_response(self.backend.execute(grasp), resp)
-            if not self.sim.wait_for_service(timeout_sec=5.0):
-                resp.success, resp.message = False, f"the sim backend {self.p['sim_service']} is not available"
-                resp.failure_reason = FailureReason.INVALID_INPUT.value
-                return resp
-            result = self.sim.call(req, timeout_sec=self.p["timeout"])
-            if result is None:
-                resp.success, resp.message = False, f"the sim backend did not answer within {self.p['timeout']} s"
-                return resp
-            return result
-        finally:
+            finally:
+                self.motion_lock.release()
+        return self._execute_in_sim(req, resp)
+
+    def _execute_in_sim(self, req, resp):
+        """Forward to the twin. The lock is released when the twin answers, not when we stop
+        waiting: after a timeout the arm may still be moving, and a new request must be refused
+        as busy until it has stopped."""
+        if not self.sim.wait_for_service(timeout_sec=5.0):
             self.motion_lock.release()
+            resp.success, resp.message = False, f"the sim backend {self.p['sim_service']} is not available"
+            resp.failure_reason = FailureReason.INVALID_INPUT.value
+            return resp
+        future = self.sim.call_async(req)
+        done = threading.Event()
+        future.add_done_callback(lambda _: (done.set(), self.motion_lock.release()))
+        if not done.wait(self.p["timeout"]):
+            resp.success, resp.message = False, (f"the sim backend did not answer within {self.p['timeout']} s; "
+                                                 f"the motion lock is held until it does")
+            resp.failure_reason = FailureReason.EXECUTION_FAILED.value
+            return resp
+        result = future.result()
+        if result is None:
+            resp.success, resp.message = False, "the sim backend's call failed"
+            resp.failure_reason = FailureReason.EXECUTION_FAILED.value
+            return resp
+        return result
+
+
+    # ------------------------------------------------------------------ action
+    def _action_goal(self, goal):
+        if self.motion_lock.locked():
+            self.get_logger().warn("execute_grasp goal rejected: a grasp is already executing")
+            return GoalResponse.REJECT
+        return GoalResponse.ACCEPT
+
+    def _action_cancel(self, handle):
+        if self.backend is None:
+            self.get_logger().warn("execute_grasp cancel refused: the sim backend's motion cannot be stopped midway")
+            return CancelResponse.REJECT
+        self.backend.cancel()   # the running execute() stops, opens and backs out, then reports 'cancelled'
+        return CancelResponse.ACCEPT
+
+    def _action_execute(self, handle):
+        goal = handle.request
+        req = ExecuteGrasp.Request(grasp=goal.grasp, check_only=False, has_scene=goal.has_scene,
+                                   scene_boxes=goal.scene_boxes, table_height=goal.table_height)
+        t0 = time.perf_counter()
+        done = threading.Event()
+        answer = {}
+
+        def work():
+            answer["resp"] = self._execute(req, ExecuteGrasp.Response())
+            done.set()
+
+        threading.Thread(target=work, daemon=True).start()
+        handle.publish_feedback(ExecuteGraspAction.Feedback(stage="executing", elapsed=0.0))
+        while not done.wait(0.5):
+            handle.publish_feedback(ExecuteGraspAction.Feedback(stage="executing", elapsed=time.perf_counter() - t0))
+        resp = answer["resp"]
+        result = ExecuteGraspAction.Result()
+        for field in ("success", "message", "failure_reason", "lifted_height", "parts_touched", "timing_stages",
+                      "timing_seconds"):
+            setattr(result, field, getattr(resp, field))
+        if resp.failure_reason == FailureReason.CANCELLED.value:
+            handle.canceled()
+        elif resp.success:
+            handle.succeed()
+        else:
+            handle.abort()
+        return result
 
 
 def main(args=None) -> int:

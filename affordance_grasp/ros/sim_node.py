@@ -19,6 +19,7 @@ from affordance_grasp.srv import ExecuteGrasp, SampleScene
 
 from ..errors import AffordanceGraspError, InvalidInputError
 from ..execution.ik import PandaIK
+from ..geometry import quat_from_pose
 from ..execution.sim_executor import SimExecutor
 from ..sim.camera import DepthNoise, SimCamera
 from ..sim.external import load_objects
@@ -37,6 +38,7 @@ PARAMS = [
     Param("depth_noise", True, "apply the RealSense-like depth noise model"),
     Param("depth_scale", 0.001, "metres per unit of the published 16UC1 depth", (1e-5, 0.01)),
     Param("camera_frame", CAMERA_FRAME, "frame_id of the camera topics"),
+    Param("base_frame", "base_link", "the robot's base frame: parent of the camera's static transform"),
     Param("objects", [], "object files (YAML) or folders of them to load into the twin (their categories "
           "can then be asked for in sim/sample_scene)"),
 ]
@@ -69,8 +71,30 @@ class SimNode(Node):
         self.create_service(SampleScene, "sim/sample_scene", self._sample_scene, callback_group=services)
         self.create_service(ExecuteGrasp, "sim/execute_grasp", self._execute, callback_group=services)
         self.frames = 0
+        self._broadcast_camera_pose()
         self.get_logger().info(f"ready: sim camera at {self.p['rate_hz']} Hz on {COLOR_TOPIC}; scene: "
                                f"{', '.join(self.world.objects)}")
+
+    def _broadcast_camera_pose(self) -> None:
+        """The twin's camera pose on /tf_static, taken from the twin itself (the one source of the
+        pose; launch files hold no copy). tf2_ros comes with a ROS install, not with the PyPI
+        wheels: without it there is no /tf and the nodes use their camera_pose parameter."""
+        try:
+            from geometry_msgs.msg import TransformStamped
+            from tf2_ros import StaticTransformBroadcaster
+        except ImportError:
+            self.get_logger().info("tf2_ros is not installed: the camera's transform is not broadcast")
+            return
+        T = self.world.camera_pose()
+        t = TransformStamped()
+        t.header.stamp = self.get_clock().now().to_msg()
+        t.header.frame_id, t.child_frame_id = self.p["base_frame"], self.p["camera_frame"]
+        t.transform.translation.x, t.transform.translation.y, t.transform.translation.z = (float(v) for v in T[:3, 3])
+        w, x, y, z = quat_from_pose(T)
+        t.transform.rotation.w, t.transform.rotation.x, t.transform.rotation.y, t.transform.rotation.z = (
+            float(w), float(x), float(y), float(z))
+        self.tf_broadcaster = StaticTransformBroadcaster(self)
+        self.tf_broadcaster.sendTransform(t)
 
     def _load_scene(self, seed: int, categories) -> None:
         scene = sample_scene(int(seed), SceneConfig(n_objects=(1, self.p["max_objects"])),

@@ -1,0 +1,69 @@
+"""The camera-pose sources of the camera input (ros/camera_pose.py), without a running graph: a
+forgotten or malformed calibration is refused at start-up, and an eye-in-hand pose is taken from the
+joint states at the image's stamp, never from a stale or missing one."""
+import numpy as np
+import pytest
+
+pytest.importorskip("sensor_msgs.msg", reason="needs the ROS 2 message wheels (make test installs them)")
+
+from affordance_grasp.errors import ConfigError, InvalidInputError  # noqa: E402
+from affordance_grasp.kinematics import PANDA_JOINTS, wrist_camera_pose  # noqa: E402
+from affordance_grasp.ros.camera_pose import POSE_PARAMS, CameraPose  # noqa: E402
+
+
+class _Node:
+    """Just what CameraPose asks of a node: its name and a subscription."""
+
+    def __init__(self):
+        self.subscriptions = {}
+
+    def get_name(self):
+        return "camera_input"
+
+    def create_subscription(self, msg_type, topic, callback, qos, callback_group=None):
+        self.subscriptions[topic] = callback
+
+
+def _params(**over):
+    p = {x.name: x.default for x in POSE_PARAMS}
+    p.update(over)
+    return p
+
+
+def test_static_pose_has_no_default_and_refuses_malformed_values():
+    with pytest.raises(ConfigError, match="set camera_pose"):
+        CameraPose(_Node(), _params())
+    with pytest.raises(InvalidInputError, match="camera_pose must be"):
+        CameraPose(_Node(), _params(camera_pose=[0.5, 0.0, 0.6, 2.0, 0.0, 0.0, 0.0]))   # not a unit quaternion
+    with pytest.raises(InvalidInputError, match="camera_pose must be"):
+        CameraPose(_Node(), _params(camera_pose=[0.5, 0.0, 0.6]))
+    pose = CameraPose(_Node(), _params(camera_pose=[0.5, 0.0, 0.6, 0.0, 1.0, 0.0, 0.0]))
+    T = pose.at(123.0, "camera_color_optical_frame")
+    assert np.allclose(T[:3, 3], [0.5, 0.0, 0.6]) and np.allclose(T[:3, 2], [0.0, 0.0, -1.0])
+
+
+def test_eye_in_hand_uses_the_joint_states_at_the_image_stamp():
+    from builtin_interfaces.msg import Time
+    from sensor_msgs.msg import JointState
+
+    with pytest.raises(ConfigError, match="set hand_eye"):
+        CameraPose(_Node(), _params(camera_pose_source="eye_in_hand"))
+    node = _Node()
+    hand_eye = [0.06, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0]      # 6 cm off the flange axis, turned about z
+    pose = CameraPose(node, _params(camera_pose_source="eye_in_hand", hand_eye=hand_eye, pose_timeout=0.05))
+    with pytest.raises(InvalidInputError, match="no joint_states"):
+        pose.at(10.0, "camera_color_optical_frame")
+    callback = node.subscriptions["joint_states"]
+    q_a = np.array([0.0, -0.785, 0.0, -2.356, 0.0, 1.571, 0.785])
+    q_b = q_a + 0.2
+    for t, q in ((10.0, q_a), (10.1, q_b)):
+        # Joint order in the message differs from the arm's, and a finger joint comes along.
+        msg = JointState(name=list(reversed(PANDA_JOINTS)) + ["panda_finger_joint1"],
+                         position=list(reversed(q.tolist())) + [0.04])
+        msg.header.stamp = Time(sec=int(t), nanosec=int(round((t % 1) * 1e9)))
+        callback(msg)
+    X = pose.hand_eye
+    assert np.allclose(pose.at(10.0, "cam"), wrist_camera_pose(q_a, X), atol=1e-9)
+    assert np.allclose(pose.at(10.05, "cam"), wrist_camera_pose((q_a + q_b) / 2, X), atol=1e-6)
+    with pytest.raises(InvalidInputError, match="no joint_states near"):
+        pose.at(10.5, "cam")       # the arm's state at that stamp is unknown: no pose, no grasp
