@@ -12,12 +12,12 @@ setup(
         "console_scripts": [
             "affordance-grasp = affordance_grasp.cli:main",
             # ROS nodes (also in scripts/nodes/ for `ros2 run` after colcon build)
-            "sim_node = affordance_grasp.ros.sim_node:main",
-            "affordance_node = affordance_grasp.ros.affordance_node:main",
-            "grasp_planner_node = affordance_grasp.ros.grasp_planner_node:main",
-            "executor_node = affordance_grasp.ros.executor_node:main",
-            "grasp_server_node = affordance_grasp.ros.grasp_server_node:main",
-            "realsense_node = affordance_grasp.ros.realsense_node:main",
+            "sim_node = affordance_grasp.ros.entry:sim_node",
+            "affordance_node = affordance_grasp.ros.entry:affordance_node",
+            "grasp_planner_node = affordance_grasp.ros.entry:grasp_planner_node",
+            "executor_node = affordance_grasp.ros.entry:executor_node",
+            "grasp_server_node = affordance_grasp.ros.entry:grasp_server_node",
+            "realsense_node = affordance_grasp.ros.entry:realsense_node",
         ],
     },
 )

@@ -60,7 +60,7 @@ def test_launch_file_is_consistent(launch):
         if (pkg, exe) in EXTERNAL:
             continue
         assert pkg == "affordance_grasp", f"{launch.name}: unknown package {pkg}"
-        assert exe in eps and eps[exe] == f"{NODES[exe]}:main", f"{exe} is not a console_scripts entry point"
+        assert exe in eps and eps[exe] == f"affordance_grasp.ros.entry:{exe}", f"{exe} is not a console_scripts entry point"
         assert exe in scripts, f"{exe} has no scripts/nodes/ file for `ros2 run`"
         for p in n.iter("param"):
             path = Path(_subst(p.get("from"), args))
@@ -160,3 +160,33 @@ def test_the_real_robot_refuses_to_start_without_a_calibration(tmp_path):
                         "--params-file", str(ROOT / "config" / "realsense_panda.yaml")],
                        capture_output=True, text=True, timeout=120, env=env)
     assert r.returncode == 2 and "set camera_pose" in r.stderr, r.stderr[-500:]
+
+
+def test_stop_requests_during_start_up_and_shutdown_exit_cleanly(tmp_path):
+    """Ctrl-C while a node still imports torch/open3d, and the double SIGINT a terminal's Ctrl-C
+    gives under ros2 launch (the terminal's, then launch's): status 0 and no traceback."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    env = {**os.environ, "ROS_LOG_DIR": str(tmp_path)}
+    cmd = [sys.executable, "-m", "affordance_grasp.ros.entry", "grasp_server_node"]
+    early = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    time.sleep(0.3)
+    early.send_signal(signal.SIGINT)
+    out = early.communicate(timeout=60)[0]
+    assert early.returncode == 0 and "Traceback" not in out, out[-2000:]
+
+    for gap in (0.002, 0.2):   # the second one mid-shutdown, or during interpreter finalization
+        node = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+        line = node.stdout.readline()
+        while line and "ready:" not in line:
+            line = node.stdout.readline()
+        assert "ready:" in line
+        node.send_signal(signal.SIGINT)
+        time.sleep(gap)
+        node.send_signal(signal.SIGINT)
+        out = node.communicate(timeout=60)[0]
+        assert node.returncode == 0 and "Traceback" not in out, (gap, out[-2000:])

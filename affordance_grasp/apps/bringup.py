@@ -77,7 +77,7 @@ class Graph:
         self._logs = []
 
     def command(self, node: str) -> List[str]:
-        return [sys.executable, "-m", NODES[node], "--ros-args", "--params-file", str(self.params_file),
+        return [sys.executable, "-m", "affordance_grasp.ros.entry", node, "--ros-args", "--params-file", str(self.params_file),
                 *self.extra_args.get(node, [])]
 
     def start(self) -> "Graph":

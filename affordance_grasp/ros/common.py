@@ -2,6 +2,7 @@
 that turns start-up errors into a clear message and SIGINT/SIGTERM into a clean exit."""
 from __future__ import annotations
 
+import signal
 import sys
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, Optional, Sequence, Tuple
@@ -87,6 +88,22 @@ def latched_qos():
     return QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
 
 
+def _stop_once() -> None:
+    """The first SIGINT/SIGTERM stops the node (rclpy's own handler, installed by rclpy.init,
+    shuts the context down and then calls this one); a second one while it shuts down ends the
+    process quietly. A terminal's Ctrl-C under ros2 launch gives exactly that pair: the terminal
+    signals launch and its children, then launch signals the children again."""
+    from .entry import STOP_SIGNALS, exit_quietly
+
+    def on_stop(signum, frame):
+        for s in STOP_SIGNALS:
+            signal.signal(s, exit_quietly)
+        raise KeyboardInterrupt
+
+    for s in STOP_SIGNALS:
+        signal.signal(s, on_stop)
+
+
 def run(node_factory: Callable[[], Any], args=None, threads: int = 4) -> int:
     """Spin a node until SIGINT/SIGTERM. Start-up errors (bad parameters, missing checkpoint)
     print one clear line and exit with status 2 instead of a traceback. The node sets no DDS
@@ -95,6 +112,7 @@ def run(node_factory: Callable[[], Any], args=None, threads: int = 4) -> int:
     import rclpy
     from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor, SingleThreadedExecutor
 
+    _stop_once()
     rclpy.init(args=args if args is not None else sys.argv)
     node = None
     try:
@@ -120,6 +138,11 @@ def run(node_factory: Callable[[], Any], args=None, threads: int = 4) -> int:
                 close()
             node.destroy_node()
         rclpy.try_shutdown()
+        # Interpreter finalization resets Python-level handlers to the default action, so a
+        # stop request landing then would kill the process by signal; ignored, it exits 0.
+        from .entry import STOP_SIGNALS
+        for s in STOP_SIGNALS:
+            signal.signal(s, signal.SIG_IGN)
     return 0
 
 
