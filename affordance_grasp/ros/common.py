@@ -116,8 +116,10 @@ def run(node_factory: Callable[[], Any], args=None, threads: int = 4) -> int:
     rclpy.init(args=args if args is not None else sys.argv)
     node = None
     try:
-        node = node_factory()
+        # The executor exists before the node logs "ready", so a stop request from then on
+        # never lands inside the executor's constructor.
         executor = SingleThreadedExecutor() if threads == 1 else MultiThreadedExecutor(num_threads=threads)
+        node = node_factory()
         executor.add_node(node)
         executor.spin()
     except (KeyboardInterrupt, ExternalShutdownException):
