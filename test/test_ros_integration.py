@@ -155,6 +155,16 @@ def test_bad_or_absent_queries_fail_clearly_and_nothing_moves(ros, query, expect
     np.testing.assert_allclose(_arm(ros), before, atol=1e-6)
 
 
+def test_absurd_counts_are_refused_and_nothing_moves(ros):
+    _fresh_frames(ros)
+    before = _arm(ros)
+    g = _call(ros["grasp"], GraspObject.Request(query="hold the hammer's handle", execute=True, max_attempts=2**32 - 1))
+    assert not g.success and "max_attempts is 4294967295" in g.message and g.attempts == 0
+    d = _call(ros["detect"], DetectGrasps.Request(query="hold the hammer's handle", top_k=2**32 - 1))
+    assert not d.success and "top_k is 4294967295" in d.message and not d.grasps
+    np.testing.assert_allclose(_arm(ros), before, atol=1e-6)
+
+
 def test_a_task_planner_in_a_plain_shell_reaches_grasp_object(ros, tmp_path):
     """A client process started the usual way (no DDS transport or RMW variables at all) finds
     grasp_object and gets an answer: the nodes set no transport of their own."""

@@ -18,7 +18,7 @@ from visualization_msgs.msg import MarkerArray
 from affordance_grasp.msg import AffordanceMap as AffordanceMapMsg
 from affordance_grasp.srv import DetectGrasps
 
-from ..errors import AffordanceGraspError
+from ..errors import AffordanceGraspError, InvalidInputError
 from ..pipeline import GraspPipeline
 from .camera_input import CAMERA_PARAMS, CameraInput
 from .common import Param, declare, latched_qos, run
@@ -27,6 +27,8 @@ from .conversions import (affordance_map_to_msg, generation_fields, grasp_to_msg
 from .image_conversions import numpy_to_image
 from ..visualize import draw_trial
 from .visuals import affordance_cloud, grasp_markers
+
+MAX_TOP_K = 500   # grasps one request may ask for
 
 PARAMS = CAMERA_PARAMS + [
     Param("predictor_config", "", "AffordancePredictor YAML; empty: config/affordance_predictor.yaml (shipped model)"),
@@ -62,6 +64,9 @@ class GraspPlannerNode(Node):
     def _detect(self, req, resp):
         t0 = time.perf_counter()
         try:
+            if req.top_k > MAX_TOP_K:
+                raise InvalidInputError(f"top_k is {req.top_k}; ask for at most {MAX_TOP_K} grasps (0: the node's "
+                                        f"top_k parameter)")
             frame, header = self.camera.frame(stamp_to_sec(req.not_before))
             text = req.query
             if req.object_hint and req.object_hint.lower() not in text.lower():

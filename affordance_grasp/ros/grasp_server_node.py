@@ -26,8 +26,10 @@ from ..types import Grasp, GraspOutcome
 from .common import Param, declare, run
 from .conversions import grasp_from_msg, outcome_from_execute_response, timings_to_fields
 
+MAX_ATTEMPTS = 20   # executed tries one request may ask for
+
 PARAMS = [
-    Param("max_attempts", 3, "executed tries per request when the request says 0", (1, 20)),
+    Param("max_attempts", 3, "executed tries per request when the request says 0", (1, MAX_ATTEMPTS)),
     Param("max_checked", 60, "reachability checks (no motion) spent finding those tries", (1, 500)),
     Param("top_k", 60, "candidates requested from the planner", (1, 500)),
     Param("detect_timeout", 30.0, "seconds to wait for detect_grasps", (1.0, 300.0)),
@@ -94,6 +96,10 @@ class GraspServerNode(Node):
         timings = {}
         result = _empty_result()
         result["timings"] = timings
+        if max_attempts > MAX_ATTEMPTS:
+            result["message"] = (f"max_attempts is {max_attempts}; at most {MAX_ATTEMPTS} tries per request "
+                                 f"(0: the node's max_attempts parameter)")
+            return result
         for name, client, node in (("detect_grasps", self.detect, "grasp_planner_node"),
                                    ("execute_grasp", self.execute, "executor_node")):
             if (client is self.detect or execute) and not client.wait_for_service(timeout_sec=5.0):
