@@ -155,6 +155,27 @@ def test_occlusion_fragments_join_their_object_and_nothing_else():
     assert np.array_equal(merge_fragments(cloud, labels, max_points=10, max_distance=0.035), labels)
 
 
+
+def test_clusters_touching_at_a_thin_joint_are_one_object():
+    """DBSCAN cuts an object at a sparse joint (a mug handle where it meets the body); clusters
+    whose points come within touch_distance are joined, transitively, and no others."""
+    import open3d as o3d
+
+    from affordance_grasp.grasping.cloud import join_touching
+    rng = np.random.default_rng(1)
+    g = np.stack(np.meshgrid(np.linspace(-0.005, 0.005, 6), np.linspace(0.02, 0.03, 6)), -1).reshape(-1, 2)
+    face = lambda x: np.c_[np.full(len(g), x), g]  # noqa: E731  a dense 1 cm patch at this x
+    body = np.r_[rng.uniform([-0.03, -0.03, 0], [0.03, 0.03, 0.08], (564, 3)), face(0.03)]
+    handle = np.r_[rng.uniform([0.034, -0.005, 0.02], [0.06, 0.005, 0.06], (128, 3)), face(0.034), face(0.06)]
+    spoon = np.r_[rng.uniform([0.064, -0.005, 0.0], [0.14, 0.005, 0.03], (64, 3)), face(0.064)]
+    other = rng.uniform([0.0, 0.07, 0.0], [0.05, 0.12, 0.05], (300, 3))           # 4 cm away
+    pts = np.concatenate([body, handle, spoon, other])  # body-handle and handle-spoon 4 mm apart
+    labels = np.repeat([0, 1, 2, 3], [600, 200, 100, 300])
+    out = join_touching(o3d.geometry.PointCloud(o3d.utility.Vector3dVector(pts)), labels, 0.006)
+    assert len(set(out[:900])) == 1 and set(out[900:]) == {3}
+    assert np.array_equal(join_touching(o3d.geometry.PointCloud(o3d.utility.Vector3dVector(pts)), labels, 0.003),
+                          labels)
+
 def _visible_near_half(points, camera_dir):
     """The points whose outward horizontal normal faces the camera (a one-view cloud)."""
     return points[points[:, :2] @ camera_dir[:2] > 0]

@@ -22,6 +22,10 @@ from affordance_grasp.action import GraspObject as GraspObjectAction  # noqa: E4
 from affordance_grasp.apps.bringup import Graph  # noqa: E402
 from affordance_grasp.srv import DetectGrasps, ExecuteGrasp, GraspObject, SampleScene  # noqa: E402
 
+# A single hammer the shipped model names and grasps: these tests check the ROS layer (wiring,
+# messages, failures), not the model; how often the model recognises an object is bench's job.
+EASY_SEED = 10
+
 NODES = ["sim_node", "grasp_planner_node", "executor_node", "grasp_server_node"]
 
 
@@ -46,7 +50,7 @@ def ros(tmp_path_factory):
     # are per domain) can reach this one.
     os.environ["ROS_DOMAIN_ID"] = str(int(os.environ["ROS_DOMAIN_ID"]) % 200 + 1)
     graph = Graph(ROOT / "config" / "sim.yaml", NODES, log_dir=logs,
-                  extra_args={"sim_node": ["-p", "categories:=['hammer']", "-p", "seed:=3"]})
+                  extra_args={"sim_node": ["-p", "categories:=['hammer']", "-p", f"seed:={EASY_SEED}"]})
     # A second planner with no camera at all, for the "no frame" family of failures.
     lonely = Graph(ROOT / "config" / "sim.yaml", ["grasp_planner_node"], log_dir=logs / "isolated",
                    extra_args={"grasp_planner_node": ["-r", "__ns:=/isolated", "-p", "max_frame_age:=1.0",
@@ -101,7 +105,7 @@ def _call(client, req, timeout=120):
     return resp
 
 
-def _fresh_frames(ros, seed=3, categories=("hammer",)):
+def _fresh_frames(ros, seed=EASY_SEED, categories=("hammer",)):
     r = _call(ros["reset"], SampleScene.Request(seed=seed, categories=list(categories)))
     assert r.success, r.message
     t = r.stamp.sec + r.stamp.nanosec * 1e-9
@@ -234,16 +238,16 @@ def test_no_frame_missing_camera_info_and_stale_frames(ros):
             pubs["color/camera_info"].publish(intrinsics_to_camera_info(CameraConfig().intrinsics(),
                                                                         "camera_color_optical_frame", stamp))
 
-    def answer_mentions(text):
-        # The planner answers from what it has received so far: ask until the new frame is in.
+    def answer_mentions(text, age, with_info):
+        # The planner subscribes best effort (as to realsense-ros), so a frame may be lost on the
+        # way: publish again before each question until one is in.
+        publish(age, with_info)
         r = _call(lonely, DetectGrasps.Request(query="hold the hammer's handle"))
         assert not r.success
         return text in r.message
 
-    publish(0.0, with_info=False)
-    wait_for(lambda: answer_mentions("no camera_info"), what="'no camera_info'")
-    publish(5.0, with_info=True)
-    wait_for(lambda: answer_mentions("stale frame"), what="'stale frame'")
+    wait_for(lambda: answer_mentions("no camera_info", 0.0, False), what="'no camera_info'")
+    wait_for(lambda: answer_mentions("stale frame", 5.0, True), what="'stale frame'")
 
     # not_before (the grasp server's "after the motion"): an older frame is never used.
     def stamp(offset):
@@ -256,6 +260,7 @@ def test_no_frame_missing_camera_info_and_stale_frames(ros):
     publish(0.0, with_info=True)
 
     def fresh_enough():
+        publish(0.0, with_info=True)
         r = _call(lonely, DetectGrasps.Request(query="hold the hammer's handle", not_before=since))
         return "no frame captured since" not in r.message and "stale" not in r.message
 
@@ -263,7 +268,7 @@ def test_no_frame_missing_camera_info_and_stale_frames(ros):
 
 
 def test_a_second_request_while_busy_is_refused(ros):
-    _fresh_frames(ros, seed=11)
+    _fresh_frames(ros)
     first = ros["grasp"].call_async(GraspObject.Request(query="hold the hammer's handle", execute=True))
     # Ask (plan only, so an early arrival moves nothing) until the first request is seen running.
     second = wait_for(lambda: (lambda r: r if r.message.startswith("busy") or first.done() else None)(
@@ -343,7 +348,7 @@ def test_a_best_effort_camera_like_realsense_ros_gets_grasps(ros):
     from affordance_grasp.sim.camera import SimCamera
     from affordance_grasp.sim.scene import sample_scene
 
-    with SimCamera(sample_scene(3, categories=["hammer"]).build()) as cam:
+    with SimCamera(sample_scene(EASY_SEED, categories=["hammer"]).build()) as cam:
         frame = cam.render()
     node = ros["node"]
     best_effort = QoSProfile(depth=5, history=HistoryPolicy.KEEP_LAST, reliability=ReliabilityPolicy.BEST_EFFORT)
@@ -377,7 +382,7 @@ def test_execute_grasp_action_runs_a_grasp_with_feedback_and_the_sim_refuses_can
 
     from affordance_grasp.action import ExecuteGrasp as ExecuteGraspAction
 
-    _fresh_frames(ros, seed=3)
+    _fresh_frames(ros)
     d = _call(ros["detect"], DetectGrasps.Request(query="hold the hammer's handle", top_k=20))
     assert d.success, d.message
     reachable = [g for g in d.grasps if _call(ros["execute"], ExecuteGrasp.Request(grasp=g, check_only=True)).success]
@@ -385,19 +390,27 @@ def test_execute_grasp_action_runs_a_grasp_with_feedback_and_the_sim_refuses_can
     client = ActionClient(ros["node"], ExecuteGraspAction, "execute_grasp")
     assert client.wait_for_server(timeout_sec=10)
     wait_for(lambda: ros["node"].count_publishers("/execute_grasp/_action/feedback") >= 1, what="feedback topic")
-    feedback = []
-    goal = ExecuteGraspAction.Goal(grasp=reachable[0], has_scene=True, scene_boxes=d.scene_boxes,
-                                   table_height=d.table_height)
-    fut = client.send_goal_async(goal, feedback_callback=lambda f: feedback.append(f.feedback.elapsed))
-    wait_for(fut.done, 30, "the goal to be accepted")
-    handle = fut.result()
-    assert handle.accepted
-    cancel = handle.cancel_goal_async()
-    wait_for(cancel.done, 30, "the cancel answer")
-    assert len(cancel.result().goals_canceling) == 0          # refused: the motion goes on
-    res = handle.get_result_async()
-    wait_for(res.done, 120, "the action result")
-    result = res.result().result
+    # A reachable candidate may still slip in the twin (that is bench's business); try the next
+    # one on the same scene, reset, until one holds. Every goal must report and refuse cancel.
+    for k, grasp in enumerate(reachable[:3]):
+        if k:
+            _fresh_frames(ros)
+        feedback = []
+        goal = ExecuteGraspAction.Goal(grasp=grasp, has_scene=True, scene_boxes=d.scene_boxes,
+                                       table_height=d.table_height)
+        fut = client.send_goal_async(goal, feedback_callback=lambda f: feedback.append(f.feedback.elapsed))
+        wait_for(fut.done, 30, "the goal to be accepted")
+        handle = fut.result()
+        assert handle.accepted
+        cancel = handle.cancel_goal_async()
+        wait_for(cancel.done, 30, "the cancel answer")
+        assert len(cancel.result().goals_canceling) == 0          # refused: the motion goes on
+        res = handle.get_result_async()
+        wait_for(res.done, 120, "the action result")
+        result = res.result().result
+        assert "motion" in result.timing_stages, result.message   # it ran, it was not refused
+        if result.success:
+            break
     assert result.success, result.message
     assert result.lifted_height > 0.05 and "hammer_0/handle" in result.parts_touched
     assert feedback and feedback == sorted(feedback)

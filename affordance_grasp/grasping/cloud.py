@@ -27,15 +27,40 @@ class CloudConfig:
     # (a mug handle behind its body, a spatula blade beyond a noisy gap): merged into it.
     fragment_points: int = 120
     fragment_distance: float = 0.035
+    # Clusters this close are one object whatever their size: DBSCAN splits an object at a thin,
+    # sparsely sampled joint (a mug's handle where it meets the body, 4 mm apart), and two objects
+    # whose points are this close cannot be told apart by geometry anyway.
+    touch_distance: float = 0.006
     seed: int = 0
 
     def validate(self) -> "CloudConfig":
         if not np.all(np.asarray(self.workspace_max) > np.asarray(self.workspace_min)):
             raise InvalidInputError("cloud workspace_max must exceed workspace_min on every axis")
-        for name in ("voxel", "normal_radius", "plane_distance", "cluster_eps", "fragment_distance"):
+        for name in ("voxel", "normal_radius", "plane_distance", "cluster_eps", "fragment_distance", "touch_distance"):
             if not getattr(self, name) > 0:
                 raise InvalidInputError(f"cloud.{name} must be > 0")
         return self
+
+
+def join_touching(cloud: o3d.geometry.PointCloud, labels: np.ndarray, max_distance: float) -> np.ndarray:
+    """Relabel clusters whose nearest points are within ``max_distance`` as one (transitively)."""
+    labels = labels.copy()
+    ids = [int(i) for i in np.unique(labels[labels >= 0])]
+    parts = {i: cloud.select_by_index(np.nonzero(labels == i)[0].tolist()) for i in ids}
+    root = {i: i for i in ids}
+
+    def find(i):
+        while root[i] != i:
+            i = root[i]
+        return i
+
+    for k, a in enumerate(ids):
+        for b in ids[k + 1:]:
+            if find(a) != find(b) and float(np.min(parts[a].compute_point_cloud_distance(parts[b]))) <= max_distance:
+                root[find(b)] = find(a)
+    for i in ids:
+        labels[labels == i] = find(i)
+    return labels
 
 
 def merge_fragments(cloud: o3d.geometry.PointCloud, labels: np.ndarray, max_points: int,
@@ -148,6 +173,7 @@ def build_scene_cloud(frame: RGBDFrame, cfg: Optional[CloudConfig] = None,
         objs.orient_normals_towards_camera_location(cam_pos)
         normals[obj_idx] = np.asarray(objs.normals)
         labels = np.asarray(objs.cluster_dbscan(cfg.cluster_eps, cfg.cluster_min_points))
+        labels = join_touching(objs, labels, cfg.touch_distance)
         cluster[obj_idx] = merge_fragments(objs, labels, cfg.fragment_points, cfg.fragment_distance)
     target = ~is_table
     if target_mask is not None:
