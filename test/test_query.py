@@ -94,3 +94,17 @@ def test_vocabulary_is_user_extensible(tmp_path):
     p.write_text(yaml.safe_dump(raw))
     with pytest.raises(ConfigError, match="unknown vocabulary keys"):
         Vocabulary.load(p)
+
+
+def test_every_query_an_object_asks_for_itself_parses(parser):
+    """bench and demo ask with the objects' own queries: each must parse (no QueryError), and one
+    that names an object names a known one ("pour the tea" names none; a saucepan may be "the
+    small pot with the long handle")."""
+    import numpy as np
+
+    from affordance_grasp.sim.objects import CATEGORIES, make_object
+    for category in sorted(CATEGORIES):
+        for seed in range(4):
+            for q in make_object(category, np.random.default_rng(seed)).queries:
+                parsed = parser.parse(q.text)
+                assert parsed.known_object or not parsed.object, (category, q.text)

@@ -596,7 +596,7 @@ register(Category(
            "12-16 x 6-7.5 cm with a loop handle, 7.5-10 cm tall; flat paint brushes 1-2.5 in (25-63 mm), "
            "18-26 cm long with 45-65 mm bristles",
     queries=(("hand me the brush", "handle"), ("pick up the scrub brush by its handle", "handle"),
-             ("grab the brush so I can scrub the pan", "handle")),
+             ("grab the brush so I can scrub", "handle")),
     domain="household", upright=False,
 ))
 
