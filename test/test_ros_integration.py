@@ -105,6 +105,15 @@ def _call(client, req, timeout=120):
     return resp
 
 
+def _accepted(client, goal, on_feedback, timeout=60.0):
+    """Send an action goal and return its handle once the server has accepted it."""
+    fut = client.send_goal_async(goal, feedback_callback=on_feedback)
+    wait_for(fut.done, timeout, "the goal to be accepted")
+    handle = fut.result()
+    assert handle.accepted
+    return handle
+
+
 def _fresh_frames(ros, seed=EASY_SEED, categories=("hammer",)):
     r = _call(ros["reset"], SampleScene.Request(seed=seed, categories=list(categories)))
     assert r.success, r.message
@@ -290,10 +299,7 @@ def test_action_reports_stages_and_result(ros):
     wait_for(lambda: ros["node"].count_publishers("/grasp_object/_action/feedback") >= 1, what="feedback topic")
     stages = []
     goal = GraspObjectAction.Goal(query="hold the hammer's handle", execute=False)
-    fut = client.send_goal_async(goal, feedback_callback=lambda f: stages.append(f.feedback.stage))
-    wait_for(fut.done, 60, "the goal to be accepted")
-    handle = fut.result()
-    assert handle.accepted
+    handle = _accepted(client, goal, lambda f: stages.append(f.feedback.stage))
     res = handle.get_result_async()
     wait_for(res.done, 60, "the action result")
     result = res.result().result
@@ -398,10 +404,7 @@ def test_execute_grasp_action_runs_a_grasp_with_feedback_and_the_sim_refuses_can
         feedback = []
         goal = ExecuteGraspAction.Goal(grasp=grasp, has_scene=True, scene_boxes=d.scene_boxes,
                                        table_height=d.table_height)
-        fut = client.send_goal_async(goal, feedback_callback=lambda f: feedback.append(f.feedback.elapsed))
-        wait_for(fut.done, 30, "the goal to be accepted")
-        handle = fut.result()
-        assert handle.accepted
+        handle = _accepted(client, goal, lambda f: feedback.append(f.feedback.elapsed))
         cancel = handle.cancel_goal_async()
         wait_for(cancel.done, 30, "the cancel answer")
         assert len(cancel.result().goals_canceling) == 0          # refused: the motion goes on
