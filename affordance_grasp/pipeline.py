@@ -129,9 +129,10 @@ class GraspPipeline:
         for i, p in zip(ids, probs):
             sel = cloud.cluster == i
             pts = cloud.points[sel]
+            px = cloud.pixels[sel]
             objects.append(SceneObject(i, boxes[i], pts.mean(0), float(np.ptp(pts, axis=0).max()),
-                                       colour_shares(frame.rgb, cloud.pixels[sel], vocab.colours), p,
-                                       presence=presence))
+                                       colour_shares(frame.rgb, px, vocab.colours), p, presence=presence,
+                                       colours_near=colour_shares(frame.rgb, px, vocab.colours, exclusive=False)))
         taught = self.recognisable()
         if not (query.object and query.known_object and query.object in taught):
             masks = [cluster_mask(cloud, i) for i in ids]

@@ -102,3 +102,39 @@ def test_a_category_the_model_was_not_taught_is_found_by_its_part(parser):
     scene = [obj(0, 0.1, {"mug": 0.9}, part=0.8), obj(1, -0.1, {"mug": 0.2, "ladle": 0.3}, part=0.6)]
     c = pick(parser, "pick up the spoon by its handle", scene, recognisable=["mug", "ladle"])
     assert c.index == 1 and c.query.object == "spoon" and c.query.known_object and c.query.part == "handle"
+
+
+def test_an_object_that_looks_more_like_something_else_is_no_rival(parser):
+    # Both pass the presence threshold for "cup", but only one looks most like a cup.
+    scene = [obj(0, 0.1, {"cup": 0.7, "mug": 0.2}), obj(1, -0.1, {"mug": 0.6, "cup": 0.3})]
+    c = pick(parser, "hand me the cup", scene)
+    assert c.index == 0 and c.margin == pytest.approx(0.4)
+    # Two that both look most like cups are still refused without a qualifier.
+    with pytest.raises(GroundingError, match="2 objects match"):
+        pick(parser, "hand me the cup", scene + [obj(2, 0.0, {"cup": 0.5, "mug": 0.4})])
+
+
+def test_a_functional_request_weighs_objects_the_model_is_unsure_of_by_their_part(parser):
+    # The ladle is taken for a wrench, but not surely: its bowl heat decides, not its guessed kind.
+    scene = [obj(0, 0.1, {"wrench": 0.45, "ladle": 0.3}, part=0.8), obj(1, -0.1, {"mug": 0.9}, part=0.3)]
+    c = pick(parser, "I need something to scoop soup with", scene)
+    assert c.index == 0
+
+
+def test_a_colour_darkened_by_shade_still_selects_its_object():
+    # A white cup in shade is light grey: nearest to grey, yet near white; the blue one is neither.
+    rgb = np.zeros((10, 20, 3), np.uint8)
+    rgb[:, :10] = (150, 150, 155)
+    rgb[:, 10:] = (40, 80, 200)
+    vocab = QueryParser().vocab
+    objs = []
+    for i, cols in enumerate((slice(0, 10), slice(10, 20))):
+        px = np.argwhere(np.pad(np.ones((10, 10), bool), ((0, 0), (cols.start, 20 - cols.stop))))
+        objs.append(obj(i, 0.1 - 0.2 * i, {"cup": 0.8}))
+        objs[-1].colours = colour_shares(rgb, px, vocab.colours)
+        objs[-1].colours_near = colour_shares(rgb, px, vocab.colours, exclusive=False)
+    assert objs[0].main_colour() != "white" and objs[0].colours_near["white"] == 1.0
+    assert choose(QueryParser().parse("pick up the white cup"), objs, vocab).index == 0
+    assert choose(QueryParser().parse("pick up the blue cup"), objs, vocab).index == 1
+    with pytest.raises(GroundingError, match="no red cup"):
+        choose(QueryParser().parse("pick up the red cup"), objs, vocab)

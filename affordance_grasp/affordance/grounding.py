@@ -4,13 +4,16 @@ know, how strongly the requested part shows on each one.
 
 A request is refused, with what was seen, when no object in view is what it asks for ("no knife
 in view (I see: mug 0.93)"), and when several are and nothing says which ("2 objects match 'the
-mug': ...; say which one, or set pick_any"). It never moves silently on a guess: every choice
-carries its reason and margin.
+mug': ...; say which one, or set pick_any"). Rivals for a named category are the objects that
+look most like it; one that merely passes the (deliberately low) presence threshold but looks
+more like something else is no rival. It never moves silently on a guess: every choice carries
+its reason and margin.
 
 Colour: each pixel of an object takes the named colour (config/affordance_vocabulary.yaml,
 ``colours``) nearest to it in CIELAB, with lightness weighted half (shading changes lightness
-more than hue), if that colour is within ``COLOUR_TOLERANCE`` (Delta E); an object "is red" when
-at least ``COLOUR_SHARE`` of its pixels are red. Position is in the robot's base frame: left is
+more than hue), if that colour is within ``COLOUR_TOLERANCE`` (Delta E). An object's match to
+"red" averages the share of its pixels nearest red and the share within tolerance of red
+(:meth:`SceneObject.colour_match`); it must reach ``COLOUR_SHARE``, and the best match wins. Position is in the robot's base frame: left is
 +y, near is close to the base. Size is the longest side of the object's points' bounding box.
 """
 from __future__ import annotations
@@ -43,10 +46,11 @@ class SceneObject:
     box: np.ndarray                     # [x0 y0 x1 y1] image pixels
     centroid: np.ndarray                # base frame, m
     extent: float                       # longest side of its points' bounding box, m
-    colours: Dict[str, float] = field(default_factory=dict)   # share of its pixels per named colour
+    colours: Dict[str, float] = field(default_factory=dict)   # share of its pixels nearest each named colour
     probs: Dict[str, float] = field(default_factory=dict)     # category -> probability (reasoning head)
     part_score: float = float("nan")    # share of the requested part's heat that falls on it
     presence: float = PRESENCE_THRESHOLD  # probability from which it counts as a category
+    colours_near: Dict[str, float] = field(default_factory=dict)  # share within tolerance of each (overlapping)
 
     @property
     def category(self) -> str:
@@ -59,6 +63,13 @@ class SceneObject:
     def main_colour(self) -> str:
         return max(self.colours, key=self.colours.get) if self.colours else ""
 
+    def colour_match(self, colour: str) -> float:
+        """How well it fits a colour word: the mean of the share of its pixels nearest that colour
+        and the share near it. Shade darkens a white cup to grey and a red one towards brown;
+        the second share still tells them from a blue one, the first from a silver one."""
+        near = self.colours_near.get(colour, self.colours.get(colour, 0.0))
+        return 0.5 * (self.colours.get(colour, 0.0) + near)
+
 
 @dataclass
 class Choice:
@@ -69,8 +80,11 @@ class Choice:
     seen: List[str] = field(default_factory=list)   # a description of every object in view
 
 
-def colour_shares(rgb: np.ndarray, pixels: np.ndarray, colours: Dict[str, Sequence[int]]) -> Dict[str, float]:
-    """Share of ``pixels`` ([v, u] rows) whose nearest named colour (CIELAB) is each colour."""
+def colour_shares(rgb: np.ndarray, pixels: np.ndarray, colours: Dict[str, Sequence[int]],
+                  exclusive: bool = True) -> Dict[str, float]:
+    """Share of ``pixels`` ([v, u] rows) whose nearest named colour (CIELAB) is each colour; with
+    ``exclusive=False``, the share within ``COLOUR_TOLERANCE`` of each colour, nearest or not (a
+    white cup in shade is nearest to grey, but still near white)."""
     if len(pixels) == 0 or not colours:
         return {}
     names = list(colours)
@@ -81,9 +95,15 @@ def colour_shares(rgb: np.ndarray, pixels: np.ndarray, colours: Dict[str, Sequen
     # OpenCV's 8-bit Lab: L in 0..255 for 0..100, a and b offset by 128.
     w = np.array([0.5 * 100 / 255, 1.0, 1.0], np.float32)
     d = np.linalg.norm((lab[:, None] - protos[None]) * w, axis=2)
+    if not exclusive:
+        return {n: float(np.mean(d[:, i] <= COLOUR_TOLERANCE)) for i, n in enumerate(names)}
     nearest = d.argmin(1)
     close = d[np.arange(len(d)), nearest] <= COLOUR_TOLERANCE
     return {n: float(np.mean(close & (nearest == i))) for i, n in enumerate(names)}
+
+
+def _most_likely(o: SceneObject) -> str:
+    return max(o.probs, key=o.probs.get) if o.probs else ""
 
 
 def _side(o: SceneObject, objects: Sequence[SceneObject]) -> str:
@@ -109,11 +129,11 @@ def _apply_selector(sel: ObjectSelector, objs: List[SceneObject], what: str, see
     """The objects the selector leaves (the first is its pick when it orders them) and a reason."""
     reasons = []
     if sel.colour:
-        keep = [o for o in objs if o.colours.get(sel.colour, 0.0) >= COLOUR_SHARE]
+        keep = [o for o in objs if o.colour_match(sel.colour) >= COLOUR_SHARE]
         if not keep:
             raise GroundingError(f"no {sel.colour} {what} in view (I see: {'; '.join(seen)})")
-        objs = sorted(keep, key=lambda o: -o.colours.get(sel.colour, 0.0))
-        reasons.append(f"{sel.colour} ({objs[0].colours[sel.colour]:.0%} of its pixels)")
+        objs = sorted(keep, key=lambda o: -o.colour_match(sel.colour))
+        reasons.append(f"{sel.colour} (colour match {objs[0].colour_match(sel.colour):.0%})")
     if sel.size:
         objs = sorted(objs, key=lambda o: -o.extent if sel.size == "biggest" else o.extent)
         reasons.append(f"{sel.size} ({objs[0].extent * 100:.0f} cm)")
@@ -143,12 +163,20 @@ def choose(query: AffordanceQuery, objects: Sequence[SceneObject], vocab: Vocabu
     noun = query.object.replace("_", " ")
     seen = [describe(o, objects) for o in objects]
     sel = query.selector
+    outshone: List[SceneObject] = []   # passed for the named category, but look more like another
     taught = recognisable is None or query.object in recognisable
 
     if query.object and query.known_object and taught:
         cands = [o for o in objects if o.probs.get(query.object, 0.0) >= o.presence]
         if not cands:
             raise GroundingError(f"no {noun} in view (I see: {'; '.join(seen)})")
+        # The presence threshold is set to miss few objects, so a mug often passes it for "cup"
+        # too. An object that looks more like something else is no rival to one that looks most
+        # like what was asked for: only those are weighed against each other.
+        best_fit = [o for o in cands if _most_likely(o) == query.object]
+        if best_fit:
+            outshone = [o for o in cands if o not in best_fit]
+            cands = best_fit
         cands.sort(key=lambda o: -o.probs[query.object])
         score = lambda o: o.probs[query.object]  # noqa: E731
         basis = f"{noun} probability"
@@ -165,9 +193,9 @@ def choose(query: AffordanceQuery, objects: Sequence[SceneObject], vocab: Vocabu
     else:
         # No object named: those whose (likely) kind has the part or the action asked for.
         def fits(o: SceneObject) -> bool:
-            c = o.category
-            if not c or c not in vocab.part_map:
-                return True  # unknown kind: its part score decides
+            c = _most_likely(o)
+            if o.probs.get(c, 0.0) < CONFIDENT or c not in vocab.part_map:
+                return True  # not surely a known kind: its part score decides
             if query.affordance in vocab.grasp_affordances:
                 return not query.part or query.part in vocab.parts_of(c)
             return query.affordance in vocab.part_map[c]
@@ -186,7 +214,8 @@ def choose(query: AffordanceQuery, objects: Sequence[SceneObject], vocab: Vocabu
     functional_any = not query.object and query.affordance not in vocab.grasp_affordances
     chosen = cands[0]
     runner = cands[1] if len(cands) > 1 else None
-    margin = 1.0 if runner is None else float(score(chosen) - score(runner))
+    rivals = cands[1:] + outshone
+    margin = 1.0 if not rivals else float(score(chosen) - max(score(o) for o in rivals))
     # Two that both fit and nothing to tell them apart: ask, do not guess. (An unknown noun is a
     # scored decision with its margin reported; "something to cut with" is served by any of them.)
     named_unknown = bool(query.object) and not (query.known_object and taught)
@@ -203,5 +232,5 @@ def choose(query: AffordanceQuery, objects: Sequence[SceneObject], vocab: Vocabu
     how = reason_sel or f"highest {basis} ({score(chosen):.2f})"
     if pick_any and runner is not None and not sel:
         how += f"; {len(cands)} matched and pick_any took the most likely"
-    reason = f"{describe(chosen, objects, noun)}: {how}" + (f", margin {margin:.2f}" if runner is not None else "")
+    reason = f"{describe(chosen, objects, noun)}: {how}" + (f", margin {margin:.2f}" if rivals else "")
     return Choice(chosen.index, resolved, reason, margin, seen)
