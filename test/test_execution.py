@@ -45,10 +45,14 @@ def test_unreachable_pose_fails_without_moving(mug_scene):
     t0 = world.data.time
     pose = np.eye(4)
     pose[:3, :3] = np.diag([1.0, -1.0, -1.0])
-    pose[:3, 3] = [1.6, 0.0, 0.1]  # twice the Panda's reach
+    pose[:3, 3] = [0.95, 0.0, 0.1]  # inside max_reach, but past what the Panda's arm can stretch to
     out = ex.execute(Grasp(pose, 0.02))
     assert out.failure_reason is FailureReason.UNREACHABLE and not out.success
     assert not ex.check_reachable(Grasp(pose, 0.02))
+    far = pose.copy()
+    far[:3, 3] = [1.6, 0.0, 0.1]  # twice the Panda's reach: refused before IK
+    with pytest.raises(InvalidInputError, match="beyond the arm's reach"):
+        ex.execute(Grasp(far, 0.02))
     assert np.allclose(world.arm_qpos(), q0) and np.allclose(world.object_pose("mug_0"), obj0)
     assert world.data.time == t0  # no physics step was taken
 

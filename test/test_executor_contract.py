@@ -291,9 +291,11 @@ def test_both_backends_refuse_bad_input_and_report_unreachable_without_moving(na
         double.fail = {"ik"}
         frame = "panda_link0"
         moved = lambda: "execute" in double.calls.names()  # noqa: E731
-    with pytest.raises(InvalidInputError):
+    with pytest.raises(InvalidInputError, match="exceeds"):
         ex.execute(top_down(frame=frame, width=0.5))
-    far = top_down(x=1.6, frame=frame)
+    with pytest.raises(InvalidInputError, match="beyond the arm's reach"):
+        ex.execute(top_down(x=1.6, frame=frame))
+    far = top_down(x=0.95, frame=frame)  # within max_reach, past what the arm can stretch to
     out = ex.execute(far)
     assert out.failure_reason is FailureReason.UNREACHABLE and not ex.check_reachable(far) and not moved()
     assert math.isfinite(out.lifted_height) and out.lifted_height == 0.0

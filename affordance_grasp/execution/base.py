@@ -4,6 +4,8 @@ from __future__ import annotations
 import abc
 from dataclasses import dataclass
 
+import numpy as np
+
 from ..errors import InvalidInputError
 from ..types import Grasp, GraspOutcome
 
@@ -20,6 +22,8 @@ class ExecutionConfig:
                                     # (franka_gripper's grasp action takes a speed too; 0.1 is its example)
     approach_steps: int = 8         # IK waypoints on the straight-line approach
     transit_clearance: float = 0.12 # the arm arrives this much further back, then moves in
+    max_reach: float = 1.0          # m from the base origin: farther grasps are refused before IK
+                                    # (a Panda reaches 0.855 m to the flange, ~0.96 m to the TCP)
 
     def validate(self) -> "ExecutionConfig":
         for name in ("pregrasp_offset", "lift_height", "success_height", "max_opening", "grip_force", "close_speed"):
@@ -27,9 +31,26 @@ class ExecutionConfig:
                 raise InvalidInputError(f"execution.{name} must be > 0, got {getattr(self, name)}")
         if self.success_height > self.lift_height:
             raise InvalidInputError("execution.success_height cannot exceed lift_height")
+        if not self.max_reach > 0:
+            raise InvalidInputError(f"execution.max_reach must be > 0, got {self.max_reach}")
         if self.hold_time < 0 or self.approach_steps < 2:
             raise InvalidInputError("execution.hold_time must be >= 0 and approach_steps >= 2")
         return self
+
+
+def check_grasp(grasp: Grasp, config: ExecutionConfig) -> Grasp:
+    """What every backend and the executor node refuse before anything moves (the Grasp type
+    itself already refuses non-finite poses and negative widths)."""
+    if not isinstance(grasp, Grasp):
+        raise InvalidInputError(f"expected a Grasp, got {type(grasp).__name__}")
+    if grasp.width > config.max_opening + 1e-6:
+        raise InvalidInputError(f"grasp width {grasp.width:.3f} m exceeds the gripper's "
+                                f"{config.max_opening:.3f} m opening")
+    dist = float(np.linalg.norm(grasp.position))
+    if dist > config.max_reach:
+        raise InvalidInputError(f"grasp at {dist:.2f} m from the base is beyond the arm's reach "
+                                f"({config.max_reach:.2f} m, execution.max_reach)")
+    return grasp
 
 
 class Executor(abc.ABC):
@@ -58,9 +79,4 @@ class Executor(abc.ABC):
         """Stop a running execute() where the backend can; it then reports 'cancelled'."""
 
     def validate_grasp(self, grasp: Grasp) -> Grasp:
-        if not isinstance(grasp, Grasp):
-            raise InvalidInputError(f"expected a Grasp, got {type(grasp).__name__}")
-        if grasp.width > self.config.max_opening + 1e-6:
-            raise InvalidInputError(f"grasp width {grasp.width:.3f} m exceeds the gripper's "
-                                    f"{self.config.max_opening:.3f} m opening")
-        return grasp
+        return check_grasp(grasp, self.config)

@@ -16,11 +16,25 @@ def stamp_to_sec(stamp) -> float:
 
 
 # --------------------------------------------------------------------------- camera
+# Models whose small coefficients a pinhole back-projection can ignore (realsense-ros publishes
+# plumb_bob; librealsense's own names for the same polynomial family are accepted too). A fisheye
+# (equidistant) lens with real coefficients would put every point in the wrong place.
+NEAR_PINHOLE_MODELS = ("", "plumb_bob", "rational_polynomial", "brown_conrady", "modified_brown_conrady",
+                       "inverse_brown_conrady")
+MAX_DEPTH_M = 10.0     # beyond any tabletop camera's range: a depth image with nothing nearer is wrong
+MIN_MEDIAN_DEPTH_M = 0.05
+
+
 def camera_info_to_intrinsics(msg) -> CameraIntrinsics:
     k = list(msg.k)
     if msg.width == 0 or msg.height == 0 or len(k) != 9 or k[0] <= 0 or k[4] <= 0:
         raise InvalidInputError(f"camera_info is not calibrated (width {msg.width}, height {msg.height}, "
                                 f"fx {k[0] if k else None}); check the camera driver")
+    model = str(msg.distortion_model).strip().lower()
+    if model not in NEAR_PINHOLE_MODELS and any(abs(float(d)) > 1e-9 for d in msg.d):
+        raise InvalidInputError(f"camera_info distortion model {msg.distortion_model!r} with coefficients "
+                                f"{[round(float(d), 4) for d in msg.d]} is not handled: rectify the images first "
+                                f"(image_proc) or publish a pinhole model ({', '.join(m for m in NEAR_PINHOLE_MODELS if m)})")
     return CameraIntrinsics(k[0], k[4], k[2], k[5], int(msg.width), int(msg.height),
                             distortion=tuple(float(d) for d in msg.d))
 
@@ -51,8 +65,26 @@ def frame_from_msgs(color, depth, info, T_base_camera: np.ndarray, depth_scale: 
     if rgb.shape[:2] != d.shape or d.shape != (K.height, K.width):
         raise InvalidInputError(f"colour {rgb.shape[:2]}, depth {d.shape} and camera_info {(K.height, K.width)} "
                                 f"sizes differ: is the depth aligned to colour?")
+    check_depth_values(d, depth.encoding, depth_scale)
     return RGBDFrame(rgb, d, K, T_base_camera, stamp=stamp_to_sec(color.header.stamp),
                      frame_id=color.header.frame_id or "camera_color_optical_frame")
+
+
+def check_depth_values(d: np.ndarray, encoding: str, depth_scale: float) -> None:
+    """Refuse a depth image that cannot describe a table in front of a camera: nothing valid,
+    nothing in range, or values so small they must be in the wrong unit."""
+    valid = np.isfinite(d) & (d > 0)
+    if not valid.any():
+        raise InvalidInputError(f"depth image ({encoding}) has no valid pixel: all zero, NaN or inf")
+    in_range = valid & (d < MAX_DEPTH_M)
+    if not in_range.any():
+        raise InvalidInputError(f"depth image ({encoding}) has nothing nearer than {MAX_DEPTH_M:.0f} m "
+                                f"(nearest {float(d[valid].min()):.1f} m): check depth_scale ({depth_scale} m per unit)")
+    median = float(np.median(d[in_range]))
+    if median < MIN_MEDIAN_DEPTH_M:
+        raise InvalidInputError(f"depth image ({encoding}) has a median depth of {median * 1000:.1f} mm: are "
+                                f"the values in the wrong unit (metres in an integer image)? depth_scale is "
+                                f"{depth_scale} m per unit")
 
 
 def pose_param_to_matrix(values: Sequence[float], name: str = "camera_pose") -> np.ndarray:

@@ -20,7 +20,7 @@ from affordance_grasp.action import ExecuteGrasp as ExecuteGraspAction
 from affordance_grasp.srv import ExecuteGrasp
 
 from ..errors import AffordanceGraspError, InvalidInputError
-from ..execution.base import ExecutionConfig
+from ..execution.base import ExecutionConfig, check_grasp
 from ..types import FailureReason
 from .common import Param, declare, run
 from .conversions import grasp_from_msg, outcome_to_execute_response, scene_from_msgs
@@ -41,6 +41,8 @@ PARAMS = [
     Param("gripper_timeout", 10.0, "seconds to wait for a gripper action", (0.5, 120.0)),
     Param("base_frame", "base_link", "grasps must be expressed in this frame (the robot's base link)"),
     Param("max_opening", 0.08, "gripper stroke (m); wider grasps are refused", (0.01, 0.3)),
+    Param("max_reach", 1.0, "grasps farther than this from the base origin (m) are refused before planning",
+          (0.2, 3.0)),
     Param("timeout", 60.0, "seconds to wait for the backend", (1.0, 600.0)),
 ]
 
@@ -49,7 +51,8 @@ class ExecutorNode(Node):
     def __init__(self):
         super().__init__("executor_node")
         self.p = declare(self, PARAMS)
-        self.config = ExecutionConfig(max_opening=self.p["max_opening"]).validate()
+        self.config = ExecutionConfig(max_opening=self.p["max_opening"],
+                                      max_reach=self.p["max_reach"]).validate()
         self.motion_lock = threading.Lock()  # never two motions at once
         self.backend = None
         if self.p["backend"] == "moveit":
@@ -97,9 +100,7 @@ class ExecutorNode(Node):
             if grasp.frame_id != self.p["base_frame"]:
                 raise InvalidInputError(f"grasp is in frame {grasp.frame_id!r}, expected {self.p['base_frame']!r}")
             scene = scene_from_msgs(req.scene_boxes, req.table_height) if req.has_scene else None
-            if grasp.width > self.config.max_opening + 1e-6:
-                raise InvalidInputError(f"grasp width {grasp.width:.3f} m exceeds the gripper's "
-                                        f"{self.config.max_opening:.3f} m opening")
+            check_grasp(grasp, self.config)
         except AffordanceGraspError as e:
             return self._refuse(resp, str(e))
         if not self.motion_lock.acquire(blocking=False):
