@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Union
+from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import cv2
 import numpy as np
+from scipy.spatial import cKDTree
 
 from .affordance.grounding import PRESENCE_THRESHOLD, Choice, SceneObject, choose, colour_shares
 from .affordance.query import QueryParser
@@ -97,6 +98,33 @@ def cluster_mask(cloud: SceneCloud, cluster: int, radius: int = 3) -> np.ndarray
     return cv2.dilate(m, np.ones((2 * radius + 1, 2 * radius + 1), np.uint8)).astype(bool)
 
 
+def box_containment(a: np.ndarray, b: np.ndarray) -> float:
+    """Overlap of two image boxes over the smaller one's area (1: one lies inside the other)."""
+    iw = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    ih = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    area = min((a[2] - a[0]) * (a[3] - a[1]), (b[2] - b[0]) * (b[3] - b[1]))
+    return float(iw * ih / area) if area > 0 else 0.0
+
+
+def split_pieces(cloud: SceneCloud, objects: Sequence[SceneObject], max_gap: float = 0.05,
+                 min_containment: float = 0.5) -> List[Tuple[int, int]]:
+    """Pairs of clusters that are one object the depth edge cut in two: a bowl's inside and its
+    near outer wall lose the rim between them (its pixels drop out at the depth step), and come
+    out as two clusters a few centimetres apart, one box inside the other, both looking like the
+    same kind of thing. Geometry alone cannot tell them from a cup standing in front of a pot;
+    the reasoning head naming both the same kind is what decides."""
+    pairs = []
+    for i, a in enumerate(objects):
+        for b in objects[i + 1:]:
+            kind = a.most_likely()
+            if not kind or kind != b.most_likely() or box_containment(a.box, b.box) < min_containment:
+                continue
+            pa, pb = cloud.points[cloud.cluster == a.index], cloud.points[cloud.cluster == b.index]
+            if float(cKDTree(pa).query(pb, distance_upper_bound=max_gap)[0].min()) <= max_gap:
+                pairs.append((a.index, b.index))
+    return pairs
+
+
 def mask_box(mask: np.ndarray) -> np.ndarray:
     vs, us = np.nonzero(mask)
     if len(vs) == 0:
@@ -140,6 +168,29 @@ class GraspPipeline:
                 o.part_score = float(score)
         return objects
 
+    def locate(self, frame: RGBDFrame, cloud: SceneCloud, query: AffordanceQuery,
+               pick_any: bool = False) -> Tuple[Choice, Dict[int, np.ndarray]]:
+        """Which cluster ``query`` means (GroundingError when none or several), and every
+        cluster's box. Clusters that are pieces of one object are joined in ``cloud`` first."""
+        boxes = cluster_boxes(cloud)
+        if not boxes:
+            raise EmptyCloudError("no object on the table: the cloud has no object cluster")
+        objects = self.scene_objects(frame, cloud, query, boxes)
+        pieces = split_pieces(cloud, objects)
+        if pieces:
+            label: Dict[int, int] = {}          # where each joined cluster went
+            for keep, merge in pieces:
+                while keep in label:
+                    keep = label[keep]
+                while merge in label:
+                    merge = label[merge]
+                if keep != merge:
+                    cloud.cluster[cloud.cluster == merge] = keep
+                    label[merge] = keep
+            boxes = cluster_boxes(cloud)
+            objects = self.scene_objects(frame, cloud, query, boxes)
+        return choose(query, objects, self.parser.vocab, pick_any, self.recognisable()), boxes
+
     def detect(self, frame: RGBDFrame, query: Union[str, AffordanceQuery], object_box=None,
                object_mask: Optional[np.ndarray] = None, seed: int = 0, pick_any: bool = False) -> Detection:
         """Raises QueryError (GroundingError when the request does not pick out one object in
@@ -161,12 +212,8 @@ class GraspPipeline:
                              (cloud.pixels[:, 0] >= box[1]) & (cloud.pixels[:, 0] <= box[3]))
         choice = None
         if object_mask is None and object_box is None:
-            boxes = cluster_boxes(cloud)
-            if not boxes:
-                raise EmptyCloudError("no object on the table: the cloud has no object cluster")
             t_loc = time.perf_counter()
-            choice = choose(q, self.scene_objects(frame, cloud, q, boxes), self.parser.vocab, pick_any,
-                            self.recognisable())
+            choice, boxes = self.locate(frame, cloud, q, pick_any)
             t["locate"] = time.perf_counter() - t_loc
             q = choice.query
             box = boxes[choice.index]

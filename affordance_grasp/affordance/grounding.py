@@ -60,6 +60,10 @@ class SceneObject:
         c = max(self.probs, key=self.probs.get)
         return c if self.probs[c] >= self.presence else ""
 
+    def most_likely(self) -> str:
+        """Its most likely known category, however unsure."""
+        return max(self.probs, key=self.probs.get) if self.probs else ""
+
     def main_colour(self) -> str:
         return max(self.colours, key=self.colours.get) if self.colours else ""
 
@@ -100,10 +104,6 @@ def colour_shares(rgb: np.ndarray, pixels: np.ndarray, colours: Dict[str, Sequen
     nearest = d.argmin(1)
     close = d[np.arange(len(d)), nearest] <= COLOUR_TOLERANCE
     return {n: float(np.mean(close & (nearest == i))) for i, n in enumerate(names)}
-
-
-def _most_likely(o: SceneObject) -> str:
-    return max(o.probs, key=o.probs.get) if o.probs else ""
 
 
 def _side(o: SceneObject, objects: Sequence[SceneObject]) -> str:
@@ -173,7 +173,7 @@ def choose(query: AffordanceQuery, objects: Sequence[SceneObject], vocab: Vocabu
         # The presence threshold is set to miss few objects, so a mug often passes it for "cup"
         # too. An object that looks more like something else is no rival to one that looks most
         # like what was asked for: only those are weighed against each other.
-        best_fit = [o for o in cands if _most_likely(o) == query.object]
+        best_fit = [o for o in cands if o.most_likely() == query.object]
         if best_fit:
             outshone = [o for o in cands if o not in best_fit]
             cands = best_fit
@@ -193,7 +193,7 @@ def choose(query: AffordanceQuery, objects: Sequence[SceneObject], vocab: Vocabu
     else:
         # No object named: those whose (likely) kind has the part or the action asked for.
         def fits(o: SceneObject) -> bool:
-            c = _most_likely(o)
+            c = o.most_likely()
             if o.probs.get(c, 0.0) < CONFIDENT or c not in vocab.part_map:
                 return True  # not surely a known kind: its part score decides
             if query.affordance in vocab.grasp_affordances:
