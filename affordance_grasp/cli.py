@@ -87,6 +87,13 @@ def build_parser() -> argparse.ArgumentParser:
     dm.add_argument("--objects", type=Path, nargs="+", default=(), metavar="PATH",
                     help="object files (YAML) or folders of them: their objects appear in the scenes, asked for "
                          "with their own queries")
+    ch = sub.add_parser("choose", help="how often detection picks the object a request means (the demo's kinds of "
+                                       "request, nothing moved); summary.json")
+    ch.add_argument("--trials", type=_positive_int, default=200)
+    ch.add_argument("--seed", type=int, default=100)
+    ch.add_argument("--out", type=Path, default=Path("out/choose"))
+    ch.add_argument("--objects", type=Path, nargs="+", default=(), metavar="PATH",
+                    help="object files (YAML) or folders of them: their objects join the scenes and requests")
     ob = sub.add_parser("objects", help="list the object categories, check object files, render a picture grid")
     ob.add_argument("--objects", type=Path, nargs="+", default=(), metavar="PATH",
                     help="object files (YAML) or folders of them to load and check")
@@ -138,6 +145,12 @@ def main(argv=None) -> int:
         elif args.command == "demo":
             from .apps.demo import demo
             demo(args.out, args.trials, args.seed, args.config, args.max_attempts, args.objects)
+            print(f"wrote {args.out / 'summary.json'}")
+        elif args.command == "choose":
+            from .apps.choice import choice_accuracy, choice_table
+            summary = choice_accuracy(args.trials, args.seed, args.out, args.objects)
+            print(choice_table(summary))
+            print(f"refusals: {summary['refused']}")
             print(f"wrote {args.out / 'summary.json'}")
         elif args.command == "objects":
             from .apps.objects import objects_command

@@ -34,6 +34,23 @@ def test_cli_rejects_bad_arguments(capsys):
     assert "positive" in capsys.readouterr().err
 
 
+def test_choose_cli_reports_object_choice_per_kind_of_request(tmp_path, capsys):
+    from affordance_grasp.apps.choice import refusal_kind
+    from affordance_grasp.cli import main
+    assert main(["choose", "--trials", "5", "--seed", "0", "--out", str(tmp_path)]) == 0
+    s = json.loads((tmp_path / "summary.json").read_text())
+    assert s["n"] == 5 and set(s["per_kind"]) == {"seen", "unseen", "same kind", "functional"}
+    rows = s["trials"]
+    assert [r["kind"] for r in rows] == ["seen", "unseen", "same kind", "seen", "functional"]
+    assert s["right_object_rate"] == sum(r["right"] for r in rows) / 5
+    # A refusal is never counted right, and is tallied by the rule that made it.
+    assert all(not r["right"] and r["refused"] for r in rows if r["margin"] is None)
+    assert sum(s["refused"].values()) == sum(bool(r["refused"]) for r in rows)
+    assert "| **all** | 5 |" in capsys.readouterr().out
+    assert refusal_kind("2 objects match 'the mug': ...") == "objects match"
+    assert refusal_kind("no knife in view (I see: mug 0.93)") == "not in view"
+
+
 def test_bench_cli_writes_results_comparison_and_overlays(tmp_path):
     from affordance_grasp.cli import main
     assert main(["bench", "--strategy", "all", "--trials", "2", "--seed", "5", "--out", str(tmp_path)]) == 0
