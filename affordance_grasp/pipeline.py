@@ -106,13 +106,19 @@ def box_containment(a: np.ndarray, b: np.ndarray) -> float:
     return float(iw * ih / area) if area > 0 else 0.0
 
 
+def _xy_span(points: np.ndarray) -> float:
+    """Longest side of the points' bounding box on the table."""
+    return float(np.ptp(points[:, :2], axis=0).max())
+
+
 def split_pieces(cloud: SceneCloud, objects: Sequence[SceneObject], max_gap: float = 0.05,
-                 min_containment: float = 0.5) -> List[Tuple[int, int]]:
+                 min_containment: float = 0.5, max_growth: float = 1.5) -> List[Tuple[int, int]]:
     """Pairs of clusters that are one object the depth edge cut in two: a bowl's inside and its
     near outer wall lose the rim between them (its pixels drop out at the depth step), and come
     out as two clusters a few centimetres apart, one box inside the other, both looking like the
-    same kind of thing. Geometry alone cannot tell them from a cup standing in front of a pot;
-    the reasoning head naming both the same kind is what decides."""
+    same kind of thing, and together no wider than the larger piece. Geometry alone cannot tell
+    them from a cup standing in front of a pot; the reasoning head naming both the same kind,
+    and the span, are what decide."""
     pairs = []
     for i, a in enumerate(objects):
         for b in objects[i + 1:]:
@@ -120,7 +126,12 @@ def split_pieces(cloud: SceneCloud, objects: Sequence[SceneObject], max_gap: flo
             if not kind or kind != b.most_likely() or box_containment(a.box, b.box) < min_containment:
                 continue
             pa, pb = cloud.points[cloud.cluster == a.index], cloud.points[cloud.cluster == b.index]
-            if float(cKDTree(pa).query(pb, distance_upper_bound=max_gap)[0].min()) <= max_gap:
+            if float(cKDTree(pa).query(pb, distance_upper_bound=max_gap)[0].min()) > max_gap:
+                continue
+            # Pieces of one object span it together no wider than the larger piece does alone
+            # (a bowl's inside and its near wall are both about its diameter); two objects side
+            # by side, or one behind the other, span about the sum of their sizes.
+            if _xy_span(np.vstack([pa, pb])) <= max_growth * max(_xy_span(pa), _xy_span(pb)):
                 pairs.append((a.index, b.index))
     return pairs
 

@@ -141,14 +141,11 @@ def test_a_colour_darkened_by_shade_still_selects_its_object():
 
 
 def _cloud_of(clusters):
-    """A SceneCloud of point blobs, one per cluster id: {id: (centre, n)}."""
+    """A SceneCloud of uniform point boxes, one per cluster id: {id: (low corner, high corner, n)}."""
     from affordance_grasp.grasping.cloud import SceneCloud
     rng = np.random.default_rng(0)
-    pts, lab = [], []
-    for cid, (centre, n) in clusters.items():
-        pts.append(np.asarray(centre) + rng.uniform(-0.01, 0.01, (n, 3)))
-        lab.append(np.full(n, cid))
-    pts, lab = np.concatenate(pts), np.concatenate(lab)
+    pts = np.concatenate([rng.uniform(lo, hi, (n, 3)) for lo, hi, n in clusters.values()])
+    lab = np.concatenate([np.full(n, cid) for cid, (_, _, n) in clusters.items()])
     n = len(pts)
     return SceneCloud(pts, np.tile([0, 0, 1.0], (n, 1)), np.zeros((n, 2), int), np.zeros(n, bool), lab,
                       np.ones(n, bool))
@@ -156,14 +153,19 @@ def _cloud_of(clusters):
 
 def test_pieces_of_one_object_are_those_close_nested_and_of_one_kind():
     from affordance_grasp.pipeline import split_pieces
-    cloud = _cloud_of({0: ([0.5, 0.0, 0.05], 50), 1: ([0.5, -0.045, 0.03], 30), 2: ([0.5, 0.2, 0.05], 40),
-                       3: ([0.5, 0.045, 0.03], 30)})
-    inside, outside, beside = np.array([10, 10, 100, 100.0]), np.array([20, 60, 90, 110.0]), np.array([300, 10, 390, 90.0])
-    bowl_in = SceneObject(0, inside, np.zeros(3), 0.1, probs={"bowl": 0.8, "pot": 0.2})
-    bowl_wall = SceneObject(1, outside, np.zeros(3), 0.1, probs={"bowl": 0.5, "pot": 0.5 - 1e-3})
-    far_bowl = SceneObject(2, beside, np.zeros(3), 0.1, probs={"bowl": 0.9})
-    cup_in_front = SceneObject(3, outside, np.zeros(3), 0.1, probs={"cup": 0.7, "bowl": 0.3})
+    # A 10 cm bowl seen from -x: its inside (the near part hidden), and its near outer wall 1 cm in front.
+    inside, wall = ([0.47, -0.05, 0.01], [0.55, 0.05, 0.05], 300), ([0.45, -0.05, 0.0], [0.46, 0.05, 0.05], 80)
+    cloud = _cloud_of({0: inside, 1: wall, 2: ([0.5, 0.25, 0.0], [0.6, 0.35, 0.05], 200),
+                       3: ([0.44, 0.06, 0.0], [0.46, 0.08, 0.08], 40)})
+    box_in, box_wall, box_far = np.array([10, 10, 100, 100.0]), np.array([20, 60, 90, 110.0]), np.array([300, 10, 390, 90.0])
+    bowl_in = SceneObject(0, box_in, np.zeros(3), 0.1, probs={"bowl": 0.8, "pot": 0.2})
+    bowl_wall = SceneObject(1, box_wall, np.zeros(3), 0.1, probs={"bowl": 0.5, "pot": 0.5 - 1e-3})
+    far_bowl = SceneObject(2, box_far, np.zeros(3), 0.1, probs={"bowl": 0.9})
+    cup_in_front = SceneObject(3, box_wall, np.zeros(3), 0.1, probs={"cup": 0.7, "bowl": 0.3})
     assert split_pieces(cloud, [bowl_in, bowl_wall, far_bowl, cup_in_front]) == [(0, 1)]
-    # The same wall 8 cm away is another object, whatever it looks like.
-    cloud.points[cloud.cluster == 1] += [0.0, -0.06, 0.0]
+    # Two bowls side by side (boxes nested in the image, 2 cm apart) span twice one of them.
+    pair = _cloud_of({0: inside, 1: ([0.47, 0.07, 0.01], [0.57, 0.17, 0.05], 300)})
+    assert split_pieces(pair, [bowl_in, bowl_wall]) == []
+    # The wall 8 cm away is another object, whatever it looks like.
+    cloud.points[cloud.cluster == 1] -= [0.08, 0.0, 0.0]
     assert split_pieces(cloud, [bowl_in, bowl_wall]) == []
