@@ -67,8 +67,13 @@ def test_unknown_noun_excludes_confident_known_objects_and_takes_the_strongest_p
     scene = [obj(0, 0.2, {"mug": 0.95}, part=0.9), obj(1, 0.0, {"mug": 0.3, "knife": 0.2}, part=0.6),
              obj(2, -0.2, {"bottle": 0.4}, part=0.4)]
     c = pick(parser, "pick up the spork by the handle", scene)
-    assert c.index == 1 and c.margin == pytest.approx(0.2)
-    assert "handle heat" in c.reason
+    assert c.index == 1 and c.margin == pytest.approx(0.6 * 0.7 - 0.4 * 0.6)
+    assert "handle heat x unfamiliarity" in c.reason
+    # The part's heat weighed by how little an object looks like any known kind: a likely mug
+    # with a little more handle heat loses to a thing the head cannot name.
+    c = pick(parser, "pick up the spork by the handle", [obj(0, 0.1, {"mug": 0.55}, part=0.9),
+                                                          obj(1, -0.1, {"knife": 0.15}, part=0.7)])
+    assert c.index == 1
     with pytest.raises(GroundingError, match="everything I see is a known object"):
         pick(parser, "grab the thermos", [obj(0, 0.0, {"bottle": 0.9}, part=0.5)])
 

@@ -181,15 +181,18 @@ def choose(query: AffordanceQuery, objects: Sequence[SceneObject], vocab: Vocabu
         score = lambda o: o.probs[query.object]  # noqa: E731
         basis = f"{noun} probability"
     elif query.object:
-        # An object the model was not taught: not one that is surely something else, and then the
-        # one where the requested part shows most.
+        # An object the model was not taught: not one that is surely something else; among the
+        # rest, the requested part's heat on it weighed by how little it looks like any known
+        # kind. The heat alone hardly separates objects (a crop centred on any object keeps
+        # most of the heat on it); both pieces of evidence together chose right 18 of 24 times
+        # where the heat alone did 14 (README, "Which object is meant").
         cands = [o for o in objects if max(o.probs.values(), default=0.0) < CONFIDENT]
         if not cands:
             raise GroundingError(f"no {noun} in view: everything I see is a known object "
                                  f"(I see: {'; '.join(seen)}); add '{noun}' to the vocabulary if it is one of them")
-        cands.sort(key=lambda o: -np.nan_to_num(o.part_score))
-        score = lambda o: float(np.nan_to_num(o.part_score))  # noqa: E731
-        basis = f"{query.part or query.affordance} heat"
+        score = lambda o: float(np.nan_to_num(o.part_score)) * (1.0 - max(o.probs.values(), default=0.0))  # noqa: E731
+        cands.sort(key=lambda o: -score(o))
+        basis = f"{query.part or query.affordance} heat x unfamiliarity"
     else:
         # No object named: those whose (likely) kind has the part or the action asked for.
         def fits(o: SceneObject) -> bool:
