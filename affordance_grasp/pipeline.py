@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 from scipy.spatial import cKDTree
 
-from .affordance.grounding import PRESENCE_THRESHOLD, Choice, SceneObject, choose, colour_shares
+from .affordance.grounding import PRESENCE_THRESHOLD, Choice, SceneObject, choose, colour_profile
 from .affordance.query import QueryParser
 from .errors import EmptyCloudError, InvalidInputError, NoGraspFoundError
 from .grasping.antipodal import AntipodalGenerator
@@ -168,10 +168,9 @@ class GraspPipeline:
         for i, p in zip(ids, probs):
             sel = cloud.cluster == i
             pts = cloud.points[sel]
-            px = cloud.pixels[sel]
+            nearest, near = colour_profile(frame.rgb, cloud.pixels[sel], vocab.colours)
             objects.append(SceneObject(i, boxes[i], pts.mean(0), float(np.ptp(pts, axis=0).max()),
-                                       colour_shares(frame.rgb, px, vocab.colours), p, presence=presence,
-                                       colours_near=colour_shares(frame.rgb, px, vocab.colours, exclusive=False)))
+                                       nearest, p, presence=presence, colours_near=near))
         taught = self.recognisable()
         if not (query.object and query.known_object and query.object in taught):
             masks = [cluster_mask(cloud, i) for i in ids]
@@ -199,7 +198,10 @@ class GraspPipeline:
                     cloud.cluster[cloud.cluster == merge] = keep
                     label[merge] = keep
             boxes = cluster_boxes(cloud)
-            objects = self.scene_objects(frame, cloud, query, boxes)
+            # Only the joined objects changed: the head looks again at those alone.
+            joined = set(label.values()) - set(label)
+            objects = [o for o in objects if o.index not in label and o.index not in joined]
+            objects += self.scene_objects(frame, cloud, query, {i: boxes[i] for i in joined if i in boxes})
         return choose(query, objects, self.parser.vocab, pick_any, self.recognisable()), boxes
 
     def detect(self, frame: RGBDFrame, query: Union[str, AffordanceQuery], object_box=None,

@@ -13,8 +13,8 @@ Colour: each pixel of an object takes the named colour (config/affordance_vocabu
 ``colours``) nearest to it in CIELAB, with lightness weighted half (shading changes lightness
 more than hue), if that colour is within ``COLOUR_TOLERANCE`` (Delta E). An object's match to
 "red" averages the share of its pixels nearest red and the share within tolerance of red
-(:meth:`SceneObject.colour_match`); it must reach ``COLOUR_SHARE``, and the best match wins. Position is in the robot's base frame: left is
-+y, near is close to the base. Size is the longest side of the object's points' bounding box.
+(:meth:`SceneObject.colour_match`); it must reach ``COLOUR_SHARE``, and the best match wins.
+Position is in the robot's base frame: left is +y, near is close to the base. Size is the longest side of the object's points' bounding box.
 """
 from __future__ import annotations
 
@@ -55,10 +55,8 @@ class SceneObject:
     @property
     def category(self) -> str:
         """Its most likely known category, or "" when no category is likely enough."""
-        if not self.probs:
-            return ""
-        c = max(self.probs, key=self.probs.get)
-        return c if self.probs[c] >= self.presence else ""
+        c = self.most_likely()
+        return c if c and self.probs[c] >= self.presence else ""
 
     def most_likely(self) -> str:
         """Its most likely known category, however unsure."""
@@ -84,13 +82,13 @@ class Choice:
     seen: List[str] = field(default_factory=list)   # a description of every object in view
 
 
-def colour_shares(rgb: np.ndarray, pixels: np.ndarray, colours: Dict[str, Sequence[int]],
-                  exclusive: bool = True) -> Dict[str, float]:
-    """Share of ``pixels`` ([v, u] rows) whose nearest named colour (CIELAB) is each colour; with
-    ``exclusive=False``, the share within ``COLOUR_TOLERANCE`` of each colour, nearest or not (a
-    white cup in shade is nearest to grey, but still near white)."""
+def colour_profile(rgb: np.ndarray, pixels: np.ndarray,
+                   colours: Dict[str, Sequence[int]]) -> Tuple[Dict[str, float], Dict[str, float]]:
+    """Two shares of ``pixels`` ([v, u] rows) per named colour (CIELAB): those whose nearest named
+    colour it is (within ``COLOUR_TOLERANCE``), and those within tolerance of it, nearest or not
+    (a white cup in shade is nearest to grey, but still near white)."""
     if len(pixels) == 0 or not colours:
-        return {}
+        return {}, {}
     names = list(colours)
     protos = cv2.cvtColor(np.asarray([list(colours[n]) for n in names], np.uint8)[None], cv2.COLOR_RGB2LAB)[0]
     px = rgb[pixels[:, 0], pixels[:, 1]].astype(np.uint8)[None]
@@ -99,11 +97,17 @@ def colour_shares(rgb: np.ndarray, pixels: np.ndarray, colours: Dict[str, Sequen
     # OpenCV's 8-bit Lab: L in 0..255 for 0..100, a and b offset by 128.
     w = np.array([0.5 * 100 / 255, 1.0, 1.0], np.float32)
     d = np.linalg.norm((lab[:, None] - protos[None]) * w, axis=2)
-    if not exclusive:
-        return {n: float(np.mean(d[:, i] <= COLOUR_TOLERANCE)) for i, n in enumerate(names)}
     nearest = d.argmin(1)
     close = d[np.arange(len(d)), nearest] <= COLOUR_TOLERANCE
-    return {n: float(np.mean(close & (nearest == i))) for i, n in enumerate(names)}
+    return ({n: float(np.mean(close & (nearest == i))) for i, n in enumerate(names)},
+            {n: float(np.mean(d[:, i] <= COLOUR_TOLERANCE)) for i, n in enumerate(names)})
+
+
+def colour_shares(rgb: np.ndarray, pixels: np.ndarray, colours: Dict[str, Sequence[int]],
+                  exclusive: bool = True) -> Dict[str, float]:
+    """One of :func:`colour_profile`'s shares: nearest (``exclusive``) or within tolerance."""
+    nearest, near = colour_profile(rgb, pixels, colours)
+    return nearest if exclusive else near
 
 
 def _side(o: SceneObject, objects: Sequence[SceneObject]) -> str:
