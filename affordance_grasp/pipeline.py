@@ -27,6 +27,7 @@ from .grasping.antipodal import AntipodalGenerator
 from .grasping.base import GraspGenerator
 from .grasping.cloud import CloudConfig, SceneCloud, build_scene_cloud
 from .selection.scoring import ScoringConfig, score_grasps
+from .timing import StageTimes
 from .types import AffordanceMap, AffordanceQuery, Grasp, RGBDFrame, SceneBox, SceneModel
 
 
@@ -252,5 +253,9 @@ class GraspPipeline:
         t0 = time.perf_counter()
         ranked = score_grasps(grasps, amap, frame, self.scoring, avoid)
         t["selection"] = time.perf_counter() - t0
+        # Where each stage's time went, for ``bench --profile``.
+        stages = StageTimes().merge(cloud.times, "cloud.").merge(getattr(self.predictor, "last_times", None),
+                                                                  "affordance.")
+        t.update(stages.merge(report.times if report is not None else None, "generation.").seconds)
         return Detection(q, amap, ranked, cloud, box, avoid, t, choice, scene_model(cloud),
                          report.to_dict() if report is not None else {})

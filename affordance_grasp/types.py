@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import List, Optional
 
 import numpy as np
 
@@ -23,19 +23,34 @@ def _finite(name: str, value: float) -> float:
     return value
 
 
+def check_transforms(name: str, T) -> np.ndarray:
+    """Return ``T`` as float64 (N, 4, 4) rigid transforms, or raise naming ``name`` (and, for
+    more than one, the first bad index). One vectorised pass: a generator makes thousands."""
+    T = np.asarray(T, dtype=np.float64)
+    if T.ndim != 3 or T.shape[1:] != (4, 4):
+        raise InvalidInputError(f"{name} must be a 4x4 matrix, got shape {T.shape[1:] if T.ndim == 3 else T.shape}")
+
+    def fail(bad: np.ndarray, what: str) -> None:
+        if bad.any():
+            at = f"[{int(np.argmax(bad))}]" if len(T) > 1 else ""
+            raise InvalidInputError(f"{name}{at} {what}")
+
+    fail(~np.isfinite(T).all(axis=(1, 2)), "contains NaN or inf")
+    last = np.abs(T[:, 3] - np.array([0.0, 0.0, 0.0, 1.0])).max(axis=1) > 1e-9
+    if last.any():
+        fail(last, f"last row must be [0, 0, 0, 1], got {T[int(np.argmax(last)), 3].tolist()}")
+    R = T[:, :3, :3]
+    skew = np.abs(np.einsum("nji,njk->nik", R, R) - np.eye(3)).max(axis=(1, 2)) > _ORTHO_TOL
+    fail(skew | (np.linalg.det(R) < 0), "rotation is not orthonormal with det +1")
+    return T
+
+
 def check_transform(name: str, T) -> np.ndarray:
     """Return ``T`` as a float64 4x4 rigid transform, or raise naming ``name``."""
     T = np.asarray(T, dtype=np.float64)
     if T.shape != (4, 4):
         raise InvalidInputError(f"{name} must be a 4x4 matrix, got shape {T.shape}")
-    if not np.all(np.isfinite(T)):
-        raise InvalidInputError(f"{name} contains NaN or inf")
-    if not np.allclose(T[3], [0.0, 0.0, 0.0, 1.0], atol=1e-9):
-        raise InvalidInputError(f"{name} last row must be [0, 0, 0, 1], got {T[3].tolist()}")
-    R = T[:3, :3]
-    if not np.allclose(R.T @ R, np.eye(3), atol=_ORTHO_TOL) or np.linalg.det(R) < 0:
-        raise InvalidInputError(f"{name} rotation is not orthonormal with det +1")
-    return T
+    return check_transforms(name, T[None])[0]
 
 
 def _points(name: str, p, n: Optional[int] = None) -> np.ndarray:
@@ -274,6 +289,28 @@ class Grasp:
         for name in ("quality", "affordance_score", "score"):
             setattr(self, name, _finite(f"Grasp.{name}", getattr(self, name)))
         self.contacts = _points("Grasp.contacts", self.contacts, 2)
+
+    @classmethod
+    def many(cls, poses, widths, quality, contacts, frame_id: str = "base") -> List["Grasp"]:
+        """Grasps from arrays (``score`` = ``quality``), checked as a whole first: per-grasp
+        checks cost more than generating them."""
+        poses = check_transforms("Grasp.pose", poses)
+        n = len(poses)
+        widths, quality = np.asarray(widths, np.float64), np.asarray(quality, np.float64)
+        contacts = np.asarray(contacts, np.float64)
+        if widths.shape != (n,) or quality.shape != (n,) or contacts.shape != (n, 2, 3):
+            raise InvalidInputError(f"Grasp.many needs {n} widths, qualities and (2, 3) contacts")
+        if not (np.isfinite(widths).all() and np.isfinite(quality).all() and np.isfinite(contacts).all()):
+            raise InvalidInputError("Grasp.many: widths, qualities and contacts must be finite")
+        if (widths < 0).any():
+            raise InvalidInputError(f"Grasp.width must be >= 0, got {float(widths.min())}")
+        out = []
+        for T, w, q, c in zip(poses, widths.tolist(), quality.tolist(), contacts):
+            g = object.__new__(cls)              # every field was checked above, as a whole
+            g.pose, g.width, g.quality, g.affordance_score, g.score = T, w, q, 0.0, q
+            g.contacts, g.frame_id = c, frame_id
+            out.append(g)
+        return out
 
     @property
     def position(self) -> np.ndarray:

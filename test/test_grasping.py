@@ -250,3 +250,65 @@ def test_no_grasp_says_which_filter_removed_the_candidates(gen):
     rep = wide.last_report
     assert rep.made["seeds"] > 0 and rep.removed["width outside the stroke"] > 0
     assert "width outside the stroke" in rep.summary()
+
+
+def test_collision_sweep_agrees_with_a_per_candidate_check(gen):
+    """The sweep tests chunks of nearby candidates against the points inside their hands'
+    bounds only: it must find what testing every candidate against every point finds."""
+    from scipy.spatial.transform import Rotation
+    from affordance_grasp.grasping.antipodal import _hand_boxes
+    free, _ = scene_cloud([("obj_0", BOX, (0.5, 0.0, 0.0005))])
+    base = gen.generate(free, seed=0)[:60]
+    assert len(base) > 30, len(base)
+    cloud, _ = scene_cloud([("obj_0", BOX, (0.5, 0.0, 0.0005)), ("wall_0", WALL, (0.5, 0.04, 0.0005))])
+    rng = np.random.default_rng(0)
+    # The generator's own grasps plus the same turned and shifted at random: a mix of free,
+    # colliding and empty hands.
+    R = np.concatenate([[g.pose[:3, :3] for g in base],
+                        [Rotation.random(random_state=int(s)).as_matrix() @ g.pose[:3, :3]
+                         for s, g in zip(rng.integers(1 << 30, size=len(base)), base)]])
+    tcp = np.concatenate([[g.position for g in base], [g.position + rng.normal(0, 0.02, 3) for g in base]])
+    width = np.concatenate([[g.width for g in base]] * 2)
+    # Side approaches from just past the box, which then lies in the path the hand came along.
+    a = rng.uniform(-np.pi, np.pi, 40)
+    z_ax = np.stack([np.cos(a), np.sin(a), np.zeros_like(a)], 1)
+    y_ax = np.stack([-np.sin(a), np.cos(a), np.zeros_like(a)], 1)
+    R = np.concatenate([R, np.stack([np.cross(y_ax, z_ax), y_ax, z_ax], 2)])
+    tcp = np.concatenate([tcp, np.array([0.5, 0.0, 0.05]) + z_ax * rng.uniform(0.08, 0.2, (40, 1))])
+    width = np.concatenate([width, np.full(40, 0.02)])
+    g = gen.gripper
+    opening = np.minimum(g.max_opening, width + g.pregrasp_clearance)
+    centres, halves = _hand_boxes(g, opening)
+    outcomes = []
+    # One candidate per chunk tests each hand's own bounds; the default, bounds shared by a chunk.
+    for scene, chunk in ((free, 1), (cloud, 1), (free, 64), (cloud, 64)):
+        hit, low, between, _, _ = gen._collision_free(R, tcp, width, scene, chunk=chunk)
+        pts, tgt = scene.points[scene.objects], (scene.target & scene.objects)[scene.objects]
+        for n in np.nonzero(~low)[0]:
+            x, y, z = ((pts - tcp[n]) @ R[n]).T
+
+            def hits(e):   # any point in a box grown by e (shrunk for e < 0)
+                return any(np.any((np.abs(x - c[0]) <= h[0] + e) & (np.abs(y - c[1]) <= h[1] + e)
+                                  & (z >= c[2] - h[2] - gen.cfg.pregrasp_offset - e) & (z <= c[2] + h[2] + e))
+                           for c, h in zip(centres[n], halves))
+
+            def between_pads(e):
+                return int(((np.abs(x) <= g.finger_half_width + e) & (np.abs(y) < opening[n] / 2 + e)
+                            & (z >= g.finger_z_min - e) & (z <= g.finger_z_max + e) & tgt).sum())
+
+            # The sweep runs in float32: a point within 10 um of a face may fall either way.
+            eps = 1e-5
+            assert hits(-eps) <= hit[n] <= hits(eps), n
+            if not hit[n]:
+                assert between_pads(-eps) <= between[n] <= between_pads(eps), n
+            outcomes.append(bool(hit[n]))
+    assert len(outcomes) > 200 and 20 < sum(outcomes) < len(outcomes) - 10   # both outcomes were exercised
+
+
+def test_generation_reports_where_its_time_went(gen):
+    cloud, _ = scene_cloud([("obj_0", BOX, (0.5, 0.0, 0.0005))])
+    assert gen.generate(cloud, seed=0)
+    stages = gen.last_report.times.seconds
+    for name in ("seeds", "run search", "friction cone", "re-centring", "collision sweep"):
+        assert stages[name] >= 0.0, name
+    assert {"crop", "voxel", "plane", "normals", "cluster"} <= set(cloud.times.seconds)

@@ -92,3 +92,25 @@ def test_outcome_consistency_and_errors_are_typed():
     with pytest.raises(InvalidInputError):
         GraspOutcome(True, failure_reason=FailureReason.SLIPPED)
     assert issubclass(InvalidInputError, AffordanceGraspError) and issubclass(InvalidInputError, ValueError)
+
+
+def test_grasps_from_arrays_equal_grasps_made_one_by_one():
+    T = np.tile(np.eye(4), (3, 1, 1))
+    T[:, :3, 3] = [[0.5, 0, 0.1], [0.4, 0.1, 0.1], [0.6, -0.1, 0.2]]
+    contacts = np.zeros((3, 2, 3))
+    many = Grasp.many(T, [0.02, 0.03, 0.04], [0.9, 0.5, 0.1], contacts)
+    for g, (t, w, q) in zip(many, zip(T, [0.02, 0.03, 0.04], [0.9, 0.5, 0.1])):
+        one = Grasp(t, w, quality=q, score=q, contacts=np.zeros((2, 3)))
+        assert np.array_equal(g.pose, one.pose) and (g.width, g.quality, g.score) == (one.width, one.quality, one.score)
+    bad = T.copy()
+    bad[1, 0, 0] = np.nan
+    with pytest.raises(InvalidInputError, match=r"Grasp.pose\[1\] contains NaN"):
+        Grasp.many(bad, [0.02] * 3, [0.5] * 3, contacts)
+    skew = T.copy()
+    skew[2, :3, :3] *= 2
+    with pytest.raises(InvalidInputError, match=r"Grasp.pose\[2\] rotation is not orthonormal"):
+        Grasp.many(skew, [0.02] * 3, [0.5] * 3, contacts)
+    with pytest.raises(InvalidInputError, match="width must be >= 0"):
+        Grasp.many(T, [0.02, -0.01, 0.03], [0.5] * 3, contacts)
+    with pytest.raises(InvalidInputError, match="needs 3 widths"):
+        Grasp.many(T, [0.02] * 2, [0.5] * 3, contacts)

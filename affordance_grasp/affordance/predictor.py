@@ -18,6 +18,7 @@ import torch
 from ..config import from_mapping, load_yaml
 from ..errors import CheckpointError, ConfigError, InvalidInputError
 from ..resources import resolve, resource
+from ..timing import StageTimes
 from ..types import AffordanceMap, AffordanceQuery, RGBDFrame
 from .checkpoint import load_model
 from .data import CropConfig, UNKNOWN, crop_matrix, normalise_depth, normalise_rgb, warp
@@ -80,6 +81,7 @@ class AffordancePredictor:
         self.model_id = model_id
         self.words = Vocabulary.load()
         self.last_latency_s = 0.0
+        self.last_times = StageTimes()          # crop / model / paste / regions of the last predict
 
     @classmethod
     def from_config(cls, path=None, **overrides) -> "AffordancePredictor":
@@ -132,15 +134,20 @@ class AffordancePredictor:
         if not isinstance(query, AffordanceQuery):
             raise InvalidInputError(f"expected an AffordanceQuery, got {type(query).__name__}")
 
-    def part_heatmap(self, frame: RGBDFrame, query: AffordanceQuery, part: str, box=None) -> np.ndarray:
+    def part_heatmap(self, frame: RGBDFrame, query: AffordanceQuery, part: str, box=None,
+                     times: Optional[StageTimes] = None) -> np.ndarray:
         """Full-frame, unnormalised heatmap of ``part`` of the queried object (0 outside the crop)."""
         self._check(frame, query)
+        times = times or StageTimes()
         labels = model_labels(query, part, self.words)
-        mats, img, dep = self._inputs(frame, [box])
+        with times.stage("crop"):
+            mats, img, dep = self._inputs(frame, [box])
         # The text prompt keeps the user's own noun ("spork") where the labels can only say <unk>.
         text = query_prompt(query.object, labels[1], labels[2])
-        heat = self._run(img, dep, [labels], [text])["log_heatmap"].exp()[0].numpy()
-        return self._paste(heat, mats[0], frame.rgb.shape[:2])
+        with times.stage("model"):
+            heat = self._run(img, dep, [labels], [text])["log_heatmap"].exp()[0].numpy()
+        with times.stage("paste"):
+            return self._paste(heat, mats[0], frame.rgb.shape[:2])
 
     def predict(self, frame: RGBDFrame, query: AffordanceQuery, box=None) -> AffordanceMap:
         """Heatmap of the part the fingers should go on (``query.grasp_part``) over the whole frame,
@@ -152,13 +159,16 @@ class AffordancePredictor:
             if not (np.all(np.isfinite(box)) and box[2] > box[0] and box[3] > box[1]
                     and box[2] >= 0 and box[3] >= 0 and box[0] < w and box[1] < h):
                 raise InvalidInputError(f"object box {box.tolist()} is empty or outside the {w}x{h} frame")
-        heat = self.part_heatmap(frame, query, query.grasp_part, box)
+        times = StageTimes()
+        heat = self.part_heatmap(frame, query, query.grasp_part, box, times)
         if heat.sum() <= 0:
             raise InvalidInputError("the predicted heatmap is empty (crop outside the frame?)")
-        boxes, points, mask = regions_from_heatmap(heat, self.cfg.region_threshold, self.cfg.max_regions)
-        if self.sam is not None and len(boxes):
-            mask = self.sam.refine(frame.rgb, boxes, points)
+        with times.stage("regions"):
+            boxes, points, mask = regions_from_heatmap(heat, self.cfg.region_threshold, self.cfg.max_regions)
+            if self.sam is not None and len(boxes):
+                mask = self.sam.refine(frame.rgb, boxes, points)
         self.last_latency_s = time.perf_counter() - t0
+        self.last_times = times
         return AffordanceMap.from_unnormalised(heat, query, model_id=self.model_id, boxes=boxes, points=points,
                                                mask=mask)
 

@@ -87,7 +87,26 @@ def _lowest_offset(R: np.ndarray, centres: np.ndarray, halves: np.ndarray) -> np
     """(N,) the lowest world-z offset from the TCP of any box corner."""
     signs = np.array(np.meshgrid([-1, 1], [-1, 1], [-1, 1])).reshape(3, -1).T
     corners = centres[:, :, None] + signs[None, None] * halves[None, :, None]     # (N, K, 8, 3)
-    return np.einsum("nj,nkcj->nkc", R[:, 2], corners).reshape(len(R), -1).min(1)
+    return np.matmul(corners.reshape(len(R), -1, 3), R[:, 2, :, None])[..., 0].min(1)
+
+
+def _swept_bounds(R: np.ndarray, tcp: np.ndarray, centres: np.ndarray, halves: np.ndarray,
+                  sweep: float) -> Tuple[np.ndarray, np.ndarray]:
+    """World-frame (lo, hi) (N, 3) around every hand box (centres (N, K, 3), half extents (K, 3)
+    in the TCP frame) of each candidate, swept ``sweep`` back along its approach: no point
+    outside can touch that candidate's hand."""
+    c = centres - np.array([0.0, 0.0, sweep / 2])                  # the swept boxes
+    h = halves + np.array([0.0, 0.0, sweep / 2])
+    mid = tcp[:, None] + np.matmul(c, np.transpose(R, (0, 2, 1)))  # (N, K, 3) world centres
+    ext = np.matmul(np.abs(R)[:, None], h[None, :, :, None])[..., 0]  # (N, K, 3) world half extents
+    return (mid - ext).min(1), (mid + ext).max(1)
+
+
+def _compact_chunks(keys: np.ndarray, size: int) -> List[np.ndarray]:
+    """Indices in chunks of at most ``size`` whose ``keys`` lie close together (k-d tree leaf
+    order), so that each chunk's candidates need only the points near them."""
+    order = cKDTree(keys, leafsize=max(1, size // 2)).indices
+    return [order[s:s + size] for s in range(0, len(order), size)]
 
 
 def _unit(v: np.ndarray) -> np.ndarray:
@@ -113,7 +132,7 @@ class AntipodalGenerator(GraspGenerator):
         cnt = np.maximum(w.sum(1), 1.0)
         mean = (nb * w).sum(1) / cnt
         d = (nb - mean[:, None]) * w
-        cov = np.einsum("ski,skj->sij", d, d) / cnt[..., None]
+        cov = np.matmul(np.transpose(d, (0, 2, 1)), d) / cnt[..., None]
         _, vecs = np.linalg.eigh(cov)
         return vecs[:, :, 2]
 
@@ -150,19 +169,20 @@ class AntipodalGenerator(GraspGenerator):
         cfg, g = self.cfg, self.gripper
         reach = g.max_opening
         k = min(256, len(obj_pts))
-        dist, idx = tree.query(seeds, k=k, distance_upper_bound=reach)
+        dist, idx = tree.query(seeds, k=k, distance_upper_bound=reach, workers=-1)
         found = np.isfinite(dist)
         nb = obj_pts[np.minimum(idx, len(obj_pts) - 1)]              # (S, K, 3)
         d = nb - seeds[:, None]                                      # (S, K, 3)
-        t = np.einsum("slc,skc->slk", axes, d)                       # (S, L, K)
+        t = np.matmul(axes, np.transpose(d, (0, 2, 1)))              # (S, L, K)
         perp2 = (d ** 2).sum(-1)[:, None] - t ** 2
-        near = found[:, None] & (perp2 < cfg.line_radius ** 2)
+        # Few neighbours lie on any one line: the rest works on those alone.
+        s_i, l_i, k_i = np.nonzero(found[:, None] & (perp2 < cfg.line_radius ** 2))
+        t = t[s_i, l_i, k_i]
         nbins = int(np.ceil(2 * reach / cfg.bin_size)) | 1
         c = nbins // 2
         b = np.clip(np.round(t / cfg.bin_size).astype(int) + c, 0, nbins - 1)
-        occ = np.zeros(t.shape[:2] + (nbins,), bool)
-        s_i, l_i, k_i = np.nonzero(near)
-        occ[s_i, l_i, b[s_i, l_i, k_i]] = True
+        occ = np.zeros(axes.shape[:2] + (nbins,), bool)
+        occ[s_i, l_i, b] = True
         occ[..., c] = True                                           # the seed itself
         gap = occ.copy()                                             # bridge single-bin holes
         gap[..., 1:-1] |= occ[..., :-2] & occ[..., 2:]
@@ -170,10 +190,10 @@ class AntipodalGenerator(GraspGenerator):
         left = np.cumprod(gap[..., c::-1], axis=-1).sum(-1)
         open_ended = (right >= nbins - c) | (left >= c + 1)          # the run reaches the window edge
         lo_bin, hi_bin = c - left + 1, c + right - 1
-        inrun = near & (b >= lo_bin[..., None]) & (b <= hi_bin[..., None])
-        t_min = np.where(inrun, t, np.inf).min(-1)
-        t_max = np.where(inrun, t, -np.inf).max(-1)
-        t_min, t_max = np.minimum(t_min, 0.0), np.maximum(t_max, 0.0)
+        inrun = (b >= lo_bin[s_i, l_i]) & (b <= hi_bin[s_i, l_i])
+        t_min, t_max = np.zeros(axes.shape[:2]), np.zeros(axes.shape[:2])   # the seed is in every run
+        np.minimum.at(t_min, (s_i[inrun], l_i[inrun]), t[inrun])
+        np.maximum.at(t_max, (s_i[inrun], l_i[inrun]), t[inrun])
         width = t_max - t_min
         bad_width = ~open_ended & ((width < cfg.min_width) | (width > g.max_opening - cfg.width_margin))
         # A run may end only because the camera saw nothing further (the far face of a seed on a
@@ -222,14 +242,17 @@ class AntipodalGenerator(GraspGenerator):
         if len(tgt_idx) == 0:
             raise EmptyCloudError("no target points to grasp (empty mask, or everything was table)")
         rng = np.random.default_rng(seed)
-        chosen = self._choose_seeds(tgt_idx, rng, seed_weights)
-        rep.count("seeds", len(chosen))
-        obj_pts = cloud.points[cloud.objects]
-        tree = cKDTree(obj_pts)
-        seeds, normals = cloud.points[chosen], cloud.normals[chosen]
-        axes, bands = self._axes(seeds, normals, obj_pts, tree)
+        with rep.times.stage("seeds"):
+            chosen = self._choose_seeds(tgt_idx, rng, seed_weights)
+            rep.count("seeds", len(chosen))
+            obj_pts = cloud.points[cloud.objects]
+            tree = cKDTree(obj_pts)
+            seeds, normals = cloud.points[chosen], cloud.normals[chosen]
+        with rep.times.stage("closing axes"):
+            axes, bands = self._axes(seeds, normals, obj_pts, tree)
         rep.count("closing axes", axes.shape[0] * axes.shape[1])
-        t_min, t_max, open_ended, bad_width, unseen = self._runs(seeds, axes, obj_pts, tree, cloud)
+        with rep.times.stage("run search"):
+            t_min, t_max, open_ended, bad_width, unseen = self._runs(seeds, axes, obj_pts, tree, cloud)
         rep.remove("run longer than the opening", int(open_ended.sum()))
         rep.remove("width outside the stroke", int(bad_width.sum()))
         rep.remove("far side not seen free", int(unseen.sum()))
@@ -240,7 +263,8 @@ class AntipodalGenerator(GraspGenerator):
         axis = axes[s_i, l_i]
         # Friction cone at both run ends, with normals from the surface boundary around them.
         ends = np.stack([seeds[s_i] + axis * t_min[s_i, l_i][:, None], seeds[s_i] + axis * t_max[s_i, l_i][:, None]], 1)
-        align_pair = self._boundary_alignment(ends, axis, bands[s_i, l_i], obj_pts, tree)
+        with rep.times.stage("friction cone"):
+            align_pair = self._boundary_alignment(ends, axis, bands[s_i, l_i], obj_pts, tree)
         keep = np.all(align_pair >= np.cos(np.arctan(cfg.friction_coef)), axis=1)
         rep.remove("outside the friction cone", int((~keep).sum()))
         s_i, l_i, axis, align_pair = s_i[keep], l_i[keep], axis[keep], align_pair[keep]
@@ -249,7 +273,48 @@ class AntipodalGenerator(GraspGenerator):
         centre = seeds[s_i] + axis * ((t_min + t_max) / 2)[s_i, l_i][:, None]
         width = (t_max - t_min)[s_i, l_i]
 
-        # Approaches about each axis, then depths.
+        with rep.times.stage("approaches and depths"):
+            R, tcp, width, tilt, align = self._poses(axis, centre, width, align_pair, cloud, rng, rep)
+        if len(tcp) == 0:
+            return []
+        with rep.times.stage("re-centring"):
+            tcp, width = self._recentre(R, tcp, width, cloud)
+        with rep.times.stage("collision sweep"):
+            hit, low, between, coverage, touch = self._collision_free(R, tcp, width, cloud)
+        rep.remove("hand below the table", int(low.sum()))
+        rep.remove("fingers or palm hit the scene", int((hit & ~low).sum()))
+        few = ~hit & ~low & ((between < cfg.min_points_between) | (coverage < cfg.min_pad_coverage))
+        rep.remove("too little of the part between the pads", int(few.sum()))
+        ok = ~(hit | low | few)
+        rep.count("kept", int(ok.sum()))
+        if not ok.any():
+            return []
+        R, tcp, width, tilt, between, align = R[ok], tcp[ok], width[ok], tilt[ok], between[ok], align[ok]
+        # Contacts where the part is outermost between the pads, on the pad faces: that is where
+        # the fingers meet it, and what the affordance under the fingers is read from.
+        touch = touch[ok]
+        extent = np.clip(touch[:, 1, 1] - touch[:, 0, 1], cfg.min_width, g.max_opening - cfg.width_margin)
+        # A closing axis skewed across a part sees its section stretched over the pads' width:
+        # the chord across (after re-centring) over the extent between the pads says how square it is.
+        square = np.clip(width / extent, 0.0, 1.0)
+        width = extent
+        contacts = tcp[:, None] + np.einsum("nij,nkj->nki", R, touch)
+        # The target's centroid stands in for its centre of mass: the farther it lies from the
+        # closing axis, the more torque the fingers' friction must hold when lifting.
+        com = cloud.points[tgt_idx].mean(0)
+        off = com - tcp
+        arm = np.linalg.norm(off - R[:, :, 1] * np.einsum("nc,nc->n", off, R[:, :, 1])[:, None], axis=1)
+        quality = self._quality(align * square[:, None], between, tilt, coverage[ok], arm)
+        order = np.argsort(-quality, kind="stable")
+        T = np.tile(np.eye(4), (len(order), 1, 1))
+        T[:, :3, :3], T[:, :3, 3] = R[order], tcp[order]
+        return Grasp.many(T, width[order], quality[order], contacts[order])
+
+    def _poses(self, axis, centre, width, align_pair, cloud: SceneCloud, rng: np.random.Generator,
+               rep: GenerationReport):
+        """Approaches about each closing axis, then depths: the hand poses (R, TCP) to evaluate,
+        with width, tilt from vertical and contact alignment of each."""
+        cfg, g = self.cfg, self.gripper
         appr = self._approaches(axis, centre)                               # (N, A, 3)
         n_a = appr.shape[1]
         axis_r, centre_r = np.repeat(axis, n_a, 0), np.repeat(centre, n_a, 0)
@@ -282,41 +347,7 @@ class AntipodalGenerator(GraspGenerator):
             sub = np.sort(rng.choice(len(tcp), cfg.max_candidates, replace=False))
             rep.remove("not evaluated (random subset)", len(tcp) - len(sub))
             R, tcp, width, tilt, align = R[sub], tcp[sub], width[sub], tilt[sub], align[sub]
-        if len(tcp) == 0:
-            return []
-        tcp, width = self._recentre(R, tcp, width, cloud)
-        hit, low, between, coverage, touch = self._collision_free(R, tcp, width, cloud)
-        rep.remove("hand below the table", int(low.sum()))
-        rep.remove("fingers or palm hit the scene", int((hit & ~low).sum()))
-        few = ~hit & ~low & ((between < cfg.min_points_between) | (coverage < cfg.min_pad_coverage))
-        rep.remove("too little of the part between the pads", int(few.sum()))
-        ok = ~(hit | low | few)
-        rep.count("kept", int(ok.sum()))
-        if not ok.any():
-            return []
-        R, tcp, width, tilt, between, align = R[ok], tcp[ok], width[ok], tilt[ok], between[ok], align[ok]
-        # Contacts where the part is outermost between the pads, on the pad faces: that is where
-        # the fingers meet it, and what the affordance under the fingers is read from.
-        touch = touch[ok]
-        extent = np.clip(touch[:, 1, 1] - touch[:, 0, 1], cfg.min_width, g.max_opening - cfg.width_margin)
-        # A closing axis skewed across a part sees its section stretched over the pads' width:
-        # the chord across (after re-centring) over the extent between the pads says how square it is.
-        square = np.clip(width / extent, 0.0, 1.0)
-        width = extent
-        contacts = tcp[:, None] + np.einsum("nij,nkj->nki", R, touch)
-        # The target's centroid stands in for its centre of mass: the farther it lies from the
-        # closing axis, the more torque the fingers' friction must hold when lifting.
-        com = cloud.points[tgt_idx].mean(0)
-        off = com - tcp
-        arm = np.linalg.norm(off - R[:, :, 1] * np.einsum("nc,nc->n", off, R[:, :, 1])[:, None], axis=1)
-        quality = self._quality(align * square[:, None], between, tilt, coverage[ok], arm)
-        out = []
-        for i in np.argsort(-quality, kind="stable"):
-            T = np.eye(4)
-            T[:3, :3], T[:3, 3] = R[i], tcp[i]
-            out.append(Grasp(T, float(width[i]), quality=float(quality[i]), score=float(quality[i]),
-                             contacts=contacts[i]))
-        return out
+        return R, tcp, width, tilt, align
 
     def _choose_seeds(self, tgt_idx: np.ndarray, rng: np.random.Generator, weights: Optional[np.ndarray]) -> np.ndarray:
         n = min(self.cfg.n_seeds, len(tgt_idx))
@@ -331,7 +362,7 @@ class AntipodalGenerator(GraspGenerator):
         uniform = rng.choice(rest, size=min(n - n_w, len(rest)), replace=False)
         return np.concatenate([weighted, uniform])
 
-    def _collision_free(self, R, tcp, width, cloud: SceneCloud, chunk: int = 256):
+    def _collision_free(self, R, tcp, width, cloud: SceneCloud, chunk: int = 64):
         """Every hand box (finger segments and palm), swept back along the approach, vs object
         points; the lowest box corner vs the table plane; and the count of target points between
         the pads. Runs in torch (on the GPU if any). Returns (hit, below table, points between)."""
@@ -341,14 +372,14 @@ class AntipodalGenerator(GraspGenerator):
         n = len(tcp)
         centres, halves = _hand_boxes(g, opening)
         low = tcp[:, 2] + _lowest_offset(R, centres, halves) <= cloud.table_height + cfg.table_clearance - 1e-6
-        # Only object points near the candidates can touch the hand.
         objects = cloud.objects
         pts = cloud.points[objects]
         tgt = (cloud.target & objects)[objects]
-        reach = np.linalg.norm(np.asarray(g.palm_half_extents)) + abs(g.palm_center[2]) + cfg.pregrasp_offset
-        near = _within_reach(pts, tcp, reach)
-        P = torch.as_tensor(pts[near], dtype=torch.float32, device=dev)
-        T = torch.as_tensor(tgt[near], device=dev)
+        # Only points inside a candidate's swept hand can touch it; each chunk of nearby, similarly
+        # turned candidates is tested against the points inside its hands' bounds alone.
+        lo, hi = _swept_bounds(R, tcp, centres, halves, cfg.pregrasp_offset)
+        P = torch.as_tensor(pts, dtype=torch.float32, device=dev)
+        T = torch.as_tensor(tgt, device=dev)
         Rt = torch.as_tensor(R, dtype=torch.float32, device=dev)
         tt = torch.as_tensor(tcp, dtype=torch.float32, device=dev)
         C = torch.as_tensor(centres, dtype=torch.float32, device=dev)          # (N, K, 3)
@@ -359,33 +390,52 @@ class AntipodalGenerator(GraspGenerator):
         span = torch.zeros(n, dtype=torch.float32, device=dev)
         contact = torch.zeros((n, 2, 3), dtype=torch.float32, device=dev)   # TCP frame, -y side then +y side
         with torch.no_grad():
-            for s in range(0, n, chunk):
-                e = min(n, s + chunk)
-                local = torch.matmul(P[None] - tt[s:e, None], Rt[s:e])       # (c, P, 3) TCP frame
+            # A hand below the table is rejected already: only the others are swept.
+            todo = np.nonzero(~low)[0]
+            for part in _compact_chunks(np.hstack([(lo + hi) / 2, R[:, :, 2] * 0.05])[todo], chunk):
+                idx = todo[part]
+                near = np.all((pts >= lo[idx].min(0)) & (pts <= hi[idx].max(0)), axis=1)
+                if not near.any():
+                    continue
+                sel = torch.as_tensor(np.nonzero(near)[0], device=dev)
+                i = torch.as_tensor(idx, device=dev)
+                local = torch.matmul(P[sel][None] - tt[i, None], Rt[i])        # (c, P, 3) TCP frame
                 x, y, z = local.unbind(-1)
-                for k in range(H.shape[0]):
-                    c = C[s:e, k]                                             # (c, 3)
-                    inside = (((x - c[:, 0:1]).abs() <= H[k, 0]) & ((y - c[:, 1:2]).abs() <= H[k, 1])
-                              & (z >= c[:, 2:3] - H[k, 2] - cfg.pregrasp_offset) & (z <= c[:, 2:3] + H[k, 2]))
-                    hit[s:e] |= inside.any(1)
-                inner = ((x.abs() <= g.finger_half_width) & (y.abs() < half[s:e, None])
-                         & (z >= g.finger_z_min) & (z <= g.finger_z_max) & T)
-                between[s:e] = inner.sum(1)
+                ax, ay = x.abs(), y.abs()
+                o = half[i, None]
+                # The fingers are mirror images across the closing plane: one test per segment
+                # covers both, on |y| (the boxes of GripperGeometry.boxes, swept back).
+                for seg in g.segments():
+                    hit[i] |= ((ax <= seg.half_width) & (ay >= o) & (ay <= o + seg.thickness)
+                               & (z >= seg.z_min - cfg.pregrasp_offset) & (z <= seg.z_max)).any(1)
+                pc, ph = C[i, -1], H[-1]                                      # the palm
+                hit[i] |= (((x - pc[:, 0:1]).abs() <= ph[0]) & ((y - pc[:, 1:2]).abs() <= ph[1])
+                           & (z >= pc[:, 2:3] - ph[2] - cfg.pregrasp_offset) & (z <= pc[:, 2:3] + ph[2])).any(1)
+                # What lies between the pads matters only where the hand is free, and only the
+                # target's points count.
+                free = torch.nonzero(~hit[i]).squeeze(1)
+                cols = torch.nonzero(T[sel]).squeeze(1)
+                if len(free) == 0 or len(cols) == 0:
+                    continue
+                i, o, local = i[free], o[free], local[free][:, cols]
+                x, y, z = local.unbind(-1)
+                inner = (x.abs() <= g.finger_half_width) & (y.abs() < o) & (z >= g.finger_z_min) & (z <= g.finger_z_max)
+                between[i] = inner.sum(1)
                 inf = torch.full_like(x, np.inf)
-                span[s:e] = (torch.where(inner, x, -inf).max(1).values - torch.where(inner, x, inf).min(1).values).clamp(min=0)
+                span[i] = (torch.where(inner, x, -inf).max(1).values - torch.where(inner, x, inf).min(1).values).clamp(min=0)
                 # Where the fingers will touch: the part's outermost points between the pads on
                 # either side (a bottle's cap, if it is wider than the neck the pads were aimed at).
                 lo_i = torch.where(inner, y, inf).argmin(1)
                 hi_i = torch.where(inner, y, -inf).argmax(1)
-                rows = torch.arange(e - s, device=dev)
-                contact[s:e, 0] = local[rows, lo_i]
-                contact[s:e, 1] = local[rows, hi_i]
+                rows = torch.arange(len(i), device=dev)
+                contact[i, 0] = local[rows, lo_i]
+                contact[i, 1] = local[rows, hi_i]
         # How much of the pads' width the part fills: a grasp on the very end of a handle has the part
         # under one edge of the pads only, and twists out when lifted.
         coverage = np.clip(span.cpu().numpy() / (2 * g.finger_half_width), 0, 1)
         return hit.cpu().numpy(), low, between.cpu().numpy(), coverage, contact.cpu().numpy().astype(np.float64)
 
-    def _recentre(self, R, tcp, width, cloud: SceneCloud, chunk: int = 512):
+    def _recentre(self, R, tcp, width, cloud: SceneCloud, chunk: int = 64):
         """Slide each grasp along the pad width (TCP x) onto the middle of its widest chord, and
         take that chord as the width. One view sees only the near half of a round part, so every
         measured run is a chord in front of the axis: the fingers would close on the part's flank
@@ -399,41 +449,45 @@ class AntipodalGenerator(GraspGenerator):
         if len(tcp) == 0:
             return tcp, width
         pts = cloud.points[cloud.objects]
-        pts = pts[_within_reach(pts, tcp, cfg.recentre_window + g.max_opening / 2 + cfg.width_margin
-                                + max(abs(g.finger_z_min), abs(g.finger_z_max)))]
-        if len(pts) == 0:
-            return tcp, width
-        pts = torch.as_tensor(pts, dtype=torch.float32, device=dev)
         nb = int(round(2 * cfg.recentre_window / cfg.recentre_bin)) + 1
         centres = torch.linspace(-cfg.recentre_window, cfg.recentre_window, nb, device=dev)
-        Rt = torch.as_tensor(R, dtype=torch.float32, device=dev)
-        tt = torch.as_tensor(tcp, dtype=torch.float32, device=dev)
         # The band searched across the pads: wide enough for chords wider than the measured run
         # (the hidden half of a round part), narrow enough to tell a neighbouring body apart.
-        reach = torch.as_tensor(width / 2 + 2 * cfg.width_margin, dtype=torch.float32, device=dev)
+        band = width / 2 + 2 * cfg.width_margin
+        fz = (g.finger_z_min + g.finger_z_max) / 2
+        box_c = np.tile([0.0, 0.0, fz], (len(tcp), 1, 1))
+        box_h = np.array([[cfg.recentre_window, band.max(), (g.finger_z_max - g.finger_z_min) / 2]])
+        lo, hi = _swept_bounds(R, tcp, box_c, box_h, 0.0)
+        P = torch.as_tensor(pts, dtype=torch.float32, device=dev)
+        Rt = torch.as_tensor(R, dtype=torch.float32, device=dev)
+        tt = torch.as_tensor(tcp, dtype=torch.float32, device=dev)
+        reach = torch.as_tensor(band, dtype=torch.float32, device=dev)
         edge = cfg.width_margin / 2
         shift, chord = np.zeros(len(tcp)), np.asarray(width, float).copy()
         with torch.no_grad():
-            for s in range(0, len(tcp), chunk):
-                e = min(len(tcp), s + chunk)
-                x, y, z = torch.matmul(pts[None] - tt[s:e, None], Rt[s:e]).unbind(-1)   # (c, P)
-                sel = ((x.abs() <= cfg.recentre_window) & (y.abs() <= reach[s:e, None])
+            for idx in _compact_chunks(np.hstack([(lo + hi) / 2, R[:, :, 0] * 0.05]), chunk):
+                near = np.nonzero(np.all((pts >= lo[idx].min(0)) & (pts <= hi[idx].max(0)), axis=1))[0]
+                if len(near) == 0:
+                    continue
+                i = torch.as_tensor(idx, device=dev)
+                x, y, z = torch.matmul(P[torch.as_tensor(near, device=dev)][None] - tt[i, None], Rt[i]).unbind(-1)
+                sel = ((x.abs() <= cfg.recentre_window) & (y.abs() <= reach[i, None])
                        & (z >= g.finger_z_min) & (z <= g.finger_z_max))
                 b = torch.round((x + cfg.recentre_window) / cfg.recentre_bin).long().clamp(0, nb - 1)
                 b = torch.where(sel, b, torch.full_like(b, nb))                         # nb: discard bin
-                hi = torch.full((e - s, nb + 1), -np.inf, device=dev).scatter_reduce(1, b, y, "amax")[:, :nb]
-                lo = torch.full((e - s, nb + 1), np.inf, device=dev).scatter_reduce(1, b, y, "amin")[:, :nb]
-                seen = torch.isfinite(hi) & torch.isfinite(lo)
-                lim = reach[s:e, None] - edge
-                inside = seen & (hi <= lim) & (lo >= -lim)
-                w = torch.where(inside, hi - lo, torch.zeros_like(hi))
+                hi_y = torch.full((len(idx), nb + 1), -np.inf, device=dev).scatter_reduce(1, b, y, "amax")[:, :nb]
+                lo_y = torch.full((len(idx), nb + 1), np.inf, device=dev).scatter_reduce(1, b, y, "amin")[:, :nb]
+                seen = torch.isfinite(hi_y) & torch.isfinite(lo_y)
+                lim = reach[i, None] - edge
+                inside = seen & (hi_y <= lim) & (lo_y >= -lim)
+                w = torch.where(inside, hi_y - lo_y, torch.zeros_like(hi_y))
                 best = w.max(1).values
                 wide = inside & (w >= 0.9 * best[:, None]) & (best[:, None] > 0)
                 xs = torch.where(wide, centres[None], torch.full_like(w, np.inf)).min(1).values
                 xe = torch.where(wide, centres[None], torch.full_like(w, -np.inf)).max(1).values
                 mid = torch.where(best > 0, (xs + xe) / 2, torch.zeros_like(best))
-                shift[s:e] = mid.clamp(-g.finger_half_width, g.finger_half_width).cpu().numpy()
-                chord[s:e] = np.maximum(chord[s:e], best.cpu().numpy())
+                shift[idx] = mid.clamp(-g.finger_half_width, g.finger_half_width).cpu().numpy()
+                chord[idx] = np.maximum(chord[idx], best.cpu().numpy())
         return tcp + R[:, :, 0] * shift[:, None], np.minimum(chord, g.max_opening - cfg.width_margin)
 
     def _boundary_alignment(self, ends, axis, band, obj_pts, tree, radius: float = 0.010, width: float = 0.004):
@@ -444,11 +498,11 @@ class AntipodalGenerator(GraspGenerator):
         flat = ends.reshape(-1, 3)
         bd = np.repeat(band, 2, axis=0)
         k = min(32, len(obj_pts))
-        d, ix = tree.query(flat, k=k, distance_upper_bound=radius)
+        d, ix = tree.query(flat, k=k, distance_upper_bound=radius, workers=-1)
         found = np.isfinite(d)
         nb = obj_pts[np.minimum(ix, len(obj_pts) - 1)]
         off = nb - flat[:, None]
-        same = found & (np.abs(np.einsum("nkc,nc->nk", off, bd)) < width)
+        same = found & (np.abs(np.matmul(off, bd[:, :, None])[..., 0]) < width)
         cnt = same.sum(1)
         centroid = (nb * same[..., None]).sum(1) / np.maximum(cnt, 1)[:, None]
         n = flat - centroid

@@ -9,6 +9,7 @@ from typing import Dict, List, Sequence
 import numpy as np
 
 from ..errors import InvalidInputError
+from ..timing import StageTimes
 from ..types import Grasp
 from .cloud import SceneCloud
 
@@ -20,6 +21,7 @@ class GenerationReport:
 
     made: Dict[str, int] = field(default_factory=dict)
     removed: Dict[str, int] = field(default_factory=dict)
+    times: StageTimes = field(default_factory=StageTimes)  # seconds per generation stage
 
     def count(self, stage: str, n: int) -> None:
         self.made[stage] = self.made.get(stage, 0) + int(n)

@@ -10,6 +10,7 @@ import open3d as o3d
 
 from ..errors import EmptyCloudError, InvalidInputError
 from ..geometry import camera_to_base, deproject_depth, pixel_indices, project_base_points
+from ..timing import StageTimes
 from ..types import RGBDFrame
 
 
@@ -101,6 +102,7 @@ class SceneCloud:
     camera_position: np.ndarray = field(default_factory=lambda: np.zeros(3))
     table_height: float = 0.0
     frame: Optional[RGBDFrame] = None  # the source frame, for free-space tests
+    times: StageTimes = field(default_factory=StageTimes)  # how long each building stage took
 
     def observed_free(self, points: np.ndarray, tol: float = 0.004) -> np.ndarray:
         """True where a point lies in front of the measured surface along its camera ray, i.e.
@@ -129,25 +131,28 @@ def build_scene_cloud(frame: RGBDFrame, cfg: Optional[CloudConfig] = None,
     cfg = (cfg or CloudConfig()).validate()
     if not isinstance(frame, RGBDFrame):
         raise InvalidInputError(f"expected an RGBDFrame, got {type(frame).__name__}")
-    pts_cam, vu = deproject_depth(frame.depth, frame.intrinsics, stride=cfg.stride)
-    if len(pts_cam) == 0:
-        raise EmptyCloudError("the depth image has no valid pixels")
-    pts = camera_to_base(pts_cam, frame.T_base_camera)
-    lo, hi = np.asarray(cfg.workspace_min), np.asarray(cfg.workspace_max)
-    keep = np.all((pts >= lo) & (pts <= hi), axis=1)
-    if keep.sum() < 10:
-        raise EmptyCloudError(f"only {int(keep.sum())} points inside the workspace {cfg.workspace_min} .. "
-                              f"{cfg.workspace_max} (base frame); check the camera extrinsics and the workspace")
-    pts, vu = pts[keep], vu[keep]
+    times = StageTimes()
+    with times.stage("crop"):
+        pts_cam, vu = deproject_depth(frame.depth, frame.intrinsics, stride=cfg.stride)
+        if len(pts_cam) == 0:
+            raise EmptyCloudError("the depth image has no valid pixels")
+        pts = camera_to_base(pts_cam, frame.T_base_camera)
+        lo, hi = np.asarray(cfg.workspace_min), np.asarray(cfg.workspace_max)
+        keep = np.all((pts >= lo) & (pts <= hi), axis=1)
+        if keep.sum() < 10:
+            raise EmptyCloudError(f"only {int(keep.sum())} points inside the workspace {cfg.workspace_min} .. "
+                                  f"{cfg.workspace_max} (base frame); check the camera extrinsics and the workspace")
+        pts, vu = pts[keep], vu[keep]
 
-    pcd = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(pts))
-    down = pcd.voxel_down_sample(cfg.voxel)
-    # Each voxel centroid's pixel: project it back (cheaper than tracing voxel membership).
-    uv, _ = project_base_points(np.asarray(down.points), frame.T_base_camera, frame.intrinsics)
-    _, ui, vi = pixel_indices(uv, frame.intrinsics.height, frame.intrinsics.width)
-    vu = np.stack([vi, ui], axis=1)
-    cam_pos = frame.T_base_camera[:3, 3]
-    points = np.asarray(down.points)
+    with times.stage("voxel"):
+        pcd = o3d.geometry.PointCloud(o3d.utility.Vector3dVector(pts))
+        down = pcd.voxel_down_sample(cfg.voxel)
+        # Each voxel centroid's pixel: project it back (cheaper than tracing voxel membership).
+        uv, _ = project_base_points(np.asarray(down.points), frame.T_base_camera, frame.intrinsics)
+        _, ui, vi = pixel_indices(uv, frame.intrinsics.height, frame.intrinsics.width)
+        vu = np.stack([vi, ui], axis=1)
+        cam_pos = frame.T_base_camera[:3, 3]
+        points = np.asarray(down.points)
 
     # Table first: RANSAC needs no normals, and most points are table, so normals are then
     # estimated on the objects only (the table's normal is the plane's).
@@ -156,7 +161,8 @@ def build_scene_cloud(frame: RGBDFrame, cfg: Optional[CloudConfig] = None,
     table_height = float(points[:, 2].min())
     up = np.array([0.0, 0.0, 1.0])
     if len(points) >= 50:
-        plane, inliers = down.segment_plane(cfg.plane_distance, 3, 300)
+        with times.stage("plane"):
+            plane, inliers = down.segment_plane(cfg.plane_distance, 3, 300)
         n = np.asarray(plane[:3]) / np.linalg.norm(plane[:3])
         if abs(n[2]) > 0.9:  # only a horizontal plane is the table
             sign = 1.0 if n[2] > 0 else -1.0
@@ -169,12 +175,15 @@ def build_scene_cloud(frame: RGBDFrame, cfg: Optional[CloudConfig] = None,
     obj_idx = np.nonzero(~is_table)[0]
     if len(obj_idx):
         objs = down.select_by_index(obj_idx.tolist())
-        objs.estimate_normals(o3d.geometry.KDTreeSearchParamHybrid(radius=cfg.normal_radius, max_nn=30))
-        objs.orient_normals_towards_camera_location(cam_pos)
-        normals[obj_idx] = np.asarray(objs.normals)
-        labels = np.asarray(objs.cluster_dbscan(cfg.cluster_eps, cfg.cluster_min_points))
-        labels = join_touching(objs, labels, cfg.touch_distance)
-        cluster[obj_idx] = merge_fragments(objs, labels, cfg.fragment_points, cfg.fragment_distance)
+        with times.stage("normals"):
+            objs.estimate_normals(o3d.geometry.KDTreeSearchParamHybrid(radius=cfg.normal_radius, max_nn=30))
+            objs.orient_normals_towards_camera_location(cam_pos)
+            normals[obj_idx] = np.asarray(objs.normals)
+        with times.stage("cluster"):
+            labels = np.asarray(objs.cluster_dbscan(cfg.cluster_eps, cfg.cluster_min_points))
+        with times.stage("join clusters"):
+            labels = join_touching(objs, labels, cfg.touch_distance)
+            cluster[obj_idx] = merge_fragments(objs, labels, cfg.fragment_points, cfg.fragment_distance)
     target = ~is_table
     if target_mask is not None:
         m = np.asarray(target_mask, bool)
@@ -184,4 +193,4 @@ def build_scene_cloud(frame: RGBDFrame, cfg: Optional[CloudConfig] = None,
     if target_box is not None:
         x0, y0, x1, y1 = np.asarray(target_box, float).reshape(4)
         target &= (vu[:, 1] >= x0) & (vu[:, 1] <= x1) & (vu[:, 0] >= y0) & (vu[:, 0] <= y1)
-    return SceneCloud(points, normals, vu, is_table, cluster, target, cam_pos, table_height, frame)
+    return SceneCloud(points, normals, vu, is_table, cluster, target, cam_pos, table_height, frame, times)
