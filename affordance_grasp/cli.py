@@ -46,6 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="AffordancePredictor YAML for the affordance strategy (default: the shipped model)")
     b.add_argument("--oracle-affordance", action="store_true",
                    help="run the affordance strategy on the ground-truth heatmap instead of the model")
+    b.add_argument("--profile", action="store_true",
+                   help="also time every stage (cloud, model, generation, scoring), given the object and for "
+                        "the whole request with no hint; writes profile.json and prints a table")
     _objects_args(b)
     d = sub.add_parser("dataset", help="render an affordance dataset split with the sim twin (resumable)")
     d.add_argument("--out", type=Path, required=True)
@@ -125,7 +128,7 @@ def main(argv=None) -> int:
         elif args.command == "bench":
             from .apps.bench import bench
             bench(args.strategy, args.trials, args.seed, args.split, args.out, args.max_attempts, args.depth_noise,
-                  args.predictor, args.oracle_affordance, args.objects, args.categories)
+                  args.predictor, args.oracle_affordance, args.objects, args.categories, args.profile)
             print(f"wrote {args.out}")
         elif args.command == "dataset":
             from .apps.dataset import render_dataset

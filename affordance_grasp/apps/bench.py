@@ -18,7 +18,8 @@ from ..execution.ik import PandaIK
 from ..execution.sim_executor import SimExecutor
 from ..grasping.antipodal import AntipodalGenerator
 from ..grasping.cloud import build_scene_cloud
-from ..pipeline import mask_box
+from ..pipeline import GraspPipeline, mask_box
+from ..timing import StageTimes
 from ..errors import AffordanceGraspError, EmptyCloudError
 from ..selection.fallback import execute_with_fallback
 from ..selection.scoring import project_grasps
@@ -82,7 +83,8 @@ def candidates_on(grasps, frame, mask: np.ndarray) -> int:
 
 class Bench:
     def __init__(self, strategies: Sequence[str], split: str, out: Path, max_attempts: int = 3,
-                 depth_noise: bool = True, predictor=None, categories: Optional[Sequence[str]] = None):
+                 depth_noise: bool = True, predictor=None, categories: Optional[Sequence[str]] = None,
+                 profile_predictor=None):
         self.strategies = list(strategies)
         self.split, self.out = split, out
         self.cats = split_categories(split)
@@ -99,6 +101,11 @@ class Bench:
         self.max_attempts = max_attempts
         self.depth_noise = depth_noise
         self.predictor = predictor
+        # With a predictor to profile, every trial also runs the request with no hint, as a task
+        # planner would send it (GraspPipeline.detect), and keeps the time of each stage.
+        self.pipeline = None if profile_predictor is None else GraspPipeline(
+            profile_predictor, generator=self.generator, parser=self.parser)
+        self.profiles: List[dict] = []
 
     def perceive(self, trial: int, seed: int) -> dict:
         """Everything shared by the strategies: scene, frame, query, heatmaps, candidates."""
@@ -142,18 +149,40 @@ class Bench:
         oracle_map = heatmap_from_mask(part_mask, query)
         t0 = time.perf_counter()
         cloud = build_scene_cloud(frame, target_mask=m.object_mask)
+        t_cloud = time.perf_counter() - t0
         try:
             grasps = self.generator.generate(cloud, seed=seed)
         except EmptyCloudError:
             grasps = []
         t_gen = time.perf_counter() - t0
         generation = self.generator.last_report.to_dict() if self.generator.last_report else {}
+        if self.pipeline is not None:
+            self.profiles.append(self.profile(frame, qspec.text, seed, cloud, t_cloud, t_gen))
         centroid = cloud.points[cloud.target].mean(0) if cloud.target.any() else None
         return dict(trial=trial, seed=seed, scene=scene, frame=frame, query=query, target=target,
                     category=target_cat, family=scene.objects[0].spec.family, part=qspec.part, amap=amap,
                     oracle_map=oracle_map, avoid=avoid, avoid_pred=avoid_pred, grasps=grasps, centroid=centroid,
                     t_aff=t_aff, t_gen=t_gen, n_objects=len(scene.objects), part_px=int(part_mask.sum()),
                     on_part=candidates_on(grasps, frame, part_mask), generation=generation)
+
+    def profile(self, frame, text: str, seed: int, cloud, t_cloud: float, t_gen: float) -> dict:
+        """Stage times of this trial: generation on the given object (what the strategies use),
+        then the whole request from text with no hint. ``grasp_generation`` is cloud + candidates
+        in both."""
+        report = self.generator.last_report
+        masked = StageTimes().merge(cloud.times, "cloud.").merge(report.times if report else None, "generation.")
+        masked.seconds.update(cloud=t_cloud, candidates=t_gen - t_cloud, grasp_generation=t_gen)
+        row = {"given_object": masked.seconds, "query": None, "error": None}
+        t0 = time.perf_counter()
+        try:
+            det = self.pipeline.detect(frame, text, seed=seed)
+            q = {**det.timings, "total": time.perf_counter() - t0}
+            q["candidates"] = q.pop("grasp_generation")
+            q["grasp_generation"] = q["cloud"] + q["candidates"]
+            row["query"] = q
+        except AffordanceGraspError as e:   # refused or no grasp: its stages are not comparable
+            row["error"] = type(e).__name__
+        return row
 
     def run_strategy(self, p: dict, strategy: str) -> dict:
         amap = p["amap"] if strategy == "affordance" else p["oracle_map"]
@@ -227,6 +256,51 @@ class Bench:
         return res
 
 
+# Stages in the order they run, with what each covers; sub-stages are indented in the table.
+PROFILE_STAGES = [
+    ("parse", "query parse"),
+    ("cloud", "scene cloud"), ("cloud.crop", "deproject + workspace crop"), ("cloud.voxel", "voxel grid"),
+    ("cloud.plane", "table plane (RANSAC)"), ("cloud.normals", "normals"), ("cloud.cluster", "clustering (DBSCAN)"),
+    ("cloud.join clusters", "joining touching clusters and fragments"),
+    ("locate", "which object (reasoning head, grounding)"),
+    ("affordance", "affordance heatmap"), ("affordance.crop", "crop"), ("affordance.model", "model"),
+    ("affordance.paste", "paste into the frame"), ("affordance.regions", "boxes and points"),
+    ("candidates", "grasp candidates"), ("generation.seeds", "seeds + k-d tree"),
+    ("generation.closing axes", "closing axes"), ("generation.run search", "run search"),
+    ("generation.friction cone", "friction cone"), ("generation.approaches and depths", "approaches and depths"),
+    ("generation.re-centring", "re-centring"), ("generation.collision sweep", "collision sweep"),
+    ("grasp_generation", "grasp generation (cloud + candidates)"),
+    ("selection", "affordance scoring"), ("total", "query to ranked grasps"),
+]
+
+
+def profile_summary(rows: List[dict]) -> dict:
+    """Median and p95 (ms) of every stage over the trials, for generation on the given object and
+    for whole requests with no hint (requests that were refused are counted, not timed)."""
+    def stats(dicts):
+        names = [k for k, _ in PROFILE_STAGES if any(k in d for d in dicts)]
+        names += sorted({k for d in dicts for k in d} - set(names))
+        return {k: {**_ms([d[k] for d in dicts if k in d]), "n": sum(k in d for d in dicts)} for k in names}
+
+    queries = [r["query"] for r in rows if r["query"] is not None]
+    return {"n_trials": len(rows), "given_object": stats([r["given_object"] for r in rows]),
+            "query": stats(queries), "query_refused": dict(Counter(r["error"] for r in rows if r["error"])),
+            "machine": machine_description()}
+
+
+def profile_table(summary: dict) -> str:
+    label = dict(PROFILE_STAGES)
+    lines = ["| stage | given object: median / p95 ms | whole request: median / p95 ms |", "|---|---|---|"]
+    g, q = summary["given_object"], summary["query"]
+    for k in [k for k, _ in PROFILE_STAGES if k in g or k in q] + sorted((set(g) | set(q)) - set(label)):
+        name = label.get(k, k)
+        if "." in k:
+            name = "&nbsp;&nbsp;" + name
+        cell = lambda d: f"{d[k]['median']} / {d[k]['p95']}" if k in d else "-"  # noqa: E731
+        lines.append(f"| {name} | {cell(g)} | {cell(q)} |")
+    return "\n".join(lines)
+
+
 def comparison_table(results: Dict[str, dict]) -> str:
     lines = ["| strategy | n | success | part correct | task success | generation ms (median / p95) | total ms (median / p95) |",
              "|---|---|---|---|---|---|---|"]
@@ -240,18 +314,26 @@ def comparison_table(results: Dict[str, dict]) -> str:
 def bench(strategy: str, trials: int, seed: int, split: str, out: Path, max_attempts: int = 3,
           depth_noise: bool = True, predictor_config: Optional[Path] = None,
           oracle_affordance: bool = False, objects: Sequence[Path] = (),
-          categories: Optional[Sequence[str]] = None) -> Dict[str, dict]:
+          categories: Optional[Sequence[str]] = None, profile: bool = False) -> Dict[str, dict]:
     strategies = list(STRATEGIES) if strategy == "all" else [strategy]
     if any(s not in STRATEGIES for s in strategies):
         raise AffordanceGraspError(f"unknown strategy {strategy!r}; choose from {', '.join(STRATEGIES)} or all")
     if objects:
         load_objects(objects)
     out.mkdir(parents=True, exist_ok=True)
-    predictor = None
-    if "affordance" in strategies and not oracle_affordance:
+    model = None
+    if profile or ("affordance" in strategies and not oracle_affordance):
         from ..affordance.predictor import AffordancePredictor
-        predictor = AffordancePredictor.from_config(predictor_config)
-    results = Bench(strategies, split, out, max_attempts, depth_noise, predictor, categories).run(trials, seed)
+        model = AffordancePredictor.from_config(predictor_config)
+    predictor = model if "affordance" in strategies and not oracle_affordance else None
+    runner = Bench(strategies, split, out, max_attempts, depth_noise, predictor, categories,
+                   profile_predictor=model if profile else None)
+    results = runner.run(trials, seed)
+    if profile:
+        summary = profile_summary(runner.profiles)
+        (out / "profile.json").write_text(json.dumps({**summary, "trials": runner.profiles}, indent=2))
+        print(f"profile over {trials} trials ({summary['machine']}); refused requests: "
+              f"{summary['query_refused'] or 'none'}\n{profile_table(summary)}\n")
     for s, r in results.items():
         target = out / "results.json" if len(results) == 1 else out / s / "results.json"
         target.parent.mkdir(parents=True, exist_ok=True)
