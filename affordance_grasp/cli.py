@@ -97,6 +97,14 @@ def build_parser() -> argparse.ArgumentParser:
     ch.add_argument("--out", type=Path, default=Path("out/choose"))
     ch.add_argument("--objects", type=Path, nargs="+", default=(), metavar="PATH",
                     help="object files (YAML) or folders of them: their objects join the scenes and requests")
+    sk = sub.add_parser("soak", help="the sim graph under load (N clients at once) and over time (a request every "
+                                     "few seconds): answers, errors, latency, memory per node; soak.json + soak.png")
+    sk.add_argument("--minutes", type=float, default=30.0)
+    sk.add_argument("--period", type=float, default=5.0, help="seconds between requests in the soak")
+    sk.add_argument("--clients", type=_positive_int, default=10, help="task planners calling at the same moment")
+    sk.add_argument("--seed", type=int, default=0, help="the scene")
+    sk.add_argument("--config", type=Path, default=None, help="params file (default config/sim.yaml)")
+    sk.add_argument("--out", type=Path, default=Path("out/soak"))
     ob = sub.add_parser("objects", help="list the object categories, check object files, render a picture grid")
     ob.add_argument("--objects", type=Path, nargs="+", default=(), metavar="PATH",
                     help="object files (YAML) or folders of them to load and check")
@@ -155,6 +163,10 @@ def main(argv=None) -> int:
             print(choice_table(summary))
             print(f"refusals: {summary['refused']}")
             print(f"wrote {args.out / 'summary.json'}")
+        elif args.command == "soak":
+            from .apps.soak import soak
+            soak(args.out, args.minutes, args.period, args.clients, args.config, args.seed)
+            print(f"wrote {args.out / 'soak.json'} and {args.out / 'soak.png'}")
         elif args.command == "objects":
             from .apps.objects import objects_command
             objects_command(args.objects, args.grid, args.check, args.markdown)

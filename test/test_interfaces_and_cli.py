@@ -68,3 +68,24 @@ def test_bench_cli_writes_results_comparison_and_overlays(tmp_path):
                for s in ("oracle", "random")}
     assert queries["oracle"] == queries["random"]
     assert main(["bench", "--strategy", "best", "--trials", "1", "--out", str(tmp_path)]) == 2
+
+
+def test_graph_usage_reports_each_running_node_cpu_and_memory():
+    """The demo's idle figures: a process that spins shows far more CPU than one that sleeps."""
+    import subprocess
+    import sys
+    from affordance_grasp.apps.bringup import Graph
+    from affordance_grasp.resources import resource
+    graph = Graph(resource("config", "sim.yaml"), nodes=["sim_node"])
+    spin = "import time\nt = time.time()\nwhile time.time() - t < 20: pass"
+    graph.procs = {"spinning": subprocess.Popen([sys.executable, "-c", spin]),
+                   "sleeping": subprocess.Popen([sys.executable, "-c", "import time; time.sleep(20)"]),
+                   "gone": subprocess.Popen([sys.executable, "-c", "pass"])}
+    try:
+        graph.procs["gone"].wait()
+        use = graph.usage(window=2.0)
+        assert set(use) == {"spinning", "sleeping"}                      # exited nodes are not measured
+        assert use["spinning"]["cpu_percent"] > use["sleeping"]["cpu_percent"] + 25, use
+        assert use["sleeping"]["cpu_percent"] < 10 and all(u["rss_mb"] > 1 for u in use.values()), use
+    finally:
+        graph.stop(grace=1.0)

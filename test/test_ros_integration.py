@@ -421,3 +421,20 @@ def test_execute_grasp_action_runs_a_grasp_with_feedback_and_the_sim_refuses_can
     else:
         assert result.failure_reason and result.message.startswith("grasp failed"), result.message
     assert feedback and feedback == sorted(feedback)
+
+
+def test_a_camera_that_stalls_is_refused_by_name_and_the_next_request_after_it_returns_works(ros):
+    """Fault injection: the simulated camera process is frozen (SIGSTOP) so its frames stop."""
+    _fresh_frames(ros)
+    sim = ros["graph"].procs["sim_node"]
+    req = DetectGrasps.Request(query="hold the hammer's handle", top_k=1)
+    os.kill(sim.pid, signal.SIGSTOP)
+    try:
+        # Frames stop now; once the newest is older than max_frame_age the planner says why.
+        stalled = wait_for(lambda: (lambda r: r if "camera stalled" in r.message else None)(_call(ros["detect"], req)),
+                           30, "'camera stalled'")
+        assert not stalled.success and "stale frame" in stalled.message
+    finally:
+        os.kill(sim.pid, signal.SIGCONT)
+    wait_for(lambda: _call(ros["detect"], req).success, 60, "grasps again once the camera is back")
+    assert not ros["graph"].exited()

@@ -162,3 +162,30 @@ def test_scene_sampler_seeded_nonoverlapping_visible_and_stable():
         assert z_axis[2] > np.cos(np.deg2rad(10)), f"{inst} tipped over"
         moved = np.linalg.norm(world.object_pose(inst)[:2, 3] - np.asarray(placed.position[:2]))
         assert moved < 0.01, f"{inst} moved {moved:.3f} m while settling (overlap?)"
+
+
+def test_a_twin_at_rest_is_drawn_once_and_moves_are_seen():
+    """The streaming camera reuses its colour pass while the simulation has not moved on; depth
+    noise is drawn fresh for every frame; a moved object shows in the next frame."""
+    from affordance_grasp.sim.objects import GeomSpec, ObjectSpec, PartSpec
+    from affordance_grasp.sim.world import PlacedObject, SimWorld
+    spec = ObjectSpec("block", [PartSpec("all", ("grasp",), [GeomSpec("box", (0.03, 0.03, 0.02), (0, 0, 0.02))],
+                                         (0.8, 0.2, 0.2, 1))])
+    world = SimWorld([PlacedObject("block_0", spec, (0.5, 0.05, 0.0005), 0.0)])
+    world.settle(0.3)
+    rng = np.random.default_rng(0)
+    with SimCamera(world) as cam:
+        draws = []
+        draw = cam._draw
+        cam._draw = lambda segment: (draws.append(segment), draw(segment))
+        a, b = cam.render(DepthNoise(), rng), cam.render(DepthNoise(), rng)
+        assert draws == [False, True]                # one colour pass, one depth pass, for two frames
+        assert np.array_equal(a.rgb, b.rgb)
+        assert not np.array_equal(np.nan_to_num(a.depth), np.nan_to_num(b.depth))
+        adr = world.model.jnt_qposadr[world.model.body("block_0").jntadr[0]]
+        world.data.qpos[adr + 1] -= 0.15           # 15 cm to the robot's right
+        world.step(1)
+        c = cam.render()
+        assert draws == [False, True, False, True]
+        assert np.abs(c.rgb.astype(int) - a.rgb.astype(int)).sum(-1).astype(bool).sum() > 500
+        assert np.nanmax(np.abs(c.depth - cam.render().depth)) == 0   # at rest again: the same frame

@@ -98,6 +98,25 @@ class Graph:
     def pids(self) -> List[int]:
         return [p.pid for p in self.procs.values()]
 
+    def usage(self, window: float = 5.0) -> Dict[str, dict]:
+        """Each running node's CPU over the next ``window`` seconds (percent of one core, user +
+        system, from the kernel's accounting) and resident memory at the end (MB)."""
+        import psutil
+
+        procs = {n: psutil.Process(p.pid) for n, p in self.procs.items() if p.poll() is None}
+        before = {n: sum(pr.cpu_times()[:2]) for n, pr in procs.items()}
+        t0 = time.monotonic()
+        time.sleep(window)
+        dt = time.monotonic() - t0
+        out = {}
+        for n, pr in procs.items():
+            try:
+                cpu = (sum(pr.cpu_times()[:2]) - before[n]) / dt * 100
+                out[n] = {"cpu_percent": round(cpu, 1), "rss_mb": round(pr.memory_info().rss / 2 ** 20, 1)}
+            except psutil.NoSuchProcess:
+                out[n] = {"cpu_percent": None, "rss_mb": None}
+        return out
+
     def stop(self, grace: float = 8.0) -> Dict[str, int]:
         for p in self.procs.values():
             if p.poll() is None:

@@ -219,6 +219,8 @@ def demo(out: Path, trials: int = 40, seed: int = 0, config: Optional[Path] = No
         planner.wait_ready(graph)
         t_ready = time.perf_counter() - t_start
         camera = planner.camera_stats()
+        # With nothing asked: what the graph costs a machine that only streams.
+        idle = graph.usage(window=5.0)
         from affordance_grasp.srv import GraspObject, SampleScene
 
         for i, spec in enumerate(specs):
@@ -257,13 +259,13 @@ def demo(out: Path, trials: int = 40, seed: int = 0, config: Optional[Path] = No
             planner.close()
         rclpy.try_shutdown()
         codes = graph.stop()
-    summary = _summarise(rows, camera, t_ready, codes, config)
+    summary = _summarise(rows, camera, t_ready, codes, config, idle)
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     print(demo_table(summary))
     return summary
 
 
-def _summarise(rows, camera, t_ready, codes, config) -> dict:
+def _summarise(rows, camera, t_ready, codes, config, idle=None) -> dict:
     def rate(k):
         return round(float(np.mean([r[k] for r in rows])), 4) if rows else None
 
@@ -281,6 +283,8 @@ def _summarise(rows, camera, t_ready, codes, config) -> dict:
                              "object_choice_accuracy": round(float(np.mean([x["right_object"] for x in rs])), 4)}
                          for k, rs in sorted(per_kind.items())},
             "camera_topics": camera, "graph_ready_s": round(t_ready, 1), "exit_codes": codes,
+            "idle_usage": idle or {},
+            "idle_cpu_percent_total": round(sum(u["cpu_percent"] or 0 for u in (idle or {}).values()), 1),
             "config": str(config), "machine": machine_description()}
 
 
@@ -295,6 +299,10 @@ def demo_table(s: dict) -> str:
     lines.append(f"\nsuccess {s['success_rate']:.2f}, part correct {s['part_correct_rate']:.2f}, task success "
                  f"{s['task_success_rate']:.2f}; grasp_object call median {lat['service_call']['median']} ms, "
                  f"p95 {lat['service_call']['p95']} ms")
+    if s.get("idle_usage"):
+        lines.append("idle graph (nothing asked, 5 s): " + ", ".join(
+            f"{n} {u['cpu_percent']} % CPU {u['rss_mb']} MB" for n, u in s["idle_usage"].items())
+            + f"; total {s['idle_cpu_percent_total']} % of one core")
     for topic, c in s["camera_topics"].items():
         lines.append(f"{topic}: {c['rate_hz']} Hz, latency median {c['latency_ms']['median']} ms, "
                      f"p95 {c['latency_ms']['p95']} ms")

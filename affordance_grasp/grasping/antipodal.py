@@ -362,7 +362,7 @@ class AntipodalGenerator(GraspGenerator):
         uniform = rng.choice(rest, size=min(n - n_w, len(rest)), replace=False)
         return np.concatenate([weighted, uniform])
 
-    def _collision_free(self, R, tcp, width, cloud: SceneCloud, chunk: int = 64):
+    def _collision_free(self, R, tcp, width, cloud: SceneCloud, chunk: int = 128):
         """Every hand box (finger segments and palm), swept back along the approach, vs object
         points; the lowest box corner vs the table plane; and the count of target points between
         the pads. Runs in torch (on the GPU if any). Returns (hit, below table, points between)."""
@@ -435,7 +435,7 @@ class AntipodalGenerator(GraspGenerator):
         coverage = np.clip(span.cpu().numpy() / (2 * g.finger_half_width), 0, 1)
         return hit.cpu().numpy(), low, between.cpu().numpy(), coverage, contact.cpu().numpy().astype(np.float64)
 
-    def _recentre(self, R, tcp, width, cloud: SceneCloud, chunk: int = 64):
+    def _recentre(self, R, tcp, width, cloud: SceneCloud, chunk: int = 256):
         """Slide each grasp along the pad width (TCP x) onto the middle of its widest chord, and
         take that chord as the width. One view sees only the near half of a round part, so every
         measured run is a chord in front of the axis: the fingers would close on the part's flank

@@ -18,7 +18,7 @@ from ..affordance.query import QueryParser
 from ..visualize import heat_overlay
 from ..errors import AffordanceGraspError, InvalidInputError
 from .camera_input import CAMERA_PARAMS, CameraInput
-from .common import Param, declare, latched_qos, run
+from .common import Param, declare, guarded, latched_qos, run
 from .conversions import affordance_map_to_msg
 from .grasp_planner_node import build_predictor
 from .image_conversions import numpy_to_image
@@ -38,7 +38,7 @@ class AffordanceNode(Node):
         self.parser = QueryParser()
         self.pub_map = self.create_publisher(AffordanceMapMsg, "affordance_map", latched_qos())
         self.pub_overlay = self.create_publisher(Image, "~/overlay", latched_qos())
-        self.create_service(PredictAffordance, "~/predict", self._predict, callback_group=MutuallyExclusiveCallbackGroup())
+        self.create_service(PredictAffordance, "~/predict", guarded(self, self._predict), callback_group=MutuallyExclusiveCallbackGroup())
         self.get_logger().info(f"ready: ~/predict with {self.predictor.model_id}")
 
     def _predict(self, req, resp):

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Dict, Optional, Sequence, Tuple
 
 from ..errors import AffordanceGraspError, ConfigError
+from ..types import FailureReason
 
 # realsense-ros topic names (relative, so a namespace or a remap moves them all).
 COLOR_TOPIC = "camera/color/image_raw"
@@ -102,6 +103,31 @@ def _stop_once() -> None:
 
     for s in STOP_SIGNALS:
         signal.signal(s, on_stop)
+
+
+def guarded(node, handler: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+    """A service handler that answers a failure instead of taking the node down. Handlers turn
+    the package's own errors into failed responses; anything else they did not foresee (a model
+    that throws, a bug) would otherwise escape into the executor, which re-raises it and ends the
+    process, and every later request would find no server. The answer is a fresh response, so
+    nothing half-filled (grasps, a map) goes out with it. (Action servers need no guard: rclpy
+    aborts a goal whose execute callback raises.)"""
+    import traceback
+
+    def serve(req, resp):
+        try:
+            return handler(req, resp)
+        except Exception as e:   # the node must keep serving
+            node.get_logger().error(f"{handler.__name__} failed unexpectedly: {traceback.format_exc()}")
+            out = type(resp)()
+            out.success = False
+            out.message = f"internal error in {node.get_name()}: {type(e).__name__}: {e} (the node keeps serving)"
+            if hasattr(out, "failure_reason"):
+                out.failure_reason = (FailureReason.INVALID_INPUT if isinstance(e, AffordanceGraspError)
+                                      else FailureReason.EXECUTION_FAILED).value
+            return out
+
+    return serve
 
 
 def run(node_factory: Callable[[], Any], args=None, threads: int = 4) -> int:

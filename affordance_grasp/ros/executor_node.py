@@ -22,7 +22,7 @@ from affordance_grasp.srv import ExecuteGrasp
 from ..errors import AffordanceGraspError, InvalidInputError
 from ..execution.base import ExecutionConfig, check_grasp
 from ..types import FailureReason
-from .common import Param, declare, run
+from .common import Param, declare, guarded, run
 from .conversions import grasp_from_msg, outcome_to_execute_response, scene_from_msgs
 
 PARAMS = [
@@ -59,7 +59,7 @@ class ExecutorNode(Node):
             self.backend = self._moveit_backend()
         else:
             self.sim = self.create_client(ExecuteGrasp, self.p["sim_service"], callback_group=ReentrantCallbackGroup())
-        self.create_service(ExecuteGrasp, "execute_grasp", self._execute, callback_group=MutuallyExclusiveCallbackGroup())
+        self.create_service(ExecuteGrasp, "execute_grasp", guarded(self, self._execute), callback_group=MutuallyExclusiveCallbackGroup())
         self.action = ActionServer(self, ExecuteGraspAction, "execute_grasp", self._action_execute,
                                    goal_callback=self._action_goal, cancel_callback=self._action_cancel,
                                    callback_group=ReentrantCallbackGroup())

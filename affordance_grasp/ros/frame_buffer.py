@@ -14,6 +14,10 @@ class FrameNotNewEnough(InvalidInputError):
     """The newest frame predates the time the caller asked for (it may still arrive)."""
 
 
+class CameraStalledError(InvalidInputError):
+    """Frames came, then stopped: the newest is older than ``max_frame_age``."""
+
+
 class FrameBuffer:
     def __init__(self, topics: Tuple[str, str, str], history: int = 10):
         self.topics = topics  # colour, depth, info: named in error messages
@@ -72,6 +76,7 @@ class FrameBuffer:
                                     f"frame is {not_before - tc:.2f} s older")
         age = now - tc
         if max_age > 0 and age > max_age:
-            raise InvalidInputError(f"stale frame: the newest synchronised frame is {age:.2f} s old "
-                                    f"(max_frame_age {max_age:.2f} s); the camera stopped or the clocks differ")
+            raise CameraStalledError(f"stale frame, camera stalled: the newest synchronised frame is {age:.2f} s "
+                                     f"old (max_frame_age {max_age:.2f} s); the camera stopped publishing or the "
+                                     f"clocks differ")
         return c, d, info

@@ -21,7 +21,7 @@ from affordance_grasp.srv import DetectGrasps
 from ..errors import AffordanceGraspError, InvalidInputError
 from ..pipeline import GraspPipeline
 from .camera_input import CAMERA_PARAMS, CameraInput
-from .common import Param, declare, latched_qos, run
+from .common import Param, declare, guarded, latched_qos, run
 from .conversions import (affordance_map_to_msg, generation_fields, grasp_to_msg, scene_to_msgs, stamp_to_sec,
                           timings_to_fields)
 from .image_conversions import numpy_to_image
@@ -58,7 +58,7 @@ class GraspPlannerNode(Node):
         self.pub_cloud = self.create_publisher(PointCloud2, "~/scene_cloud", latched)
         self.pub_map = self.create_publisher(AffordanceMapMsg, "affordance_map", latched)
         self.pub_overlay = self.create_publisher(Image, "~/overlay", latched)
-        self.create_service(DetectGrasps, "detect_grasps", self._detect, callback_group=MutuallyExclusiveCallbackGroup())
+        self.create_service(DetectGrasps, "detect_grasps", guarded(self, self._detect), callback_group=MutuallyExclusiveCallbackGroup())
         self.get_logger().info(f"ready: detect_grasps with {self.pipeline.predictor.model_id}")
 
     def _detect(self, req, resp):

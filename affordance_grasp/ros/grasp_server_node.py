@@ -23,7 +23,7 @@ from ..errors import AffordanceGraspError, InvalidInputError
 from ..execution.base import ExecutionConfig, Executor
 from ..selection.fallback import execute_with_redetection
 from ..types import Grasp, GraspOutcome
-from .common import Param, declare, run
+from .common import Param, declare, guarded, run
 from .conversions import grasp_from_msg, outcome_from_execute_response, timings_to_fields
 
 MAX_ATTEMPTS = 20   # executed tries one request may ask for
@@ -82,7 +82,7 @@ class GraspServerNode(Node):
         self.detect = self.create_client(DetectGrasps, "detect_grasps", callback_group=group)
         self.execute = self.create_client(ExecuteGrasp, "execute_grasp", callback_group=group)
         self.busy = threading.Lock()
-        self.create_service(GraspObject, "grasp_object", self._service, callback_group=group)
+        self.create_service(GraspObject, "grasp_object", guarded(self, self._service), callback_group=group)
         self.action = ActionServer(self, GraspObjectAction, "grasp_object", self._action_execute,
                                    goal_callback=self._action_goal, cancel_callback=lambda _: CancelResponse.ACCEPT,
                                    callback_group=group)

@@ -26,7 +26,7 @@ from ..sim.external import load_objects
 from ..sim.objects import CATEGORIES
 from ..sim.scene import SceneConfig, sample_scene
 from ..types import FailureReason, GraspOutcome
-from .common import CAMERA_FRAME, COLOR_TOPIC, DEPTH_TOPIC, INFO_TOPIC, Param, declare, image_qos, run
+from .common import CAMERA_FRAME, COLOR_TOPIC, DEPTH_TOPIC, INFO_TOPIC, Param, declare, guarded, image_qos, run
 from .conversions import grasp_from_msg, intrinsics_to_camera_info, outcome_to_execute_response
 from .image_conversions import depth_to_16uc1, numpy_to_image
 
@@ -68,8 +68,8 @@ class SimNode(Node):
         self.timer = self.create_timer(1.0 / self.p["rate_hz"], self._publish,
                                        callback_group=MutuallyExclusiveCallbackGroup())
         services = MutuallyExclusiveCallbackGroup()
-        self.create_service(SampleScene, "sim/sample_scene", self._sample_scene, callback_group=services)
-        self.create_service(ExecuteGrasp, "sim/execute_grasp", self._execute, callback_group=services)
+        self.create_service(SampleScene, "sim/sample_scene", guarded(self, self._sample_scene), callback_group=services)
+        self.create_service(ExecuteGrasp, "sim/execute_grasp", guarded(self, self._execute), callback_group=services)
         self.frames = 0
         self._broadcast_camera_pose()
         self.get_logger().info(f"ready: sim camera at {self.p['rate_hz']} Hz on {COLOR_TOPIC}; scene: "

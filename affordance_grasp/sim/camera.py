@@ -107,6 +107,7 @@ class SimCamera:
         self._cam.fixedcamid = world.camera_id
         self._rect = mujoco.MjrRect(0, 0, self._w, self._h)
         self._seg_cache: Optional[tuple] = None   # (sim time, geom ids, depth) of the last segmentation pass
+        self._colour_cache: Optional[tuple] = None  # (sim time, rgb) of the last colour pass
 
     def close(self) -> None:
         if self._ctx is not None:
@@ -131,12 +132,19 @@ class SimCamera:
         mujoco.mjr_render(self._rect, self._scene, self._ctx)
 
     def _colour(self) -> np.ndarray:
+        # A twin at rest looks the same every frame: a streaming camera draws it again only when
+        # the simulation has moved on (as the segmentation pass does); depth noise stays fresh.
+        key = float(self.world.data.time)
+        if self._colour_cache is not None and self._colour_cache[0] == key:
+            return self._colour_cache[1].copy()
         with _GL.lock:
             _GL.current(self._w, self._h)
             self._draw(False)
             rgb = np.empty((self._h, self._w, 3), np.uint8)
             mujoco.mjr_readPixels(rgb, None, self._rect, self._ctx)
-        return np.flipud(rgb).copy()
+        rgb = np.flipud(rgb).copy()
+        self._colour_cache = (key, rgb)
+        return rgb.copy()
 
     def _segmentation(self) -> tuple:
         """(geom id per pixel, -1 for none; metric depth along the optical axis, 0 for none)."""

@@ -1,0 +1,24 @@
+"""The soak subcommand, short: the whole sim graph as separate processes, ten task planners
+asking at the same moment, then a request every few seconds (issue 17, load). The 30-minute
+figures in the README come from the same code with its defaults."""
+import json
+import os
+
+
+def test_ten_planners_at_once_are_each_answered_once_and_the_graph_holds(tmp_path, monkeypatch):
+    from affordance_grasp.apps.soak import soak
+    monkeypatch.setenv("ROS_DOMAIN_ID", str(int(os.environ["ROS_DOMAIN_ID"]) % 200 + 11))  # its own domain
+    monkeypatch.setenv("ROS_LOG_DIR", str(tmp_path / "ros_log"))
+    s = soak(tmp_path, minutes=0.35, period=3.0, clients=10, seed=3)
+    load, run = s["load"], s["soak"]
+    assert load["clients"] == 10 and load["answered"] == 10, load
+    assert load["lost"] == 0 and load["answered_twice"] == 0, load
+    # Served, or refused with a reason; never an internal error.
+    assert load["served"] + sum(load["refused"].values()) == 10 and "internal error" not in load["refused"], load
+    assert run["requests"] >= 5 and run["answered"] == run["requests"] and run["errors"] == 0, run
+    assert not s["nodes_exited_early"] and all(c == 0 for c in s["exit_codes"].values()), s["exit_codes"]
+    assert set(s["nodes"]) >= {"sim_node", "grasp_planner_node", "grasp_server_node"}
+    assert all(u["rss_end_mb"] > 20 for u in s["nodes"].values()), s["nodes"]
+    saved = json.loads((tmp_path / "soak.json").read_text())
+    assert len(saved["load_requests"]) == 10 and len(saved["samples"]) == run["requests"] + 1
+    assert (tmp_path / "soak.png").stat().st_size > 10_000
