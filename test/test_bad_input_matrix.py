@@ -49,33 +49,36 @@ RGB = image(np.zeros((480, 640, 3), np.uint8), "rgb8")
 DEPTH = image(np.full((480, 640), 800, np.uint16), "16UC1")
 
 
-def frame(color=RGB, depth=DEPTH, cam=None):
-    return lambda: frame_from_msgs(color, depth, cam or info(), T)
+def msgs(color=RGB, depth=DEPTH, cam=None):
+    """(colour, depth, camera_info) as a camera driver would publish them."""
+    return color, depth, cam if cam is not None else info()
 
 
+# case -> ((colour, depth, camera_info) messages, what the error must say). The ROS tests publish
+# the same messages to a running planner (test_ros_integration.py).
 IMAGE_ROWS = {
-    "colour as rgba8": (frame(color=image(np.zeros((480, 640, 4), np.uint8), "rgba8")), "unsupported image encoding"),
-    "depth as 16SC1": (frame(depth=image(np.zeros((480, 640), np.int16), "16SC1")), "unsupported image encoding"),
-    "colour image as depth": (frame(depth=RGB), "not a depth encoding"),
-    "depth as 32FC1, all inf": (frame(depth=image(np.full((480, 640), np.inf, np.float32), "32FC1")), "no valid pixel"),
-    "depth all NaN": (frame(depth=image(np.full((480, 640), np.nan, np.float32), "32FC1")), "no valid pixel"),
-    "depth all zero": (frame(depth=image(np.zeros((480, 640), np.uint16), "16UC1")), "no valid pixel"),
-    "depth all beyond range": (frame(depth=image(np.full((480, 640), 60000, np.uint16), "16UC1")), "nothing nearer"),
-    "depth in metres as 16UC1": (frame(depth=image(np.ones((480, 640), np.uint16), "16UC1")), "wrong unit"),
-    "colour half the camera_info size": (frame(color=image(np.zeros((240, 320, 3), np.uint8), "rgb8")), "sizes differ"),
-    "depth not aligned to colour": (frame(depth=image(np.full((720, 1280), 800, np.uint16), "16UC1")), "sizes differ"),
-    "zero-sized image": (frame(color=image(np.zeros((0, 640, 3), np.uint8), "rgb8")), "zero width or height"),
-    "data shorter than height x step": (frame(color=image(np.zeros((480, 640, 3), np.uint8), "rgb8", rows=100)),
+    "colour as rgba8": (msgs(color=image(np.zeros((480, 640, 4), np.uint8), "rgba8")), "unsupported image encoding"),
+    "depth as 16SC1": (msgs(depth=image(np.zeros((480, 640), np.int16), "16SC1")), "unsupported image encoding"),
+    "colour image as depth": (msgs(depth=RGB), "not a depth encoding"),
+    "depth as 32FC1, all inf": (msgs(depth=image(np.full((480, 640), np.inf, np.float32), "32FC1")), "no valid pixel"),
+    "depth all NaN": (msgs(depth=image(np.full((480, 640), np.nan, np.float32), "32FC1")), "no valid pixel"),
+    "depth all zero": (msgs(depth=image(np.zeros((480, 640), np.uint16), "16UC1")), "no valid pixel"),
+    "depth all beyond range": (msgs(depth=image(np.full((480, 640), 60000, np.uint16), "16UC1")), "nothing nearer"),
+    "depth in metres as 16UC1": (msgs(depth=image(np.ones((480, 640), np.uint16), "16UC1")), "wrong unit"),
+    "colour half the camera_info size": (msgs(color=image(np.zeros((240, 320, 3), np.uint8), "rgb8")), "sizes differ"),
+    "depth not aligned to colour": (msgs(depth=image(np.full((720, 1280), 800, np.uint16), "16UC1")), "sizes differ"),
+    "zero-sized image": (msgs(color=image(np.zeros((0, 640, 3), np.uint8), "rgb8")), "zero width or height"),
+    "data shorter than height x step": (msgs(color=image(np.zeros((480, 640, 3), np.uint8), "rgb8", rows=100)),
                                         "bytes"),
-    "camera_info with zero focal length": (frame(cam=info(k=[0.0, 0, 319.5, 0, 0.0, 239.5, 0, 0, 1])),
+    "camera_info with zero focal length": (msgs(cam=info(k=[0.0, 0, 319.5, 0, 0.0, 239.5, 0, 0, 1])),
                                            "not calibrated"),
-    "camera_info with negative focal length": (frame(cam=info(k=[-600.0, 0, 319.5, 0, 600, 239.5, 0, 0, 1])),
+    "camera_info with negative focal length": (msgs(cam=info(k=[-600.0, 0, 319.5, 0, 600, 239.5, 0, 0, 1])),
                                                "not calibrated"),
-    "camera_info with NaN principal point": (lambda: camera_info_to_intrinsics(
-        info(k=[600.0, 0, float("nan"), 0, 600, 239.5, 0, 0, 1])), "finite"),
-    "camera_info of a fisheye lens": (lambda: camera_info_to_intrinsics(
-        info(distortion_model="equidistant", d=[0.1, 0.01, 0.0, 0.0])), "not handled"),
-    "camera_info of zero size": (lambda: camera_info_to_intrinsics(info(width=0, height=0)), "not calibrated"),
+    "camera_info with NaN principal point": (msgs(cam=info(k=[600.0, 0, float("nan"), 0, 600, 239.5, 0, 0, 1])),
+                                             "finite"),
+    "camera_info of a fisheye lens": (msgs(cam=info(distortion_model="equidistant", d=[0.1, 0.01, 0.0, 0.0])),
+                                      "not handled"),
+    "camera_info of zero size": (msgs(cam=info(width=0, height=0)), "not calibrated"),
 }
 
 PARSER = QueryParser()
@@ -83,7 +86,8 @@ QUERY_ROWS = {
     "empty query": ("", "empty query"),
     "blank query": ("   \t ", "empty query"),
     "10 kB query": ("grasp the mug " * 800, "at most 300"),
-    "control characters": ("grasp the mug\x00 by\x07 its handle", "control or invisible"),
+    # Not NUL: ROS 2 strings end at a NUL byte, so the nodes would never see what follows it.
+    "control characters": ("grasp the mug\x1b[2J by\x07 its handle", "control or invisible"),
     "undecodable bytes (surrogate escapes)": (b"grasp the \xff\xfe mug".decode("utf-8", "surrogateescape"),
                                               "control or invisible"),
     "no action, shell-like": ("mug; rm -rf / && echo done", "no action"),
@@ -102,28 +106,29 @@ def grasp_msg(position=(0.5, 0.0, 0.1), quat=(0.0, 1.0, 0.0, 0.0), width=0.04, f
 
 
 def through_executor_checks(msg):
-    return lambda: check_grasp(grasp_from_msg(msg), ExecutionConfig().validate())
+    return check_grasp(grasp_from_msg(msg), ExecutionConfig().validate())
 
 
+# case -> (the Grasp message, what the error must say); the ROS tests send the same to execute_grasp.
 GRASP_ROWS = {
-    "NaN position": (through_executor_checks(grasp_msg(position=(np.nan, 0.0, 0.1))), "NaN or inf"),
-    "inf position": (through_executor_checks(grasp_msg(position=(0.5, np.inf, 0.1))), "NaN or inf"),
-    "NaN orientation": (through_executor_checks(grasp_msg(quat=(np.nan, 0.0, 0.0, 1.0))), "unit quaternion"),
-    "zero quaternion": (through_executor_checks(grasp_msg(quat=(0.0, 0.0, 0.0, 0.0))), "unit quaternion"),
-    "non-unit quaternion": (through_executor_checks(grasp_msg(quat=(0.0, 2.0, 0.0, 0.0))), "unit quaternion"),
-    "empty frame_id": (through_executor_checks(grasp_msg(frame_id="")), "no frame_id"),
-    "width beyond the stroke": (through_executor_checks(grasp_msg(width=0.2)), "exceeds"),
-    "negative width": (through_executor_checks(grasp_msg(width=-0.01)), "width"),
-    "NaN width": (through_executor_checks(grasp_msg(width=float("nan"))), "width"),
-    "pose 5 m away": (through_executor_checks(grasp_msg(position=(5.0, 0.0, 0.1))), "beyond the arm's reach"),
+    "NaN position": (grasp_msg(position=(np.nan, 0.0, 0.1)), "NaN or inf"),
+    "inf position": (grasp_msg(position=(0.5, np.inf, 0.1)), "NaN or inf"),
+    "NaN orientation": (grasp_msg(quat=(np.nan, 0.0, 0.0, 1.0)), "unit quaternion"),
+    "zero quaternion": (grasp_msg(quat=(0.0, 0.0, 0.0, 0.0)), "unit quaternion"),
+    "non-unit quaternion": (grasp_msg(quat=(0.0, 2.0, 0.0, 0.0)), "unit quaternion"),
+    "empty frame_id": (grasp_msg(frame_id=""), "no frame_id"),
+    "width beyond the stroke": (grasp_msg(width=0.2), "exceeds"),
+    "negative width": (grasp_msg(width=-0.01), "width"),
+    "NaN width": (grasp_msg(width=float("nan")), "width"),
+    "pose 5 m away": (grasp_msg(position=(5.0, 0.0, 0.1)), "beyond the arm's reach"),
 }
 
 
 @pytest.mark.parametrize("case", sorted(IMAGE_ROWS))
 def test_bad_camera_messages_are_refused_by_name(case):
-    build, words = IMAGE_ROWS[case]
+    (color, depth, cam), words = IMAGE_ROWS[case]
     with pytest.raises(AffordanceGraspError, match=words):
-        build()
+        frame_from_msgs(color, depth, cam, T)
 
 
 @pytest.mark.parametrize("case", sorted(QUERY_ROWS))
@@ -135,17 +140,17 @@ def test_bad_queries_are_refused_by_name(case):
 
 @pytest.mark.parametrize("case", sorted(GRASP_ROWS))
 def test_bad_grasps_are_refused_before_any_motion(case):
-    build, words = GRASP_ROWS[case]
+    msg, words = GRASP_ROWS[case]
     with pytest.raises(AffordanceGraspError, match=words):
-        build()
+        through_executor_checks(msg)
 
 
 def test_a_good_row_of_each_kind_passes():
     """The matrix refuses what is wrong, not everything: the same builders with good values pass."""
-    f = frame()()
+    f = frame_from_msgs(*msgs(), T)
     assert f.depth.shape == (480, 640) and np.nanmedian(f.depth) == pytest.approx(0.8)
     assert PARSER.parse("grasp the mug by its handle").object == "mug"
-    g = through_executor_checks(grasp_msg())()
+    g = through_executor_checks(grasp_msg())
     assert g.width == pytest.approx(0.04) and g.frame_id == "base_link"
     assert camera_info_to_intrinsics(info(distortion_model="plumb_bob", d=[0.01, -0.02, 0.0, 0.0, 0.0])).fx == 600.0
 

@@ -438,3 +438,71 @@ def test_a_camera_that_stalls_is_refused_by_name_and_the_next_request_after_it_r
         os.kill(sim.pid, signal.SIGCONT)
     wait_for(lambda: _call(ros["detect"], req).success, 60, "grasps again once the camera is back")
     assert not ros["graph"].exited()
+
+
+# The bad-input matrix (test_bad_input_matrix.py) through the live graph: each row sent the way
+# a task planner or a camera driver would, answered with a failure naming the problem, the arm
+# unchanged on joint_states and every node still up.
+from test_bad_input_matrix import GRASP_ROWS, IMAGE_ROWS, QUERY_ROWS  # noqa: E402
+
+
+@pytest.mark.parametrize("case", sorted(QUERY_ROWS))
+def test_matrix_query_through_grasp_object_moves_nothing(ros, case):
+    import re
+    text, words = QUERY_ROWS[case]
+    before = _arm(ros)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        # ROS 2 strings are UTF-8: rclpy refuses to send such bytes at all, so no node sees them.
+        with pytest.raises(UnicodeEncodeError):
+            ros["grasp"].call(GraspObject.Request(query=text, execute=True), timeout_sec=10)
+        np.testing.assert_allclose(_arm(ros), before, atol=1e-6)
+        return
+    g = _call(ros["grasp"], GraspObject.Request(query=text, execute=True))
+    assert not g.success and re.search(words, g.message), g.message
+    assert g.attempts == 0 and not g.parts_touched
+    np.testing.assert_allclose(_arm(ros), before, atol=1e-6)
+    assert not ros["graph"].exited()
+
+
+@pytest.mark.parametrize("case", sorted(GRASP_ROWS))
+def test_matrix_grasp_through_execute_grasp_moves_nothing(ros, case):
+    import re
+    msg, words = GRASP_ROWS[case]
+    before = _arm(ros)
+    r = _call(ros["execute"], ExecuteGrasp.Request(grasp=msg))
+    assert not r.success and r.failure_reason == "invalid input" and re.search(words, r.message), r.message
+    np.testing.assert_allclose(_arm(ros), before, atol=1e-6)
+    assert not ros["graph"].exited()
+
+
+@pytest.mark.parametrize("case", sorted(IMAGE_ROWS))
+def test_matrix_camera_messages_through_a_running_planner(ros, case):
+    """Published on the isolated planner's camera topics; its answer names the problem."""
+    import re
+    from sensor_msgs.msg import CameraInfo, Image
+
+    from affordance_grasp.ros.common import image_qos
+
+    (color, depth, cam), words = IMAGE_ROWS[case]
+    node = ros["node"]
+    pubs = ros.setdefault("matrix_pubs", {
+        t: node.create_publisher(m, f"/isolated/camera/{t}", image_qos())
+        for t, m in (("color/image_raw", Image), ("aligned_depth_to_color/image_raw", Image),
+                     ("color/camera_info", CameraInfo))})
+    wait_for(lambda: all(p.get_subscription_count() > 0 for p in pubs.values()), 20, "the isolated planner")
+
+    def answer():
+        # Best effort on the planner's side: publish again before each question until it is in.
+        stamp = node.get_clock().now().to_msg()
+        for m in (color, depth, cam):
+            m.header.stamp, m.header.frame_id = stamp, "camera_color_optical_frame"
+        pubs["color/camera_info"].publish(cam)
+        pubs["aligned_depth_to_color/image_raw"].publish(depth)
+        pubs["color/image_raw"].publish(color)
+        r = _call(ros["lonely"], DetectGrasps.Request(query="hold the hammer's handle"))
+        assert not r.success, r.message
+        return r if re.search(words, r.message) else None
+
+    wait_for(answer, 20, f"an answer naming {words!r}", interval=0.1)   # it answered: it is still up

@@ -61,13 +61,6 @@ class AntipodalConfig:
         return self
 
 
-def _within_reach(points: np.ndarray, tcp: np.ndarray, reach: float) -> np.ndarray:
-    """Points inside the box around all TCPs grown by ``reach``: only these can matter to the
-    candidates, so the per-candidate tensors stay small."""
-    lo, hi = tcp.min(0) - reach, tcp.max(0) + reach
-    return np.all((points >= lo) & (points <= hi), axis=1)
-
-
 def _frames(axis: np.ndarray, approach: np.ndarray) -> np.ndarray:
     """Rotation matrices (N, 3, 3) with y = axis, z = approach."""
     x = np.cross(axis, approach)
