@@ -105,6 +105,10 @@ def build_parser() -> argparse.ArgumentParser:
     sk.add_argument("--seed", type=int, default=0, help="the scene")
     sk.add_argument("--config", type=Path, default=None, help="params file (default config/sim.yaml)")
     sk.add_argument("--out", type=Path, default=Path("out/soak"))
+    sk.add_argument("--replay-cycles", type=int, default=0, help="instead of the streaming soak: record a still scene, "
+                    "then replay the bag this many times with a detect_grasps request each, and count how often the "
+                    "best grasp is the first cycle's; replay.json + replay.png")
+    sk.add_argument("--replay-rate", type=float, default=4.0, help="bag playback speed in the replay cycles")
     ob = sub.add_parser("objects", help="list the object categories, check object files, render a picture grid")
     ob.add_argument("--objects", type=Path, nargs="+", default=(), metavar="PATH",
                     help="object files (YAML) or folders of them to load and check")
@@ -164,9 +168,14 @@ def main(argv=None) -> int:
             print(f"refusals: {summary['refused']}")
             print(f"wrote {args.out / 'summary.json'}")
         elif args.command == "soak":
-            from .apps.soak import soak
-            soak(args.out, args.minutes, args.period, args.clients, args.config, args.seed)
-            print(f"wrote {args.out / 'soak.json'} and {args.out / 'soak.png'}")
+            if args.replay_cycles:
+                from .apps.replay_soak import replay_soak
+                replay_soak(args.out, args.replay_cycles, args.config, rate=args.replay_rate)
+                print(f"wrote {args.out / 'replay.json'} and {args.out / 'replay.png'}")
+            else:
+                from .apps.soak import soak
+                soak(args.out, args.minutes, args.period, args.clients, args.config, args.seed)
+                print(f"wrote {args.out / 'soak.json'} and {args.out / 'soak.png'}")
         elif args.command == "objects":
             from .apps.objects import objects_command
             objects_command(args.objects, args.grid, args.check, args.markdown)

@@ -106,7 +106,7 @@ def grasp_msg(position=(0.5, 0.0, 0.1), quat=(0.0, 1.0, 0.0, 0.0), width=0.04, f
 
 
 def through_executor_checks(msg):
-    return check_grasp(grasp_from_msg(msg), ExecutionConfig().validate())
+    return check_grasp(grasp_from_msg(msg), ExecutionConfig().validate(), "base_link")
 
 
 # case -> (the Grasp message, what the error must say); the ROS tests send the same to execute_grasp.
@@ -121,7 +121,25 @@ GRASP_ROWS = {
     "negative width": (grasp_msg(width=-0.01), "width"),
     "NaN width": (grasp_msg(width=float("nan")), "width"),
     "pose 5 m away": (grasp_msg(position=(5.0, 0.0, 0.1)), "beyond the arm's reach"),
+    "pose in the camera frame": (grasp_msg(frame_id="camera_color_optical_frame"), "expected 'base_link'"),
 }
+
+# case -> ((colour stamp, depth stamp) in seconds from now, or "zero" for an unset clock, what the
+# error must say), for frames that are good in every other way. The planners' max_frame_age is 1 s.
+STAMP_ROWS = {
+    "stamped 10 minutes ago": ((-600.0, -600.0), "stale"),
+    "stamped 10 minutes in the future": ((600.0, 600.0), "in the future"),
+    "colour and depth 1 s apart": ((0.0, -1.0), "not synchronised"),
+    "stamp zero (camera clock never set)": (("zero", "zero"), "stale"),
+}
+
+
+def stamped(now_s: float, offset):
+    """A builtin_interfaces Time ``offset`` seconds from ``now_s`` ("zero": the epoch)."""
+    from builtin_interfaces.msg import Time
+
+    t = 0.0 if offset == "zero" else now_s + offset
+    return Time(sec=int(t), nanosec=int((t - int(t)) * 1e9))
 
 
 @pytest.mark.parametrize("case", sorted(IMAGE_ROWS))
@@ -143,6 +161,24 @@ def test_bad_grasps_are_refused_before_any_motion(case):
     msg, words = GRASP_ROWS[case]
     with pytest.raises(AffordanceGraspError, match=words):
         through_executor_checks(msg)
+
+
+@pytest.mark.parametrize("case", sorted(STAMP_ROWS))
+def test_badly_stamped_frames_are_refused_by_name(case):
+    from affordance_grasp.ros.frame_buffer import FrameBuffer
+
+    (dc, dd), words = STAMP_ROWS[case]
+    now = 1.8e9
+    buf = FrameBuffer(("colour", "depth", "info"))
+    color, depth, cam = (type(m)() for m in msgs())
+    color.header.stamp, depth.header.stamp = stamped(now, dc), stamped(now, dd)
+    buf.add_color(color), buf.add_depth(depth), buf.set_info(cam)
+    with pytest.raises(AffordanceGraspError, match=words):
+        buf.latest(now, max_age=1.0, slop=0.02)
+    good = FrameBuffer(("colour", "depth", "info"))
+    color.header.stamp = depth.header.stamp = stamped(now, -0.1)
+    good.add_color(color), good.add_depth(depth), good.set_info(cam)
+    assert good.latest(now, max_age=1.0, slop=0.02)[0] is color
 
 
 def test_a_good_row_of_each_kind_passes():

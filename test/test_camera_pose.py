@@ -67,3 +67,62 @@ def test_eye_in_hand_uses_the_joint_states_at_the_image_stamp():
     assert np.allclose(pose.at(10.05, "cam"), wrist_camera_pose((q_a + q_b) / 2, X), atol=1e-6)
     with pytest.raises(InvalidInputError, match="no joint_states near"):
         pose.at(10.5, "cam")       # the arm's state at that stamp is unknown: no pose, no grasp
+
+
+def test_camera_input_takes_frames_on_the_owners_namespaced_and_remapped_topics():
+    """The stream node ignores the command line, so the owner's namespace and remappings must be
+    carried over by name: a camera remapped to another topic must still reach the owner."""
+    import os
+    import threading
+    import time
+
+    rclpy = pytest.importorskip("rclpy")
+    from rclpy.context import Context
+    from rclpy.executors import SingleThreadedExecutor
+    from sensor_msgs.msg import CameraInfo, Image
+
+    from affordance_grasp.ros.camera_input import CAMERA_PARAMS, CameraInput
+    from affordance_grasp.ros.common import image_qos
+    from affordance_grasp.ros.conversions import intrinsics_to_camera_info
+    from affordance_grasp.ros.image_conversions import depth_to_16uc1, numpy_to_image
+    from affordance_grasp.types import CameraIntrinsics
+
+    ctx = Context()
+    rclpy.init(context=ctx, domain_id=int(os.environ.get("ROS_DOMAIN_ID", "0")))
+    try:
+        owner = rclpy.create_node("planner", namespace="/cell", context=ctx,
+                                  cli_args=["--ros-args", "-r", "camera/color/image_raw:=/rig/rgb",
+                                            "-r", "__node:=renamed"])
+        params = {p.name: p.default for p in CAMERA_PARAMS}
+        params.update(camera_pose=[0.5, 0.0, 0.6, 0.0, 1.0, 0.0, 0.0], max_frame_age=0.0)
+        camera = CameraInput(owner, params)
+        assert camera.buffer.topics[0] == "/rig/rgb" and camera.buffer.topics[1].startswith("/cell/camera/")
+        assert camera.stream.get_name() == "renamed_camera_input"   # never the owner's own name twice
+        pub = rclpy.create_node("cam", context=ctx)
+        pubs = [pub.create_publisher(t, n, image_qos()) for t, n in
+                ((Image, "/rig/rgb"), (Image, camera.buffer.topics[1]), (CameraInfo, camera.buffer.topics[2]))]
+        K = CameraIntrinsics(fx=100.0, fy=100.0, cx=16.0, cy=12.0, width=32, height=24)
+        stamp = pub.get_clock().now().to_msg()
+        color = numpy_to_image(np.zeros((24, 32, 3), np.uint8), "rgb8")
+        depth = numpy_to_image(depth_to_16uc1(np.full((24, 32), 0.8)), "16UC1")
+        for m in (color, depth):
+            m.header.stamp, m.header.frame_id = stamp, "camera_color_optical_frame"
+        info = intrinsics_to_camera_info(K, "camera_color_optical_frame", stamp)
+        ex = SingleThreadedExecutor(context=ctx)
+        ex.add_node(pub)
+        threading.Thread(target=ex.spin, daemon=True).start()
+        deadline = time.monotonic() + 20
+        frame = None
+        while frame is None and time.monotonic() < deadline:
+            for p, m in zip(pubs, (color, depth, info)):
+                p.publish(m)
+            try:
+                frame, _ = camera.frame()
+            except InvalidInputError:
+                time.sleep(0.1)
+        assert frame is not None, "no frame reached the camera input on the remapped topics"
+        assert frame.depth.shape == (24, 32) and np.allclose(frame.depth, 0.8, atol=1e-3)
+        camera.close()
+        ex.shutdown()
+    finally:
+        rclpy.try_shutdown(context=ctx)

@@ -22,3 +22,18 @@ def test_ten_planners_at_once_are_each_answered_once_and_the_graph_holds(tmp_pat
     saved = json.loads((tmp_path / "soak.json").read_text())
     assert len(saved["load_requests"]) == 10 and len(saved["samples"]) == run["requests"] + 1
     assert (tmp_path / "soak.png").stat().st_size > 10_000
+
+
+def test_replayed_bag_cycles_give_the_first_cycles_best_grasp(tmp_path, monkeypatch):
+    """soak --replay-cycles, short: a new publisher per cycle, a request per cycle, the same
+    best grasp as the first cycle every time (noise off: every recorded frame is the same)."""
+    from affordance_grasp.apps.replay_soak import replay_soak
+    monkeypatch.setenv("ROS_DOMAIN_ID", str(int(os.environ["ROS_DOMAIN_ID"]) % 200 + 12))  # its own domain
+    monkeypatch.setenv("ROS_LOG_DIR", str(tmp_path / "ros_log"))
+    s = replay_soak(tmp_path, cycles=5)
+    assert s["cycles"] == 5 and s["served"] == 5, s
+    assert s["same_best_grasp"] == 5, s["largest_difference"]
+    assert not s["planner_exited_early"] and s["exit_codes"]["grasp_planner_node"] == 0, s
+    assert s["planner_rss_mb"]["end"] > 20
+    saved = json.loads((tmp_path / "replay.json").read_text())
+    assert len(saved["cycles_detail"]) == 5 and (tmp_path / "replay.png").stat().st_size > 5_000

@@ -82,15 +82,27 @@ class Graph:
 
     def start(self) -> "Graph":
         for node in self.nodes:
-            out = None
-            if self.log_dir is not None:
-                self.log_dir.mkdir(parents=True, exist_ok=True)
-                out = open(self.log_dir / f"{node}.log", "w")
-                self._logs.append(out)
-            self.procs[node] = subprocess.Popen(self.command(node), env=self.env, stdout=out, cwd=self.cwd,
-                                                stderr=subprocess.STDOUT if out else None,
-                                                preexec_fn=_die_with_parent)
+            self.start_node(node)
         return self
+
+    def start_node(self, node: str) -> None:
+        """Start one node of the graph (again, after ``kill``: its log is appended to)."""
+        out = None
+        if self.log_dir is not None:
+            self.log_dir.mkdir(parents=True, exist_ok=True)
+            out = open(self.log_dir / f"{node}.log", "a" if node in self.procs else "w")
+            self._logs.append(out)
+        self.procs[node] = subprocess.Popen(self.command(node), env=self.env, stdout=out, cwd=self.cwd,
+                                            stderr=subprocess.STDOUT if out else None,
+                                            preexec_fn=_die_with_parent)
+
+    def kill(self, node: str, sig: int = signal.SIGKILL) -> int:
+        """Stop one node with ``sig`` (SIGKILL: a crash, SIGTERM: an orderly stop) and reap it;
+        returns its exit status. For fault injection."""
+        p = self.procs[node]
+        if p.poll() is None:
+            p.send_signal(sig)
+        return p.wait(timeout=30)
 
     def exited(self) -> Dict[str, int]:
         return {n: p.returncode for n, p in self.procs.items() if p.poll() is not None}

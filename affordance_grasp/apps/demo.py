@@ -41,7 +41,7 @@ class TaskPlanner:
     """A client process's view of the graph: scene reset, grasp_object, camera statistics."""
 
     def __init__(self):
-        from rclpy.executors import MultiThreadedExecutor
+        from rclpy.executors import SingleThreadedExecutor
         from rclpy.node import Node
         from sensor_msgs.msg import CameraInfo, Image
 
@@ -62,7 +62,9 @@ class TaskPlanner:
         for topic, typ in ((COLOR_TOPIC, Image), (DEPTH_TOPIC, Image), (INFO_TOPIC, CameraInfo)):
             self.node.create_subscription(typ, topic, lambda m, t=topic: self._arrive(t, m), camera_qos())
         self.node.create_subscription(Image, "grasp_planner_node/overlay", self._overlay, latched_qos())
-        self.executor = MultiThreadedExecutor(num_threads=3)
+        # One thread: it only completes futures and counts frames (a multi-threaded executor
+        # would spend most of a core on the camera stream; see ros/camera_input.py).
+        self.executor = SingleThreadedExecutor()
         self.executor.add_node(self.node)
         self.thread = threading.Thread(target=self.executor.spin, daemon=True)
         self.thread.start()
@@ -221,20 +223,19 @@ def demo(out: Path, trials: int = 40, seed: int = 0, config: Optional[Path] = No
         camera = planner.camera_stats()
         # With nothing asked: what the graph costs a machine that only streams.
         idle = graph.usage(window=5.0)
+        from affordance_grasp.ros.common import call_service
         from affordance_grasp.srv import GraspObject, SampleScene
 
         for i, spec in enumerate(specs):
-            r = planner.reset.call(SampleScene.Request(seed=spec["seed"], categories=spec["categories"]), timeout_sec=60)
-            if r is None or not r.success:
-                raise AffordanceGraspError(f"scene reset failed: {getattr(r, 'message', 'no answer')}")
+            r = call_service(planner.node, planner.reset, SampleScene.Request(seed=spec["seed"], categories=spec["categories"]), 60)
+            if not r.success:
+                raise AffordanceGraspError(f"scene reset failed: {r.message}")
             planner.wait_frames_after(r.stamp.sec + r.stamp.nanosec * 1e-9)
             target = spec["target"]
             t0 = time.perf_counter()
-            resp = planner.grasp.call(GraspObject.Request(query=spec["query"], execute=True, max_attempts=max_attempts),
-                                      timeout_sec=300)
+            resp = call_service(planner.node, planner.grasp, GraspObject.Request(query=spec["query"], execute=True,
+                                                                   max_attempts=max_attempts), 300)
             wall = time.perf_counter() - t0
-            if resp is None:
-                raise AffordanceGraspError("grasp_object did not answer within 300 s")
             touched = set(resp.parts_touched)
             success = bool(resp.success) and any(p.startswith(target + "/") for p in touched)
             right_object = bool(touched) and all(p.startswith(target + "/") for p in touched)

@@ -172,9 +172,11 @@ def soak(out: Path, minutes: float = 30.0, period: float = 5.0, clients: int = 1
         planner.wait_ready(graph)
         from affordance_grasp.srv import SampleScene
 
-        r = planner.reset.call(SampleScene.Request(seed=seed), timeout_sec=60)
-        if r is None or not r.success:
-            raise AffordanceGraspError(f"scene reset failed: {getattr(r, 'message', 'no answer')}")
+        from affordance_grasp.ros.common import call_service
+
+        r = call_service(planner.node, planner.reset, SampleScene.Request(seed=seed), 60)
+        if not r.success:
+            raise AffordanceGraspError(f"scene reset failed: {r.message}")
         query = category_queries(r.categories[0])[0].text
         time.sleep(1.0)                       # frames of the new scene
         planner.ask(planner.detect[:1], query)  # warm-up: the first request loads lazily built parts

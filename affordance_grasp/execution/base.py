@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass
+from typing import Optional
 
 import numpy as np
 
@@ -38,11 +39,14 @@ class ExecutionConfig:
         return self
 
 
-def check_grasp(grasp: Grasp, config: ExecutionConfig) -> Grasp:
+def check_grasp(grasp: Grasp, config: ExecutionConfig, base_frame: Optional[str] = None) -> Grasp:
     """What every backend and the executor node refuse before anything moves (the Grasp type
-    itself already refuses non-finite poses and negative widths)."""
+    itself already refuses non-finite poses and negative widths). With ``base_frame``, a grasp
+    in any other frame is refused: nothing here transforms poses."""
     if not isinstance(grasp, Grasp):
         raise InvalidInputError(f"expected a Grasp, got {type(grasp).__name__}")
+    if base_frame is not None and grasp.frame_id != base_frame:
+        raise InvalidInputError(f"grasp is in frame {grasp.frame_id!r}, expected {base_frame!r}")
     if grasp.width > config.max_opening + 1e-6:
         raise InvalidInputError(f"grasp width {grasp.width:.3f} m exceeds the gripper's "
                                 f"{config.max_opening:.3f} m opening")

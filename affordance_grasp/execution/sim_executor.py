@@ -2,6 +2,7 @@
 force-limited close, a 0.15 m lift and a hold, with contacts telling which parts were touched."""
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass
 from typing import List, Optional, Tuple
@@ -33,6 +34,10 @@ class GraspPlan:
         return self.transit + self.approach
 
 
+class _Cancelled(Exception):
+    """Raised inside a motion when cancel() was called; execute() then retreats."""
+
+
 _MAX_JOINT_STEP = 0.6  # rad between consecutive waypoints; more means IK jumped branches
 
 
@@ -45,6 +50,7 @@ class SimExecutor(Executor):
         self.ik = ik or PandaIK(world.cfg)
         self._scratch = mujoco.MjData(world.model)
         self._cached: Optional[Tuple[tuple, Optional[GraspPlan]]] = None  # check_reachable -> execute
+        self._cancel = threading.Event()
         self.command_gripper(self.config.max_opening)
 
     # ----------------------------------------------------------------- planning
@@ -156,6 +162,7 @@ class SimExecutor(Executor):
             s = k / n
             s = s * s * (3 - 2 * s)
             w.data.ctrl[w.arm_act] = [np.interp(s, s_knots, pts[:, j]) for j in range(pts.shape[1])]
+            self._check_cancel()
             w.step()
             if contacts is not None and k % 10 == 0:
                 contacts.update(w.finger_contacts())
@@ -168,6 +175,7 @@ class SimExecutor(Executor):
         steps = max(int(start / self.config.close_speed / w.model.opt.timestep), 1)
         for k in range(1, steps + 1, 10):
             w.set_gripper(start * (1 - k / steps))
+            self._check_cancel()
             w.step(10)
             contacts.update(w.finger_contacts())
         self.command_gripper(0.0)
@@ -177,12 +185,14 @@ class SimExecutor(Executor):
         w = self.world
         n = int(seconds / w.model.opt.timestep)
         for k in range(0, n, 10):
+            self._check_cancel()
             w.step(10)
             if contacts is not None:
                 contacts.update(w.finger_contacts())
 
     def execute(self, grasp: Grasp) -> GraspOutcome:
         self.validate_grasp(grasp)
+        self._cancel.clear()   # a cancel meant for an earlier motion
         cfg, w = self.config, self.world
         timings = {}
         t0 = time.perf_counter()
@@ -199,17 +209,24 @@ class SimExecutor(Executor):
         t0 = time.perf_counter()
         com0 = {inst: w.object_com(inst) for inst in w.objects}
         self.command_gripper(min(cfg.max_opening, self.gripper.opening_for(grasp.width)), cfg.grip_force)
-        q_start = w.arm_qpos()
-        travel = float(np.max(np.abs(plan.transit[0] - q_start)))
-        self._move([q_start, plan.transit[0]], max(0.6, travel / 1.2))
-        self._move(plan.transit, 0.5)
-        self._move(plan.approach, 0.8)
-        self._wait(0.3)
         touched: set = set()
-        self._close(touched)
-        held_after_close = {inst for inst, _ in w.finger_contacts()}
-        self._move(plan.lift, 1.0, touched)
-        self._wait(cfg.hold_time, touched)
+        try:
+            q_start = w.arm_qpos()
+            travel = float(np.max(np.abs(plan.transit[0] - q_start)))
+            self._move([q_start, plan.transit[0]], max(0.6, travel / 1.2))
+            self._move(plan.transit, 0.5)
+            self._move(plan.approach, 0.8)
+            self._wait(0.3)
+            self._close(touched)
+            held_after_close = {inst for inst, _ in w.finger_contacts()}
+            self._move(plan.lift, 1.0, touched)
+            self._wait(cfg.hold_time, touched)
+        except _Cancelled:
+            self._cancel.clear()   # the retreat itself must be allowed to move
+            self._retreat(plan)
+            timings["motion"] = time.perf_counter() - t0
+            return GraspOutcome(False, 0.0, tuple(f"{i}/{p}" for i, p in touched), FailureReason.CANCELLED,
+                                timings=timings, grasp=grasp)
         timings["motion"] = time.perf_counter() - t0
 
         held_now = {inst for inst, _ in w.finger_contacts()}
@@ -222,6 +239,15 @@ class SimExecutor(Executor):
         reason = FailureReason.SLIPPED if held_after_close else FailureReason.EMPTY_GRASP
         self._retreat(plan)
         return GraspOutcome(False, max(lifted, 0.0), parts, reason, timings=timings, grasp=grasp)
+
+    def cancel(self) -> None:
+        """Stop the running execute() at its next physics step: it opens, backs out along the
+        approach, goes home and reports 'cancelled'. Safe to call from another thread."""
+        self._cancel.set()
+
+    def _check_cancel(self) -> None:
+        if self._cancel.is_set():
+            raise _Cancelled()
 
     def _retreat(self, plan: GraspPlan) -> None:
         """Open, back out along the approach, and go home: out of the camera's view, so the next

@@ -33,13 +33,16 @@ class AffordanceNode(Node):
     def __init__(self):
         super().__init__("affordance_node")
         self.p = declare(self, PARAMS)
-        self.camera = CameraInput(self, self.p, MutuallyExclusiveCallbackGroup())
+        self.camera = CameraInput(self, self.p)
         self.predictor = build_predictor(self.p["predictor_config"], self.p["device"])
         self.parser = QueryParser()
         self.pub_map = self.create_publisher(AffordanceMapMsg, "affordance_map", latched_qos())
         self.pub_overlay = self.create_publisher(Image, "~/overlay", latched_qos())
         self.create_service(PredictAffordance, "~/predict", guarded(self, self._predict), callback_group=MutuallyExclusiveCallbackGroup())
         self.get_logger().info(f"ready: ~/predict with {self.predictor.model_id}")
+
+    def close(self) -> None:
+        self.camera.close()
 
     def _predict(self, req, resp):
         try:

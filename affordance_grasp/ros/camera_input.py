@@ -1,11 +1,15 @@
 """The camera side of a consuming node: subscribe to colour, aligned depth and camera_info, and
-hand out validated RGBDFrames. Shared by the planner and the affordance node."""
+hand out validated RGBDFrames. Shared by the planner and the affordance node.
+
+The stream arrives on a SideNode (common.py) with its own single-threaded executor; the owning
+node keeps its multi-threaded executor for what needs threads (a service that waits for a fresh
+frame while frames keep arriving)."""
 from __future__ import annotations
 
 import time
 
 from .camera_pose import POSE_PARAMS, CameraPose
-from .common import COLOR_TOPIC, DEPTH_TOPIC, INFO_TOPIC, Param, camera_qos
+from .common import COLOR_TOPIC, DEPTH_TOPIC, INFO_TOPIC, Param, SideNode, camera_qos
 from .conversions import frame_from_msgs
 from .frame_buffer import FrameBuffer, FrameNotNewEnough
 
@@ -22,24 +26,31 @@ CAMERA_PARAMS = POSE_PARAMS + [
 
 
 class CameraInput:
-    def __init__(self, node, params: dict, callback_group=None):
+    def __init__(self, node, params: dict):
         from sensor_msgs.msg import CameraInfo, Image
 
         self.node = node
-        self.pose = CameraPose(node, params, callback_group)
         self.depth_scale, self.max_age, self.slop = params["depth_scale"], params["max_frame_age"], params["sync_slop"]
         self.fresh_timeout = params["fresh_frame_timeout"]
-        resolve = node.resolve_topic_name
-        self.buffer = FrameBuffer((resolve(COLOR_TOPIC), resolve(DEPTH_TOPIC), resolve(INFO_TOPIC)))
+        color, depth, info, joints = (node.resolve_topic_name(t) for t in (COLOR_TOPIC, DEPTH_TOPIC, INFO_TOPIC,
+                                                                            "joint_states"))
+        self.side = SideNode(node, "camera_input")
+        self.stream = self.side.node
+        self.pose = CameraPose(self.stream, params, joint_states_topic=joints, owner=node.get_name())
+        self.buffer = FrameBuffer((color, depth, info))
         qos = camera_qos(params["image_reliability"] == "reliable")
-        node.create_subscription(Image, COLOR_TOPIC, self.buffer.add_color, qos, callback_group=callback_group)
-        node.create_subscription(Image, DEPTH_TOPIC, self.buffer.add_depth, qos, callback_group=callback_group)
-        node.create_subscription(CameraInfo, INFO_TOPIC, self.buffer.set_info, qos, callback_group=callback_group)
+        self.stream.create_subscription(Image, color, self.buffer.add_color, qos)
+        self.stream.create_subscription(Image, depth, self.buffer.add_depth, qos)
+        self.stream.create_subscription(CameraInfo, info, self.buffer.set_info, qos)
+        self.side.start()
+
+    def close(self) -> None:
+        self.side.close()
 
     def frame(self, not_before: float = 0.0):
         """The newest synchronised frame, or InvalidInputError saying why there is none. With
         ``not_before``, waits up to ``fresh_frame_timeout`` for a frame captured at or after it
-        (frames keep arriving on the subscription callback group meanwhile)."""
+        (frames keep arriving on the side node's thread meanwhile)."""
         wait = self.fresh_timeout if not_before > 0 else 0.0
         deadline = time.monotonic() + wait
         while True:

@@ -30,32 +30,32 @@ POSE_PARAMS = [
 ]
 
 
-def _pose(node, params: dict, name: str) -> np.ndarray:
+def _pose(owner: str, params: dict, name: str) -> np.ndarray:
     if list(params[name]) == UNSET:
-        raise ConfigError(f"{node.get_name()}: set {name}, the camera optical frame as [x y z qw qx qy qz] from your "
+        raise ConfigError(f"{owner}: set {name}, the camera optical frame as [x y z qw qx qy qz] from your "
                           f"hand-eye calibration (config/realsense_panda.yaml shows where), or choose another "
                           f"camera_pose_source")
     return pose_param_to_matrix(params[name], name)
 
 
 class CameraPose:
-    def __init__(self, node, params: dict, callback_group=None):
+    def __init__(self, node, params: dict, joint_states_topic: str = "joint_states", owner: str = ""):
+        owner = owner or node.get_name()   # the node a user configured, named in errors
         self.source = params["camera_pose_source"]
         self.timeout = params["pose_timeout"]
         if self.source == "static":
-            self.T = _pose(node, params, "camera_pose")
+            self.T = _pose(owner, params, "camera_pose")
         elif self.source == "eye_in_hand":
             from sensor_msgs.msg import JointState
 
-            self.hand_eye = _pose(node, params, "hand_eye")
+            self.hand_eye = _pose(owner, params, "hand_eye")
             self.history = JointHistory()
-            node.create_subscription(JointState, "joint_states", self._joints, camera_qos(),
-                                     callback_group=callback_group)
+            node.create_subscription(JointState, joint_states_topic, self._joints, camera_qos())
         else:
             try:
                 from tf2_ros import Buffer, TransformListener
             except ImportError:
-                raise ConfigError(f"{node.get_name()}: camera_pose_source tf needs tf2_ros (a ROS 2 install); "
+                raise ConfigError(f"{owner}: camera_pose_source tf needs tf2_ros (a ROS 2 install); "
                                   f"use static or eye_in_hand") from None
             self.base_frame = params["pose_base_frame"]
             self.buffer = Buffer()

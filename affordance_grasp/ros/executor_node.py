@@ -1,7 +1,8 @@
 """executor_node: ``execute_grasp`` as a service (ExecuteGrasp) and as a cancellable action
 (ExecuteGrasp, with feedback), over a chosen backend.
 
-- ``backend: sim`` forwards to the twin's ``sim/execute_grasp`` (the physics lives in sim_node);
+- ``backend: sim`` forwards to the twin's ``sim/execute_grasp`` (the physics lives in sim_node),
+  and a cancelled action goal to ``sim/cancel_motion``;
 - ``backend: moveit`` runs the MoveIt 2 backend (moveit_py, from a ROS 2 install).
 
 Every grasp is validated before anything moves: a malformed pose, a width beyond the gripper,
@@ -18,16 +19,19 @@ from rclpy.node import Node
 
 from affordance_grasp.action import ExecuteGrasp as ExecuteGraspAction
 from affordance_grasp.srv import ExecuteGrasp
+from std_srvs.srv import Trigger
 
 from ..errors import AffordanceGraspError, InvalidInputError
 from ..execution.base import ExecutionConfig, check_grasp
 from ..types import FailureReason
-from .common import Param, declare, guarded, run
+from .common import Param, call_service, declare, guarded, run
 from .conversions import grasp_from_msg, outcome_to_execute_response, scene_from_msgs
 
 PARAMS = [
     Param("backend", "sim", "execution backend", choices=("sim", "moveit")),
     Param("sim_service", "sim/execute_grasp", "the twin's execute service (backend sim)"),
+    Param("sim_cancel_service", "sim/cancel_motion", "the twin's cancel service (backend sim): a cancelled goal "
+          "stops the motion, opens, backs out and goes home"),
     Param("moveit_settings", "", "MoveIt backend settings YAML (backend moveit); empty: config/moveit.yaml"),
     Param("gripper_interface", "gripper_command", "gripper driver interface (backend moveit): control_msgs "
           "GripperCommand, or franka_ros2's franka_msgs Grasp/Move", choices=("gripper_command", "franka")),
@@ -59,7 +63,12 @@ class ExecutorNode(Node):
             self.backend = self._moveit_backend()
         else:
             self.sim = self.create_client(ExecuteGrasp, self.p["sim_service"], callback_group=ReentrantCallbackGroup())
+            self.sim_cancel = self.create_client(Trigger, self.p["sim_cancel_service"],
+                                                 callback_group=ReentrantCallbackGroup())
         self.create_service(ExecuteGrasp, "execute_grasp", guarded(self, self._execute), callback_group=MutuallyExclusiveCallbackGroup())
+        # For callers of the service (grasp_server_node's cancelled goals); action goals cancel as usual.
+        self.create_service(Trigger, "cancel_motion", guarded(self, self._cancel_motion),
+                            callback_group=ReentrantCallbackGroup())
         self.action = ActionServer(self, ExecuteGraspAction, "execute_grasp", self._action_execute,
                                    goal_callback=self._action_goal, cancel_callback=self._action_cancel,
                                    callback_group=ReentrantCallbackGroup())
@@ -97,10 +106,8 @@ class ExecutorNode(Node):
     def _execute(self, req, resp):
         try:
             grasp = grasp_from_msg(req.grasp)
-            if grasp.frame_id != self.p["base_frame"]:
-                raise InvalidInputError(f"grasp is in frame {grasp.frame_id!r}, expected {self.p['base_frame']!r}")
             scene = scene_from_msgs(req.scene_boxes, req.table_height) if req.has_scene else None
-            check_grasp(grasp, self.config)
+            check_grasp(grasp, self.config, self.p["base_frame"])
         except AffordanceGraspError as e:
             return self._refuse(resp, str(e))
         if not self.motion_lock.acquire(blocking=False):
@@ -150,11 +157,33 @@ class ExecutorNode(Node):
             return GoalResponse.REJECT
         return GoalResponse.ACCEPT
 
+    def _stop_motion(self) -> str:
+        """Ask the backend to stop the running motion; the running execute() then opens, backs
+        out and reports 'cancelled' (a motion that ended meanwhile reports its own outcome).
+        Raises AffordanceGraspError when the backend cannot be asked."""
+        if self.backend is not None:
+            self.backend.cancel()
+            return "cancelling: the motion stops, the gripper opens and the arm backs out"
+        answer = call_service(self, self.sim_cancel, Trigger.Request(), 5.0)
+        return answer.message
+
+    def _cancel_motion(self, req, resp):
+        if not self.motion_lock.locked():
+            resp.success, resp.message = False, "no motion is running"
+            return resp
+        try:
+            resp.success, resp.message = True, self._stop_motion()
+        except AffordanceGraspError as e:
+            resp.success, resp.message = False, f"cannot cancel: {e}"
+        self.get_logger().info(f"cancel_motion: {resp.message}")
+        return resp
+
     def _action_cancel(self, handle):
-        if self.backend is None:
-            self.get_logger().warn("execute_grasp cancel refused: the sim backend's motion cannot be stopped midway")
+        try:
+            self.get_logger().info(f"execute_grasp goal cancelled: {self._stop_motion()}")
+        except AffordanceGraspError as e:
+            self.get_logger().warn(f"execute_grasp cancel refused: {e}")
             return CancelResponse.REJECT
-        self.backend.cancel()   # the running execute() stops, opens and backs out, then reports 'cancelled'
         return CancelResponse.ACCEPT
 
     def _action_execute(self, handle):

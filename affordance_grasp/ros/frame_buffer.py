@@ -75,6 +75,10 @@ class FrameBuffer:
             raise FrameNotNewEnough(f"no frame captured since the requested time yet: the newest synchronised "
                                     f"frame is {not_before - tc:.2f} s older")
         age = now - tc
+        if max_age > 0 and age < -max_age:
+            raise InvalidInputError(f"frame stamped {-age:.2f} s in the future: the camera's clock and this node's "
+                                    f"differ by more than max_frame_age ({max_age:.2f} s); synchronise them (chrony/"
+                                    f"PTP) or use the camera's host clock")
         if max_age > 0 and age > max_age:
             raise CameraStalledError(f"stale frame, camera stalled: the newest synchronised frame is {age:.2f} s "
                                      f"old (max_frame_age {max_age:.2f} s); the camera stopped publishing or the "

@@ -9,6 +9,7 @@ the best one magenta), ``~/scene_cloud`` (coloured by affordance), ``affordance_
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.node import Node
@@ -51,15 +52,20 @@ class GraspPlannerNode(Node):
     def __init__(self):
         super().__init__("grasp_planner_node")
         self.p = declare(self, PARAMS)
-        self.camera = CameraInput(self, self.p, MutuallyExclusiveCallbackGroup())
+        self.camera = CameraInput(self, self.p)
         self.pipeline = GraspPipeline(build_predictor(self.p["predictor_config"], self.p["device"]))
         latched = latched_qos()
         self.pub_markers = self.create_publisher(MarkerArray, "~/markers", latched)
         self.pub_cloud = self.create_publisher(PointCloud2, "~/scene_cloud", latched)
         self.pub_map = self.create_publisher(AffordanceMapMsg, "affordance_map", latched)
         self.pub_overlay = self.create_publisher(Image, "~/overlay", latched)
+        self.visuals = ThreadPoolExecutor(max_workers=1, thread_name_prefix="visuals")
         self.create_service(DetectGrasps, "detect_grasps", guarded(self, self._detect), callback_group=MutuallyExclusiveCallbackGroup())
         self.get_logger().info(f"ready: detect_grasps with {self.pipeline.predictor.model_id}")
+
+    def close(self) -> None:
+        self.visuals.shutdown(wait=True, cancel_futures=True)
+        self.camera.close()
 
     def _detect(self, req, resp):
         t0 = time.perf_counter()
@@ -98,20 +104,32 @@ class GraspPlannerNode(Node):
         resp.message = (f"{len(det.grasps)} grasps on the {what} ({det.query.grasp_part or 'where the model put it'}); "
                         f"best score {det.best.score:.3f}; chose {resp.choice_reason}")
         self.get_logger().info(f"detect_grasps {req.query!r}: {resp.message} in {timings['total'] * 1000:.0f} ms")
-        self._publish_visuals(det, frame, header)
+        # The answer does not wait for the pictures: they are drawn on a worker thread, and only
+        # those somebody subscribes to.
+        self.visuals.submit(self._publish_visuals, det, frame, header)
         return resp
 
     def _publish_visuals(self, det, frame, header) -> None:
+        try:
+            self._draw_and_publish(det, frame, header)
+        except Exception as e:   # noqa: BLE001 - a picture must never take the node down
+            if self.context.ok():
+                self.get_logger().warn(f"RViz outputs not published: {type(e).__name__}: {e}")
+
+    def _draw_and_publish(self, det, frame, header) -> None:
         base = self.p["base_frame"]
         shown = det.grasps[: self.p["markers"]]
-        self.pub_markers.publish(grasp_markers(shown, base, header.stamp, chosen=det.best))
-        cloud = det.cloud
-        self.pub_cloud.publish(affordance_cloud(cloud.points, det.amap, frame, base, header.stamp))
-        self.pub_map.publish(affordance_map_to_msg(det.amap, header))
-        title = det.query.text + (f" | {det.choice.reason}" if det.choice is not None else "")
-        overlay = numpy_to_image(draw_trial(frame, det.amap, shown, det.best, title), "rgb8")
-        overlay.header = header
-        self.pub_overlay.publish(overlay)
+        if self.pub_markers.get_subscription_count():
+            self.pub_markers.publish(grasp_markers(shown, base, header.stamp, chosen=det.best))
+        if self.pub_cloud.get_subscription_count():
+            self.pub_cloud.publish(affordance_cloud(det.cloud.points, det.amap, frame, base, header.stamp))
+        if self.pub_map.get_subscription_count():
+            self.pub_map.publish(affordance_map_to_msg(det.amap, header))
+        if self.pub_overlay.get_subscription_count():
+            title = det.query.text + (f" | {det.choice.reason}" if det.choice is not None else "")
+            overlay = numpy_to_image(draw_trial(frame, det.amap, shown, det.best, title), "rgb8")
+            overlay.header = header
+            self.pub_overlay.publish(overlay)
 
 
 def main(args=None) -> int:

@@ -1,5 +1,6 @@
 """grasp_server_node: ``grasp_object`` as a service (GraspObject) and as an action (GraspObject,
-with stage feedback and cancel), orchestrating detect_grasps -> execute_grasp with fallback to
+with stage feedback and cancel: a motion under way is stopped through executor_node's
+``cancel_motion``), orchestrating detect_grasps -> execute_grasp with fallback to
 the next candidate.
 
 Concurrency: one request at a time. A request (service call or action goal) that arrives while
@@ -18,12 +19,13 @@ from rclpy.node import Node
 
 from affordance_grasp.action import GraspObject as GraspObjectAction
 from affordance_grasp.srv import DetectGrasps, ExecuteGrasp, GraspObject
+from std_srvs.srv import Trigger
 
 from ..errors import AffordanceGraspError, InvalidInputError
 from ..execution.base import ExecutionConfig, Executor
 from ..selection.fallback import execute_with_redetection
 from ..types import Grasp, GraspOutcome
-from .common import Param, declare, guarded, run
+from .common import Param, call_service, declare, guarded, run
 from .conversions import grasp_from_msg, outcome_from_execute_response, timings_to_fields
 
 MAX_ATTEMPTS = 20   # executed tries one request may ask for
@@ -50,8 +52,8 @@ def _empty_result() -> dict:
 class RemoteExecutor(Executor):
     """The executor_node seen through its service, so the core fallback loop drives it."""
 
-    def __init__(self, client, timeout: float, msgs: dict):
-        self.client, self.timeout, self.msgs = client, timeout, msgs  # id(Grasp) -> its message
+    def __init__(self, node, client, timeout: float, msgs: dict):
+        self.node, self.client, self.timeout, self.msgs = node, client, timeout, msgs  # id(Grasp) -> its message
         self.config = ExecutionConfig()
         self.scene = None   # the last detection's (scene boxes, table height), passed on to the executor
 
@@ -59,10 +61,7 @@ class RemoteExecutor(Executor):
         req = ExecuteGrasp.Request(grasp=self.msgs[id(grasp)], check_only=check_only)
         if self.scene is not None:
             req.has_scene, (req.scene_boxes, req.table_height) = True, self.scene
-        resp = self.client.call(req, timeout_sec=self.timeout)
-        if resp is None:
-            raise AffordanceGraspError(f"execute_grasp did not answer within {self.timeout} s")
-        return resp
+        return call_service(self.node, self.client, req, self.timeout)
 
     def check_reachable(self, grasp: Grasp) -> bool:
         return bool(self._call(grasp, True).success)
@@ -81,10 +80,11 @@ class GraspServerNode(Node):
         group = ReentrantCallbackGroup()  # lets a second request in, to be refused as busy
         self.detect = self.create_client(DetectGrasps, "detect_grasps", callback_group=group)
         self.execute = self.create_client(ExecuteGrasp, "execute_grasp", callback_group=group)
+        self.cancel_motion = self.create_client(Trigger, "cancel_motion", callback_group=group)
         self.busy = threading.Lock()
         self.create_service(GraspObject, "grasp_object", guarded(self, self._service), callback_group=group)
         self.action = ActionServer(self, GraspObjectAction, "grasp_object", self._action_execute,
-                                   goal_callback=self._action_goal, cancel_callback=lambda _: CancelResponse.ACCEPT,
+                                   goal_callback=self._action_goal, cancel_callback=self._action_cancel,
                                    callback_group=group)
         self.get_logger().info("ready: grasp_object (service and action)")
 
@@ -105,7 +105,7 @@ class GraspServerNode(Node):
             if (client is self.detect or execute) and not client.wait_for_service(timeout_sec=5.0):
                 result["message"] = f"{name} is not available (is {node} running?)"
                 return result
-        remote = RemoteExecutor(self.execute, self.p["execute_timeout"], {})
+        remote = RemoteExecutor(self, self.execute, self.p["execute_timeout"], {})
         rounds = []  # the planner's message of each detection
         spent = {"detect": 0.0}
 
@@ -118,13 +118,16 @@ class GraspServerNode(Node):
                 self.get_logger().info(f"grasp_object {query!r}: the object may have moved; detecting again")
             feedback("predicting", result["attempts"])
             t_det = time.perf_counter()
-            det = self.detect.call(req, timeout_sec=self.p["detect_timeout"])
-            spent["detect"] += time.perf_counter() - t_det
-            if det is None:
-                raise AffordanceGraspError(f"detect_grasps did not answer within {self.p['detect_timeout']} s")
+            again = f" (detection {len(rounds) + 1}, after a try moved the object)" if rounds else ""
+            try:
+                det = call_service(self, self.detect, req, self.p["detect_timeout"])
+            except AffordanceGraspError as e:
+                raise AffordanceGraspError(f"{e}{again}") from None
+            finally:
+                spent["detect"] += time.perf_counter() - t_det
             timings.update({f"detect_{k}": v for k, v in zip(det.timing_stages, det.timing_seconds)})
             if not det.success:
-                raise AffordanceGraspError(f"detection failed: {det.message}")
+                raise AffordanceGraspError(f"detection failed: {det.message}{again}")
             feedback("selecting", result["attempts"])
             grasps = [grasp_from_msg(m) for m in det.grasps]
             remote.msgs.update({id(g): m for g, m in zip(grasps, det.grasps)})
@@ -151,8 +154,7 @@ class GraspServerNode(Node):
                 detect, remote, max_attempts or self.p["max_attempts"], self.p["max_checked"], cancelled,
                 self.p["redetect_after_slip"], self.p["min_affordance_ratio"])
         except AffordanceGraspError as e:
-            again = f" (detection {len(rounds) + 1}, after a try moved the object)" if rounds else ""
-            result["message"] = f"{e}{again}"
+            result["message"] = str(e)
             return result
         timings["execution"] = time.perf_counter() - t1 - spent["detect"]
         timings["total"] = time.perf_counter() - t0
@@ -206,6 +208,13 @@ class GraspServerNode(Node):
             self.get_logger().warn(f"grasp_object goal {goal.query!r}: rejected, busy")
             return GoalResponse.REJECT
         return GoalResponse.ACCEPT
+
+    def _action_cancel(self, _handle):
+        """Accepted at once. No new stage starts, and a motion under way is stopped through
+        executor_node's cancel_motion (not awaited: the running try then reports 'cancelled')."""
+        if self.busy.locked() and self.cancel_motion.service_is_ready():
+            self.cancel_motion.call_async(Trigger.Request())
+        return CancelResponse.ACCEPT
 
     def _action_execute(self, handle):
         goal = handle.request

@@ -2,8 +2,11 @@
 
 Publishes realsense-ros topics (colour, aligned depth, camera_info) and ``joint_states`` (Panda
 names, for RViz and for checking that nothing moved) at ``rate_hz``, and serves
-``sim/sample_scene`` (a new seeded scene) and ``sim/execute_grasp`` (the sim executor backend).
-While a grasp executes the camera pauses: frames would show a moving arm mid-grasp.
+``sim/sample_scene`` (a new seeded scene), ``sim/execute_grasp`` (the sim executor backend) and
+``sim/cancel_motion`` (std_srvs Trigger: the running motion stops, opens, backs out and goes
+home; served on a side node, because this node's only thread is inside the motion).
+While a grasp executes the camera pauses: frames would show a moving arm mid-grasp. With nobody
+subscribed to the camera, nothing is rendered (joint_states still go out).
 """
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ import numpy as np
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.node import Node
 from sensor_msgs.msg import CameraInfo, Image, JointState
+from std_srvs.srv import Trigger
 
 from affordance_grasp.srv import ExecuteGrasp, SampleScene
 
@@ -26,7 +30,7 @@ from ..sim.external import load_objects
 from ..sim.objects import CATEGORIES
 from ..sim.scene import SceneConfig, sample_scene
 from ..types import FailureReason, GraspOutcome
-from .common import CAMERA_FRAME, COLOR_TOPIC, DEPTH_TOPIC, INFO_TOPIC, Param, declare, guarded, image_qos, run
+from .common import CAMERA_FRAME, COLOR_TOPIC, DEPTH_TOPIC, INFO_TOPIC, Param, SideNode, declare, guarded, image_qos, run
 from .conversions import grasp_from_msg, intrinsics_to_camera_info, outcome_to_execute_response
 from .image_conversions import depth_to_16uc1, numpy_to_image
 
@@ -39,6 +43,8 @@ PARAMS = [
     Param("depth_scale", 0.001, "metres per unit of the published 16UC1 depth", (1e-5, 0.01)),
     Param("camera_frame", CAMERA_FRAME, "frame_id of the camera topics"),
     Param("base_frame", "base_link", "the robot's base frame: parent of the camera's static transform"),
+    Param("realtime_factor", 0.0, "pace grasp motions to the wall clock (1.0: real time) and publish joint_states "
+          "during them, for RViz; 0: as fast as the CPU allows, joint_states only between motions", (0.0, 10.0)),
     Param("objects", [], "object files (YAML) or folders of them to load into the twin (their categories "
           "can then be asked for in sim/sample_scene)"),
 ]
@@ -56,6 +62,8 @@ class SimNode(Node):
         if bad:
             raise InvalidInputError(f"sim_node: unknown categories {sorted(bad)}; known: {sorted(CATEGORIES)}")
         self.lock = threading.Lock()
+        self.moving = False  # a grasp motion is running (sim/cancel_motion acts only then)
+        self.pacing = None   # (wall clock, sim clock, last joint_states) while a motion runs paced
         self.ik = PandaIK()
         self.world = self.camera = self.sim_executor = None
         self.rng = np.random.default_rng(self.p["seed"])
@@ -70,6 +78,10 @@ class SimNode(Node):
         services = MutuallyExclusiveCallbackGroup()
         self.create_service(SampleScene, "sim/sample_scene", guarded(self, self._sample_scene), callback_group=services)
         self.create_service(ExecuteGrasp, "sim/execute_grasp", guarded(self, self._execute), callback_group=services)
+        self.control = SideNode(self, "control")
+        cancel = self.resolve_service_name("sim/cancel_motion")
+        self.control.node.create_service(Trigger, cancel, guarded(self, self._cancel_motion))
+        self.control.start()
         self.frames = 0
         self._broadcast_camera_pose()
         self.get_logger().info(f"ready: sim camera at {self.p['rate_hz']} Hz on {COLOR_TOPIC}; scene: "
@@ -104,6 +116,8 @@ class SimNode(Node):
             if self.camera is not None:
                 self.camera.close()
             self.world = world
+            if self.p["realtime_factor"] > 0:
+                world.on_step = self._pace
             self.camera = SimCamera(world)
             self.sim_executor = SimExecutor(world, ik=self.ik)
 
@@ -112,12 +126,16 @@ class SimNode(Node):
             return  # shutting down: the publishers are gone
         if not self.lock.acquire(blocking=False):
             return  # a grasp is executing
+        watched = any(p.get_subscription_count() for p in (self.pub_color, self.pub_depth, self.pub_info))
         try:
-            frame = self.camera.render(DepthNoise() if self.p["depth_noise"] else None, self.rng)
+            frame = self.camera.render(DepthNoise() if self.p["depth_noise"] else None, self.rng) if watched else None
             q, opening = self.world.arm_qpos(), self.world.gripper_opening()
         finally:
             self.lock.release()
         stamp = self.get_clock().now().to_msg()
+        self._publish_joints(q, opening, stamp)
+        if frame is None:
+            return
         color = numpy_to_image(frame.rgb, "rgb8")
         depth = numpy_to_image(depth_to_16uc1(frame.depth, self.p["depth_scale"]), "16UC1")
         for m in (color, depth):
@@ -126,11 +144,37 @@ class SimNode(Node):
         self.pub_color.publish(color)
         self.pub_depth.publish(depth)
         self.pub_info.publish(info)
+        self.frames += 1
+
+    def _publish_joints(self, q, opening: float, stamp) -> None:
         joints = JointState(name=[f"panda_joint{i}" for i in range(1, 8)] + ["panda_finger_joint1", "panda_finger_joint2"],
                             position=[float(x) for x in q] + [opening / 2, opening / 2])
         joints.header.stamp = stamp
         self.pub_joints.publish(joints)
-        self.frames += 1
+
+    def _cancel_motion(self, req, resp):
+        executor = self.sim_executor
+        if self.moving and executor is not None:
+            executor.cancel()
+            resp.success, resp.message = True, "cancelling: the arm stops, opens, backs out and goes home"
+        else:
+            resp.success, resp.message = False, "no motion is running"
+        self.get_logger().info(f"sim/cancel_motion: {resp.message}")
+        return resp
+
+    def _pace(self) -> None:
+        """During a motion (``self.pacing`` set): sleep until the wall clock catches up with the
+        sim clock, and publish joint_states every 50 ms of it."""
+        if self.pacing is None:
+            return
+        wall0, sim0, last = self.pacing
+        now = time.monotonic()
+        ahead = wall0 + (self.world.data.time - sim0) / self.p["realtime_factor"] - now
+        if ahead > 0.005:
+            time.sleep(ahead)
+        if now - last >= 0.05:
+            self.pacing = (wall0, sim0, now)
+            self._publish_joints(self.world.arm_qpos(), self.world.gripper_opening(), self.get_clock().now().to_msg())
 
     def _sample_scene(self, req, resp):
         bad = set(req.categories) - set(CATEGORIES)
@@ -159,7 +203,12 @@ class SimNode(Node):
                     outcome = GraspOutcome(ok, failure_reason=FailureReason.NONE if ok else FailureReason.UNREACHABLE)
                     return outcome_to_execute_response(outcome, resp, "reachable" if ok else "unreachable")
                 t0 = time.perf_counter()
-                outcome = self.sim_executor.execute(grasp)
+                self.pacing = (time.monotonic(), self.world.data.time, 0.0)
+                self.moving = True
+                try:
+                    outcome = self.sim_executor.execute(grasp)
+                finally:
+                    self.pacing, self.moving = None, False
                 self.get_logger().info(f"executed grasp in {time.perf_counter() - t0:.2f} s: "
                                        f"{'success' if outcome.success else outcome.failure_reason.value}, "
                                        f"touched {list(outcome.parts_touched)}")
@@ -170,6 +219,7 @@ class SimNode(Node):
             return resp
 
     def close(self) -> None:
+        self.control.close()
         if self.camera is not None:
             self.camera.close()
 

@@ -36,30 +36,35 @@ class DepthNoise:
     speckle: float = 0.003        # probability of an isolated dropout
 
     def apply(self, depth: np.ndarray, focal: float, rng: np.random.Generator) -> np.ndarray:
-        z = depth.astype(np.float64).copy()
+        # float32 throughout and one uniform draw for both kinds of dropout: the sim camera runs
+        # this on every published frame (it was 15 ms of a 24 ms frame in float64 with two draws).
+        z = np.asarray(depth, np.float32)
         valid = np.isfinite(z) & (z > 0)
+        z = np.where(valid, z, np.float32(1.0))
         if self.subpixel > 0:
-            disp = focal * self.baseline / np.where(valid, z, 1.0)
-            disp = np.maximum(np.round(disp / self.subpixel), 1) * self.subpixel
-            z = np.where(valid, focal * self.baseline / disp, z)
-        z = np.where(valid, z + rng.normal(size=z.shape) * (self.sigma0 + self.sigma2 * z ** 2), z)
-        drop = np.zeros(z.shape, bool)
+            fb = np.float32(focal * self.baseline)
+            step = np.float32(self.subpixel)
+            disp = np.maximum(np.round(fb / z / step), 1) * step
+            z = fb / disp
+        z += rng.standard_normal(z.shape, dtype=np.float32) * (np.float32(self.sigma0) + np.float32(self.sigma2) * z * z)
+        u = rng.random(z.shape, dtype=np.float32)
+        drop = ~valid
+        if self.speckle > 0:
+            drop |= u >= 1 - self.speckle
         if self.edge_dropout > 0:
             filled = np.where(valid, depth, 0).astype(np.float32)
-            jump = cv2.dilate(filled, np.ones((3, 3), np.uint8)) - cv2.erode(filled, np.ones((3, 3), np.uint8))
-            edge = jump > self.edge_jump
-            drop |= edge & (rng.random(z.shape) < self.edge_dropout)
+            kernel = np.ones((3, 3), np.uint8)
+            edge = cv2.dilate(filled, kernel) - cv2.erode(filled, kernel) > self.edge_jump
+            drop |= edge & (u < self.edge_dropout)
         if self.holes > 0:
             mask = np.zeros(z.shape, np.uint8)
             for _ in range(int(rng.integers(0, self.holes + 1))):
                 c = (int(rng.integers(0, z.shape[1])), int(rng.integers(0, z.shape[0])))
                 axes = tuple(int(a) for a in rng.integers(self.hole_radius[0], self.hole_radius[1] + 1, 2))
                 cv2.ellipse(mask, c, axes, float(rng.uniform(0, 180)), 0, 360, 1, -1)
-            drop |= mask.astype(bool)
-        if self.speckle > 0:
-            drop |= rng.random(z.shape) < self.speckle
-        z[drop | ~valid] = np.nan
-        return z.astype(np.float32)
+            drop |= mask.view(bool)
+        z[drop] = np.nan
+        return z
 
 
 class _GL:

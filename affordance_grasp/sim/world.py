@@ -202,6 +202,7 @@ class SimWorld:
 
     def __init__(self, objects: List[PlacedObject], cfg: Optional[WorldConfig] = None):
         self.cfg = cfg or WorldConfig()
+        self.on_step = None   # called after every step(): sim_node paces motions to the wall clock with it
         self.objects = {o.instance: o for o in objects}
         self.spec = build_world_spec(objects, self.cfg)
         self.model = self.spec.compile()
@@ -252,6 +253,8 @@ class SimWorld:
 
     def step(self, n: int = 1) -> None:
         mujoco.mj_step(self.model, self.data, nstep=n)
+        if self.on_step is not None:
+            self.on_step()
 
     def settle(self, seconds: float = 0.5) -> None:
         """Let objects come to rest with the arm holding its pose."""

@@ -1,0 +1,182 @@
+"""Issue 17, faults in the running graph: a node that dies or restarts mid-request.
+
+Real processes on a private domain, as in test_ros_integration.py: sim_node, grasp_planner_node,
+executor_node and grasp_server_node. Each test kills one node while a grasp_object request is
+in flight, checks that the waiting side gets an error (not a hang), restarts the node, and checks
+that the next request is served and that no motion from the dead request runs later.
+"""
+import os
+import re
+import signal
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from waiting import wait_for
+
+ROOT = Path(__file__).resolve().parents[1]
+rclpy = pytest.importorskip("rclpy")
+from affordance_grasp.apps.bringup import Graph  # noqa: E402
+from affordance_grasp.ros.common import ServiceCallError, call_service  # noqa: E402
+from affordance_grasp.srv import GraspObject, SampleScene  # noqa: E402
+
+NODES = ["sim_node", "grasp_planner_node", "executor_node", "grasp_server_node"]
+SEED = 10   # a single hammer (see test_ros_integration.EASY_SEED)
+
+
+@pytest.fixture(scope="module")
+def g(tmp_path_factory):
+    logs = tmp_path_factory.mktemp("faults")
+    os.environ["ROS_LOG_DIR"] = str(logs / "ros_log")
+    os.environ["ROS_DOMAIN_ID"] = str(int(os.environ["ROS_DOMAIN_ID"]) % 200 + 13)  # its own domain
+    graph = Graph(ROOT / "config" / "sim.yaml", NODES, log_dir=logs,
+                  extra_args={"sim_node": ["-p", "categories:=['hammer']", "-p", f"seed:={SEED}",
+                                               # motions at wall-clock speed, with joint_states during
+                                               # them: a fault can land mid-motion
+                                               "-p", "realtime_factor:=1.0"]})
+    graph.start()
+    rclpy.init()
+    from rclpy.executors import MultiThreadedExecutor
+    from sensor_msgs.msg import JointState
+
+    node = rclpy.create_node("fault_client")
+    ex = MultiThreadedExecutor(num_threads=3)
+    ex.add_node(node)
+    threading.Thread(target=ex.spin, daemon=True).start()
+    joints = {"msg": None}
+    node.create_subscription(JointState, "joint_states", lambda m: joints.__setitem__("msg", m), 10)
+    ctx = {"node": node, "graph": graph, "logs": logs, "joints": joints,
+           "reset": node.create_client(SampleScene, "sim/sample_scene"),
+           "grasp": node.create_client(GraspObject, "grasp_object")}
+    for name in ("reset", "grasp"):
+        assert ctx[name].wait_for_service(timeout_sec=180), f"{name} never came up; logs in {logs}"
+    yield ctx
+    ex.shutdown()
+    node.destroy_node()
+    rclpy.try_shutdown()
+    graph.stop()
+
+
+def _arm(g) -> np.ndarray:
+    m = wait_for(lambda: g["joints"]["msg"], 20, "joint_states")
+    return np.array(m.position)
+
+
+def _still(g, seconds: float = 1.5) -> np.ndarray:
+    """Wait until the arm has not moved for ``seconds``; its joint positions then."""
+    def settled():
+        a = _arm(g)
+        time.sleep(seconds)
+        b = _arm(g)
+        return (b,) if np.abs(a - b).max() < 1e-4 else None
+
+    return wait_for(settled, 120, "the arm to stop moving", interval=0.0)[0]
+
+
+def _reset(g):
+    r = call_service(g["node"], g["reset"], SampleScene.Request(seed=SEED, categories=["hammer"]), 60)
+    assert r.success, r.message
+    time.sleep(1.0)   # frames of the new scene reach the planner (its max_frame_age is 1 s)
+
+
+def _request_in_background(g, timeout=300.0):
+    """grasp_object(execute) from another thread; the dict gets 'resp' or 'error' when it ends."""
+    out = {}
+
+    def go():
+        try:
+            out["resp"] = call_service(g["node"], g["grasp"], GraspObject.Request(query="pick up the hammer by its handle",
+                                                                                  execute=True), timeout)
+        except ServiceCallError as e:
+            out["error"] = str(e)
+
+    th = threading.Thread(target=go, daemon=True)
+    th.start()
+    return out, th
+
+
+def _wait_for_motion(g, q0):
+    wait_for(lambda: np.abs(_arm(g) - q0).max() > 1e-3, 120, "the arm to start the grasp", interval=0.05)
+
+
+def _next_request_is_served(g):
+    _reset(g)
+    resp = call_service(g["node"], g["grasp"], GraspObject.Request(query="pick up the hammer by its handle",
+                                                                   execute=True), 300)
+    assert "busy" not in resp.message and resp.attempts >= 1, resp.message
+    q = _still(g)
+    time.sleep(3.0)   # nothing left over from the dead request starts now
+    assert np.abs(_arm(g) - q).max() < 1e-4, "the arm moved after the last request had been answered"
+    return resp
+
+
+def test_executor_killed_mid_motion_is_reported_and_a_restarted_one_serves_the_next_goal(g):
+    _reset(g)
+    q0 = _still(g)
+    out, th = _request_in_background(g)
+    _wait_for_motion(g, q0)
+    assert g["graph"].kill("executor_node", signal.SIGKILL) == -signal.SIGKILL
+    g["graph"].start_node("executor_node")   # restarted at once: the service never looks absent
+    th.join(timeout=150)
+    assert not th.is_alive(), "grasp_object never answered after executor_node died"
+    assert "resp" in out, out.get("error")
+    resp = out["resp"]
+    assert not resp.success and "execute_grasp went away" in resp.message, resp.message
+    assert g["graph"].procs["grasp_server_node"].poll() is None
+    _still(g)   # the twin finishes the motion the dead executor had sent
+    _next_request_is_served(g)
+
+
+def test_a_client_waiting_on_a_restarted_grasp_server_gets_an_error_not_a_hang(g):
+    _reset(g)
+    q0 = _still(g)
+    out, th = _request_in_background(g)
+    _wait_for_motion(g, q0)
+    t = time.monotonic()
+    assert g["graph"].kill("grasp_server_node", signal.SIGTERM) == 0   # an orderly stop exits 0
+    th.join(timeout=60)
+    assert not th.is_alive(), "the client still waits on a grasp_server_node that stopped"
+    assert "went away during the call" in out.get("error", ""), out
+    waited = time.monotonic() - t
+    g["graph"].start_node("grasp_server_node")
+    assert g["grasp"].wait_for_service(timeout_sec=120)
+    _still(g)
+    _next_request_is_served(g)
+    print(f"client told after {waited:.1f} s")
+
+
+def test_a_goal_cancelled_mid_motion_stops_backs_out_and_the_next_goal_runs(g):
+    """grasp_object's action cancelled while the arm moves: grasp_server_node asks executor_node's
+    cancel_motion, the twin stops at its next step, opens, backs out and goes home, and the goal
+    ends CANCELED; nothing moves afterwards and the next goal is served."""
+    from action_msgs.msg import GoalStatus
+    from rclpy.action import ActionClient
+
+    from affordance_grasp.action import GraspObject as GraspObjectAction
+
+    client = ActionClient(g["node"], GraspObjectAction, "grasp_object")
+    assert client.wait_for_server(timeout_sec=30)
+    _reset(g)
+    home = _still(g)
+    sent = client.send_goal_async(GraspObjectAction.Goal(query="pick up the hammer by its handle", execute=True))
+    wait_for(sent.done, 30, "the goal to be accepted")
+    handle = sent.result()
+    assert handle.accepted
+    _wait_for_motion(g, home)
+    cancel = handle.cancel_goal_async()
+    wait_for(cancel.done, 30, "the cancel answer")
+    assert len(cancel.result().goals_canceling) == 1
+    res = handle.get_result_async()
+    wait_for(res.done, 120, "the goal's result")
+    result = res.result()
+    assert result.status == GoalStatus.STATUS_CANCELED, (result.status, result.result.message)
+    assert not result.result.success and "cancelled" in result.result.message, result.result.message
+    q = _still(g)
+    assert np.abs(q[:7] - home[:7]).max() < 0.05, "the arm did not go home after the cancel"
+    assert q[7] + q[8] > 0.07, "the gripper did not open"
+    log = (g["logs"] / "sim_node.log").read_text()
+    assert "sim/cancel_motion: cancelling" in log and re.search(r"executed grasp in [\d.]+ s: cancelled", log), log[-800:]
+    _next_request_is_served(g)
+    client.destroy()
