@@ -167,6 +167,15 @@ def test_checkpoint_round_trip_and_bad_files(tmp_path):
     with pytest.raises(CheckpointError, match="not an affordance_grasp model checkpoint"):
         load_model(tmp_path / "foreign.pt")
 
+    from affordance_grasp.affordance import checkpoint
+    size = path.stat().st_size
+    checkpoint.MAX_CHECKPOINT_BYTES, limit = size - 1, checkpoint.MAX_CHECKPOINT_BYTES   # a file over the limit
+    try:
+        with pytest.raises(CheckpointError, match="at most"):
+            load_model(path)
+    finally:
+        checkpoint.MAX_CHECKPOINT_BYTES = limit
+
 
 def test_open_clip_vit_b16_loads_from_a_local_checkpoint(tmp_path):
     """A random ViT-B-16 CLIP saved to disk is what a user's local OpenCLIP file looks like."""

@@ -109,6 +109,13 @@ def test_damaged_bags_fail_clearly(tmp_path):
         w.write(conn, i * 1000, store.serialize_cdr(Header(stamp=Time(sec=i, nanosec=0), frame_id="x" * 100), "std_msgs/msg/Header"))
     w.close()
     assert len(read_bag(bag)) == 50
+    from affordance_grasp.apps import bag as bag_module
+    limit, bag_module.MAX_BAG_BYTES = bag_module.MAX_BAG_BYTES, 1000   # a bag over the limit
+    try:
+        with pytest.raises(InvalidInputError, match="in memory and takes at most"):
+            read_bag(bag)
+    finally:
+        bag_module.MAX_BAG_BYTES = limit
 
     mcap = next(bag.glob("*.mcap"))
     data = mcap.read_bytes()

@@ -164,7 +164,8 @@ def test_a_goal_cancelled_mid_motion_stops_backs_out_and_the_next_goal_runs(g):
     wait_for(sent.done, 30, "the goal to be accepted")
     handle = sent.result()
     assert handle.accepted
-    _wait_for_motion(g, home)
+    # Well under way: then "back home" below cannot be an arm that never left.
+    wait_for(lambda: np.abs(_arm(g)[:7] - home[:7]).max() > 0.3, 120, "the arm to be well away from home")
     cancel = handle.cancel_goal_async()
     wait_for(cancel.done, 30, "the cancel answer")
     assert len(cancel.result().goals_canceling) == 1
@@ -174,7 +175,8 @@ def test_a_goal_cancelled_mid_motion_stops_backs_out_and_the_next_goal_runs(g):
     assert result.status == GoalStatus.STATUS_CANCELED, (result.status, result.result.message)
     assert not result.result.success and "cancelled" in result.result.message, result.result.message
     q = _still(g)
-    assert np.abs(q[:7] - home[:7]).max() < 0.05, "the arm did not go home after the cancel"
+    # Home within the position servos' hold (a few degrees), where it was more than 0.3 rad away.
+    assert np.abs(q[:7] - home[:7]).max() < 0.15, "the arm did not go home after the cancel"
     assert q[7] + q[8] > 0.07, "the gripper did not open"
     log = (g["logs"] / "sim_node.log").read_text()
     assert "sim/cancel_motion: cancelling" in log and re.search(r"executed grasp in [\d.]+ s: cancelled", log), log[-800:]

@@ -13,6 +13,9 @@ from .encoders import LabelVocab
 from .model import AffordanceModel, ModelConfig
 
 FORMAT = "affordance_grasp.model/1"
+# Far above any model this package builds (a ViT-B/16 checkpoint is about 0.6 GB), far below what
+# would exhaust memory on load: a wrong file (a dataset, a disk image) is refused before reading.
+MAX_CHECKPOINT_BYTES = 4 << 30
 
 
 def save_checkpoint(path, model: AffordanceModel, metrics: Optional[dict] = None, extra: Optional[dict] = None,
@@ -34,6 +37,10 @@ def read_checkpoint(path) -> dict:
     p = Path(path).expanduser()
     if not p.is_file():
         raise CheckpointError(f"checkpoint {p} does not exist")
+    size = p.stat().st_size
+    if size > MAX_CHECKPOINT_BYTES:
+        raise CheckpointError(f"checkpoint {p} is {size / 2 ** 30:.1f} GiB; a model checkpoint here is at most "
+                              f"{MAX_CHECKPOINT_BYTES / 2 ** 30:.0f} GiB (is it the right file?)")
     try:
         blob = torch.load(p, map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001 - truncated, corrupt, or pickled objects

@@ -2,9 +2,10 @@
 
 Recording subscribes with ``raw=True`` and writes the CDR bytes as they arrived, so the bag holds
 exactly what was on the wire and ``ros2 bag play`` reads it. Replay republishes with the original
-inter-message timing (scaled by ``rate``). By default it shifts every header stamp by one constant
-offset so the newest frame is "now" for nodes that reject stale frames, while every relative
-stamp (colour/depth pairing) is unchanged; ``restamp=False`` publishes the bytes untouched.
+inter-message timing (scaled by ``rate``). By default it re-stamps every header to the replay's
+clock (the first at "now", the rest spaced as played, i.e. divided by ``rate``) so nodes that
+reject stale or future frames take them, while messages that shared a stamp (a colour/depth
+pair) still share one; ``restamp=False`` publishes the bytes untouched.
 """
 from __future__ import annotations
 
@@ -95,6 +96,10 @@ def record(out: Path, duration: float, topics: Sequence[str] = CAMERA_TOPICS, di
     return {"bag": str(out), "duration_s": duration, "messages": counts, "types": types}
 
 
+# replay holds every message in memory: about 2 minutes of 640x480 colour + depth at 30 Hz
+MAX_BAG_BYTES = 8 << 30
+
+
 def read_bag(path: Path):
     """Open a bag for replay; a missing, truncated or corrupt bag raises InvalidInputError."""
     from rosbags.rosbag2 import Reader
@@ -102,6 +107,10 @@ def read_bag(path: Path):
     path = Path(path)
     if not (path / "metadata.yaml").exists():
         raise InvalidInputError(f"{path} is not a rosbag2 folder (no metadata.yaml)")
+    size = sum(f.stat().st_size for f in path.iterdir() if f.is_file())
+    if size > MAX_BAG_BYTES:
+        raise InvalidInputError(f"bag {path} is {size / 2 ** 30:.1f} GiB; replay holds a bag in memory and takes "
+                                f"at most {MAX_BAG_BYTES / 2 ** 30:.0f} GiB (cut it with `ros2 bag convert`)")
     try:
         reader = Reader(path)
         reader.open()
@@ -154,8 +163,11 @@ def replay(bag: Path, rate: float = 1.0, loop: bool = False, restamp: bool = Tru
                     if hasattr(msg, "header"):
                         stamp_ns = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
                         if offset_ns is None:
-                            offset_ns = node.get_clock().now().nanoseconds - stamp_ns
-                        new = stamp_ns + offset_ns
+                            offset_ns = (node.get_clock().now().nanoseconds, stamp_ns)
+                        # Stamp spacing follows the playback rate, so a stamp is never ahead of
+                        # the clock (4x playback of a 2 s bag would otherwise stamp 1.5 s ahead);
+                        # messages that shared a stamp still do.
+                        new = offset_ns[0] + int((stamp_ns - offset_ns[1]) / rate)
                         msg.header.stamp.sec, msg.header.stamp.nanosec = new // 1_000_000_000, new % 1_000_000_000
                         data = serialize_message(msg)
                 pubs[conn.topic].publish(data)
