@@ -74,7 +74,8 @@ def test_camera_input_takes_frames_on_the_owners_namespaced_and_remapped_topics(
     carried over by name: a camera remapped to another topic must still reach the owner."""
     import os
     import threading
-    import time
+
+    from waiting import wait_for
 
     rclpy = pytest.importorskip("rclpy")
     from rclpy.context import Context
@@ -111,16 +112,15 @@ def test_camera_input_takes_frames_on_the_owners_namespaced_and_remapped_topics(
         ex = SingleThreadedExecutor(context=ctx)
         ex.add_node(pub)
         threading.Thread(target=ex.spin, daemon=True).start()
-        deadline = time.monotonic() + 20
-        frame = None
-        while frame is None and time.monotonic() < deadline:
+        def received():
             for p, m in zip(pubs, (color, depth, info)):
                 p.publish(m)
             try:
-                frame, _ = camera.frame()
+                return camera.frame()[0]
             except InvalidInputError:
-                time.sleep(0.1)
-        assert frame is not None, "no frame reached the camera input on the remapped topics"
+                return None
+
+        frame = wait_for(received, 20, "a frame on the remapped topics", interval=0.1)
         assert frame.depth.shape == (24, 32) and np.allclose(frame.depth, 0.8, atol=1e-3)
         camera.close()
         ex.shutdown()

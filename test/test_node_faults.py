@@ -10,6 +10,7 @@ import re
 import signal
 import threading
 import time
+from collections import deque
 from pathlib import Path
 
 import numpy as np
@@ -45,8 +46,13 @@ def g(tmp_path_factory):
     ex = MultiThreadedExecutor(num_threads=3)
     ex.add_node(node)
     threading.Thread(target=ex.spin, daemon=True).start()
-    joints = {"msg": None}
-    node.create_subscription(JointState, "joint_states", lambda m: joints.__setitem__("msg", m), 10)
+    joints = {"msg": None, "history": deque(maxlen=400)}   # (stamp s, positions), about 40 s at 10 Hz
+
+    def on_joints(m):
+        joints["msg"] = m
+        joints["history"].append((m.header.stamp.sec + m.header.stamp.nanosec * 1e-9, np.array(m.position)))
+
+    node.create_subscription(JointState, "joint_states", on_joints, 10)
     ctx = {"node": node, "graph": graph, "logs": logs, "joints": joints,
            "reset": node.create_client(SampleScene, "sim/sample_scene"),
            "grasp": node.create_client(GraspObject, "grasp_object")}
@@ -64,21 +70,37 @@ def _arm(g) -> np.ndarray:
     return np.array(m.position)
 
 
-def _still(g, seconds: float = 1.5) -> np.ndarray:
-    """Wait until the arm has not moved for ``seconds``; its joint positions then."""
-    def settled():
-        a = _arm(g)
-        time.sleep(seconds)
-        b = _arm(g)
-        return (b,) if np.abs(a - b).max() < 1e-4 else None
+def _now(g) -> float:
+    return g["node"].get_clock().now().nanoseconds * 1e-9
 
-    return wait_for(settled, 120, "the arm to stop moving", interval=0.0)[0]
+
+def _span(g, since: float, seconds: float):
+    """joint_states stamped from ``since`` to ``since + seconds``, once the last has arrived."""
+    def covered():
+        h = list(g["joints"]["history"])
+        return h if h and h[-1][0] >= since + seconds else None
+
+    return [q for t, q in wait_for(covered, seconds + 30, f"{seconds} s of joint_states") if t >= since]
+
+
+def _still(g, seconds: float = 1.5) -> np.ndarray:
+    """Wait until the arm has not moved for ``seconds`` of joint_states; its joint positions then."""
+    def settled():
+        h = list(g["joints"]["history"])
+        h = [(t, q) for t, q in h if t >= h[-1][0] - seconds]
+        if len(h) < 2 or h[-1][0] - h[0][0] < seconds * 0.9:
+            return None
+        return (h[-1][1],) if max(np.abs(q - h[-1][1]).max() for _, q in h) < 1e-4 else None
+
+    wait_for(lambda: g["joints"]["history"], 20, "joint_states")
+    return wait_for(settled, 120, "the arm to stop moving")[0]
 
 
 def _reset(g):
     r = call_service(g["node"], g["reset"], SampleScene.Request(seed=SEED, categories=["hammer"]), 60)
     assert r.success, r.message
-    time.sleep(1.0)   # frames of the new scene reach the planner (its max_frame_age is 1 s)
+    # Frames of the new scene reach the planner: the twin publishes joint_states with each frame.
+    _span(g, r.stamp.sec + r.stamp.nanosec * 1e-9, 0.3)
 
 
 def _request_in_background(g, timeout=300.0):
@@ -107,8 +129,8 @@ def _next_request_is_served(g):
                                                                    execute=True), 300)
     assert "busy" not in resp.message and resp.attempts >= 1, resp.message
     q = _still(g)
-    time.sleep(3.0)   # nothing left over from the dead request starts now
-    assert np.abs(_arm(g) - q).max() < 1e-4, "the arm moved after the last request had been answered"
+    after = _span(g, _now(g), 3.0)   # nothing left over from the dead request starts now
+    assert max(np.abs(x - q).max() for x in after) < 1e-4, "the arm moved after the last request had been answered"
     return resp
 
 
