@@ -24,7 +24,7 @@ from ..resources import resource
 from .bag import record, replay
 from .bringup import Graph
 from .report import machine_description
-from .soak import _stats_ms, _Usage
+from .soak import stats_ms, NodeUsage
 
 SAME_POSITION_M = 0.001   # what "the same best grasp" means, as in the replay determinism test
 SAME_ANGLE_DEG = 1.0
@@ -80,7 +80,7 @@ def replay_soak(out: Path, cycles: int = 1000, config: Optional[Path] = None, se
         time.sleep(2.0)
         record(bag, 2.0)
         sim.stop()
-        usage = _Usage(planner)
+        usage = NodeUsage(planner)
         first = None
         for i in tqdm(range(cycles), desc="replay cycles", unit="cycle"):
             t_start = node.get_clock().now()
@@ -124,7 +124,7 @@ def _summarise(rows, samples, query, exited, codes, rate) -> dict:
         "largest_difference": {"position_mm": round(max((r["position_m"] for r in served), default=0) * 1000, 2),
                                "angle_deg": round(max((r["angle_deg"] for r in served), default=0), 2)},
         "refused": dict(Counter(r["message"].split(":")[0][:60] for r in rows if not r["success"])),
-        "latency_ms": _stats_ms([r["latency_s"] for r in rows]),
+        "latency_ms": stats_ms([r["latency_s"] for r in rows]),
         "planner_rss_mb": {"start": rss[0] if rss else None, "end": rss[-1] if rss else None,
                            "growth": round(rss[-1] - rss[0], 1) if rss else None},
         "planner_exited_early": exited, "exit_codes": codes,

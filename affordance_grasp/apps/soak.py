@@ -30,13 +30,13 @@ from .report import machine_description
 ANSWER_TIMEOUT = 120.0   # s a single request may take before it counts as lost
 
 
-def _stats_ms(xs: List[float]) -> dict:
+def stats_ms(xs: List[float]) -> dict:
     if not xs:
         return {"median": None, "p95": None}
     return {"median": round(float(np.median(xs)) * 1000, 1), "p95": round(float(np.percentile(xs, 95)) * 1000, 1)}
 
 
-class _Usage:
+class NodeUsage:
     """Per-node CPU (percent of one core since the previous sample) and resident memory."""
 
     def __init__(self, graph: Graph):
@@ -180,7 +180,7 @@ def soak(out: Path, minutes: float = 30.0, period: float = 5.0, clients: int = 1
         query = category_queries(r.categories[0])[0].text
         time.sleep(1.0)                       # frames of the new scene
         planner.ask(planner.detect[:1], query)  # warm-up: the first request loads lazily built parts
-        usage = _Usage(graph)
+        usage = NodeUsage(graph)
         load = planner.ask(planner.detect, query)
         n_periods = int(minutes * 60 / period)
         t_next = time.monotonic()
@@ -228,11 +228,11 @@ def _summarise(load, requests, samples, query, exited, codes, minutes, period) -
                  "lost": len(load) - len(answered(load)),
                  "served": sum(r["success"] for r in load),
                  "refused": dict(Counter(_refusal(r["message"]) for r in answered(load) if not r["success"])),
-                 "latency_ms": _stats_ms([r["latency_s"] for r in answered(load)])},
+                 "latency_ms": stats_ms([r["latency_s"] for r in answered(load)])},
         "soak": {"requests": len(requests), "answered": len(answered(requests)), "errors": len(errors(requests)),
                  "served": sum(r["success"] for r in requests),
                  "refused": dict(Counter(_refusal(r["message"]) for r in answered(requests) if not r["success"])),
-                 "latency_ms": _stats_ms([r["latency_s"] for r in answered(requests)])},
+                 "latency_ms": stats_ms([r["latency_s"] for r in answered(requests)])},
         "nodes": nodes, "nodes_exited_early": exited, "exit_codes": codes,
     }
 
