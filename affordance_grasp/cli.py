@@ -34,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="save noiseless depth (the RealSense-like noise model is on by default)")
     _objects_args(sc)
     b = sub.add_parser("bench", help="run the perception-to-grasp pipeline per strategy; writes results.json + PNGs")
-    b.add_argument("--strategy", default="all", help="affordance | oracle | quality | center | random | all")
+    b.add_argument("--strategy", default="all", help="affordance | oracle | quality | center | random, or several joined by commas (affordance,oracle), or all")
     b.add_argument("--trials", type=_positive_int, default=100)
     b.add_argument("--seed", type=int, default=0)
     b.add_argument("--split", choices=("seen", "unseen", "objects"), default="seen",

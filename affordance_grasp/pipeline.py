@@ -26,7 +26,7 @@ from .errors import EmptyCloudError, InvalidInputError, NoGraspFoundError
 from .grasping.antipodal import AntipodalGenerator
 from .grasping.base import GraspGenerator
 from .grasping.cloud import CloudConfig, SceneCloud, build_scene_cloud
-from .selection.scoring import ScoringConfig, score_grasps
+from .selection.scoring import ScoringConfig, heat_at_points, score_grasps
 from .timing import StageTimes
 from .types import AffordanceMap, AffordanceQuery, Grasp, RGBDFrame, SceneBox, SceneModel
 
@@ -243,7 +243,10 @@ class GraspPipeline:
         t["affordance"] = time.perf_counter() - t0
 
         t0 = time.perf_counter()
-        grasps = self.generator.generate(cloud, seed=seed)
+        # Half the seeds go where the requested part's heat is: a narrow part (a handle loop, a
+        # bottle's neck) holds few of the object's points and would otherwise get few candidates.
+        grasps = self.generator.generate(cloud, seed=seed,
+                                         seed_weights=heat_at_points(amap.heatmap, cloud.pixels, self.scoring))
         t["grasp_generation"] = time.perf_counter() - t0
         report = getattr(self.generator, "last_report", None)
         if not grasps:

@@ -243,6 +243,30 @@ def test_grasps_on_flat_tools_handle_loops_rims_and_necks_succeed(gen, ik, categ
     assert f"{category}_0/{part}" in out.parts_touched
 
 
+@pytest.mark.parametrize("category, part", [("mug", "handle"), ("wine_glass", "stem")])
+def test_seed_weights_put_candidates_on_a_narrow_part(gen, category, part):
+    """A mug's handle or a glass's stem holds a few percent of the object's points: uniform
+    seeds give it few candidates. Seeds weighted by the part's heat, read as the scorer reads
+    it, give several times more."""
+    from affordance_grasp.apps.bench import candidates_on
+    from affordance_grasp.selection.scoring import heat_at_points
+    from affordance_grasp.selection.strategies import heatmap_from_mask
+    from affordance_grasp.types import AffordanceQuery
+    seed, world, frame, m = _visible_scene(category, part)
+    cloud = build_scene_cloud(frame, target_mask=m.object_mask)
+    handle = m.parts[part]
+    heat = heatmap_from_mask(handle, AffordanceQuery("test", category, "grasp", part)).heatmap
+    weights = heat_at_points(heat, cloud.pixels)
+    assert weights.shape == (len(cloud.points),) and 0.5 < weights.max() <= 1.0 + 1e-6
+    on_uniform = candidates_on(gen.generate(cloud, seed=seed), frame, handle)
+    on_weighted = candidates_on(gen.generate(cloud, seed=seed, seed_weights=weights), frame, handle)
+    assert on_weighted >= max(3 * on_uniform, 20), (on_uniform, on_weighted)
+    with pytest.raises(InvalidInputError, match="one weight per cloud point"):
+        gen.generate(cloud, seed=seed, seed_weights=weights[:-1])
+    with pytest.raises(InvalidInputError, match="outside"):
+        heat_at_points(heat[:100], cloud.pixels)
+
+
 def test_no_grasp_says_which_filter_removed_the_candidates(gen):
     cloud, _ = scene_cloud([("obj_0", BOX, (0.5, 0.0, 0.0005))])
     wide = AntipodalGenerator(config=AntipodalConfig(min_width=0.2))

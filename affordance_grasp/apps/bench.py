@@ -22,7 +22,7 @@ from ..pipeline import GraspPipeline, mask_box
 from ..timing import StageTimes
 from ..errors import AffordanceGraspError, EmptyCloudError
 from ..selection.fallback import execute_with_fallback
-from ..selection.scoring import project_grasps
+from ..selection.scoring import heat_at_points, project_grasps
 from ..selection.strategies import STRATEGIES, heatmap_from_mask, rank
 from ..sim.camera import DepthNoise, SimCamera
 from ..sim.ground_truth import object_masks
@@ -114,12 +114,20 @@ class Bench:
         target_cat = self.cats[trial % len(self.cats)]
         n_more = int(rng.integers(0, 3))
         others = [str(c) for c in rng.choice(self.clutter, n_more)]
-        scene = sample_scene(seed, SceneConfig(), categories=[target_cat] + others)
-        world = scene.build()
-        with SimCamera(world) as cam:
-            frame = cam.render(DepthNoise() if self.depth_noise else None, rng)
-            masks = {m.instance: m for m in object_masks(world, cam.render_geom_ids())}
         target = f"{target_cat}_0"
+        # Placement keeps objects apart but not out of each other's sight: a target hidden behind
+        # a pitcher cannot be asked for, so the scene is drawn again (same categories).
+        cfg = SceneConfig()
+        for redraw in range(10):
+            scene = sample_scene(seed + 1_000_003 * redraw, cfg, categories=[target_cat] + others)
+            world = scene.build()
+            with SimCamera(world) as cam:
+                frame = cam.render(DepthNoise() if self.depth_noise else None, rng)
+                masks = {m.instance: m for m in object_masks(world, cam.render_geom_ids())}
+            if target in masks and masks[target].object_mask.sum() >= cfg.min_visible_px:
+                break
+        else:
+            raise AffordanceGraspError(f"trial {trial}: the {target_cat} stays hidden in 10 scene draws from seed {seed}")
         qspecs = category_queries(target_cat)
         qspec = qspecs[int(rng.integers(len(qspecs)))]
         # The parser reads the request as the planner would; the object's own part map says what
@@ -150,20 +158,29 @@ class Bench:
         t0 = time.perf_counter()
         cloud = build_scene_cloud(frame, target_mask=m.object_mask)
         t_cloud = time.perf_counter() - t0
-        try:
-            grasps = self.generator.generate(cloud, seed=seed)
-        except EmptyCloudError:
-            grasps = []
-        t_gen = time.perf_counter() - t0
-        generation = self.generator.last_report.to_dict() if self.generator.last_report else {}
+        # Each strategy ranks the candidates it would have when deployed: the heat-guided ones
+        # (affordance, oracle) from seeds drawn where their own heatmap is, as the pipeline draws
+        # them; the request-blind baselines from uniform seeds. One set per seed source.
+        sources = {"affordance": amap, "oracle": oracle_map}
+        candidates, reports, t_gen = {}, {}, {}
+        for source in sorted({s if s in sources else "uniform" for s in self.strategies}):
+            t1 = time.perf_counter()
+            weights = heat_at_points(sources[source].heatmap, cloud.pixels) if source in sources else None
+            try:
+                candidates[source] = self.generator.generate(cloud, seed=seed, seed_weights=weights)
+            except EmptyCloudError:
+                candidates[source] = []
+            t_gen[source] = t_cloud + time.perf_counter() - t1
+            reports[source] = self.generator.last_report.to_dict() if self.generator.last_report else {}
         if self.pipeline is not None:
-            self.profiles.append(self.profile(frame, qspec.text, seed, cloud, t_cloud, t_gen))
+            last = sorted(candidates)[-1]
+            self.profiles.append(self.profile(frame, qspec.text, seed, cloud, t_cloud, t_gen[last]))
         centroid = cloud.points[cloud.target].mean(0) if cloud.target.any() else None
         return dict(trial=trial, seed=seed, scene=scene, frame=frame, query=query, target=target,
                     category=target_cat, family=scene.objects[0].spec.family, part=qspec.part, amap=amap,
-                    oracle_map=oracle_map, avoid=avoid, avoid_pred=avoid_pred, grasps=grasps, centroid=centroid,
-                    t_aff=t_aff, t_gen=t_gen, n_objects=len(scene.objects), part_px=int(part_mask.sum()),
-                    on_part=candidates_on(grasps, frame, part_mask), generation=generation)
+                    oracle_map=oracle_map, avoid=avoid, avoid_pred=avoid_pred, candidates=candidates,
+                    centroid=centroid, t_aff=t_aff, t_gen=t_gen, n_objects=len(scene.objects),
+                    part_px=int(part_mask.sum()), part_mask=part_mask, generation=reports)
 
     def profile(self, frame, text: str, seed: int, cloud, t_cloud: float, t_gen: float) -> dict:
         """Stage times of this trial: generation on the given object (what the strategies use),
@@ -185,10 +202,12 @@ class Bench:
         return row
 
     def run_strategy(self, p: dict, strategy: str) -> dict:
+        source = strategy if strategy in p["candidates"] else "uniform"
+        grasps = p["candidates"][source]
         amap = p["amap"] if strategy == "affordance" else p["oracle_map"]
         avoid = p["avoid_pred"] if strategy == "affordance" else p["avoid"]
         t0 = time.perf_counter()
-        ranked = rank(strategy, p["grasps"], p["frame"], amap=amap, avoid=avoid,
+        ranked = rank(strategy, grasps, p["frame"], amap=amap, avoid=avoid,
                       object_centroid=p["centroid"], rng=np.random.default_rng(p["seed"]))
         t_sel = time.perf_counter() - t0
         world = p["scene"].build()
@@ -208,15 +227,16 @@ class Bench:
                  draw_trial(p["frame"], amap if strategy in ("affordance", "oracle") else None, ranked, chosen, title))
         return {"trial": p["trial"], "seed": p["seed"], "category": p["category"], "family": p["family"],
                 "query": p["query"].text, "target": p["target"], "intended_part": intended,
-                "n_objects": p["n_objects"], "part_visible_px": p["part_px"], "n_candidates": len(p["grasps"]),
-                "n_candidates_on_part": p["on_part"], "generation": p["generation"],
+                "n_objects": p["n_objects"], "part_visible_px": p["part_px"], "n_candidates": len(grasps),
+                "n_candidates_on_part": candidates_on(grasps, p["frame"], p["part_mask"]),
+                "generation": p["generation"][source],
                 "success": success, "part_correct": part_correct,
                 "task_success": success and part_correct, "attempts": outcome.attempts,
                 "failure_reason": outcome.failure_reason.value, "parts_touched": sorted(touched),
                 "chosen_score": None if chosen is None else round(chosen.score, 4),
                 "chosen_affordance": None if chosen is None else round(chosen.affordance_score, 4),
-                "latency_s": {"affordance": t_aff, "grasp_generation": p["t_gen"], "selection": t_sel,
-                              "total": t_aff + p["t_gen"] + t_sel}}
+                "latency_s": {"affordance": t_aff, "grasp_generation": p["t_gen"][source], "selection": t_sel,
+                              "total": t_aff + p["t_gen"][source] + t_sel}}
 
     def run(self, trials: int, seed: int) -> Dict[str, dict]:
         rows: Dict[str, List[dict]] = defaultdict(list)
@@ -315,7 +335,7 @@ def bench(strategy: str, trials: int, seed: int, split: str, out: Path, max_atte
           depth_noise: bool = True, predictor_config: Optional[Path] = None,
           oracle_affordance: bool = False, objects: Sequence[Path] = (),
           categories: Optional[Sequence[str]] = None, profile: bool = False) -> Dict[str, dict]:
-    strategies = list(STRATEGIES) if strategy == "all" else [strategy]
+    strategies = list(STRATEGIES) if strategy == "all" else [x.strip() for x in strategy.split(",") if x.strip()]
     if any(s not in STRATEGIES for s in strategies):
         raise AffordanceGraspError(f"unknown strategy {strategy!r}; choose from {', '.join(STRATEGIES)} or all")
     if objects:

@@ -227,7 +227,9 @@ class AntipodalGenerator(GraspGenerator):
     # ------------------------------------------------------------------ generation
     def generate(self, cloud: SceneCloud, seed: int = 0, seed_weights: Optional[np.ndarray] = None) -> List[Grasp]:
         """Candidates on ``cloud.target`` points, best quality first. ``seed_weights`` (one per cloud
-        point, e.g. the affordance under it) draws half the seeds where the weight is."""
+        point, e.g. the affordance under it) draws half the seeds where the weight is: a narrow
+        part (a teacup's handle, a bottle's neck) holds a few percent of an object's points and
+        would otherwise get a few seeds, most of them filtered out."""
         cfg, g = self.cfg, self.gripper
         rep = GenerationReport()
         self.last_report = rep
@@ -236,7 +238,7 @@ class AntipodalGenerator(GraspGenerator):
             raise EmptyCloudError("no target points to grasp (empty mask, or everything was table)")
         rng = np.random.default_rng(seed)
         with rep.times.stage("seeds"):
-            chosen = self._choose_seeds(tgt_idx, rng, seed_weights)
+            chosen = self._choose_seeds(tgt_idx, rng, seed_weights, len(cloud.points))
             rep.count("seeds", len(chosen))
             obj_pts = cloud.points[cloud.objects]
             tree = cKDTree(obj_pts)
@@ -342,11 +344,16 @@ class AntipodalGenerator(GraspGenerator):
             R, tcp, width, tilt, align = R[sub], tcp[sub], width[sub], tilt[sub], align[sub]
         return R, tcp, width, tilt, align
 
-    def _choose_seeds(self, tgt_idx: np.ndarray, rng: np.random.Generator, weights: Optional[np.ndarray]) -> np.ndarray:
+    def _choose_seeds(self, tgt_idx: np.ndarray, rng: np.random.Generator, weights: Optional[np.ndarray],
+                      n_points: int) -> np.ndarray:
         n = min(self.cfg.n_seeds, len(tgt_idx))
         if weights is None:
             return rng.choice(tgt_idx, size=n, replace=False)
-        w = np.clip(np.nan_to_num(np.asarray(weights, float)[tgt_idx]), 0, None)
+        weights = np.asarray(weights, float)
+        if weights.shape != (n_points,):
+            raise InvalidInputError(f"seed_weights must hold one weight per cloud point ({n_points}), "
+                                    f"got shape {weights.shape}")
+        w = np.clip(np.nan_to_num(weights[tgt_idx]), 0, None)
         if w.sum() <= 0:
             return rng.choice(tgt_idx, size=n, replace=False)
         n_w = min(n // 2, int((w > 0).sum()))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass, field
-from typing import Dict, List, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
@@ -43,8 +43,10 @@ class GraspGenerator(abc.ABC):
     last_report: "GenerationReport | None" = None
 
     @abc.abstractmethod
-    def generate(self, cloud: SceneCloud, seed: int = 0) -> List[Grasp]:
-        """Candidate grasps (base frame) whose contacts lie on ``cloud.target`` points."""
+    def generate(self, cloud: SceneCloud, seed: int = 0, seed_weights: Optional[np.ndarray] = None) -> List[Grasp]:
+        """Candidate grasps (base frame) whose contacts lie on ``cloud.target`` points.
+        ``seed_weights`` (one per cloud point, e.g. the requested part's affordance under it) says
+        where candidates are most wanted; a generator that cannot steer its sampling ignores it."""
 
 
 class PrecomputedGrasps(GraspGenerator):
@@ -57,7 +59,7 @@ class PrecomputedGrasps(GraspGenerator):
         self.grasps = list(grasps)
         self.max_distance = max_distance
 
-    def generate(self, cloud: SceneCloud, seed: int = 0) -> List[Grasp]:
+    def generate(self, cloud: SceneCloud, seed: int = 0, seed_weights: Optional[np.ndarray] = None) -> List[Grasp]:
         tgt = cloud.points[cloud.target]
         if len(tgt) == 0 or not self.grasps:
             return []

@@ -82,6 +82,18 @@ def normalised_heat(heatmap: np.ndarray, radius: int) -> np.ndarray:
     return smooth / m if m > 0 else smooth
 
 
+def heat_at_points(heatmap: np.ndarray, pixels: np.ndarray, cfg: Optional[ScoringConfig] = None) -> np.ndarray:
+    """(N,) the heat under each cloud point (``pixels`` [v, u], e.g. ``SceneCloud.pixels``), read as
+    the scorer reads it at a contact: over its disc, scaled so the map's maximum is 1. Used as the
+    generator's seed weights, so candidates are made where they will be scored."""
+    cfg = (cfg or ScoringConfig()).validate()
+    heat = normalised_heat(np.asarray(heatmap, np.float32), cfg.disc_radius_px)
+    v, u = np.asarray(pixels, int).T
+    if len(v) and (v.min() < 0 or u.min() < 0 or v.max() >= heat.shape[0] or u.max() >= heat.shape[1]):
+        raise InvalidInputError(f"cloud pixels fall outside the {heat.shape} heatmap: not the same frame")
+    return heat[v, u].astype(np.float64)
+
+
 def score_grasps(grasps: List[Grasp], amap: AffordanceMap, frame: RGBDFrame,
                  cfg: Optional[ScoringConfig] = None, avoid: Optional[np.ndarray] = None) -> List[Grasp]:
     """Ranked copies of ``grasps`` with ``affordance_score`` and ``score`` filled in, best first.
