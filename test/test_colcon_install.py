@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from waiting import wait_for
+
 ROOT = Path(__file__).resolve().parents[1]
 VENV = Path(sys.prefix)
 rclpy = pytest.importorskip("rclpy")
@@ -71,6 +73,10 @@ def test_nodes_from_the_install_answer_detect_grasps(install, tmp_path):
     ex.add_node(node)
     threading.Thread(target=ex.spin, daemon=True).start()
     try:
+        from rclpy.qos import qos_profile_sensor_data
+        from sensor_msgs.msg import Image
+        frames = []
+        node.create_subscription(Image, "/camera/color/image_raw", frames.append, qos_profile_sensor_data)
         client = node.create_client(DetectGrasps, "detect_grasps")
         deadline = time.monotonic() + 600  # the model loads in ~30 s, far longer on a busy machine
         while not client.wait_for_service(timeout_sec=1.0):
@@ -83,7 +89,9 @@ def test_nodes_from_the_install_answer_detect_grasps(install, tmp_path):
             resp = client.call(req, timeout_sec=60)
             if resp is not None and (resp.success or "no frame" not in resp.message):
                 break
-            time.sleep(0.5)  # the first camera frames are on their way
+            # The first camera frames are on their way: ask again once one more has been published.
+            seen = len(frames)
+            wait_for(lambda: len(frames) > seen, 60, "a camera frame from the installed sim_node")
         assert resp is not None and resp.success, getattr(resp, "message", "no answer")
         assert resp.grasps and resp.chosen_object == "mug"
     finally:

@@ -172,9 +172,8 @@ class Bench:
                 candidates[source] = []
             t_gen[source] = t_cloud + time.perf_counter() - t1
             reports[source] = self.generator.last_report.to_dict() if self.generator.last_report else {}
-        if self.pipeline is not None:
-            last = sorted(candidates)[-1]
-            self.profiles.append(self.profile(frame, qspec.text, seed, cloud, t_cloud, t_gen[last]))
+        if self.pipeline is not None:   # last_report belongs to the last source generated
+            self.profiles.append(self.profile(frame, qspec.text, seed, cloud, t_cloud, t_gen[source]))
         centroid = cloud.points[cloud.target].mean(0) if cloud.target.any() else None
         return dict(trial=trial, seed=seed, scene=scene, frame=frame, query=query, target=target,
                     category=target_cat, family=scene.objects[0].spec.family, part=qspec.part, amap=amap,
