@@ -6,7 +6,7 @@ import os
 import sys
 from pathlib import Path
 
-from .errors import AffordanceGraspError
+from .errors import AffordanceGraspError, ConfigError
 
 
 def _positive_int(v: str) -> int:
@@ -43,7 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--out", type=Path, default=Path("out/bench"))
     b.add_argument("--no-depth-noise", dest="depth_noise", action="store_false")
     b.add_argument("--predictor", type=Path, default=None,
-                   help="AffordancePredictor YAML for the affordance strategy (default: the shipped model)")
+                   help="predictor YAML for the affordance strategy (backend: model or affordance_r1; default: the "
+                        "shipped model)")
     b.add_argument("--oracle-affordance", action="store_true",
                    help="run the affordance strategy on the ground-truth heatmap instead of the model")
     b.add_argument("--profile", action="store_true",
@@ -72,6 +73,27 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--restart", action="store_true", help="ignore a .last.pt and start from scratch")
     t.add_argument("--init", type=Path, default=None,
                    help="fine-tune: start from this checkpoint's weights (same architecture and labels), new optimizer")
+    rl = sub.add_parser("train-rl", help="GRPO fine-tuning from verifiable rewards (points drawn from the heatmap); "
+                                         "resumable, curves as PNG/JSON")
+    rl.add_argument("--data", type=Path, required=True, help="rendered training split")
+    rl.add_argument("--val", type=Path, default=None, help="validation split (scored every --val-every steps)")
+    rl.add_argument("--init", type=Path, default=Path("models/affordance_default.pt"),
+                    help="the supervised model to start from (and the frozen KL reference)")
+    rl.add_argument("--out", type=Path, required=True, help="checkpoint path (.pt); .last.pt, .json, .png beside it")
+    rl.add_argument("--steps", type=_positive_int, default=200)
+    rl.add_argument("--batch-size", type=_positive_int, default=8)
+    rl.add_argument("--group-size", type=_positive_int, default=8, help="points drawn per query (a GRPO group)")
+    rl.add_argument("--lr", type=float, default=1e-5)
+    rl.add_argument("--kl-coef", type=float, default=5e-3, help="weight of the k3 KL to the starting model")
+    rl.add_argument("--clip-eps", type=float, default=0.2)
+    rl.add_argument("--reward", action="append", default=None, metavar="NAME=WEIGHT",
+                    help="point | peak (repeatable; default point=1)")
+    rl.add_argument("--val-every", type=_positive_int, default=50)
+    rl.add_argument("--val-samples", type=_positive_int, default=256)
+    rl.add_argument("--seed", type=int, default=0)
+    rl.add_argument("--max-minutes", type=float, default=None, help="stop (resumably) after this long")
+    rl.add_argument("--device", default=None)
+    rl.add_argument("--restart", action="store_true", help="ignore a .last.pt and start from --init")
     e = sub.add_parser("eval", help="KLD/SIM/NSS + gIoU/cIoU/P@50 of a checkpoint and 3 baselines; metrics.json + grid.png")
     e.add_argument("--checkpoint", type=Path, default=None, help="default: the shipped models/affordance_default.pt")
     e.add_argument("--data", type=Path, required=True, help="a rendered split, or an AGD20K root (ROOT or ROOT::Unseen)")
@@ -150,6 +172,22 @@ def main(argv=None) -> int:
             summary = train(args.data, args.config, args.out, args.val, args.device, args.epochs, args.restart,
                             args.max_minutes, init=args.init)
             print(f"best val KLD {summary['best_val_kld']:.4f}; wrote {args.out} ({summary['size_mb']} MB)")
+        elif args.command == "train-rl":
+            from .affordance.grpo import GRPOConfig
+            from .apps.train_rl import RLConfig, train_rl
+            rewards = {}
+            for item in args.reward or ["point=1"]:
+                name, _, weight = item.partition("=")
+                try:
+                    rewards[name] = float(weight or 1.0)
+                except ValueError:
+                    raise ConfigError(f"--reward {item!r}: expected NAME=WEIGHT, e.g. point=1") from None
+            cfg = RLConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr, rewards=rewards,
+                           grpo=GRPOConfig(group_size=args.group_size, clip_eps=args.clip_eps, kl_coef=args.kl_coef),
+                           val_every=args.val_every, val_samples=args.val_samples, seed=args.seed)
+            summary = train_rl(args.data, args.init, args.out, args.val, cfg, args.device, args.restart, args.max_minutes)
+            print(f"{summary['steps']} steps; best validation point reward {summary.get('best_val_point_reward')}; "
+                  f"checkpoint {summary.get('checkpoint')}")
         elif args.command == "eval":
             from .apps.eval import run_eval
             run_eval(args.data, args.out, args.checkpoint, args.device, args.grid)

@@ -36,6 +36,10 @@ class CheckpointError(AffordanceGraspError):
     """A checkpoint file is missing, corrupt, or does not match the configuration."""
 
 
+class PredictionError(AffordanceGraspError):
+    """A predictor's output cannot be read (a malformed language-model answer): nothing moves."""
+
+
 class BackendUnavailableError(AffordanceGraspError, RuntimeError):
     """An optional backend (moveit_py, a RealSense device) is not present on this machine."""
 

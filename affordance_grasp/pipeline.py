@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 from scipy.spatial import cKDTree
 
-from .affordance.grounding import PRESENCE_THRESHOLD, Choice, SceneObject, choose, colour_profile
+from .affordance.grounding import PRESENCE_THRESHOLD, Choice, GroundingError, SceneObject, choose, colour_profile
 from .affordance.query import QueryParser
 from .errors import EmptyCloudError, InvalidInputError, NoGraspFoundError
 from .grasping.antipodal import AntipodalGenerator
@@ -205,6 +205,27 @@ class GraspPipeline:
             objects += self.scene_objects(frame, cloud, query, {i: boxes[i] for i in joined if i in boxes})
         return choose(query, objects, self.parser.vocab, pick_any, self.recognisable()), boxes
 
+    def locate_by_map(self, cloud: SceneCloud, query: AffordanceQuery,
+                      amap: AffordanceMap) -> Tuple[Choice, Dict[int, np.ndarray]]:
+        """The cluster that holds most of a self-grounding predictor's heat (GroundingError when
+        its heat falls on no object), and every cluster's box."""
+        boxes = cluster_boxes(cloud)
+        if not boxes:
+            raise EmptyCloudError("no object on the table: the cloud has no object cluster")
+        # The cloud samples the image sparsely: the heat is summed over each cluster's pixels.
+        share = {i: float(amap.heatmap[cluster_mask(cloud, i)].sum()) for i in boxes}
+        total = sum(share.values())
+        if total <= 0.05:
+            raise GroundingError(f"the predictor's parts for {query.text!r} fall on no object in view "
+                                 f"({total:.0%} of its heat is on the objects)")
+        ranked = sorted(share, key=lambda i: -share[i])
+        best = ranked[0]
+        margin = (share[best] - (share[ranked[1]] if len(ranked) > 1 else 0.0)) / total
+        why = getattr(getattr(self.predictor, "last_answer", None), "reasoning", "")
+        reason = (f"the predictor pointed at it ({share[best] / total:.0%} of its heat on the objects)"
+                  + (f": {why[:160]}" if why else ""))
+        return Choice(best, query, reason, margin, [f"object {i}: {share[i] / total:.0%} of the heat" for i in ranked]), boxes
+
     def detect(self, frame: RGBDFrame, query: Union[str, AffordanceQuery], object_box=None,
                object_mask: Optional[np.ndarray] = None, seed: int = 0, pick_any: bool = False) -> Detection:
         """Raises QueryError (GroundingError when the request does not pick out one object in
@@ -224,11 +245,19 @@ class GraspPipeline:
             box = np.asarray(object_box, float).reshape(4)
             cloud.target &= ((cloud.pixels[:, 1] >= box[0]) & (cloud.pixels[:, 1] <= box[2]) &
                              (cloud.pixels[:, 0] >= box[1]) & (cloud.pixels[:, 0] <= box[3]))
-        choice = None
+        choice = amap = None
+        self_grounded = getattr(self.predictor, "grounds_itself", False)
         if object_mask is None and object_box is None:
             t_loc = time.perf_counter()
-            choice, boxes = self.locate(frame, cloud, q, pick_any)
-            t["locate"] = time.perf_counter() - t_loc
+            if self_grounded:
+                # A reasoning model reads the request and the whole image and points at the part
+                # itself: the object is the cluster its parts fall on.
+                amap = self.predictor.predict(frame, q)
+                t["affordance"] = time.perf_counter() - t_loc
+                choice, boxes = self.locate_by_map(cloud, q, amap)
+            else:
+                choice, boxes = self.locate(frame, cloud, q, pick_any)
+            t["locate"] = time.perf_counter() - t_loc - t.get("affordance", 0.0)
             q = choice.query
             box = boxes[choice.index]
             cloud.target &= cloud.cluster == choice.index
@@ -238,9 +267,10 @@ class GraspPipeline:
         t["cloud"] = time.perf_counter() - t0 - t.get("locate", 0.0)
 
         t0 = time.perf_counter()
-        amap = self.predictor.predict(frame, q, box=box)
+        if amap is None:
+            amap = self.predictor.predict(frame, q, box=box)
         avoid = self.predictor.avoid_map(frame, q, box=box)
-        t["affordance"] = time.perf_counter() - t0
+        t["affordance"] = t.get("affordance", 0.0) + time.perf_counter() - t0
 
         t0 = time.perf_counter()
         # Half the seeds go where the requested part's heat is: a narrow part (a handle loop, a

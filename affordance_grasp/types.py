@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 import numpy as np
 
@@ -376,6 +376,15 @@ class SceneModel:
     @property
     def target(self) -> Optional[SceneBox]:
         return next((b for b in self.boxes if b.is_target), None)
+
+
+def judge_grasp(success: bool, parts_touched, target: str, part: str) -> Tuple[bool, bool]:
+    """(held, by_part) for a grasp meant for ``target``'s ``part``: it succeeded with the target
+    among what the fingers touched; the fingers touched that part and nothing else. The
+    benchmarks' task success is both."""
+    touched = set(parts_touched)
+    held = bool(success) and any(t.startswith(target + "/") for t in touched)
+    return held, bool(touched) and touched == {f"{target}/{part}"}
 
 
 @dataclass

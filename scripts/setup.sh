@@ -36,6 +36,9 @@ if [ ! -f "$STAMPS/pip-$req_hash" ]; then
   "$VPY" -m pip install -q -r "$REQ"
   # dm-robotics-panda only for its MJCF/OBJ assets; its dependencies pull a large stack.
   "$VPY" -m pip install -q --no-deps dm-robotics-panda
+  # SAM2 for the Affordance-R1 backend: an sdist whose build needs torch; built against the venv's
+  # torch (no isolation) and without its CUDA extension (an optional post-processing step).
+  SAM2_BUILD_CUDA=0 "$VPY" -m pip install -q --no-deps --no-build-isolation "sam2==1.1.0"
   touch "$STAMPS/pip-$req_hash"
 fi
 

@@ -266,3 +266,40 @@ def test_raised_box_keeps_what_a_depth_cluster_sees():
     assert box.tolist() == [40, 70, 99, 89]
     assert raised_box(depth, mask, K, T, clearance=0.03) is None  # nothing is 3 cm tall
     assert raised_box(depth, np.zeros_like(mask), K, T, clearance=0.006) is None
+
+
+def test_train_rl_runs_resumes_and_writes_its_curves(tmp_path):
+    """GRPO fine-tuning (issue 15, part 3) from a random model built from the shipped config: the
+    validation rewards lie in [0, 1], a longer second call resumes the first, another config is
+    refused, and the
+    best checkpoint loads as a predictor."""
+    import json
+
+    from affordance_grasp.affordance.checkpoint import save_checkpoint
+    from affordance_grasp.affordance.grpo import GRPOConfig
+    from affordance_grasp.affordance.model import AffordanceModel, ModelConfig
+    from affordance_grasp.affordance.predictor import AffordancePredictor
+    from affordance_grasp.apps.train import build_vocab
+    from affordance_grasp.apps.train_rl import RLConfig, train_rl
+    from affordance_grasp.errors import CheckpointError, ConfigError
+
+    render_dataset(tmp_path / "train", 3, "train", seed=31)
+    render_dataset(tmp_path / "val", 2, "val", seed=32)
+    cfg = ModelConfig.load("config/model/default.yaml")
+    source = open_data(tmp_path / "train")
+    init = save_checkpoint(tmp_path / "init.pt", AffordanceModel(cfg, build_vocab(source, open_data(tmp_path / "val"))))
+    rl = RLConfig(steps=2, batch_size=4, lr=1e-3, grpo=GRPOConfig(group_size=4), val_every=2, val_samples=8)
+    out = tmp_path / "rl.pt"
+    s1 = train_rl(tmp_path / "train", init, out, tmp_path / "val", rl, device="cpu")
+    assert s1["steps"] == 2 and [v["step"] for v in s1["validation"]] == [0, 2]
+    assert all(0.0 <= v["val_point_reward"] <= 1.0 and v["val_kld"] > 0 for v in s1["validation"])
+    s2 = train_rl(tmp_path / "train", init, out, tmp_path / "val", RLConfig(**{**rl.__dict__, "steps": 4}), device="cpu")
+    assert s2["steps"] == 4 and s2["validation"][:2] == s1["validation"]          # resumed, not restarted
+    assert [v["step"] for v in s2["validation"]] == [0, 2, 4]
+    with pytest.raises(CheckpointError, match="another config"):   # another learning rate: not the same run
+        train_rl(tmp_path / "train", init, out, tmp_path / "val", RLConfig(**{**rl.__dict__, "lr": 1e-4}), device="cpu")
+    assert (tmp_path / "rl.png").stat().st_size > 1000 and json.loads((tmp_path / "rl.json").read_text())["steps"] == 4
+    if out.exists():   # written only when a step beat the start on validation
+        assert isinstance(AffordancePredictor.from_config(None, checkpoint=str(out), device="cpu"), AffordancePredictor)
+    with pytest.raises(ConfigError, match="rewards"):
+        RLConfig(rewards={"iou": 1.0})

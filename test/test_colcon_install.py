@@ -4,13 +4,12 @@ ament index, and its nodes answer detect_grasps."""
 import os
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 import pytest
 
-from waiting import wait_for
+from waiting import spinning_node, wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
 VENV = Path(sys.prefix)
@@ -66,37 +65,29 @@ def test_nodes_from_the_install_answer_detect_grasps(install, tmp_path):
     graph = Graph(prefix / "share" / "affordance_grasp" / "config" / "sim.yaml", ["sim_node", "grasp_planner_node"],
                   log_dir=tmp_path / "logs", env=env, cwd=tmp_path,
                   extra_args={"sim_node": ["-p", "categories:=['mug']", "-p", "seed:=2", "-p", "depth_noise:=false"]}).start()
-    rclpy.init()
-    node = rclpy.create_node("install_client")
-    from rclpy.executors import SingleThreadedExecutor
-    ex = SingleThreadedExecutor()
-    ex.add_node(node)
-    threading.Thread(target=ex.spin, daemon=True).start()
     try:
-        from rclpy.qos import qos_profile_sensor_data
-        from sensor_msgs.msg import Image
-        frames = []
-        node.create_subscription(Image, "/camera/color/image_raw", frames.append, qos_profile_sensor_data)
-        client = node.create_client(DetectGrasps, "detect_grasps")
-        deadline = time.monotonic() + 600  # the model loads in ~30 s, far longer on a busy machine
-        while not client.wait_for_service(timeout_sec=1.0):
-            assert not graph.exited(), f"a node died: {graph.exited()}; logs in {tmp_path / 'logs'}"
-            assert time.monotonic() < deadline, "detect_grasps never came up"
-        resp = None
-        while time.monotonic() < deadline:
-            # pick_any: the install is under test here, not how the planner splits a mug into clusters
-            req = DetectGrasps.Request(query="grasp the mug by its handle", top_k=5, pick_any=True)
-            resp = client.call(req, timeout_sec=60)
-            if resp is not None and (resp.success or "no frame" not in resp.message):
-                break
-            # The first camera frames are on their way: ask again once one more has been published.
-            seen = len(frames)
-            wait_for(lambda: len(frames) > seen, 60, "a camera frame from the installed sim_node")
-        assert resp is not None and resp.success, getattr(resp, "message", "no answer")
-        assert resp.grasps and resp.chosen_object == "mug"
+        with spinning_node("install_client") as node:
+            from rclpy.qos import qos_profile_sensor_data
+            from sensor_msgs.msg import Image
+            frames = []
+            node.create_subscription(Image, "/camera/color/image_raw", frames.append, qos_profile_sensor_data)
+            client = node.create_client(DetectGrasps, "detect_grasps")
+            deadline = time.monotonic() + 600  # the model loads in ~30 s, far longer on a busy machine
+            while not client.wait_for_service(timeout_sec=1.0):
+                assert not graph.exited(), f"a node died: {graph.exited()}; logs in {tmp_path / 'logs'}"
+                assert time.monotonic() < deadline, "detect_grasps never came up"
+            resp = None
+            while time.monotonic() < deadline:
+                # pick_any: the install is under test here, not how the planner splits a mug into clusters
+                req = DetectGrasps.Request(query="grasp the mug by its handle", top_k=5, pick_any=True)
+                resp = client.call(req, timeout_sec=60)
+                if resp is not None and (resp.success or "no frame" not in resp.message):
+                    break
+                # The first camera frames are on their way: ask again once one more has been published.
+                seen = len(frames)
+                wait_for(lambda: len(frames) > seen, 60, "a camera frame from the installed sim_node")
+            assert resp is not None and resp.success, getattr(resp, "message", "no answer")
+            assert resp.grasps and resp.chosen_object == "mug"
     finally:
-        ex.shutdown()
-        node.destroy_node()
-        rclpy.try_shutdown()
         codes = graph.stop()
     assert all(c == 0 for c in codes.values()), codes

@@ -63,12 +63,13 @@ def test_a_qualifier_that_fits_nothing_is_refused(parser):
         pick(parser, "grab the third mug", scene)
 
 
-def test_unknown_noun_excludes_confident_known_objects_and_takes_the_strongest_part(parser):
+def test_unknown_noun_takes_the_strongest_part_on_what_may_have_it(parser):
     scene = [obj(0, 0.2, {"mug": 0.95}, part=0.9), obj(1, 0.0, {"mug": 0.3, "knife": 0.2}, part=0.6),
              obj(2, -0.2, {"bottle": 0.4}, part=0.4)]
     c = pick(parser, "pick up the spork by the handle", scene)
-    assert c.index == 1 and c.margin == pytest.approx(0.6 * 0.7 - 0.4 * 0.6)
-    assert "handle heat x unfamiliarity" in c.reason
+    # heat x (1 - probability of a kind without a handle) x (1 - 0.7 x top probability)
+    assert c.index == 1 and c.margin == pytest.approx(0.6 * 1.0 * (1 - 0.7 * 0.3) - 0.9 * 1.0 * (1 - 0.7 * 0.95))
+    assert "handle heat x fit x unfamiliarity" in c.reason
     # The part's heat weighed by how little an object looks like any known kind: a likely mug
     # with a little more handle heat loses to a thing the head cannot name.
     c = pick(parser, "pick up the spork by the handle", [obj(0, 0.1, {"mug": 0.55}, part=0.9),
@@ -76,6 +77,19 @@ def test_unknown_noun_excludes_confident_known_objects_and_takes_the_strongest_p
     assert c.index == 1
     with pytest.raises(GroundingError, match="everything I see is a known object"):
         pick(parser, "grab the thermos", [obj(0, 0.0, {"bottle": 0.9}, part=0.5)])
+    with pytest.raises(GroundingError, match="everything I see is a known object with a handle"):
+        pick(parser, "grab the thermos by its handle", [obj(0, 0.0, {"bottle": 0.9}, part=0.5),
+                                                         obj(1, 0.2, {"bowl": 0.8}, part=0.5)])
+
+
+@pytest.mark.parametrize("text", ["pass me the cleaver, hold it by the handle please",
+                                  "grab the tenderizer by the handle"])
+def test_an_unknown_noun_may_name_a_kind_of_a_known_object_but_not_one_without_the_part(parser, text):
+    """The head takes a cleaver for a knife and is unsure of a bowl: the request's handle rules
+    the bowl out (bowls have none), not the knife-like thing (knives have one)."""
+    scene = [obj(0, 0.2, {"knife": 0.8, "spatula": 0.1}, part=0.5), obj(1, -0.2, {"bowl": 0.5, "plate": 0.2}, part=0.5)]
+    c = pick(parser, text, scene)
+    assert c.index == 0 and c.query.part == "handle", c.reason
 
 
 def test_part_only_and_functional_requests(parser):
@@ -90,6 +104,10 @@ def test_part_only_and_functional_requests(parser):
     assert c.index == 1 and (c.query.object, c.query.part, c.query.grasp_part) == ("knife", "blade", "handle")
     with pytest.raises(GroundingError, match="nothing in view"):
         pick(parser, "I need to tighten a bolt", [obj(0, 0.0, {"mug": 0.9})])
+    # An unsure mug with more "head" heat than an unsure hammer: mugs and cups do not pound.
+    scene = [obj(0, 0.1, {"mug": 0.52, "cup": 0.2}, part=0.89), obj(1, -0.1, {"hammer": 0.29, "mallet": 0.2}, part=0.6)]
+    c = pick(parser, "give me something to pound a nail with", scene)
+    assert c.index == 1 and c.margin == pytest.approx(0.6 - 0.89 * (1 - 0.72)) and "heat x fit" in c.reason
 
 
 def test_colour_shares_in_cielab():

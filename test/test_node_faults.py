@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 rclpy = pytest.importorskip("rclpy")
 from affordance_grasp.apps.bringup import Graph  # noqa: E402
 from affordance_grasp.ros.common import ServiceCallError, call_service  # noqa: E402
-from affordance_grasp.srv import GraspObject, SampleScene  # noqa: E402
+from affordance_grasp.srv import DetectGrasps, ExecuteGrasp, GraspObject, SampleScene  # noqa: E402
 
 NODES = ["sim_node", "grasp_planner_node", "executor_node", "grasp_server_node"]
 SEED = 10   # a single hammer (see test_ros_integration.EASY_SEED)
@@ -36,7 +36,11 @@ def g(tmp_path_factory):
                   extra_args={"sim_node": ["-p", "categories:=['hammer']", "-p", f"seed:={SEED}",
                                                # motions at wall-clock speed, with joint_states during
                                                # them: a fault can land mid-motion
-                                               "-p", "realtime_factor:=1.0"]})
+                                               "-p", "realtime_factor:=1.0"],
+                              # Four nodes and the test on 2 cores: the twin's camera can lag past
+                              # the default 1 s frame age right after a motion (once in a full-suite
+                              # run); frame age is not what these tests test.
+                              "grasp_planner_node": ["-p", "max_frame_age:=5.0"]})
     graph.start()
     rclpy.init()
     from rclpy.executors import MultiThreadedExecutor
@@ -55,8 +59,12 @@ def g(tmp_path_factory):
     node.create_subscription(JointState, "joint_states", on_joints, 10)
     ctx = {"node": node, "graph": graph, "logs": logs, "joints": joints,
            "reset": node.create_client(SampleScene, "sim/sample_scene"),
-           "grasp": node.create_client(GraspObject, "grasp_object")}
-    for name in ("reset", "grasp"):
+           "grasp": node.create_client(GraspObject, "grasp_object"),
+           # grasp_object answers at once with "detect_grasps is not available" while the planner
+           # still loads its model: the first test must not start before every node serves.
+           "detect": node.create_client(DetectGrasps, "detect_grasps"),
+           "execute": node.create_client(ExecuteGrasp, "execute_grasp")}
+    for name in ("reset", "grasp", "detect", "execute"):
         assert ctx[name].wait_for_service(timeout_sec=180), f"{name} never came up; logs in {logs}"
     yield ctx
     ex.shutdown()
@@ -119,8 +127,10 @@ def _request_in_background(g, timeout=300.0):
     return out, th
 
 
-def _wait_for_motion(g, q0):
-    wait_for(lambda: np.abs(_arm(g) - q0).max() > 1e-3, 120, "the arm to start the grasp", interval=0.05)
+def _wait_for_motion(g, q0, out):
+    """Until the arm moves; a request that ends first fails the test with its answer, not a timeout."""
+    wait_for(lambda: np.abs(_arm(g) - q0).max() > 1e-3 or out, 120, "the arm to start the grasp", interval=0.05)
+    assert np.abs(_arm(g) - q0).max() > 1e-3, f"the request ended before the arm moved: {out}"
 
 
 def _next_request_is_served(g):
@@ -138,7 +148,7 @@ def test_executor_killed_mid_motion_is_reported_and_a_restarted_one_serves_the_n
     _reset(g)
     q0 = _still(g)
     out, th = _request_in_background(g)
-    _wait_for_motion(g, q0)
+    _wait_for_motion(g, q0, out)
     assert g["graph"].kill("executor_node", signal.SIGKILL) == -signal.SIGKILL
     g["graph"].start_node("executor_node")   # restarted at once: the service never looks absent
     th.join(timeout=150)
@@ -155,12 +165,13 @@ def test_a_client_waiting_on_a_restarted_grasp_server_gets_an_error_not_a_hang(g
     _reset(g)
     q0 = _still(g)
     out, th = _request_in_background(g)
-    _wait_for_motion(g, q0)
+    _wait_for_motion(g, q0, out)
     t = time.monotonic()
     assert g["graph"].kill("grasp_server_node", signal.SIGTERM) == 0   # an orderly stop exits 0
     th.join(timeout=60)
     assert not th.is_alive(), "the client still waits on a grasp_server_node that stopped"
-    assert "went away during the call" in out.get("error", ""), out
+    # An orderly stop answers the request it abandons before its context goes.
+    assert "resp" in out and not out["resp"].success and "shutting down" in out["resp"].message, out
     waited = time.monotonic() - t
     g["graph"].start_node("grasp_server_node")
     assert g["grasp"].wait_for_service(timeout_sec=120)

@@ -108,3 +108,11 @@ def test_every_query_an_object_asks_for_itself_parses(parser):
             for q in make_object(category, np.random.default_rng(seed)).queries:
                 parsed = parser.parse(q.text)
                 assert parsed.known_object or not parsed.object, (category, q.text)
+
+
+@pytest.mark.parametrize("text, affordance", [("give me something to pound a nail with", "pound"),
+                                              ("hand me something to cut the bread with", "cut")])
+def test_what_an_action_is_done_to_is_not_the_object_asked_for(parser, text, affordance):
+    """"a nail" is what is pounded: the request names no object (it once parsed as the noun "a")."""
+    q = parser.parse(text)
+    assert q.object == "" and q.affordance == affordance

@@ -32,6 +32,10 @@ COLOUR_TOLERANCE = 35.0       # Delta E (CIE76, lightness weighted 0.5)
 COLOUR_SHARE = 0.2            # share of an object's pixels that must be the named colour
 PRESENCE_THRESHOLD = 0.3      # category probability above which an object counts as that category
 CONFIDENT = 0.6               # above this, an object is surely its most likely category
+# A noun outside the vocabulary names a known-looking object less often than an unfamiliar one
+# (the user would likely have used the known word): its score is scaled by 1 - this x the
+# object's top category probability.
+FAMILIARITY_DISCOUNT = 0.7
 
 
 class GroundingError(QueryError):
@@ -129,6 +133,20 @@ def describe(o: SceneObject, objects: Sequence[SceneObject], noun: str = "") -> 
     return f"{label}{p}" + (f" ({', '.join(bits)})" if bits else "")
 
 
+def _asks_for_something(query: AffordanceQuery, vocab: Vocabulary) -> bool:
+    """Whether the request names a part or a non-grasp action that a known kind can lack."""
+    return bool(query.part) or (bool(query.affordance) and query.affordance not in vocab.grasp_affordances)
+
+
+def _kind_lacks(kind: str, query: AffordanceQuery, vocab: Vocabulary) -> bool:
+    """A known kind that has no part for the request: no handle, nothing to cut with."""
+    if kind not in vocab.part_map:
+        return False
+    if query.affordance and query.affordance not in vocab.grasp_affordances:
+        return query.affordance not in vocab.part_map[kind]
+    return bool(query.part) and query.part not in vocab.parts_of(kind)
+
+
 def _apply_selector(sel: ObjectSelector, objs: List[SceneObject], what: str, seen: List[str]) -> Tuple[List[SceneObject], str]:
     """The objects the selector leaves (the first is its pick when it orders them) and a reason."""
     reasons = []
@@ -185,34 +203,57 @@ def choose(query: AffordanceQuery, objects: Sequence[SceneObject], vocab: Vocabu
         score = lambda o: o.probs[query.object]  # noqa: E731
         basis = f"{noun} probability"
     elif query.object:
-        # An object the model was not taught: not one that is surely something else; among the
-        # rest, the requested part's heat on it weighed by how little it looks like any known
-        # kind. The heat alone hardly separates objects (a crop centred on any object keeps
-        # most of the heat on it); both pieces of evidence together chose right 18 of 24 times
-        # where the heat alone did 14 (README, "Which object is meant").
-        cands = [o for o in objects if max(o.probs.values(), default=0.0) < CONFIDENT]
+        # A noun the model was not taught. A vocabulary category held out of training (a
+        # pitcher) is none of the taught kinds: objects surely of a taught kind are out, and the
+        # score is the part's heat on the object times how little it looks like any taught kind.
+        # A noun outside the vocabulary may also name a kind of a taught one (a cleaver is a
+        # knife; the head says "knife 0.8"). There what the request asks of it tells more than
+        # familiarity: a thing held by its handle is not a bowl. So only an object surely of a
+        # taught kind without the requested part or action is out; the score is the heat, times
+        # the probability that the object is not a kind lacking the part, times a softer
+        # discount for looking familiar (the user might have used that kind's word). (Held-out
+        # vocabulary categories often name parts no taught kind has, a whisk's wires: every
+        # object would "lack" them, which tells nothing.) The heat alone hardly separates
+        # objects: a crop centred on any object keeps most of the heat on it.
+        asks = not query.known_object and _asks_for_something(query, vocab)
+        discount = FAMILIARITY_DISCOUNT if asks else 1.0
+
+        def surely_other(o: SceneObject) -> bool:
+            c = o.most_likely()
+            return o.probs.get(c, 0.0) >= CONFIDENT and (not asks or _kind_lacks(c, query, vocab))
+
+        cands = [o for o in objects if not surely_other(o)]
         if not cands:
-            raise GroundingError(f"no {noun} in view: everything I see is a known object "
+            what = f" with a {query.part or query.affordance}" if asks else ""
+            raise GroundingError(f"no {noun} in view: everything I see is a known object{what} "
                                  f"(I see: {'; '.join(seen)}); add '{noun}' to the vocabulary if it is one of them")
-        score = lambda o: float(np.nan_to_num(o.part_score)) * (1.0 - max(o.probs.values(), default=0.0))  # noqa: E731
+
+        def score(o: SceneObject) -> float:
+            without = sum(p for c, p in o.probs.items() if _kind_lacks(c, query, vocab)) if asks else 0.0
+            familiar = max(o.probs.values(), default=0.0)
+            return float(np.nan_to_num(o.part_score)) * (1.0 - without) * (1.0 - discount * familiar)
+
         cands.sort(key=lambda o: -score(o))
-        basis = f"{query.part or query.affordance} heat x unfamiliarity"
+        basis = f"{query.part or query.affordance} heat x {'fit x ' if asks else ''}unfamiliarity"
     else:
-        # No object named: those whose (likely) kind has the part or the action asked for.
+        # No object named: those whose (likely) kind has the part or the action asked for. One
+        # that is not surely a known kind is judged by its part score, weighed by the probability
+        # that it is not a kind without that part or action: a crop centred on a mug the head is
+        # unsure of still shows "head" heat for "something to pound with".
         def fits(o: SceneObject) -> bool:
             c = o.most_likely()
-            if o.probs.get(c, 0.0) < CONFIDENT or c not in vocab.part_map:
-                return True  # not surely a known kind: its part score decides
-            if query.affordance in vocab.grasp_affordances:
-                return not query.part or query.part in vocab.parts_of(c)
-            return query.affordance in vocab.part_map[c]
+            return o.probs.get(c, 0.0) < CONFIDENT or not _kind_lacks(c, query, vocab)
         cands = [o for o in objects if fits(o)]
         what = query.part or query.affordance
         if not cands:
             raise GroundingError(f"nothing in view has a {what} (I see: {'; '.join(seen)})")
-        cands.sort(key=lambda o: -np.nan_to_num(o.part_score))
-        score = lambda o: float(np.nan_to_num(o.part_score))  # noqa: E731
-        basis = f"{what} heat"
+
+        def score(o: SceneObject) -> float:
+            without = sum(p for c, p in o.probs.items() if _kind_lacks(c, query, vocab))
+            return float(np.nan_to_num(o.part_score)) * (1.0 - without)
+
+        cands.sort(key=lambda o: -score(o))
+        basis = f"{what} heat x fit"
         noun = "object"
 
     reason_sel = ""

@@ -35,6 +35,7 @@ def default_predictor_config() -> Path:
 
 @dataclass
 class PredictorConfig:
+    backend: str = "model"                # this class; see affordance/backends for the others
     checkpoint: str = "models/affordance_default.pt"   # absolute, or relative to the package's share folder
     device: Optional[str] = None          # cpu | cuda; None: cuda when available
     region_threshold: float = 0.5         # boxes/mask: heat >= this x the peak
@@ -49,6 +50,9 @@ class PredictorConfig:
     def load(cls, path=None) -> "PredictorConfig":
         path = path or default_predictor_config()
         cfg = from_mapping(cls, load_yaml(path, "predictor config", allow_empty=True), str(path))
+        if cfg.backend != "model":
+            raise ConfigError(f"{path}: backend {cfg.backend!r} is not this predictor's (model); load it with "
+                              f"affordance.backends.load_predictor")
         cfg.checkpoint = str(resolve(cfg.checkpoint))
         return cfg
 

@@ -308,11 +308,17 @@ class QueryParser:
                     words.append(w)
             if words:
                 return " ".join(words[-3:])
-        # No determiner ("grab spork"): the first free word after a grasping verb.
+        # No determiner ("grab spork"): the first free word after a grasping verb, before any
+        # other action ("give me something to pound a nail with": the nail is what is pounded).
         grasp_ends = [e for s, e, a in verbs if a in v.grasp_affordances]
+        functional = [(s, e) for s, e, a in verbs if a not in v.grasp_affordances]
         if grasp_ends:
             for tok in tokens:
-                if tok[0] >= grasp_ends[0] and tok[2] not in _STOPS and not hits(tok, blocking):
+                if tok[0] < grasp_ends[0]:
+                    continue
+                if hits(tok, functional):
+                    break
+                if tok[2] not in _STOPS and tok[2] not in _DETERMINERS and not hits(tok, blocking):
                     w = word(tok)
                     if w:
                         return w

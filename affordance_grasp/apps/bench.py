@@ -30,6 +30,7 @@ from ..sim.external import USER_OBJECTS, load_objects
 from ..sim.objects import REGISTRY, QuerySpec, make_object
 from ..sim.oracle import graspable_parts
 from ..sim.scene import SceneConfig, sample_scene
+from ..types import judge_grasp
 from ..visualize import draw_trial, save_rgb
 from .report import machine_description
 
@@ -215,9 +216,7 @@ class Bench:
                                         min_affordance_ratio=ratio)
         intended = f"{p['target']}/{p['part']}"
         touched = set(outcome.parts_touched)
-        held_target = any(t.startswith(p["target"] + "/") for t in touched)
-        success = bool(outcome.success and held_target)
-        part_correct = bool(touched) and touched == {intended}
+        success, part_correct = judge_grasp(outcome.success, touched, p["target"], p["part"])
         t_aff = p["t_aff"] if strategy in ("affordance", "oracle") else 0.0
         chosen = outcome.grasp
         title = (f"{strategy} | {p['query'].text} | {'OK' if success else outcome.failure_reason.value or 'fail'}"
@@ -342,8 +341,8 @@ def bench(strategy: str, trials: int, seed: int, split: str, out: Path, max_atte
     out.mkdir(parents=True, exist_ok=True)
     model = None
     if profile or ("affordance" in strategies and not oracle_affordance):
-        from ..affordance.predictor import AffordancePredictor
-        model = AffordancePredictor.from_config(predictor_config)
+        from ..affordance.backends import load_predictor
+        model = load_predictor(predictor_config)
     predictor = model if "affordance" in strategies and not oracle_affordance else None
     runner = Bench(strategies, split, out, max_attempts, depth_noise, predictor, categories,
                    profile_predictor=model if profile else None)

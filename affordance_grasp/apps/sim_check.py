@@ -20,6 +20,7 @@ from ..sim.ground_truth import object_masks
 from ..sim.external import load_objects
 from ..sim.oracle import graspable_parts, oracle_grasps
 from ..sim.scene import SceneConfig, sample_scene
+from ..types import judge_grasp
 from ..visualize import colourise_depth, overlay_masks, save_rgb
 from .report import machine_description, rate_table
 
@@ -59,8 +60,7 @@ def run_trial(trial: int, seed: int, out: Path, ik: PandaIK, gen: AntipodalGener
         return {**row, "success": False, "part_correct": False, "failure_reason": cause, "parts_touched": [],
                 "wall_s": round(time.perf_counter() - t0, 3), "generation": gen.last_report.to_dict()}
     outcome = executor.execute(chosen)
-    intended = f"{instance}/{part}"
-    part_correct = bool(outcome.parts_touched) and set(outcome.parts_touched) == {intended}
+    part_correct = judge_grasp(outcome.success, outcome.parts_touched, instance, part)[1]
     return {**row, "part_correct": part_correct, "wall_s": round(time.perf_counter() - t0, 3), **outcome.to_dict()}
 
 

@@ -24,7 +24,7 @@ from .grasp_planner_node import build_predictor
 from .image_conversions import numpy_to_image
 
 PARAMS = CAMERA_PARAMS + [
-    Param("predictor_config", "", "AffordancePredictor YAML; empty: the shipped default model"),
+    Param("predictor_config", "", "predictor YAML (backend: model | affordance_r1); empty: the shipped default model"),
     Param("device", "", "cpu | cuda; empty: cuda when available"),
 ]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 
 from .camera_pose import POSE_PARAMS, CameraPose
-from .common import COLOR_TOPIC, DEPTH_TOPIC, INFO_TOPIC, Param, SideNode, camera_qos
+from .common import COLOR_TOPIC, DEPTH_TOPIC, INFO_TOPIC, Param, SideNode, camera_qos, stop_requested
 from .conversions import frame_from_msgs
 from .frame_buffer import FrameBuffer, FrameNotNewEnough
 
@@ -59,7 +59,7 @@ class CameraInput:
                 color, depth, info = self.buffer.latest(now, self.max_age, self.slop, not_before)
                 break
             except FrameNotNewEnough as e:
-                if time.monotonic() >= deadline:
+                if time.monotonic() >= deadline or stop_requested():
                     raise FrameNotNewEnough(f"{e} after waiting {wait:.1f} s") from None
                 time.sleep(0.02)
         stamp = color.header.stamp.sec + color.header.stamp.nanosec * 1e-9

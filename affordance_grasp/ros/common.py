@@ -2,6 +2,7 @@
 that turns start-up errors into a clear message and SIGINT/SIGTERM into a clean exit."""
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import threading
@@ -91,17 +92,43 @@ def latched_qos():
     return QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE, durability=DurabilityPolicy.TRANSIENT_LOCAL)
 
 
+_STOP = threading.Event()    # a stop request (SIGINT/SIGTERM) reached this process
+_SPINNING = threading.Event()
+
+
+def stop_requested() -> bool:
+    """True once this node's process was asked to stop. Callbacks that wait (a service call, a
+    fresh frame, a motion) give up when it is set, so the executor's threads end while the ROS
+    context is still valid and their answers still go out."""
+    return _STOP.is_set()
+
+
+def wait_unless_stopped(event: threading.Event, timeout: float) -> bool:
+    """``event.wait(timeout)`` that also returns (False) soon after a stop request."""
+    deadline = time.monotonic() + timeout
+    while not event.wait(min(0.1, max(0.0, deadline - time.monotonic()))):
+        if stop_requested() or time.monotonic() >= deadline:
+            return event.is_set()
+    return True
+
+
 def _stop_once() -> None:
-    """The first SIGINT/SIGTERM stops the node (rclpy's own handler, installed by rclpy.init,
-    shuts the context down and then calls this one); a second one while it shuts down ends the
-    process quietly. A terminal's Ctrl-C under ros2 launch gives exactly that pair: the terminal
-    signals launch and its children, then launch signals the children again."""
+    """The first SIGINT/SIGTERM asks the node to stop: before it spins (while a model loads) it
+    ends start-up at once; once it spins, ``run`` stops in order. A second one while it shuts down
+    ends the process quietly. A terminal's Ctrl-C under ros2 launch gives exactly that pair: the
+    terminal signals launch and its children, then launch signals the children again.
+
+    rclpy's own handlers are not installed (``SignalHandlerOptions.NO``): they shut the context
+    down from a signal thread while the executor's threads may be inside rcl calls on it, and a
+    node killed that way mid-request crashed with SIGSEGV, once in a fresh-clone CI run."""
     from .entry import STOP_SIGNALS, exit_quietly
 
     def on_stop(signum, frame):
         for s in STOP_SIGNALS:
             signal.signal(s, exit_quietly)
-        raise KeyboardInterrupt
+        _STOP.set()
+        if not _SPINNING.is_set():
+            raise KeyboardInterrupt
 
     for s in STOP_SIGNALS:
         signal.signal(s, on_stop)
@@ -120,10 +147,15 @@ def guarded(node, handler: Callable[[Any, Any], Any]) -> Callable[[Any, Any], An
         try:
             return handler(req, resp)
         except Exception as e:   # the node must keep serving
-            node.get_logger().error(f"{handler.__name__} failed unexpectedly: {traceback.format_exc()}")
             out = type(resp)()
             out.success = False
-            out.message = f"internal error in {node.get_name()}: {type(e).__name__}: {e} (the node keeps serving)"
+            if stop_requested() or not node.context.ok():
+                # A stop request ended the handler's wait: the client is told why, not
+                # "internal error".
+                out.message = f"{node.get_name()} is shutting down; the request was not completed"
+            else:
+                node.get_logger().error(f"{handler.__name__} failed unexpectedly: {traceback.format_exc()}")
+                out.message = f"internal error in {node.get_name()}: {type(e).__name__}: {e} (the node keeps serving)"
             if hasattr(out, "failure_reason"):
                 out.failure_reason = (FailureReason.INVALID_INPUT if isinstance(e, AffordanceGraspError)
                                       else FailureReason.EXECUTION_FAILED).value
@@ -164,8 +196,16 @@ class SideNode:
             if self.owner.context.ok():
                 raise
 
-    def close(self) -> None:
-        self.executor.shutdown(timeout_sec=1.0)
+    def close(self, timeout: float = 5.0) -> None:
+        # rclpy's SingleThreadedExecutor.shutdown does not wait for a callback that is running on
+        # another thread, and destroying a node under a running callback or wait set crashes the
+        # process (SIGSEGV at shutdown). So the spin thread is joined first; if it is still inside a
+        # callback after ``timeout``, the node is left for the process exit to reclaim.
+        self.executor.shutdown(timeout_sec=timeout)
+        if self.thread is not None:
+            self.thread.join(timeout)
+            if self.thread.is_alive():
+                return
         self.node.destroy_node()
 
 
@@ -193,6 +233,9 @@ def call_service(node, client, request, timeout: float):
     deadline = time.monotonic() + timeout
     most = node.count_services(name)
     while not (future.done() or landed.wait(0.1)):
+        if stop_requested():
+            client.remove_pending_request(future)
+            raise ServiceCallError(f"{node.get_name()} is shutting down; the call to {name} was abandoned")
         if time.monotonic() >= deadline:
             client.remove_pending_request(future)
             raise ServiceCallError(f"{name} did not answer within {timeout:g} s")
@@ -207,36 +250,49 @@ def call_service(node, client, request, timeout: float):
     return future.result()
 
 
-def run(node_factory: Callable[[], Any], args=None, threads: int = 4) -> int:
+def run(node_factory: Callable[[], Any], args=None, threads: int = 4, stop_timeout: float = 10.0) -> int:
     """Spin a node until SIGINT/SIGTERM. Start-up errors (bad parameters, missing checkpoint)
     print one clear line and exit with status 2 instead of a traceback. The node sets no DDS
     transport variables of its own: it must reach task planners, RViz and camera drivers started
-    the usual way."""
+    the usual way.
+
+    A stop request stops in order, with the ROS context valid until the end: no new callback
+    starts; the node's ``on_stop()`` (if any) stops what moves; the running callbacks end (their
+    waits see ``stop_requested()``) and are joined; then ``close()``, the node's handles and the
+    context go, in that order. Callbacks still running after ``stop_timeout`` seconds end the
+    process with status 1 and a message naming the wait, rather than a hang."""
     import rclpy
     from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor, SingleThreadedExecutor
+    from rclpy.signals import SignalHandlerOptions
 
     _stop_once()
-    rclpy.init(args=args if args is not None else sys.argv)
-    node = None
+    rclpy.init(args=args if args is not None else sys.argv, signal_handler_options=SignalHandlerOptions.NO)
+    node = executor = None
     try:
-        # The executor exists before the node logs "ready", so a stop request from then on
-        # never lands inside the executor's constructor.
         executor = SingleThreadedExecutor() if threads == 1 else MultiThreadedExecutor(num_threads=threads)
         node = node_factory()
         executor.add_node(node)
-        executor.spin()
+        _SPINNING.set()
+        # Python runs a signal handler only between bytecodes of the main thread, so the main
+        # thread must come back from rcl's wait now and then to see a stop request.
+        while not _STOP.is_set() and rclpy.ok():
+            executor.spin_once(timeout_sec=0.1)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     except AffordanceGraspError as e:
         print(f"[FATAL] {e}", file=sys.stderr, flush=True)
         return 2
-    except Exception:
-        # SIGINT/SIGTERM invalidate the context at once, so a callback that was mid-publish (or
-        # the executor building its next wait set) fails with RCLError: that is the shutdown we
-        # asked for, not a crash. Any error while the context is still valid is one.
-        if rclpy.ok():
-            raise
     finally:
+        _SPINNING.clear()
+        _STOP.set()   # whatever ended the spin, the callbacks' waits give up now
+        if node is not None and executor is not None:
+            on_stop = getattr(node, "on_stop", None)
+            if on_stop is not None:
+                on_stop()
+            if not _join_callbacks(executor, stop_timeout):
+                print(f"[ERROR] {node.get_name()}: callbacks still running {stop_timeout:g} s after the stop "
+                      f"request; exiting without an orderly shutdown", file=sys.stderr, flush=True)
+                os._exit(1)
         if node is not None:
             close = getattr(node, "close", None)
             if close is not None:
@@ -249,6 +305,17 @@ def run(node_factory: Callable[[], Any], args=None, threads: int = 4) -> int:
         for s in STOP_SIGNALS:
             signal.signal(s, signal.SIG_IGN)
     return 0
+
+
+def _join_callbacks(executor, timeout: float) -> bool:
+    """rclpy's ``Executor.shutdown`` does not wait out its timeout for running callbacks (Kilted:
+    the wait is skipped once the shutdown flag is set) and MultiThreadedExecutor then joins its
+    worker threads with no limit; so the join runs on a helper thread that is waited for at most
+    ``timeout`` seconds."""
+    joiner = threading.Thread(target=executor.shutdown, name="executor-shutdown", daemon=True)
+    joiner.start()
+    joiner.join(timeout)
+    return not joiner.is_alive()
 
 
 # Topics and services each node uses (relative names), for the README and the launch-file check.

@@ -9,6 +9,7 @@ children, and launch then signals the children again).
 """
 from __future__ import annotations
 
+import faulthandler
 import importlib
 import os
 import signal
@@ -27,6 +28,9 @@ def main_for(name: str) -> int:
     if name not in NODES:
         print(f"unknown node {name!r}; one of: {', '.join(NODES)}", file=sys.stderr)
         return 2
+    # A crash in native code (DDS, torch, MuJoCo) then prints every thread's Python stack to the
+    # node's log instead of a bare "exit -11".
+    faulthandler.enable()
     previous = {s: signal.signal(s, exit_quietly) for s in STOP_SIGNALS}
     module = importlib.import_module(f"{__package__}.{name}")
     for s, handler in previous.items():   # rclpy.init installs its own handlers from here on

@@ -24,7 +24,7 @@ from std_srvs.srv import Trigger
 from ..errors import AffordanceGraspError, InvalidInputError
 from ..execution.base import ExecutionConfig, check_grasp
 from ..types import FailureReason
-from .common import Param, call_service, declare, guarded, run
+from .common import Param, call_service, declare, guarded, run, stop_requested, wait_unless_stopped
 from .conversions import grasp_from_msg, outcome_to_execute_response, scene_from_msgs
 
 PARAMS = [
@@ -137,9 +137,10 @@ class ExecutorNode(Node):
         future = self.sim.call_async(req)
         done = threading.Event()
         future.add_done_callback(lambda _: (done.set(), self.motion_lock.release()))
-        if not done.wait(self.p["timeout"]):
-            resp.success, resp.message = False, (f"the sim backend did not answer within {self.p['timeout']} s; "
-                                                 f"the motion lock is held until it does")
+        if not wait_unless_stopped(done, self.p["timeout"]):
+            resp.success, resp.message = False, (
+                "executor_node is shutting down; the twin was asked to stop the motion" if stop_requested() else
+                f"the sim backend did not answer within {self.p['timeout']} s; the motion lock is held until it does")
             resp.failure_reason = FailureReason.EXECUTION_FAILED.value
             return resp
         result = future.result()
@@ -151,6 +152,20 @@ class ExecutorNode(Node):
 
 
     # ------------------------------------------------------------------ action
+    def on_stop(self) -> None:
+        """A stop request stops the motion under way (the arm must not go on moving for a node
+        that is gone); the running request then ends and is answered before the node closes."""
+        if not self.motion_lock.locked():
+            return
+        if self.backend is not None:
+            self.backend.cancel()
+        elif self.sim_cancel.service_is_ready():
+            self.sim_cancel.call_async(Trigger.Request())   # not awaited: the node is stopping
+        self.get_logger().info("stop requested during a motion: asked the backend to stop it")
+
+    def close(self) -> None:
+        self.action.destroy()
+
     def _action_goal(self, goal):
         if self.motion_lock.locked():
             self.get_logger().warn("execute_grasp goal rejected: a grasp is already executing")

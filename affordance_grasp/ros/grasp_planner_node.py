@@ -32,7 +32,8 @@ from .visuals import affordance_cloud, grasp_markers
 MAX_TOP_K = 500   # grasps one request may ask for
 
 PARAMS = CAMERA_PARAMS + [
-    Param("predictor_config", "", "AffordancePredictor YAML; empty: config/affordance_predictor.yaml (shipped model)"),
+    Param("predictor_config", "", "predictor YAML (backend: model | affordance_r1); empty: "
+                                  "config/affordance_predictor.yaml (the shipped model)"),
     Param("device", "", "cpu | cuda; empty: cuda when available"),
     Param("top_k", 10, "grasps returned when a request asks for 0", (1, 200)),
     Param("markers", 40, "candidates drawn in ~/markers", (0, 500)),
@@ -42,10 +43,10 @@ PARAMS = CAMERA_PARAMS + [
 
 
 def build_predictor(config: str, device: str):
-    from ..affordance.predictor import AffordancePredictor
+    from ..affordance.backends import load_predictor
 
     overrides = {"device": device} if device else {}
-    return AffordancePredictor.from_config(config or None, **overrides)
+    return load_predictor(config or None, **overrides)
 
 
 class GraspPlannerNode(Node):

@@ -88,6 +88,9 @@ class GraspServerNode(Node):
                                    callback_group=group)
         self.get_logger().info("ready: grasp_object (service and action)")
 
+    def close(self) -> None:
+        self.action.destroy()
+
     # ------------------------------------------------------------------ the job
     def run_job(self, query: str, execute: bool, max_attempts: int, pick_any: bool = False,
                 feedback: Callable[[str, int], None] = lambda s, a: None,

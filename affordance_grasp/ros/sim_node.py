@@ -30,7 +30,8 @@ from ..sim.external import load_objects
 from ..sim.objects import CATEGORIES
 from ..sim.scene import SceneConfig, sample_scene
 from ..types import FailureReason, GraspOutcome
-from .common import CAMERA_FRAME, COLOR_TOPIC, DEPTH_TOPIC, INFO_TOPIC, Param, SideNode, declare, guarded, image_qos, run
+from .common import (CAMERA_FRAME, COLOR_TOPIC, DEPTH_TOPIC, INFO_TOPIC, Param, SideNode, declare, guarded, image_qos,
+                     run, stop_requested)
 from .conversions import grasp_from_msg, intrinsics_to_camera_info, outcome_to_execute_response
 from .image_conversions import depth_to_16uc1, numpy_to_image
 
@@ -166,6 +167,11 @@ class SimNode(Node):
         """During a motion (``self.pacing`` set): sleep until the wall clock catches up with the
         sim clock, and publish joint_states every 50 ms of it."""
         if self.pacing is None:
+            return
+        if stop_requested():
+            # The node is stopping: the motion is cancelled and its back-out runs unpaced, so the
+            # running request is answered within the stop timeout.
+            self.sim_executor.cancel()
             return
         wall0, sim0, last = self.pacing
         now = time.monotonic()

@@ -1,0 +1,166 @@
+"""Verifiable rewards for reinforcement fine-tuning (GRPO), as the seed works define them, plus a
+physical one that none of them has.
+
+Every reward lies in [0, 1], so the weights in a training config compare directly. (Affordance-R1
+sums unnormalised terms: its format reward runs to 4 and its accuracy reward to 3; the shapes of
+the terms are kept and only their scale differs.)
+
+- :func:`format_reward`: the reply is ``<think>``, ``<rethink>``, ``<answer>`` in that order
+  (half), and each answer item has a 4-number ``bbox_2d``, a 2-number ``point_2d`` and an
+  ``affordance`` (half, averaged over items). For a language-model backend's replies.
+- :func:`box_point_reward`: Affordance-R1's accuracy reward. Predicted and true parts are
+  matched one to one (Hungarian, scipy) on the cost 3 - [IoU > 0.65] - [mean L1 of the box
+  coordinates < 10 px] - [point within 30 px of the true point and inside its own box]; the
+  reward is (3 x matches - matched cost) / (3 x max(M, N)), so extra and missing parts cost.
+- :func:`box_count_reward`: 1 when as many parts are named as there are.
+- :func:`precision_recall_rewards`: Vision-R1's. Boxes matched one to one on GIoU; a matched
+  GIoU under the low threshold counts 0, over the high one 1, between them itself; precision is
+  their sum over the predicted count, recall the matches at or over the low threshold over the
+  true count. The thresholds tighten from (0.5, 0.75) to (0.75, 0.9) at a configurable step, so
+  boxes that were good enough early must become better later.
+- :func:`point_in_part_reward`: the share of points that land on the true part's mask.
+- :func:`physical_reward`: the twin executed the grasp the prediction chose: 1 when the object was
+  lifted and held by the requested part alone, half for each of the two otherwise.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence, Tuple
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+from ..errors import InvalidInputError, PredictionError
+from ..types import GraspOutcome, judge_grasp
+from .reasoned_answer import PartAnswer, answer_items, boxes_of, has_structure, points_of
+
+IOU_HIT = 0.65        # Affordance-R1: a box counts when its IoU exceeds this
+L1_HIT_PX = 10.0      # ... or its coordinates are off by less than this on average
+POINT_HIT_PX = 30.0   # a point counts within this distance of the true one (and inside its own box)
+
+
+@dataclass(frozen=True)
+class ThresholdSchedule:
+    """Vision-R1's progressive rule refinement: (low, high) GIoU thresholds before and after
+    ``switch_step``."""
+
+    early: Tuple[float, float] = (0.5, 0.75)
+    late: Tuple[float, float] = (0.75, 0.9)
+    switch_step: int = 1500
+
+    def __post_init__(self):
+        for lo, hi in (self.early, self.late):
+            if not -1.0 <= lo <= hi <= 1.0:
+                raise InvalidInputError(f"GIoU thresholds must satisfy -1 <= low <= high <= 1, got {(lo, hi)}")
+        if self.switch_step < 0:
+            raise InvalidInputError(f"switch_step must be >= 0, got {self.switch_step}")
+
+    def at(self, step: int) -> Tuple[float, float]:
+        return self.early if step < self.switch_step else self.late
+
+
+def _boxes(b, name: str) -> np.ndarray:
+    a = np.asarray(b, float).reshape(-1, 4) if len(b) else np.zeros((0, 4))
+    if not np.isfinite(a).all():
+        raise InvalidInputError(f"{name} must be finite")
+    if (a[:, 2] < a[:, 0]).any() or (a[:, 3] < a[:, 1]).any():
+        raise InvalidInputError(f"{name} must be [x0, y0, x1, y1] with x1 >= x0 and y1 >= y0")
+    return a
+
+
+def pairwise_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU of every box in ``a`` with every box in ``b`` (continuous coordinates, M x N)."""
+    lt = np.maximum(a[:, None, :2], b[None, :, :2])
+    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
+    inter = np.clip(rb - lt, 0, None).prod(-1)
+    area_a = (a[:, 2:] - a[:, :2]).prod(-1)
+    area_b = (b[:, 2:] - b[:, :2]).prod(-1)
+    union = area_a[:, None] + area_b[None] - inter
+    return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
+
+
+def pairwise_giou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Generalised IoU: IoU minus the share of the enclosing box that neither box covers."""
+    iou = pairwise_iou(a, b)
+    lt = np.maximum(a[:, None, :2], b[None, :, :2])
+    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
+    inter = np.clip(rb - lt, 0, None).prod(-1)
+    union = (a[:, 2:] - a[:, :2]).prod(-1)[:, None] + (b[:, 2:] - b[:, :2]).prod(-1)[None] - inter
+    hull = (np.maximum(a[:, None, 2:], b[None, :, 2:]) - np.minimum(a[:, None, :2], b[None, :, :2])).prod(-1)
+    return iou - np.divide(hull - union, hull, out=np.zeros_like(hull), where=hull > 0)
+
+
+def format_reward(text: str) -> float:
+    """Half for the think/rethink/answer structure, half for the answer items' fields."""
+    structure = 1.0 if has_structure(text) else 0.0
+    try:
+        items = answer_items(text)
+    except PredictionError:
+        return 0.5 * structure
+    if not items:
+        return 0.5 * structure
+
+    def fields(item: dict) -> float:
+        box, point = item.get("bbox_2d"), item.get("point_2d")
+        return (float(isinstance(box, list) and len(box) == 4) + float(isinstance(point, list) and len(point) == 2)
+                + float("affordance" in item)) / 3.0
+
+    return 0.5 * structure + 0.5 * float(np.mean([fields(i) for i in items]))
+
+
+def box_point_reward(pred: Sequence[PartAnswer], truth: Sequence[PartAnswer]) -> float:
+    """Affordance-R1's accuracy reward, scaled to [0, 1] (see the module text)."""
+    m, n = len(pred), len(truth)
+    if m == 0 or n == 0:
+        return 1.0 if m == n else 0.0
+    pb, tb = _boxes(boxes_of(pred), "predicted boxes"), _boxes(boxes_of(truth), "true boxes")
+    pp, tp = points_of(pred), points_of(truth)
+    iou_hit = pairwise_iou(pb, tb) > IOU_HIT
+    l1_hit = np.abs(pb[:, None] - tb[None]).mean(-1) < L1_HIT_PX
+    inside = ((pp[:, 0] >= pb[:, 0]) & (pp[:, 0] <= pb[:, 2]) & (pp[:, 1] >= pb[:, 1]) & (pp[:, 1] <= pb[:, 3]))
+    point_hit = (np.linalg.norm(pp[:, None] - tp[None], axis=-1) < POINT_HIT_PX) & inside[:, None]
+    cost = 3.0 - (iou_hit.astype(float) + l1_hit + point_hit)
+    rows, cols = linear_sum_assignment(cost)
+    return float((3.0 * len(rows) - cost[rows, cols].sum()) / (3.0 * max(m, n)))
+
+
+def box_count_reward(pred: Sequence, truth: Sequence) -> float:
+    return 1.0 if len(pred) == len(truth) else 0.0
+
+
+def precision_recall_rewards(pred_boxes, true_boxes, step: int = 0,
+                             schedule: ThresholdSchedule = ThresholdSchedule()) -> Tuple[float, float]:
+    """Vision-R1's precision and recall rewards at training ``step`` (see the module text)."""
+    pb, tb = _boxes(pred_boxes, "predicted boxes"), _boxes(true_boxes, "true boxes")
+    if len(pb) == 0 or len(tb) == 0:
+        both_empty = float(len(pb) == len(tb))
+        return both_empty, both_empty
+    lo, hi = schedule.at(step)
+    giou = pairwise_giou(pb, tb)
+    rows, cols = linear_sum_assignment(-giou)
+    g = giou[rows, cols]
+    credit = np.where(g < lo, 0.0, np.where(g > hi, 1.0, g))
+    return float(credit.sum() / len(pb)), float((g >= lo).sum() / len(tb))
+
+
+def point_in_part_reward(points, part_mask: np.ndarray) -> float:
+    """Share of ``points`` ([x, y] pixels) on the true part's mask; off the image counts as off."""
+    mask = np.asarray(part_mask, bool)
+    if mask.ndim != 2:
+        raise InvalidInputError(f"the part mask must be H x W, got shape {mask.shape}")
+    pts = np.asarray(points, float).reshape(-1, 2)
+    if len(pts) == 0:
+        return 0.0
+    if not np.isfinite(pts).all():
+        raise InvalidInputError("points must be finite")
+    u, v = np.round(pts[:, 0]).astype(int), np.round(pts[:, 1]).astype(int)
+    ok = (u >= 0) & (u < mask.shape[1]) & (v >= 0) & (v < mask.shape[0])
+    hits = np.zeros(len(pts), bool)
+    hits[ok] = mask[v[ok], u[ok]]
+    return float(hits.mean())
+
+
+def physical_reward(outcome: GraspOutcome, target: str, part: str) -> float:
+    """1 when lifted and held by the requested part alone; 0.5 for each of the two otherwise."""
+    held, by_part = judge_grasp(outcome.success, outcome.parts_touched, target, part)
+    return 0.5 * held + 0.5 * by_part

@@ -1,0 +1,236 @@
+"""``affordance-grasp train-rl``: GRPO fine-tuning of the affordance model from verifiable rewards
+(Reason-RFT's second stage; the shipped supervised model is its first).
+
+Each step takes a batch of rendered queries, draws ``group_size`` points per query from the
+model's own heatmap (the policy), rewards each point, and takes one clipped-surrogate step with a
+k3 KL penalty to the frozen starting model (``affordance/grpo.py``).
+
+Rewards (weights on the command line, ``--reward NAME=WEIGHT``):
+- ``point``: the point lies on the requested part (the part's mask: the rendered ground-truth
+  heatmap at or above half its peak).
+- ``peak``: the same test for the heatmap's peak, shared by the whole group (it rewards a policy
+  whose mode is on the part even when its spread is wide).
+
+Resumable (``<out>.last.pt`` holds the model, optimiser, step and curves); every ``--val-every``
+steps the validation split is scored (expected point reward: the heat on the part; the peak on
+the part; KLD to the ground truth) and ``<out>.json`` / ``<out>.png`` are rewritten. The best
+validation checkpoint is ``<out>``, a drop-in for ``config/affordance_predictor.yaml``.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Dict, Optional
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from ..affordance.checkpoint import load_model, read_checkpoint, save_checkpoint
+from ..affordance.data import CropConfig, TorchAffordanceDataset, open_data
+from ..affordance.encoders import query_prompt
+from ..affordance.evaluation import autocast, pick_device
+from ..affordance.grpo import GRPOConfig, group_advantages, grpo_loss, log_prob_of, sample_pixels
+from ..affordance.query import Vocabulary
+from ..errors import CheckpointError, ConfigError, InvalidInputError
+from .train import kld_loss
+
+REWARDS = ("point", "peak")
+PART_LEVEL = 0.5   # the part's mask: ground-truth heat at or above this x its peak
+
+
+@dataclass
+class RLConfig:
+    steps: int = 200
+    batch_size: int = 8
+    lr: float = 1e-5
+    grpo: GRPOConfig = field(default_factory=GRPOConfig)
+    rewards: Dict[str, float] = field(default_factory=lambda: {"point": 1.0})
+    val_every: int = 50
+    val_samples: int = 256
+    seed: int = 0
+
+    def __post_init__(self):
+        unknown = set(self.rewards) - set(REWARDS)
+        if unknown or not self.rewards or any(w < 0 for w in self.rewards.values()):
+            raise ConfigError(f"rewards must be non-negative weights of {', '.join(REWARDS)}; got {self.rewards}")
+        if self.steps < 1 or self.batch_size < 1 or self.val_every < 1 or not 0 < self.lr < 1:
+            raise ConfigError("steps, batch_size and val_every must be >= 1 and 0 < lr < 1")
+
+
+def _identity(cfg: RLConfig) -> str:
+    """What a resumed run must share with the saved one: everything but its length."""
+    return json.dumps({k: v for k, v in asdict(cfg).items() if k != "steps"}, sort_keys=True)
+
+
+def part_masks(gt: torch.Tensor) -> torch.Tensor:
+    """(B, H, W) ground-truth heatmaps -> (B, H*W) bool part masks."""
+    flat = gt.flatten(1)
+    return flat >= PART_LEVEL * flat.max(1, keepdim=True).values.clamp_min(1e-12)
+
+
+def rewards_for(pixels: torch.Tensor, log_heatmap: torch.Tensor, masks: torch.Tensor,
+                weights: Dict[str, float]) -> torch.Tensor:
+    """(B, G) weighted rewards for the drawn pixels."""
+    r = torch.zeros(pixels.shape, dtype=torch.float32)
+    if weights.get("point"):
+        r += weights["point"] * masks.gather(1, pixels).float()
+    if weights.get("peak"):
+        peak = log_heatmap.flatten(1).argmax(1, keepdim=True)
+        r += weights["peak"] * masks.gather(1, peak).float().expand_as(r)
+    return r
+
+
+def _forward(model, batch, device):
+    v = model.vocab
+    texts = [query_prompt(v.objects[int(o)], v.affordances[int(a)], v.parts[int(p)])
+             for o, a, p in zip(batch["object"], batch["affordance"], batch["part"])]
+    with autocast(device):
+        out = model(batch["image"].to(device), batch["object"].to(device), batch["affordance"].to(device),
+                    batch["part"].to(device), batch["depth"].to(device), texts=texts)
+    return out["log_heatmap"].float()
+
+
+@torch.no_grad()
+def validate(model, val_set, cfg: RLConfig, device: str) -> dict:
+    """Expected point reward (the heat on the part), peak on the part, KLD; over ``val_samples``."""
+    model.eval()
+    idx = list(range(min(len(val_set), cfg.val_samples)))
+    loader = torch.utils.data.DataLoader(torch.utils.data.Subset(val_set, idx), batch_size=cfg.batch_size)
+    heat_on, peak_on, kld, n = 0.0, 0.0, 0.0, 0
+    for batch in loader:
+        log_h = _forward(model, batch, device).cpu()
+        masks = part_masks(batch["heatmap"])
+        p = log_h.flatten(1).exp()
+        heat_on += float((p * masks).sum())
+        peak_on += float(masks.gather(1, p.argmax(1, keepdim=True)).sum())
+        kld += float(kld_loss(log_h, batch["heatmap"])) * len(p)
+        n += len(p)
+    return {"val_point_reward": round(heat_on / n, 4), "val_peak_on_part": round(peak_on / n, 4),
+            "val_kld": round(kld / n, 4)}
+
+
+def plot_curves(history: list, val: list, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(1, 2, figsize=(10, 3.6))
+    steps = [h["step"] for h in history]
+    ax[0].plot(steps, [h["reward"] for h in history], lw=0.8, alpha=0.5, label="batch mean reward")
+    if len(history) >= 10:
+        k = max(5, len(history) // 20)
+        smooth = np.convolve([h["reward"] for h in history], np.ones(k) / k, mode="valid")
+        ax[0].plot(steps[k - 1:], smooth, lw=1.6, label=f"mean of {k}")
+    ax[0].set_xlabel("step")
+    ax[0].set_title("train reward")
+    ax[0].legend(fontsize=8)
+    if val:
+        vs = [v["step"] for v in val]
+        ax[1].plot(vs, [v["val_point_reward"] for v in val], "o-", label="heat on the part")
+        ax[1].plot(vs, [v["val_peak_on_part"] for v in val], "s-", label="peak on the part")
+        ax[1].set_xlabel("step")
+        ax[1].set_title("validation")
+        ax[1].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def train_rl(data: Path, init: Path, out: Path, val: Optional[Path] = None, cfg: Optional[RLConfig] = None,
+             device: Optional[str] = None, restart: bool = False, max_minutes: Optional[float] = None) -> dict:
+    cfg = cfg or RLConfig()
+    device = pick_device(device)
+    torch.manual_seed(cfg.seed)
+    torch.set_num_threads(os.cpu_count() or 1)
+    model, blob = load_model(init, device)
+    reference = copy.deepcopy(model).eval()
+    for p in reference.parameters():
+        p.requires_grad_(False)
+    words = Vocabulary.load()
+    crop = CropConfig(**model.cfg.crop)
+    source = open_data(data, load_depth=model.cfg.use_depth, part_map=words.part_map)
+    unknown = sorted({l[0] for l in source.labels()} - set(model.vocab.objects))
+    if unknown:
+        raise InvalidInputError(f"{data} has categories the model's vocabulary lacks: {unknown}")
+    train_set = TorchAffordanceDataset(source, crop, model.vocab, train=True, seed=cfg.seed)
+    val_set = (TorchAffordanceDataset(open_data(val, load_depth=model.cfg.use_depth, part_map=words.part_map), crop,
+                                      model.vocab) if val else None)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.0)
+    state_path = out.with_name(out.name + ".last.pt")
+    step, history, val_hist, best = 0, [], [], -1.0
+    keep = {k: blob[k] for k in ("calibration", "held_out", "trained_categories") if k in blob}
+    if state_path.exists() and not restart:
+        state = read_checkpoint(state_path)
+        if state.get("rl_config") != _identity(cfg) or state.get("init") != str(init):
+            raise CheckpointError(f"{state_path} was trained with another config or start; pass --restart to start over")
+        model.load_state_dict(state["state_dict"])
+        opt.load_state_dict(state["optimizer"])
+        step, history, val_hist, best = state["step"], json.loads(state["history"]), json.loads(state["val"]), state["best"]
+        print(f"resuming from {state_path}: step {step}")
+    if val_set is not None and not val_hist:
+        val_hist.append({"step": 0, **validate(reference, val_set, cfg, device)})
+        best = val_hist[0]["val_point_reward"]
+        print(json.dumps(val_hist[-1]))
+    gen = torch.Generator().manual_seed(cfg.seed + step)
+    loader_gen = torch.Generator().manual_seed(cfg.seed * 1000 + step)
+    t0 = time.perf_counter()
+    summary: dict = {"steps": step, "validation": val_hist, "checkpoint": str(out) if out.exists() else None}
+    bar = tqdm(total=cfg.steps, initial=step, desc="train-rl", unit="step")
+    while step < cfg.steps:
+        loader = torch.utils.data.DataLoader(train_set, batch_size=cfg.batch_size, shuffle=True, generator=loader_gen,
+                                             drop_last=True)
+        for batch in loader:
+            if step >= cfg.steps:
+                break
+            model.train()
+            masks = part_masks(batch["heatmap"])
+            with torch.no_grad():
+                old_h = _forward(model, batch, device).cpu()
+                ref_h = _forward(reference, batch, device).cpu()
+            pixels = sample_pixels(old_h, cfg.grpo.group_size, gen)
+            rewards = rewards_for(pixels, old_h, masks, cfg.rewards)
+            adv = group_advantages(rewards, cfg.grpo.eps_std)
+            logp = log_prob_of(_forward(model, batch, device).cpu(), pixels)
+            loss, stats = grpo_loss(logp, log_prob_of(old_h, pixels), log_prob_of(ref_h, pixels), adv, cfg.grpo)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            opt.step()
+            step += 1
+            history.append({"step": step, "reward": round(float(rewards.mean()), 4), "loss": round(float(loss.detach()), 5),
+                            **{k: round(v, 5) for k, v in stats.items()}})
+            bar.update(1)
+            bar.set_postfix(reward=f"{np.mean([h['reward'] for h in history[-20:]]):.3f}", kl=f"{stats['kl']:.4f}")
+            timed_out = bool(max_minutes) and time.perf_counter() - t0 > max_minutes * 60
+            if step % cfg.val_every == 0 or step == cfg.steps or timed_out:
+                record = {"step": step, **(validate(model, val_set, cfg, device) if val_set is not None else {})}
+                val_hist.append(record)
+                tqdm.write(json.dumps(record))
+                score = record.get("val_point_reward", float(np.mean([h["reward"] for h in history[-cfg.val_every:]])))
+                extra = {"rl": json.dumps({"init": str(init), "step": step, **record}), **keep}
+                if score > best:
+                    best = score
+                    save_checkpoint(out, model, metrics=record, extra=extra)
+                save_checkpoint(state_path, model, metrics=record,
+                                extra={"optimizer": opt.state_dict(), "step": step, "history": json.dumps(history),
+                                       "val": json.dumps(val_hist), "best": best, "init": str(init),
+                                       "rl_config": _identity(cfg)})
+                summary = {"checkpoint": str(out) if out.exists() else None, "init": str(init), "device": device,
+                           "config": asdict(cfg), "steps": step, "best_val_point_reward": best, "validation": val_hist,
+                           "minutes": round((time.perf_counter() - t0) / 60, 2)}
+                out.with_suffix(".json").write_text(json.dumps(summary, indent=2))
+                plot_curves(history, val_hist, out.with_suffix(".png"))
+            if timed_out:
+                bar.close()
+                print(f"stopped after {max_minutes} minutes; resume with the same command")
+                return summary
+    bar.close()
+    if not out.exists():
+        print("no step beat the starting model on validation: no checkpoint written; the starting model stays best")
+    return summary

@@ -1,0 +1,178 @@
+"""Issue 15, part 2: the R1-style rewards and the reasoned-answer parser, each case checked
+against values worked out by hand in the comments."""
+import numpy as np
+import pytest
+
+from affordance_grasp.affordance.reasoned_answer import PartAnswer, parse_answer
+from affordance_grasp.affordance.rewards import (ThresholdSchedule, box_count_reward, box_point_reward, format_reward,
+                                                 pairwise_giou, physical_reward, point_in_part_reward,
+                                                 precision_recall_rewards)
+from affordance_grasp.errors import InvalidInputError, PredictionError
+from affordance_grasp.types import FailureReason, GraspOutcome
+
+GOOD = ('<think>the mug is on the left; its handle faces the camera</think>\n'
+        '<rethink>a handle is held, not the rim</rethink>\n'
+        '<answer>[{"bbox_2d": [10, 100, 200, 210], "point_2d": [30, 110], "affordance": "hold"}]</answer>')
+
+
+def part(box, point, aff="hold"):
+    return PartAnswer(tuple(float(v) for v in box), tuple(float(v) for v in point), aff)
+
+
+def test_a_well_formed_answer_is_parsed_and_rescaled():
+    a = parse_answer(GOOD)
+    assert a.parts == [part((10, 100, 200, 210), (30, 110))]
+    assert a.think.startswith("the mug") and a.rethink == "a handle is held, not the rim"
+    assert "the mug" in a.reasoning and "not the rim" in a.reasoning
+    # Affordance-R1 answers in the 840 x 840 image it was shown; a 640 x 480 frame is 640/840 wide
+    s = a.parts[0].scaled(640 / 840, 480 / 840)
+    assert s.box == pytest.approx((10 * 640 / 840, 100 * 480 / 840, 200 * 640 / 840, 210 * 480 / 840))
+    assert s.point == pytest.approx((30 * 640 / 840, 110 * 480 / 840))
+    # one object instead of a list, and an empty list, are answers too
+    assert len(parse_answer('<answer>{"bbox_2d": [0, 0, 2, 2], "point_2d": [1, 1]}</answer>').parts) == 1
+    assert parse_answer("<answer>[]</answer>").parts == []
+
+
+@pytest.mark.parametrize("reply, words", [
+    ("I think it is the handle.", "no <answer>"),
+    ("<answer>[{bbox_2d: [1, 2, 3, 4]}]</answer>", "not JSON"),
+    ('<answer>"the handle"</answer>', "JSON list of objects"),
+    ('<answer>[{"point_2d": [1, 2]}]</answer>', "needs bbox_2d and point_2d"),
+    ('<answer>[{"bbox_2d": [1, 2, 3], "point_2d": [1, 2]}]</answer>', "list of 4 numbers"),
+    ('<answer>[{"bbox_2d": [1, 2, 3, 4], "point_2d": ["a", 2]}]</answer>', "finite numbers"),
+    ('<answer>[{"bbox_2d": [1, 2, 3, NaN], "point_2d": [1, 2]}]</answer>', "finite numbers"),
+    ('<answer>[{"bbox_2d": [30, 2, 3, 40], "point_2d": [1, 2]}]</answer>', "x1 > x0"),
+    (None, "must be text"),
+])
+def test_a_malformed_answer_is_a_prediction_error_naming_the_fault(reply, words):
+    with pytest.raises(PredictionError, match=words):
+        parse_answer(reply)
+
+
+def test_format_reward():
+    assert format_reward(GOOD) == 1.0
+    # no <rethink>: structure 0; item fields 3/3 and 1/3 -> mean 2/3 -> 0.5 x 2/3
+    two = ('<think>x</think><answer>[{"bbox_2d": [1, 2, 3, 4], "point_2d": [2, 3], "affordance": "hold"},'
+           ' {"bbox_2d": [1, 2, 3, 4]}]</answer>')
+    assert format_reward(two) == pytest.approx(1 / 3)
+    # the structure without a JSON answer: half
+    assert format_reward("<think>x</think><rethink>y</rethink><answer>the handle</answer>") == 0.5
+    # text around the stages breaks the structure
+    assert format_reward("Sure! " + GOOD) == 0.5
+    assert format_reward("") == 0.0
+
+
+def test_box_point_reward():
+    truth = [part((0, 0, 100, 100), (60, 50))]
+    # IoU 1, L1 0, point 10 px away and inside its box: cost 0 -> 3/3
+    assert box_point_reward([part((0, 0, 100, 100), (50, 50))], truth) == 1.0
+    # a second, wrong part: one match of cost 0 over max(2, 1) parts -> 3 / 6
+    assert box_point_reward([part((0, 0, 100, 100), (50, 50)), part((300, 300, 400, 400), (350, 350))],
+                            truth) == pytest.approx(0.5)
+    # IoU 100x100 / 100x120 = 0.83 (hit); L1 mean(0, 0, 0, 20) = 5 (hit); point 50 px off (miss): 2/3
+    assert box_point_reward([part((0, 0, 100, 100), (50, 50))],
+                            [part((0, 0, 100, 120), (50, 100))]) == pytest.approx(2 / 3)
+    # the right point outside its own box is no hit: 2/3
+    assert box_point_reward([part((0, 0, 10, 10), (20, 20))], [part((0, 0, 10, 10), (20, 20))]) == pytest.approx(2 / 3)
+    # matching is one to one: the second true part finds no partner -> 3 / 6
+    assert box_point_reward([part((0, 0, 100, 100), (50, 50))],
+                            truth + [part((0, 0, 100, 100), (50, 50))]) == pytest.approx(0.5)
+    assert box_point_reward([], []) == 1.0 and box_point_reward([], truth) == 0.0
+    assert box_count_reward([1, 2], [3, 4]) == 1.0 and box_count_reward([1], [3, 4]) == 0.0
+
+
+def test_giou_by_hand():
+    a = np.array([[0, 0, 10, 10.0]])
+    # disjoint, 10 apart: IoU 0, union 200, hull 30 x 10 = 300 -> 0 - 100/300
+    assert pairwise_giou(a, np.array([[20, 0, 30, 10.0]]))[0, 0] == pytest.approx(-1 / 3)
+    # nested: IoU 100/200, hull = union -> 0.5
+    assert pairwise_giou(a, np.array([[0, 0, 10, 20.0]]))[0, 0] == pytest.approx(0.5)
+
+
+def test_precision_recall_thresholds_tighten_with_the_step():
+    sched = ThresholdSchedule(early=(0.5, 0.75), late=(0.75, 0.9), switch_step=100)
+    pred = [[0, 0, 10, 10]]
+    # GIoU 0.5: early it is in (0.5, 0.75) and counts itself; late it is under 0.75 and counts 0
+    assert precision_recall_rewards(pred, [[0, 0, 10, 20]], 0, sched) == pytest.approx((0.5, 1.0))
+    assert precision_recall_rewards(pred, [[0, 0, 10, 20]], 100, sched) == pytest.approx((0.0, 0.0))
+    # GIoU 100/120 = 0.833: over 0.75 early (1), between 0.75 and 0.9 late (itself)
+    assert precision_recall_rewards(pred, [[0, 0, 10, 12]], 99, sched) == pytest.approx((1.0, 1.0))
+    assert precision_recall_rewards(pred, [[0, 0, 10, 12]], 100, sched) == pytest.approx((100 / 120, 1.0))
+    # an extra prediction halves precision, not recall; a missed true box halves recall
+    assert precision_recall_rewards([[0, 0, 10, 10], [50, 50, 60, 60]], [[0, 0, 10, 10]]) == pytest.approx((0.5, 1.0))
+    assert precision_recall_rewards([[0, 0, 10, 10]], [[0, 0, 10, 10], [50, 50, 60, 60]]) == pytest.approx((1.0, 0.5))
+    assert precision_recall_rewards([], []) == (1.0, 1.0) and precision_recall_rewards([], [[0, 0, 1, 1]]) == (0.0, 0.0)
+    with pytest.raises(InvalidInputError, match="x1 >= x0"):
+        precision_recall_rewards([[10, 0, 0, 10]], [[0, 0, 10, 10]])
+    with pytest.raises(InvalidInputError, match="thresholds"):
+        ThresholdSchedule(early=(0.8, 0.5))
+
+
+def test_point_in_part_reward():
+    mask = np.zeros((10, 10), bool)
+    mask[:, 5:] = True
+    # on, off, outside the image: 1 of 3
+    assert point_in_part_reward([[7, 3], [2, 3], [50, 50]], mask) == pytest.approx(1 / 3)
+    assert point_in_part_reward([[9.4, 9.4]], mask) == 1.0 and point_in_part_reward([], mask) == 0.0
+    with pytest.raises(InvalidInputError, match="H x W"):
+        point_in_part_reward([[1, 1]], np.zeros(10, bool))
+
+
+@pytest.mark.parametrize("success, touched, reward", [
+    (True, ("mug_0/handle",), 1.0),                       # lifted by the handle alone
+    (True, ("mug_0/body", "mug_0/handle"), 0.5),          # lifted, but the body was touched too
+    (False, ("mug_0/handle",), 0.5),                      # the right part, dropped
+    (True, ("bowl_1/body",), 0.0),                        # lifted the wrong object
+    (False, (), 0.0),
+])
+def test_physical_reward(success, touched, reward):
+    out = GraspOutcome(success, 0.1 if success else 0.0, touched,
+                       FailureReason.NONE if success else FailureReason.SLIPPED)
+    assert physical_reward(out, "mug_0", "handle") == reward
+
+
+# ---------------------------------------------------------------- GRPO (issue 15, part 3)
+torch = pytest.importorskip("torch")
+from affordance_grasp.affordance.grpo import (GRPOConfig, group_advantages, grpo_loss, k3_kl,  # noqa: E402
+                                              log_prob_of, sample_pixels)
+
+
+def test_group_advantages_by_hand():
+    # mean 0.5, std with Bessel's correction sqrt(4 x 0.25 / 3) = 0.577 -> +-0.866
+    adv = group_advantages(torch.tensor([[1.0, 0.0, 0.0, 1.0], [2.0, 2.0, 2.0, 2.0]]))
+    assert adv[0].tolist() == pytest.approx([0.8660, -0.8660, -0.8660, 0.8660], abs=1e-4)
+    assert adv[1].tolist() == [0.0] * 4   # all equal: nothing to learn
+    with pytest.raises(InvalidInputError, match="group of >= 2"):
+        group_advantages(torch.zeros(4))
+
+
+def test_k3_kl_and_the_clipped_loss_by_hand():
+    # p 0.5 against a reference 0.25: d = ln 0.5 = -0.693 -> 0.5 + 0.693 - 1 = 0.193
+    assert float(k3_kl(torch.log(torch.tensor(0.5)), torch.log(torch.tensor(0.25)))) == pytest.approx(0.1931, abs=1e-4)
+    assert float(k3_kl(torch.tensor(-1.0), torch.tensor(-1.0))) == 0.0
+    # ratio 0.6 / 0.4 = 1.5: with A = +1 the clip takes 1.2, with A = -1 the min keeps -1.5
+    logp = torch.log(torch.tensor([0.6, 0.6]))
+    old = torch.log(torch.tensor([0.4, 0.4]))
+    loss, stats = grpo_loss(logp, old, logp, torch.tensor([1.0, -1.0]), GRPOConfig(clip_eps=0.2, kl_coef=0.1))
+    assert float(loss) == pytest.approx(-(1.2 - 1.5) / 2) and stats["kl"] == 0.0 and stats["clip_fraction"] == 1.0
+    with pytest.raises(InvalidInputError, match="group_size"):
+        GRPOConfig(group_size=1)
+
+
+def test_a_grpo_step_moves_probability_towards_the_rewarded_pixel():
+    logits = torch.zeros(1, 2, 2, requires_grad=True)
+    opt = torch.optim.SGD([logits], lr=0.5)
+    pixels = torch.tensor([[0, 3, 3, 0]])
+    adv = group_advantages(torch.tensor([[1.0, 0.0, 0.0, 1.0]]))   # pixel 0 paid, pixel 3 did not
+    log_h = torch.log_softmax(logits.flatten(1), 1).view(1, 2, 2)
+    old = log_prob_of(log_h, pixels).detach()
+    loss, _ = grpo_loss(log_prob_of(log_h, pixels), old, old, adv)
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    p = torch.softmax(logits.flatten(), 0)
+    assert p[0] > 0.25 > p[3]
+    # and pixels are drawn from the heatmap: all its mass on pixel 2
+    one_hot = torch.full((1, 2, 2), -1e9)
+    one_hot[0, 1, 0] = 0.0
+    assert sample_pixels(one_hot, 5).tolist() == [[2] * 5]
