@@ -124,18 +124,31 @@ def _run_coacd(vertices: np.ndarray, faces: np.ndarray, params: dict, conn) -> N
     conn.close()
 
 
-def _coacd_in_child(vertices: np.ndarray, faces: np.ndarray, params: dict) -> Optional[List[np.ndarray]]:
-    """CoACD in a forked child: on some meshes it fails an assertion and aborts its process, which
-    must not take the caller down. None when the child died."""
-    ctx = mp.get_context("fork")
+COACD_TIMEOUT = 300.0   # seconds one decomposition may take in its child before it is given up
+
+
+def _coacd_in_child(vertices: np.ndarray, faces: np.ndarray, params: dict,
+                    timeout: float = COACD_TIMEOUT) -> Optional[List[np.ndarray]]:
+    """CoACD in a child process: on some meshes it fails an assertion and aborts its process, which
+    must not take the caller down. None when the child died or ran past ``timeout``.
+
+    The child is spawned, not forked: a fork of a process whose other threads hold locks (torch's
+    and open3d's pools, a ROS executor) copies those locks held, and the forked CoACD then waited
+    on one forever (a whole CI run stalled in test_external_objects after the torch tests)."""
+    ctx = mp.get_context("spawn")
     recv, send = ctx.Pipe(duplex=False)
     proc = ctx.Process(target=_run_coacd, args=(vertices, faces, params, send), daemon=True)
     proc.start()
     send.close()
+    result = None
     try:
-        result = recv.recv()
+        if recv.poll(timeout):
+            result = recv.recv()
+        else:
+            log.warning("CoACD ran past %.0f s; stopped", timeout)
+            proc.kill()
     except EOFError:
-        result = None
+        pass
     proc.join()
     return result if proc.exitcode == 0 else None
 
