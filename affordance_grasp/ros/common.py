@@ -120,7 +120,7 @@ def _stop_once() -> None:
 
     rclpy's own handlers are not installed (``SignalHandlerOptions.NO``): they shut the context
     down from a signal thread while the executor's threads may be inside rcl calls on it, and a
-    node killed that way mid-request crashed with SIGSEGV, once in a fresh-clone CI run."""
+    node stopped that way mid-request crashed with SIGSEGV in two fresh-clone CI runs."""
     from .entry import STOP_SIGNALS, exit_quietly
 
     def on_stop(signum, frame):
@@ -260,7 +260,7 @@ def run(node_factory: Callable[[], Any], args=None, threads: int = 4, stop_timeo
     starts; the node's ``on_stop()`` (if any) stops what moves; the running callbacks end (their
     waits see ``stop_requested()``) and are joined; then ``close()``, the node's handles and the
     context go, in that order. Callbacks still running after ``stop_timeout`` seconds end the
-    process with status 1 and a message naming the wait, rather than a hang."""
+    process with status 1 and a message saying so, rather than a hang."""
     import rclpy
     from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor, SingleThreadedExecutor
     from rclpy.signals import SignalHandlerOptions
