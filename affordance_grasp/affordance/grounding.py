@@ -36,6 +36,10 @@ CONFIDENT = 0.6               # above this, an object is surely its most likely 
 # (the user would likely have used the known word): its score is scaled by 1 - this x the
 # object's top category probability.
 FAMILIARITY_DISCOUNT = 0.7
+# A category the head was not taught: kinds at least this alike (Vocabulary.kinship) are its kin,
+# and how unfamiliar an object looks adds this much of itself to its likeness to that kin.
+KIN = 0.5
+KIN_UNFAMILIAR = 0.5
 
 
 class GroundingError(QueryError):
@@ -204,9 +208,10 @@ def choose(query: AffordanceQuery, objects: Sequence[SceneObject], vocab: Vocabu
         basis = f"{noun} probability"
     elif query.object:
         # A noun the model was not taught. A vocabulary category held out of training (a
-        # pitcher) is none of the taught kinds: objects surely of a taught kind are out, and the
-        # score is the part's heat on the object times how little it looks like any taught kind.
-        # A noun outside the vocabulary may also name a kind of a taught one (a cleaver is a
+        # pitcher) is none of the taught kinds, but the vocabulary says which taught kinds are
+        # like it (a kettle, a saucepan): the score is the part's heat on the object times how
+        # much it looks like those kin, plus half how little it looks like anything taught.
+        # (Scoring unfamiliarity alone, a spoon lost to a bottle the head was unsure of.) A noun outside the vocabulary may also name a kind of a taught one (a cleaver is a
         # knife; the head says "knife 0.8"). There what the request asks of it tells more than
         # familiarity: a thing held by its handle is not a bowl. So only an object surely of a
         # taught kind without the requested part or action is out; the score is the heat, times
@@ -217,10 +222,18 @@ def choose(query: AffordanceQuery, objects: Sequence[SceneObject], vocab: Vocabu
         # objects: a crop centred on any object keeps most of the heat on it.
         asks = not query.known_object and _asks_for_something(query, vocab)
         discount = FAMILIARITY_DISCOUNT if asks else 1.0
+        # A vocabulary category the head was not taught is looked for among the kinds it was
+        # taught that are like it (a spoon among ladles and whisks, a teapot among kettles):
+        # an object that is surely a kind unlike it is out, and looking like its kin counts.
+        kin = (lambda c: vocab.kinship(query.object, c)) if query.known_object else None
 
         def surely_other(o: SceneObject) -> bool:
             c = o.most_likely()
-            return o.probs.get(c, 0.0) >= CONFIDENT and (not asks or _kind_lacks(c, query, vocab))
+            if o.probs.get(c, 0.0) < CONFIDENT:
+                return False
+            if kin is not None:
+                return kin(c) < KIN
+            return not asks or _kind_lacks(c, query, vocab)
 
         cands = [o for o in objects if not surely_other(o)]
         if not cands:
@@ -229,12 +242,17 @@ def choose(query: AffordanceQuery, objects: Sequence[SceneObject], vocab: Vocabu
                                  f"(I see: {'; '.join(seen)}); add '{noun}' to the vocabulary if it is one of them")
 
         def score(o: SceneObject) -> float:
-            without = sum(p for c, p in o.probs.items() if _kind_lacks(c, query, vocab)) if asks else 0.0
+            heat = float(np.nan_to_num(o.part_score))
             familiar = max(o.probs.values(), default=0.0)
-            return float(np.nan_to_num(o.part_score)) * (1.0 - without) * (1.0 - discount * familiar)
+            if kin is not None:
+                return heat * (KIN_UNFAMILIAR * (1.0 - familiar) + sum(p * kin(c) for c, p in o.probs.items()))
+            without = sum(p for c, p in o.probs.items() if _kind_lacks(c, query, vocab)) if asks else 0.0
+            return heat * (1.0 - without) * (1.0 - discount * familiar)
 
         cands.sort(key=lambda o: -score(o))
-        basis = f"{query.part or query.affordance} heat x {'fit x ' if asks else ''}unfamiliarity"
+        basis = (f"{query.part or query.affordance} heat x "
+                 + ("(likeness to its kin + unfamiliarity)" if kin is not None else
+                    f"{'fit x ' if asks else ''}unfamiliarity"))
     else:
         # No object named: those whose (likely) kind has the part or the action asked for. One
         # that is not surely a known kind is judged by its part score, weighed by the probability

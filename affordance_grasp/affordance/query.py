@@ -106,6 +106,21 @@ class Vocabulary:
         listed = self.object_parts.get(obj)
         return sorted(set(listed) if listed else set(self.part_map.get(obj, {}).values()) - {""})
 
+    def traits(self, obj: str) -> frozenset:
+        """What an object is made of and is for: its parts and the actions it serves beyond being
+        held (every object can be grasped, so grasping says nothing about what it is)."""
+        acts = {f"to {a}" for a in self.part_map.get(obj, {}) if a not in self.grasp_affordances}
+        return frozenset(self.parts_of(obj)) | frozenset(acts)
+
+    def kinship(self, a: str, b: str) -> float:
+        """How alike two known objects are by their traits (Jaccard, 0..1): a spoon is much like a
+        ladle (handle, bowl, scoops), somewhat like a whisk (handle, stirs), not like a bottle.
+        It is how an object the model was never shown is looked for among what it was shown."""
+        if a == b:
+            return 1.0
+        ta, tb = self.traits(a), self.traits(b)
+        return len(ta & tb) / len(ta | tb) if ta and tb else 0.0
+
     def describe(self) -> str:
         return (f"objects: {', '.join(sorted(self.objects))} (or any other noun); actions: "
                 f"{', '.join(sorted(self.affordances))}; parts: {', '.join(sorted(self.parts))}")
@@ -190,11 +205,15 @@ class QueryParser:
                 if not owner:
                     keep.append(o)
             objs = keep
-        parts_found = [p for p in parts_found if not _overlaps(p, objs)]
+        # A part phrase that holds the object's name ("the bottle cap") is still the part.
+        parts_found = [p for p in parts_found
+                       if not _overlaps(p, objs) or any(p[0] <= o[0] and o[1] < p[1] for o in objs)]
         names = {o[2] for o in objs}
         if len(names) > 1:
             raise QueryError(f"{text!r} names several objects ({', '.join(sorted(names))}); ask for one")
-        verbs = _find(t, v.affordances)
+        # A word after a determiner is a noun even when it is spelled like an action: "the clamp",
+        # "a scoop" name things, not pinching or scooping.
+        verbs = [x for x in _find(t, v.affordances) if not self._after_determiner(t, x[0])]
         # "something to hammer with": a word that is both an object and an action is the action
         # right after an infinitive "to" (or "can" / "will").
         objs = [o for o in objs if not (any(x[0] == o[0] for x in verbs)
@@ -213,6 +232,11 @@ class QueryParser:
             (avoid if _NEGATION.search(t[:s]) else parts).append(p)
         if known:
             own = set(v.parts_of(obj))
+            # A part word right after the object's name that the object does not have is part of
+            # the name ("the pitcher base by its handle", "the mug tree"), not a part asked for.
+            o_end = objs[0][1]
+            compound = [p for s, e, p in parts_found if p not in own and re.fullmatch(r"\s*", t[o_end:s])]
+            parts = [p for p in parts if p not in compound]
             for p in parts + avoid:
                 if p not in own:
                     raise QueryError(f"a {obj.replace('_', ' ')} has no {p!r}; its parts are {', '.join(sorted(own))}")
@@ -226,6 +250,15 @@ class QueryParser:
         if grasp_part and grasp_part in avoid:
             raise QueryError(f"{text!r} asks to grasp the {grasp_part} and to avoid it")
         return AffordanceQuery(text, obj, aff, part, grasp_part, tuple(avoid), known, selector)
+
+    def _after_determiner(self, text: str, start: int) -> bool:
+        """Whether the word at ``start`` follows a determiner, past any qualifiers ("the large ...")."""
+        for w in reversed(text[:start].split()):
+            if w in _DETERMINERS:
+                return True
+            if w not in self._qualifier_words:
+                return False
+        return False
 
     def _action(self, obj: str, known: bool, verbs, parts, text: str) -> Tuple[str, str, str]:
         """(affordance, part used, part for the fingers)."""
