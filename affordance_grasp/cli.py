@@ -119,6 +119,8 @@ def build_parser() -> argparse.ArgumentParser:
     ch.add_argument("--out", type=Path, default=Path("out/choose"))
     ch.add_argument("--objects", type=Path, nargs="+", default=(), metavar="PATH",
                     help="object files (YAML) or folders of them: their objects join the scenes and requests")
+    ch.add_argument("--predictor", type=Path, default=None,
+                    help="predictor YAML (default: the shipped model), to compare checkpoints on the same requests")
     sk = sub.add_parser("soak", help="the sim graph under load (N clients at once) and over time (a request every "
                                      "few seconds): answers, errors, latency, memory per node; soak.json + soak.png")
     sk.add_argument("--minutes", type=float, default=30.0)
@@ -201,7 +203,7 @@ def main(argv=None) -> int:
             print(f"wrote {args.out / 'summary.json'}")
         elif args.command == "choose":
             from .apps.choice import choice_accuracy, choice_table
-            summary = choice_accuracy(args.trials, args.seed, args.out, args.objects)
+            summary = choice_accuracy(args.trials, args.seed, args.out, args.objects, predictor_config=args.predictor)
             print(choice_table(summary))
             print(f"refusals: {summary['refused']}")
             print(f"wrote {args.out / 'summary.json'}")

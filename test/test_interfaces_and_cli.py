@@ -48,6 +48,11 @@ def test_choose_cli_reports_object_choice_per_kind_of_request(tmp_path, capsys):
     assert sum(s["refused"].values()) == sum(bool(r["refused"]) for r in rows)
     assert "| **all** | 5 |" in capsys.readouterr().out
     assert refusal_kind("2 objects match 'the mug': ...") == "objects match"
+    # --predictor compares checkpoints on the same requests; a bad one is named before any scene.
+    bad = tmp_path / "predictor.yaml"
+    bad.write_text(f"checkpoint: {tmp_path / 'missing.pt'}\n")
+    assert main(["choose", "--trials", "1", "--out", str(tmp_path / "b"), "--predictor", str(bad)]) == 2
+    assert "missing.pt does not exist" in capsys.readouterr().err
     assert refusal_kind("no knife in view (I see: mug 0.93)") == "not in view"
 
 

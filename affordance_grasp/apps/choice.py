@@ -11,14 +11,14 @@ from __future__ import annotations
 import json
 from collections import Counter, defaultdict
 from pathlib import Path
-from typing import Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 from tqdm import tqdm
 
 from ..affordance.grounding import GroundingError
-from ..affordance.predictor import AffordancePredictor
-from ..errors import EmptyCloudError
+from ..affordance.backends import load_predictor
+from ..errors import EmptyCloudError, PredictionError
 from ..grasping.cloud import build_scene_cloud
 from ..pipeline import GraspPipeline
 from ..sim.camera import DepthNoise, SimCamera
@@ -37,9 +37,10 @@ def refusal_kind(message: str) -> str:
     return "not in view" if " in view" in message else "other"
 
 
-def choice_accuracy(trials: int, seed: int, out: Path, objects: Sequence[Path] = (), max_objects: int = 4) -> dict:
+def choice_accuracy(trials: int, seed: int, out: Path, objects: Sequence[Path] = (), max_objects: int = 4,
+                    predictor_config: Optional[Path] = None) -> dict:
     extra = [o.spec.category for o in load_objects(objects)] if objects else []
-    pipeline = GraspPipeline(AffordancePredictor.from_config())
+    pipeline = GraspPipeline(load_predictor(predictor_config))
     rows = []
     for spec in tqdm(demo_trials(trials, seed, extra), desc="choose", unit="request"):
         scene = sample_scene(spec["seed"], SceneConfig(n_objects=(1, max_objects)), categories=spec["categories"])
@@ -51,11 +52,14 @@ def choice_accuracy(trials: int, seed: int, out: Path, objects: Sequence[Path] =
         row = {k: spec[k] for k in ("kind", "seed", "query", "target")}
         try:
             cloud = build_scene_cloud(frame, pipeline.cloud_cfg)
-            choice, _ = pipeline.locate(frame, cloud, query)
+            if getattr(pipeline.predictor, "grounds_itself", False):   # a reasoning model points at the part
+                choice, _ = pipeline.locate_by_map(cloud, query, pipeline.predictor.predict(frame, query))
+            else:
+                choice, _ = pipeline.locate(frame, cloud, query)
             px = cloud.pixels[cloud.cluster == choice.index]
             row.update(right=bool(target[px[:, 0], px[:, 1]].mean() > 0.5), reason=choice.reason,
                        margin=round(choice.margin, 3), refused="")
-        except (GroundingError, EmptyCloudError) as e:
+        except (GroundingError, EmptyCloudError, PredictionError) as e:
             row.update(right=False, reason=str(e), margin=None, refused=refusal_kind(str(e)))
         rows.append(row)
     by_kind = defaultdict(list)
