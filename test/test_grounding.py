@@ -212,6 +212,9 @@ def test_pieces_of_one_object_are_those_close_nested_and_of_one_kind():
     # Two bowls side by side (boxes nested in the image, 2 cm apart) span twice one of them.
     pair = _cloud_of({0: inside, 1: ([0.47, 0.07, 0.01], [0.57, 0.17, 0.05], 300)})
     assert split_pieces(pair, [bowl_in, bowl_wall]) == []
+    # A piece whose box overlaps only a quarter of the other's (a cup's near wall below its rim).
+    low_wall = SceneObject(1, np.array([20, 80, 90, 160.0]), np.zeros(3), 0.1, probs={"bowl": 0.6})
+    assert split_pieces(cloud, [bowl_in, low_wall]) == [(0, 1)]
     # The wall 8 cm away is another object, whatever it looks like.
     cloud.points[cloud.cluster == 1] -= [0.08, 0.0, 0.0]
     assert split_pieces(cloud, [bowl_in, bowl_wall]) == []
