@@ -74,7 +74,7 @@ def test_heatmap_regions_give_boxes_points_and_mask():
 
 
 # ----------------------------------------------------------------------------- model
-@pytest.mark.parametrize("config", ["default", "wsag_vitb16"])
+@pytest.mark.parametrize("config", ["default", "default_anneal", "wsag_vitb16"])
 def test_forward_shapes_and_normalisation(config):
     cfg = ModelConfig.load(f"config/model/{config}.yaml")
     torch.manual_seed(0)
