@@ -211,7 +211,8 @@ def choose(query: AffordanceQuery, objects: Sequence[SceneObject], vocab: Vocabu
         # pitcher) is none of the taught kinds, but the vocabulary says which taught kinds are
         # like it (a kettle, a saucepan): the score is the part's heat on the object times how
         # much it looks like those kin, plus half how little it looks like anything taught.
-        # (Scoring unfamiliarity alone, a spoon lost to a bottle the head was unsure of.) A noun outside the vocabulary may also name a kind of a taught one (a cleaver is a
+        # (Scoring unfamiliarity alone, a spoon lost to a bottle the head was unsure of.)
+        # A noun outside the vocabulary may also name a kind of a taught one (a cleaver is a
         # knife; the head says "knife 0.8"). There what the request asks of it tells more than
         # familiarity: a thing held by its handle is not a bowl. So only an object surely of a
         # taught kind without the requested part or action is out; the score is the heat, times
