@@ -228,6 +228,21 @@ class GraspPipeline:
                   + (f": {why[:160]}" if why else ""))
         return Choice(best, query, reason, margin, [f"object {i}: {share[i] / total:.0%} of the heat" for i in ranked]), boxes
 
+    def find_object(self, frame: RGBDFrame, cloud: SceneCloud, query: AffordanceQuery, pick_any: bool = False,
+                    times: Optional[Dict[str, float]] = None) -> Tuple[Choice, Dict[int, np.ndarray], Optional[AffordanceMap]]:
+        """Which cluster ``query`` means, every cluster's box, and the affordance map when the
+        predictor made one on the way (None otherwise). A reasoning model reads the request and
+        the whole image and points at the part itself: the object is the cluster its parts fall
+        on (its prediction time goes in ``times["affordance"]``). Otherwise the reasoning head
+        and grounding choose among the clusters."""
+        if getattr(self.predictor, "grounds_itself", False):
+            t0 = time.perf_counter()
+            amap = self.predictor.predict(frame, query)
+            if times is not None:
+                times["affordance"] = time.perf_counter() - t0
+            return (*self.locate_by_map(cloud, query, amap), amap)
+        return (*self.locate(frame, cloud, query, pick_any), None)
+
     def detect(self, frame: RGBDFrame, query: Union[str, AffordanceQuery], object_box=None,
                object_mask: Optional[np.ndarray] = None, seed: int = 0, pick_any: bool = False) -> Detection:
         """Raises QueryError (GroundingError when the request does not pick out one object in
@@ -248,17 +263,9 @@ class GraspPipeline:
             cloud.target &= ((cloud.pixels[:, 1] >= box[0]) & (cloud.pixels[:, 1] <= box[2]) &
                              (cloud.pixels[:, 0] >= box[1]) & (cloud.pixels[:, 0] <= box[3]))
         choice = amap = None
-        self_grounded = getattr(self.predictor, "grounds_itself", False)
         if object_mask is None and object_box is None:
             t_loc = time.perf_counter()
-            if self_grounded:
-                # A reasoning model reads the request and the whole image and points at the part
-                # itself: the object is the cluster its parts fall on.
-                amap = self.predictor.predict(frame, q)
-                t["affordance"] = time.perf_counter() - t_loc
-                choice, boxes = self.locate_by_map(cloud, q, amap)
-            else:
-                choice, boxes = self.locate(frame, cloud, q, pick_any)
+            choice, boxes, amap = self.find_object(frame, cloud, q, pick_any, t)
             t["locate"] = time.perf_counter() - t_loc - t.get("affordance", 0.0)
             q = choice.query
             box = boxes[choice.index]

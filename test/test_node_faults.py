@@ -24,7 +24,7 @@ from affordance_grasp.ros.common import ServiceCallError, call_service  # noqa: 
 from affordance_grasp.srv import DetectGrasps, ExecuteGrasp, GraspObject, SampleScene  # noqa: E402
 
 NODES = ["sim_node", "grasp_planner_node", "executor_node", "grasp_server_node"]
-SEED = 17   # a single hammer (see test_ros_integration.EASY_SEED)
+SEED = 10   # a single hammer (see test_ros_integration.EASY_SEED)
 
 
 @pytest.fixture(scope="module")

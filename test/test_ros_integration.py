@@ -24,9 +24,7 @@ from affordance_grasp.srv import DetectGrasps, ExecuteGrasp, GraspObject, Sample
 
 # A single hammer the shipped model names and grasps: these tests check the ROS layer (wiring,
 # messages, failures), not the model; how often the model recognises an object is bench's job.
-# Seed 17: the annealed model names it hammer (0.27, its most likely kind) and the twin holds it
-# by the handle; seed 10, chosen for the previous model, now slips in the twin.
-EASY_SEED = 17
+EASY_SEED = 10
 
 NODES = ["sim_node", "grasp_planner_node", "executor_node", "grasp_server_node"]
 

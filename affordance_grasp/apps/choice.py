@@ -52,10 +52,7 @@ def choice_accuracy(trials: int, seed: int, out: Path, objects: Sequence[Path] =
         row = {k: spec[k] for k in ("kind", "seed", "query", "target")}
         try:
             cloud = build_scene_cloud(frame, pipeline.cloud_cfg)
-            if getattr(pipeline.predictor, "grounds_itself", False):   # a reasoning model points at the part
-                choice, _ = pipeline.locate_by_map(cloud, query, pipeline.predictor.predict(frame, query))
-            else:
-                choice, _ = pipeline.locate(frame, cloud, query)
+            choice, _, _ = pipeline.find_object(frame, cloud, query)
             px = cloud.pixels[cloud.cluster == choice.index]
             row.update(right=bool(target[px[:, 0], px[:, 1]].mean() > 0.5), reason=choice.reason,
                        margin=round(choice.margin, 3), refused="")
