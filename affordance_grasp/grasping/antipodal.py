@@ -16,7 +16,7 @@ that hold too few points between the fingers are rejected. What each filter remo
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import List, Optional, Tuple
 
 import numpy as np
@@ -28,6 +28,7 @@ from ..types import Grasp
 from .base import GenerationReport, GraspGenerator
 from .cloud import SceneCloud
 from .gripper import GripperGeometry
+from .hold import HoldConfig, estimate_mass, hold_factor
 
 
 @dataclass
@@ -43,6 +44,7 @@ class AntipodalConfig:
     min_width: float = 0.004
     width_margin: float = 0.006        # opening must exceed the width by this much
     min_points_between: int = 5
+    max_foreign_between: int = 2       # points of anything but the target the pads may enclose (stray depth pixels)
     min_pad_coverage: float = 0.5      # the part must span this fraction of the pads' width
     table_clearance: float = 0.0015    # fingertips stay this far above the table plane
     pregrasp_offset: float = 0.10      # swept approach length checked for collisions
@@ -52,12 +54,14 @@ class AntipodalConfig:
     friction_coef: float = 0.5
     pca_radius: float = 0.015          # neighbourhood of a seed for its local long axis
     max_back_approach: float = 0.5     # cos of the most an approach may point back at the robot base
+    hold: HoldConfig = field(default_factory=HoldConfig)  # quality is scaled by the predicted hold
 
     def validate(self) -> "AntipodalConfig":
         if self.n_seeds < 1 or self.n_axes + self.n_cross_axes < 1 or not self.approach_deg or not self.depths:
             raise InvalidInputError("antipodal config needs seeds, axes, approaches and depths")
         if not 0 < self.friction_coef < 5:
             raise InvalidInputError(f"friction_coef must be in (0, 5), got {self.friction_coef}")
+        self.hold.validate()
         return self
 
 
@@ -275,12 +279,14 @@ class AntipodalGenerator(GraspGenerator):
         with rep.times.stage("re-centring"):
             tcp, width = self._recentre(R, tcp, width, cloud)
         with rep.times.stage("collision sweep"):
-            hit, low, between, coverage, touch = self._collision_free(R, tcp, width, cloud)
+            hit, low, between, foreign, coverage, touch = self._collision_free(R, tcp, width, cloud)
         rep.remove("hand below the table", int(low.sum()))
         rep.remove("fingers or palm hit the scene", int((hit & ~low).sum()))
-        few = ~hit & ~low & ((between < cfg.min_points_between) | (coverage < cfg.min_pad_coverage))
+        other = ~hit & ~low & (foreign > cfg.max_foreign_between)
+        rep.remove("something besides the target between the pads", int(other.sum()))
+        few = ~hit & ~low & ~other & ((between < cfg.min_points_between) | (coverage < cfg.min_pad_coverage))
         rep.remove("too little of the part between the pads", int(few.sum()))
-        ok = ~(hit | low | few)
+        ok = ~(hit | low | other | few)
         rep.count("kept", int(ok.sum()))
         if not ok.any():
             return []
@@ -294,12 +300,12 @@ class AntipodalGenerator(GraspGenerator):
         square = np.clip(width / extent, 0.0, 1.0)
         width = extent
         contacts = tcp[:, None] + np.einsum("nij,nkj->nki", R, touch)
-        # The target's centroid stands in for its centre of mass: the farther it lies from the
-        # closing axis, the more torque the fingers' friction must hold when lifting.
-        com = cloud.points[tgt_idx].mean(0)
-        off = com - tcp
-        arm = np.linalg.norm(off - R[:, :, 1] * np.einsum("nc,nc->n", off, R[:, :, 1])[:, None], axis=1)
-        quality = self._quality(align * square[:, None], between, tilt, coverage[ok], arm)
+        # The whole object's weight acts at its centre of mass (the target may be one part of
+        # it): a grasp far from it twists out when lifted, however good its contacts.
+        est = estimate_mass(cloud.points[cloud.body_mask()], cloud.table_height, cfg.hold)
+        hold = hold_factor(R, tcp, width, est.com, est.mass, cfg.hold)
+        rep.count("predicted to twist out (hold < 0.5)", int((hold < 0.5).sum()))
+        quality = self._quality(align * square[:, None], between, tilt, coverage[ok]) * hold
         order = np.argsort(-quality, kind="stable")
         T = np.tile(np.eye(4), (len(order), 1, 1))
         T[:, :3, :3], T[:, :3, 3] = R[order], tcp[order]
@@ -387,6 +393,7 @@ class AntipodalGenerator(GraspGenerator):
         half = torch.as_tensor(opening / 2, dtype=torch.float32, device=dev)
         hit = torch.zeros(n, dtype=torch.bool, device=dev)
         between = torch.zeros(n, dtype=torch.long, device=dev)
+        foreign = torch.zeros(n, dtype=torch.long, device=dev)
         span = torch.zeros(n, dtype=torch.float32, device=dev)
         contact = torch.zeros((n, 2, 3), dtype=torch.float32, device=dev)   # TCP frame, -y side then +y side
         with torch.no_grad():
@@ -411,15 +418,21 @@ class AntipodalGenerator(GraspGenerator):
                 pc, ph = C[i, -1], H[-1]                                      # the palm
                 hit[i] |= (((x - pc[:, 0:1]).abs() <= ph[0]) & ((y - pc[:, 1:2]).abs() <= ph[1])
                            & (z >= pc[:, 2:3] - ph[2] - cfg.pregrasp_offset) & (z <= pc[:, 2:3] + ph[2])).any(1)
-                # What lies between the pads matters only where the hand is free, and only the
-                # target's points count.
+                # What lies between the pads matters only where the hand is free. The pads squeeze
+                # whatever is there: anything but the target (another part, a neighbour) is counted
+                # apart, and only the target's points make the grasp.
                 free = torch.nonzero(~hit[i]).squeeze(1)
-                cols = torch.nonzero(T[sel]).squeeze(1)
-                if len(free) == 0 or len(cols) == 0:
+                if len(free) == 0:
                     continue
-                i, o, local = i[free], o[free], local[free][:, cols]
+                i, o, local = i[free], o[free], local[free]
                 x, y, z = local.unbind(-1)
                 inner = (x.abs() <= g.finger_half_width) & (y.abs() < o) & (z >= g.finger_z_min) & (z <= g.finger_z_max)
+                foreign[i] = (inner & ~T[sel][None]).sum(1)
+                cols = torch.nonzero(T[sel]).squeeze(1)
+                if len(cols) == 0:
+                    continue
+                local, inner = local[:, cols], inner[:, cols]
+                x, y, z = local.unbind(-1)
                 between[i] = inner.sum(1)
                 inf = torch.full_like(x, np.inf)
                 span[i] = (torch.where(inner, x, -inf).max(1).values - torch.where(inner, x, inf).min(1).values).clamp(min=0)
@@ -433,7 +446,8 @@ class AntipodalGenerator(GraspGenerator):
         # How much of the pads' width the part fills: a grasp on the very end of a handle has the part
         # under one edge of the pads only, and twists out when lifted.
         coverage = np.clip(span.cpu().numpy() / (2 * g.finger_half_width), 0, 1)
-        return hit.cpu().numpy(), low, between.cpu().numpy(), coverage, contact.cpu().numpy().astype(np.float64)
+        return (hit.cpu().numpy(), low, between.cpu().numpy(), foreign.cpu().numpy(), coverage,
+                contact.cpu().numpy().astype(np.float64))
 
     def _recentre(self, R, tcp, width, cloud: SceneCloud, chunk: int = 256):
         """Slide each grasp along the pad width (TCP x) onto the middle of its widest chord, and
@@ -514,10 +528,10 @@ class AntipodalGenerator(GraspGenerator):
         a[(cnt < 4) | (norm < 0.0015)] = 0.0
         return a.reshape(-1, 2)
 
-    def _quality(self, align, between, tilt, coverage, arm):
-        """0.3 contact alignment with the closing axis (and squareness), 0.15 points between the pads, 0.15 of the
-        pads' width covered by the part, 0.2 approach closeness to vertical, 0.2 the centre of mass
-        near the closing axis (``arm`` metres away: e^(-arm / 8 cm)): all in [0, 1]."""
+    def _quality(self, align, between, tilt, coverage):
+        """The contacts' quality in [0, 1], before the hold factor: 0.35 contact alignment with the
+        closing axis (and squareness), 0.2 points between the pads, 0.2 of the pads' width covered
+        by the part, 0.25 approach closeness to vertical."""
         a = align.mean(1)
         fill = np.clip(between / 30.0, 0, 1)
-        return 0.3 * a + 0.15 * fill + 0.15 * coverage + 0.2 * np.cos(tilt) + 0.2 * np.exp(-arm / 0.08)
+        return 0.35 * a + 0.2 * fill + 0.2 * coverage + 0.25 * np.cos(tilt)

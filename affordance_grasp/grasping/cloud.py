@@ -103,6 +103,8 @@ class SceneCloud:
     table_height: float = 0.0
     frame: Optional[RGBDFrame] = None  # the source frame, for free-space tests
     times: StageTimes = field(default_factory=StageTimes)  # how long each building stage took
+    body: Optional[np.ndarray] = None  # (N,) bool: the whole object the target belongs to, when the
+                                       # target is one part of it (its weight acts at the body's centroid)
 
     def observed_free(self, points: np.ndarray, tol: float = 0.004) -> np.ndarray:
         """True where a point lies in front of the measured surface along its camera ray, i.e.
@@ -114,6 +116,16 @@ class SceneCloud:
         inside, ui, vi = pixel_indices(uv, *self.frame.depth.shape)
         measured = self.frame.depth[vi, ui]
         return ~inside | ~np.isfinite(measured) | (z < measured + tol)
+
+    def body_mask(self) -> np.ndarray:
+        """(N,) bool: the points of the target's whole object (the target's object points when no
+        body is given)."""
+        if self.body is None:
+            return self.target & self.objects
+        body = np.asarray(self.body, bool)
+        if body.shape != self.target.shape:
+            raise InvalidInputError(f"SceneCloud.body has shape {body.shape}, the cloud {self.target.shape}")
+        return (body | self.target) & self.objects
 
     @property
     def objects(self) -> np.ndarray:

@@ -35,7 +35,7 @@ def ground_truth_cloud(world: SimWorld, instance: str, part: str, spacing: float
         raise InvalidInputError(f"no object {instance!r} in the scene; objects: {sorted(world.objects)}")
     placed.spec.part(part)  # raises for an unknown part
     rng = np.random.default_rng(seed)
-    pts, nrm, tgt = [], [], []
+    pts, nrm, tgt, body = [], [], [], []
     for inst, obj in world.objects.items():
         for p in obj.spec.parts:
             mesh = _world_mesh(world, inst, p)
@@ -44,11 +44,12 @@ def ground_truth_cloud(world: SimWorld, instance: str, part: str, spacing: float
             pts.append(samples)
             nrm.append(mesh.face_normals[faces])
             tgt.append(np.full(len(samples), inst == instance and p.name == part))
+            body.append(np.full(len(samples), inst == instance))
     points, normals, target = np.vstack(pts), np.vstack(nrm), np.concatenate(tgt)
     n = len(points)
     return SceneCloud(points=points, normals=normals, pixels=np.zeros((n, 2), int), is_table=np.zeros(n, bool),
                       cluster=np.zeros(n, int), target=target, camera_position=np.array([1.2, 0.0, 0.6]),
-                      table_height=0.0, frame=None)
+                      table_height=0.0, frame=None, body=np.concatenate(body))
 
 
 def oracle_grasps(world: SimWorld, instance: str, part: str, generator: Optional[AntipodalGenerator] = None,

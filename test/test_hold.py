@@ -1,0 +1,91 @@
+"""The hold model: will two pads hold an object's weight when the grasp is off its centre of mass?"""
+import numpy as np
+import pytest
+
+from affordance_grasp.errors import InvalidInputError
+from affordance_grasp.grasping.hold import (HoldConfig, column_volume, estimate_mass, hold_factor,
+                                            lever_arms)
+
+
+def top_grid(x0, x1, y0, y1, z, step=0.0025):
+    xs, ys = np.meshgrid(np.arange(x0, x1, step), np.arange(y0, y1, step))
+    return np.stack([xs.ravel(), ys.ravel(), np.full(xs.size, z)], 1)
+
+
+def vertical_grasps(xs, closing=(0.0, 1.0, 0.0)):
+    """Top-down grasps (approach -z) at x positions along a tool lying along x, closing along ``closing``."""
+    y = np.asarray(closing, float)
+    z = np.array([0.0, 0.0, -1.0])
+    x = np.cross(y, z)
+    R = np.tile(np.stack([x, y, z], 1), (len(xs), 1, 1))
+    tcp = np.stack([np.asarray(xs, float), np.zeros(len(xs)), np.full(len(xs), 0.02)], 1)
+    return R, tcp
+
+
+def test_column_volume_of_a_box_seen_from_above():
+    # a 10 x 6 cm top face 4 cm above the table, plus side points below it that must not add
+    top = top_grid(0.0, 0.10, 0.0, 0.06, 0.04)
+    side = np.stack([np.linspace(0, 0.1, 50), np.zeros(50), np.linspace(0.0, 0.04, 50)], 1)
+    v, c = column_volume(np.concatenate([top, side]), table_height=0.0, cell=0.005)
+    assert v == pytest.approx(0.10 * 0.06 * 0.04, rel=0.1)
+    np.testing.assert_allclose(c, [0.05, 0.03, 0.02], atol=0.004)
+    assert column_volume(np.zeros((0, 3)), 0.0)[0] == 0.0
+    # points below the table (depth noise) weigh nothing
+    assert column_volume(top - [0, 0, 0.05], table_height=0.0)[0] == 0.0
+    assert estimate_mass(top, 0.0).mass == pytest.approx(1000 * v, rel=0.01)
+
+
+def test_the_centre_of_mass_follows_the_volume_not_the_number_of_points():
+    # a hammer seen from above: a long 1.5 cm tall handle with many points, and a 4 cm tall
+    # head at its end with few. The volume sits in the head, most points on the handle.
+    handle = top_grid(0.0, 0.25, -0.012, 0.012, 0.015)
+    head = top_grid(0.25, 0.28, -0.05, 0.05, 0.04, step=0.005)
+    pts = np.concatenate([handle, head])
+    com = estimate_mass(pts, 0.0).com
+    v_handle, v_head = 0.25 * 0.024 * 0.015, 0.03 * 0.10 * 0.04
+    expected_x = (v_handle * 0.125 + v_head * 0.265) / (v_handle + v_head)
+    assert com[0] == pytest.approx(expected_x, abs=0.01)
+    assert com[0] > pts.mean(0)[0] + 0.03
+
+
+def test_a_grasp_at_the_centre_of_mass_holds_and_one_far_from_it_twists_out():
+    R, tcp = vertical_grasps([0.0, 0.03, 0.06, 0.12])
+    com = np.array([0.0, 0.0, 0.02])
+    width = np.full(4, 0.02)
+    torsion, bending = lever_arms(R, tcp, com)
+    # a tool along x, closed across it (y) from above: the weight twists it about the closing axis
+    np.testing.assert_allclose(torsion, [0.0, 0.03, 0.06, 0.12], atol=1e-9)
+    np.testing.assert_allclose(bending, 0.0, atol=1e-9)
+    h = hold_factor(R, tcp, width, com, mass=0.75)
+    assert h[0] == pytest.approx(1.0) and np.all(np.diff(h) < 0)
+    # 0.75 kg at 12 cm: 0.88 N m against ~0.23 N m of torsional friction
+    assert h[-1] < 0.1 and h[1] > 0.3
+    # a lighter object held at the same place holds better
+    assert np.all(hold_factor(R, tcp, width, com, mass=0.1)[1:] > h[1:])
+
+
+def test_a_grasp_closing_along_the_lever_is_held_by_the_pads_couple():
+    # closing along the tool (x): the gravity torque is across the closing axis, held by
+    # the friction couple of two contacts a grasp width apart, far more than torsion holds
+    R_t, tcp = vertical_grasps([0.06])
+    R_b, _ = vertical_grasps([0.06], closing=(1.0, 0.0, 0.0))
+    com = np.array([0.0, 0.0, 0.02])
+    t, b = lever_arms(R_b, tcp, com)
+    assert t[0] == pytest.approx(0.0, abs=1e-9) and b[0] == pytest.approx(0.06)
+    across = hold_factor(R_t, tcp, [0.03], com, 0.75)[0]
+    along = hold_factor(R_b, tcp, [0.03], com, 0.75)[0]
+    assert along > across
+
+
+def test_hold_rejects_bad_input():
+    R, tcp = vertical_grasps([0.0])
+    with pytest.raises(InvalidInputError, match="mass"):
+        hold_factor(R, tcp, [0.02], np.zeros(3), mass=-1.0)
+    with pytest.raises(InvalidInputError, match="mass"):
+        hold_factor(R, tcp, [0.02], np.zeros(3), mass=float("nan"))
+    with pytest.raises(InvalidInputError, match="grip_force"):
+        hold_factor(R, tcp, [0.02], np.zeros(3), mass=0.2, cfg=HoldConfig(grip_force=0.0))
+    with pytest.raises(InvalidInputError, match=r"\(N, 3\)"):
+        column_volume(np.zeros((4, 2)), 0.0)
+    # no weight seen: nothing to twist
+    np.testing.assert_allclose(hold_factor(R, tcp, [0.02], np.zeros(3), mass=0.0), 1.0)
