@@ -175,7 +175,7 @@ class GraspPipeline:
             objects.append(SceneObject(i, boxes[i], pts.mean(0), float(np.ptp(pts, axis=0).max()),
                                        nearest, p, presence=presence, colours_near=near))
         taught = self.recognisable()
-        if not (query.object and query.known_object and query.object in taught):
+        if not (query.object and query.known_object and any(k in taught for k in query.kin or (query.object,))):
             masks = [cluster_mask(cloud, i) for i in ids]
             for o, score in zip(objects, self.predictor.part_scores(frame, query, [boxes[i] for i in ids], masks)):
                 o.part_score = float(score)

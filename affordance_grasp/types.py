@@ -193,6 +193,8 @@ class AffordanceQuery:
     "hand me the knife so I can cut" targets the blade but grasps the handle. "" means the part
     is not known yet (an unknown object asked for by affordance alone).
     ``avoid_parts`` are parts the fingers must not touch; ``selector`` picks one of several objects.
+    ``kin`` are known categories the named one may stand for when it lacks the part asked for
+    ("the cup by its handle": people call mugs and teacups cups); the scene then decides which.
     """
 
     text: str
@@ -203,6 +205,7 @@ class AffordanceQuery:
     avoid_parts: tuple = ()
     known_object: bool = True
     selector: ObjectSelector = field(default_factory=ObjectSelector)
+    kin: tuple = ()
 
     def __post_init__(self):
         for name in ("object", "part", "grasp_part"):
@@ -217,6 +220,7 @@ class AffordanceQuery:
         if not self.grasp_part:
             object.__setattr__(self, "grasp_part", self.part)
         object.__setattr__(self, "avoid_parts", tuple(self.avoid_parts))
+        object.__setattr__(self, "kin", tuple(self.kin))
         if not isinstance(self.selector, ObjectSelector):
             raise InvalidInputError("AffordanceQuery.selector must be an ObjectSelector")
 

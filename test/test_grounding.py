@@ -218,3 +218,11 @@ def test_pieces_of_one_object_are_those_close_nested_and_of_one_kind():
     # The wall 8 cm away is another object, whatever it looks like.
     cloud.points[cloud.cluster == 1] -= [0.08, 0.0, 0.0]
     assert split_pieces(cloud, [bowl_in, bowl_wall]) == []
+
+
+def test_the_cup_by_its_handle_is_a_mug_or_a_teacup_in_view(parser):
+    scene = [obj(0, 0.1, {"cup": 0.85, "mug": 0.1}), obj(1, -0.1, {"teacup": 0.7, "cup": 0.2})]
+    c = pick(parser, "pick up the cup by the handle", scene)
+    assert c.index == 1 and (c.query.object, c.query.part, c.query.kin) == ("teacup", "handle", ())
+    with pytest.raises(GroundingError, match="no cup with a handle"):
+        pick(parser, "pick up the cup by the handle", [obj(0, 0.0, {"cup": 0.9, "mug": 0.05})])

@@ -116,3 +116,26 @@ def test_what_an_action_is_done_to_is_not_the_object_asked_for(parser, text, aff
     """"a nail" is what is pounded: the request names no object (it once parsed as the noun "a")."""
     q = parser.parse(text)
     assert q.object == "" and q.affordance == affordance
+
+
+@pytest.mark.parametrize("text", ["do not pick up the mug", "don't touch anything", "never grab the knife",
+                                  "please do not hand me the hammer", "Don’t pick up the mug, it is hot",
+                                  "avoid the knife"])
+def test_a_request_not_to_act_is_refused(parser, text):
+    with pytest.raises(QueryError, match="says not to do something: nothing will move"):
+        parser.parse(text)
+
+
+@pytest.mark.parametrize("text, avoid", [("don't touch the blade, grab the knife", ("blade",)),
+                                         ("pick up the knife, don't touch the blade", ("blade",))])
+def test_a_negated_part_beside_an_action_is_avoided_not_refused(parser, text, avoid):
+    q = parser.parse(text)
+    assert q.object == "knife" and q.avoid_parts == avoid
+
+
+def test_a_part_the_named_kind_lacks_is_looked_for_on_kinds_called_by_its_name(parser):
+    q = parser.parse("pick up the cup by the handle")
+    assert (q.object, q.part) == ("cup", "handle") and set(q.kin) == {"mug", "teacup"}
+    assert parser.parse("grasp the cup by its rim").kin == ()
+    with pytest.raises(QueryError, match="a bottle has no 'handle'"):
+        parser.parse("grab the bottle by its handle")

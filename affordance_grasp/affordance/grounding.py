@@ -190,21 +190,26 @@ def choose(query: AffordanceQuery, objects: Sequence[SceneObject], vocab: Vocabu
     seen = [describe(o, objects) for o in objects]
     sel = query.selector
     outshone: List[SceneObject] = []   # passed for the named category, but look more like another
-    taught = recognisable is None or query.object in recognisable
+    # The kinds the named object may be: itself, or (it lacks the part asked for) the kinds
+    # called by its name that have it ("the cup by its handle": a mug or a teacup).
+    kinds = [c for c in (query.kin or (query.object,)) if recognisable is None or c in recognisable]
+    taught = bool(kinds)
 
     if query.object and query.known_object and taught:
-        cands = [o for o in objects if o.probs.get(query.object, 0.0) >= o.presence]
+        prob = lambda o: sum(o.probs.get(c, 0.0) for c in kinds)  # noqa: E731
+        cands = [o for o in objects if prob(o) >= o.presence]
         if not cands:
-            raise GroundingError(f"no {noun} in view (I see: {'; '.join(seen)})")
+            what = noun if not query.kin else f"{noun} with a {query.part} ({' or '.join(k.replace('_', ' ') for k in kinds)})"
+            raise GroundingError(f"no {what} in view (I see: {'; '.join(seen)})")
         # The presence threshold is set to miss few objects, so a mug often passes it for "cup"
         # too. An object that looks more like something else is no rival to one that looks most
         # like what was asked for: only those are weighed against each other.
-        best_fit = [o for o in cands if o.most_likely() == query.object]
+        best_fit = [o for o in cands if o.most_likely() in kinds]
         if best_fit:
             outshone = [o for o in cands if o not in best_fit]
             cands = best_fit
-        cands.sort(key=lambda o: -o.probs[query.object])
-        score = lambda o: o.probs[query.object]  # noqa: E731
+        cands.sort(key=lambda o: -prob(o))
+        score = prob
         basis = f"{noun} probability"
     elif query.object:
         # A noun the model was not taught. A vocabulary category held out of training (a
@@ -295,6 +300,8 @@ def choose(query: AffordanceQuery, objects: Sequence[SceneObject], vocab: Vocabu
         margin = 1.0  # an ordering word decides outright
     # The request, resolved for the chosen object's kind when it is a known one.
     cat = query.object if query.known_object else ("" if query.object else chosen.category)
+    if query.kin and taught:
+        cat = max(kinds, key=lambda c: chosen.probs.get(c, 0.0))
     resolved = vocab.resolve(query, cat) if cat in vocab.part_map else query
     how = reason_sel or f"highest {basis} ({score(chosen):.2f})"
     if pick_any and runner is not None and not sel:

@@ -27,6 +27,12 @@ from ..resources import resource
 from ..types import AffordanceQuery, ObjectSelector, POSITIONS, SIZES
 
 MAX_QUERY_CHARS = 300
+# A request that says not to act ("do not pick up the mug", "don't touch anything", "never grab
+# the knife"): refused, so nothing moves. Only at the start of the request and with no clause
+# after it that says what to do: "pick up the knife, don't touch the blade" and "don't touch the
+# blade, grab the knife" avoid a part instead.
+_NEGATED_REQUEST = re.compile(r"^(?:(?:please|just|now|and|so|ok|okay|robot)\b[\s,]*)*"
+                              r"(?:do\s+not|don'?t|dont|never|not|no\s+need\s+to|stop|avoid|refrain\s+from)\b")
 _NEGATION = re.compile(r"\b(?:don'?t|do not|never|without|avoid|not|no)\b(?:\s+\w+){0,3}?\s+(?:touch(?:ing)?\s+|"
                        r"holding\s+|grabbing\s+)?(?:the\s+|its\s+|it'?s\s+|their\s+)?$")
 _DETERMINERS = {"the", "a", "an", "my", "your", "that", "this", "those", "these", "some", "any", "his", "her",
@@ -121,6 +127,13 @@ class Vocabulary:
         ta, tb = self.traits(a), self.traits(b)
         return len(ta & tb) / len(ta | tb) if ta and tb else 0.0
 
+    def called(self, obj: str) -> List[str]:
+        """The other known kinds whose names hold ``obj``'s own word ("coffee cup" and "tea cup"
+        for "cup")."""
+        words = {w.lower() for w in self.objects.get(obj, [])} | {obj.replace("_", " ")}
+        return [c for c, names in self.objects.items() if c != obj and any(
+            re.search(rf"(?<![\w-]){re.escape(w)}(?![\w-])", n.lower()) for w in words for n in names)]
+
     def describe(self) -> str:
         return (f"objects: {', '.join(sorted(self.objects))} (or any other noun); actions: "
                 f"{', '.join(sorted(self.affordances))}; parts: {', '.join(sorted(self.parts))}")
@@ -142,7 +155,8 @@ class Vocabulary:
         if query.grasp_part in parts and query.grasp_part != part and aff not in self.grasp_affordances:
             grasp_part = query.grasp_part
         avoid = tuple(p for p in query.avoid_parts if p in parts)
-        return replace(query, object=category, part=part, grasp_part=grasp_part, avoid_parts=avoid, known_object=True)
+        return replace(query, object=category, part=part, grasp_part=grasp_part, avoid_parts=avoid, known_object=True,
+                       kin=())
 
 
 def _find(text: str, table: Dict[str, List[str]]) -> List[Tuple[int, int, str]]:
@@ -192,6 +206,9 @@ class QueryParser:
     def parse(self, text: str) -> AffordanceQuery:
         v = self.vocab
         t = self._clean(text)
+        if _NEGATED_REQUEST.match(t) and not self._positive_clause_after(t):
+            raise QueryError(f"{text!r} says not to do something: nothing will move. Say what to do "
+                             f"(e.g. 'pick up the mug by its handle')")
         parts_found = _find(t, v.parts)
         objs = _find(t, v.objects)
         # A word that is both an object and a part ("bowl") is the part when another object that
@@ -227,7 +244,7 @@ class QueryParser:
         selector, qual_spans = self._selector(t, objs)
         obj, known = (objs[0][2], True) if objs else (self._unknown_noun(t, verbs, parts_found, qual_spans), False)
 
-        parts, avoid = [], []
+        parts, avoid, kin = [], [], ()
         for s, e, p in parts_found:
             (avoid if _NEGATION.search(t[:s]) else parts).append(p)
         if known:
@@ -237,19 +254,31 @@ class QueryParser:
             o_end = objs[0][1]
             compound = [p for s, e, p in parts_found if p not in own and re.fullmatch(r"\s*", t[o_end:s])]
             parts = [p for p in parts if p not in compound]
-            for p in parts + avoid:
-                if p not in own:
-                    raise QueryError(f"a {obj.replace('_', ' ')} has no {p!r}; its parts are {', '.join(sorted(own))}")
+            missing = [p for p in parts + avoid if p not in own]
+            if missing:
+                # People call a kind by the name its own names contain ("the cup by its handle"
+                # for a coffee cup or a tea cup): those that have the part are looked for instead,
+                # and the scene decides.
+                kin = tuple(c for c in v.called(obj) if all(p in v.parts_of(c) for p in parts + avoid))
+                if not kin:
+                    raise QueryError(f"a {obj.replace('_', ' ')} has no {missing[0]!r}; its parts are "
+                                     f"{', '.join(sorted(own))}")
         if not obj and not verbs and not parts:
             raise QueryError(f"I did not understand {text!r}: no object, action or part; I understand "
                              f"{v.describe()}")
         if not verbs and not parts:
             raise QueryError(f"no action in {text!r}: say what to do with the {obj.replace('_', ' ')} "
                              f"(e.g. 'pick up the {obj.replace('_', ' ')}'); I understand {v.describe()}")
-        aff, part, grasp_part = self._action(obj, known, verbs, parts, text)
+        aff, part, grasp_part = self._action(kin[0] if kin else obj, known, verbs, parts, text)
         if grasp_part and grasp_part in avoid:
             raise QueryError(f"{text!r} asks to grasp the {grasp_part} and to avoid it")
-        return AffordanceQuery(text, obj, aff, part, grasp_part, tuple(avoid), known, selector)
+        return AffordanceQuery(text, obj, aff, part, grasp_part, tuple(avoid), known, selector, kin)
+
+    def _positive_clause_after(self, t: str) -> bool:
+        """Whether a clause after the first one says what to do ("don't touch the blade, grab the
+        knife"): then the leading negation only avoids a part."""
+        rest = re.split(r",|;|\bbut\b|\bthen\b|\binstead\b", t, maxsplit=1)
+        return len(rest) > 1 and not _NEGATED_REQUEST.match(rest[1].strip()) and bool(_find(rest[1], self.vocab.affordances))
 
     def _after_determiner(self, text: str, start: int) -> bool:
         """Whether the word at ``start`` follows a determiner, past any qualifiers ("the large ...")."""
