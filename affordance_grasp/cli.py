@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from pathlib import Path
@@ -121,6 +122,13 @@ def build_parser() -> argparse.ArgumentParser:
                     help="object files (YAML) or folders of them: their objects join the scenes and requests")
     ch.add_argument("--predictor", type=Path, default=None,
                     help="predictor YAML (default: the shipped model), to compare checkpoints on the same requests")
+    tr = sub.add_parser("train-recognizer", help="the shape recognizer from the twin's renders (resumable collection, "
+                                                 "seconds of training); summary.json + confusion PNGs")
+    tr.add_argument("--out", type=Path, default=Path("out/recognizer"))
+    tr.add_argument("--scenes", type=int, default=1000, help="scenes to render and describe (0: train on what --out holds)")
+    tr.add_argument("--seed", type=int, default=100000, help="first scene seed (away from bench, choose and demo seeds)")
+    tr.add_argument("--epochs", type=_positive_int, default=300)
+    tr.add_argument("--checkpoint", type=Path, default=None, help="where to write it (default OUT/recognizer.pt)")
     sk = sub.add_parser("soak", help="the sim graph under load (N clients at once) and over time (a request every "
                                      "few seconds): answers, errors, latency, memory per node; soak.json + soak.png")
     sk.add_argument("--minutes", type=float, default=30.0)
@@ -207,6 +215,10 @@ def main(argv=None) -> int:
             print(choice_table(summary))
             print(f"refusals: {summary['refused']}")
             print(f"wrote {args.out / 'summary.json'}")
+        elif args.command == "train-recognizer":
+            from .apps.train_recognizer import train_recognizer
+            summary = train_recognizer(args.out, args.scenes, args.seed, args.epochs, args.checkpoint)
+            print(json.dumps({k: v for k, v in summary.items() if k != "machine"}, indent=1))
         elif args.command == "soak":
             if args.replay_cycles:
                 from .apps.replay_soak import replay_soak

@@ -32,6 +32,11 @@ class NoGraspFoundError(AffordanceGraspError):
         self.counts = counts or {}
 
 
+class CannotHoldError(NoGraspFoundError):
+    """There are grasps on the part asked for, but none of them is likely to hold the object's
+    weight: the request is refused with the numbers, and nothing moves."""
+
+
 class CheckpointError(AffordanceGraspError):
     """A checkpoint file is missing, corrupt, or does not match the configuration."""
 

@@ -22,10 +22,11 @@ from scipy.spatial import cKDTree
 
 from .affordance.grounding import PRESENCE_THRESHOLD, Choice, GroundingError, SceneObject, choose, colour_profile
 from .affordance.query import QueryParser
-from .errors import EmptyCloudError, InvalidInputError, NoGraspFoundError
+from .errors import CannotHoldError, EmptyCloudError, InvalidInputError, NoGraspFoundError
 from .grasping.antipodal import AntipodalGenerator
 from .grasping.base import GraspGenerator
 from .grasping.cloud import CloudConfig, SceneCloud, build_scene_cloud
+from .grasping.hold import HoldConfig, hold_load
 from .selection.scoring import ScoringConfig, heat_at_points, score_grasps
 from .timing import StageTimes
 from .types import AffordanceMap, AffordanceQuery, Grasp, RGBDFrame, SceneBox, SceneModel
@@ -146,6 +147,12 @@ def mask_box(mask: np.ndarray) -> np.ndarray:
     return np.array([us.min(), vs.min(), us.max(), vs.max()], float)
 
 
+# A candidate is on the requested part when its affordance score reaches this; when every such
+# candidate holds with a probability below MIN_HOLD, the request is refused with the numbers.
+ON_PART = 0.5
+MIN_HOLD = 0.25
+
+
 class GraspPipeline:
     def __init__(self, predictor, generator: Optional[GraspGenerator] = None, parser: Optional[QueryParser] = None,
                  cloud_cfg: Optional[CloudConfig] = None, scoring: Optional[ScoringConfig] = None):
@@ -154,6 +161,27 @@ class GraspPipeline:
         self.parser = parser or QueryParser()
         self.cloud_cfg = cloud_cfg or CloudConfig()
         self.scoring = scoring
+
+    def _check_hold(self, ranked: List[Grasp], q: AffordanceQuery, report) -> None:
+        """Refuse (CannotHoldError, nothing moves) when there are grasps on the part asked for
+        and none of them is likely to hold the object's weight, saying why with the numbers."""
+        physical = getattr(report, "physical", None) or {}
+        on_part = [g for g in ranked if g.affordance_score >= ON_PART]
+        if not on_part or not physical or max(g.hold for g in on_part) >= MIN_HOLD:
+            return
+        best = max(on_part, key=lambda g: (g.hold, g.score))
+        cfg = getattr(getattr(self.generator, "cfg", None), "hold", None) or HoldConfig()
+        weight = physical["mass_kg"] * 9.81
+        needed, resisted = hold_load(best.pose[None, :3, :3], best.position[None], np.array([best.width]),
+                                     np.asarray(physical["centre_of_mass"]), weight, cfg.friction, cfg)
+        off = [g for g in ranked if g.affordance_score < ON_PART and g.hold >= MIN_HOLD]
+        other = (f"; a grasp elsewhere on it would hold ({off[0].hold:.0%})" if off else "")
+        part = q.grasp_part or q.part or "part asked for"
+        raise CannotHoldError(
+            f"the {q.object.replace('_', ' ') or 'object'} (about {physical['mass_kg']:.2f} kg seen) cannot be held by "
+            f"its {part}: the best grasp there holds in {best.hold:.0%} of the friction, mass and centre-of-mass draws; "
+            f"its weight needs {float(needed[0]):.2f} N m about the grasp, the pads resist {float(resisted[0]):.2f} "
+            f"N m at friction {cfg.friction}{other}", {"physical": physical, "best_hold_on_part": best.hold})
 
     def recognisable(self) -> List[str]:
         """The categories the predictor's reasoning head was taught."""
@@ -295,6 +323,7 @@ class GraspPipeline:
         t0 = time.perf_counter()
         ranked = score_grasps(grasps, amap, frame, self.scoring, avoid)
         t["selection"] = time.perf_counter() - t0
+        self._check_hold(ranked, q, report)
         # Where each stage's time went, for ``bench --profile``.
         stages = StageTimes().merge(cloud.times, "cloud.").merge(getattr(self.predictor, "last_times", None),
                                                                   "affordance.")

@@ -284,18 +284,21 @@ class Grasp:
     score: float = 0.0
     contacts: np.ndarray = field(default_factory=lambda: np.zeros((2, 3)))
     frame_id: str = "base"
+    hold: float = 1.0          # probability that the grip holds the object's weight (1: not judged)
 
     def __post_init__(self):
         self.pose = check_transform("Grasp.pose", self.pose)
         self.width = _finite("Grasp.width", self.width)
         if self.width < 0:
             raise InvalidInputError(f"Grasp.width must be >= 0, got {self.width}")
-        for name in ("quality", "affordance_score", "score"):
+        for name in ("quality", "affordance_score", "score", "hold"):
             setattr(self, name, _finite(f"Grasp.{name}", getattr(self, name)))
+        if not 0.0 <= self.hold <= 1.0:
+            raise InvalidInputError(f"Grasp.hold is a probability in [0, 1], got {self.hold}")
         self.contacts = _points("Grasp.contacts", self.contacts, 2)
 
     @classmethod
-    def many(cls, poses, widths, quality, contacts, frame_id: str = "base") -> List["Grasp"]:
+    def many(cls, poses, widths, quality, contacts, frame_id: str = "base", hold=None) -> List["Grasp"]:
         """Grasps from arrays (``score`` = ``quality``), checked as a whole first: per-grasp
         checks cost more than generating them."""
         poses = check_transforms("Grasp.pose", poses)
@@ -308,11 +311,14 @@ class Grasp:
             raise InvalidInputError("Grasp.many: widths, qualities and contacts must be finite")
         if (widths < 0).any():
             raise InvalidInputError(f"Grasp.width must be >= 0, got {float(widths.min())}")
+        hold = np.ones(n) if hold is None else np.asarray(hold, np.float64)
+        if hold.shape != (n,) or not (np.isfinite(hold).all() and (hold >= 0).all() and (hold <= 1).all()):
+            raise InvalidInputError(f"Grasp.many needs {n} hold probabilities in [0, 1]")
         out = []
-        for T, w, q, c in zip(poses, widths.tolist(), quality.tolist(), contacts):
+        for T, w, q, c, h in zip(poses, widths.tolist(), quality.tolist(), contacts, hold.tolist()):
             g = object.__new__(cls)              # every field was checked above, as a whole
             g.pose, g.width, g.quality, g.affordance_score, g.score = T, w, q, 0.0, q
-            g.contacts, g.frame_id = c, frame_id
+            g.contacts, g.frame_id, g.hold = c, frame_id, h
             out.append(g)
         return out
 

@@ -96,8 +96,9 @@ QUERY_ROWS = {
 }
 
 
-def grasp_msg(position=(0.5, 0.0, 0.1), quat=(0.0, 1.0, 0.0, 0.0), width=0.04, frame_id="base_link"):
+def grasp_msg(position=(0.5, 0.0, 0.1), quat=(0.0, 1.0, 0.0, 0.0), width=0.04, frame_id="base_link", hold=0.8):
     m = grasp_to_msg(Grasp(np.eye(4), 0.02), frame_id)
+    m.hold_probability = hold
     p, o = m.pose.pose.position, m.pose.pose.orientation
     p.x, p.y, p.z = position
     o.w, o.x, o.y, o.z = quat
@@ -122,6 +123,7 @@ GRASP_ROWS = {
     "NaN width": (grasp_msg(width=float("nan")), "width"),
     "pose 5 m away": (grasp_msg(position=(5.0, 0.0, 0.1)), "beyond the arm's reach"),
     "pose in the camera frame": (grasp_msg(frame_id="camera_color_optical_frame"), "expected 'base_link'"),
+    "hold probability above 1": (grasp_msg(hold=1.5), "hold_probability"),
 }
 
 # case -> ((colour stamp, depth stamp) in seconds from now, or "zero" for an unset clock, what the

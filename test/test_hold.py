@@ -89,3 +89,49 @@ def test_hold_rejects_bad_input():
         column_volume(np.zeros((4, 2)), 0.0)
     # no weight seen: nothing to twist
     np.testing.assert_allclose(hold_factor(R, tcp, [0.02], np.zeros(3), mass=0.0), 1.0)
+
+
+def test_hold_probability_is_robust_to_friction_mass_and_centre_of_mass():
+    from affordance_grasp.grasping.hold import MassEstimate, hold_probability
+    R, tcp = vertical_grasps([0.0, 0.02, 0.05, 0.15])
+    width = np.full(4, 0.02)
+    est = MassEstimate(0.6, np.array([0.0, 0.0, 0.02]))
+    p = hold_probability(R, tcp, width, est)
+    assert p.shape == (4,) and np.all((0 <= p) & (p <= 1))
+    # at the centre of mass it holds in (nearly) every draw; 15 cm out it holds in none
+    assert p[0] >= 0.95 and p[-1] == 0.0 and np.all(np.diff(p) <= 0)
+    # a grasp at the torsional limit at the worst draw holds in some draws, not all
+    assert 0.0 < p[1] < 1.0 or 0.0 < p[2] < 1.0
+    np.testing.assert_allclose(hold_probability(R, tcp, width, MassEstimate(0.0, est.com)), 1.0)
+    assert np.array_equal(p, hold_probability(R, tcp, width, est))        # seeded: same answer
+
+
+def test_a_bar_held_at_its_end_by_hand_computed_numbers():
+    """A 0.5 kg bar, its centre of mass 10 cm from the grasp along the bar, closed across it:
+    gravity's torque 0.5 x 9.81 x 0.10 = 0.49 N m about the closing axis; the pads' torsional
+    friction at 70 N, mu 0.5, 5 mm patches: 2 x 2/3 x 0.5 x 70 x 0.005 = 0.233 N m."""
+    from affordance_grasp.grasping.hold import hold_load
+    R, tcp = vertical_grasps([0.10])
+    needed, resisted = hold_load(R, tcp, [0.02], np.array([0.0, 0.0, 0.02]), 0.5 * 9.81, 0.5, HoldConfig())
+    assert needed[0] == pytest.approx(0.4905, abs=1e-4) and resisted[0] == pytest.approx(0.2333, abs=1e-4)
+
+
+def test_a_request_whose_part_cannot_hold_is_refused_with_numbers():
+    from affordance_grasp.errors import CannotHoldError
+    from affordance_grasp.grasping.base import GenerationReport
+    from affordance_grasp.pipeline import GraspPipeline
+    from affordance_grasp.types import AffordanceQuery, Grasp
+    R, tcp = vertical_grasps([0.20, 0.0])
+    T = np.tile(np.eye(4), (2, 1, 1))
+    T[:, :3, :3], T[:, :3, 3] = R, tcp
+    on_part, elsewhere = Grasp.many(T, [0.02, 0.05], [0.8, 0.6], np.zeros((2, 2, 3)), hold=[0.05, 0.9])
+    on_part.affordance_score, elsewhere.affordance_score = 0.9, 0.1
+    rep = GenerationReport(physical={"mass_kg": 1.4, "centre_of_mass": [0.0, 0.0, 0.02]})
+    q = AffordanceQuery("pick up the pan by its handle", "pan", "grasp", "handle")
+    pipe = GraspPipeline(predictor=None)
+    with pytest.raises(CannotHoldError, match=r"the pan \(about 1.40 kg seen\) cannot be held by its handle: "
+                                              r"the best grasp there holds in 5%.*needs 2.75 N m.*resist 0.23 N m"
+                                              r".*elsewhere on it would hold \(90%\)"):
+        pipe._check_hold([on_part, elsewhere], q, rep)
+    on_part.hold = 0.6
+    pipe._check_hold([on_part, elsewhere], q, rep)           # one on the part may hold: no refusal

@@ -28,7 +28,7 @@ from ..types import Grasp
 from .base import GenerationReport, GraspGenerator
 from .cloud import SceneCloud
 from .gripper import GripperGeometry
-from .hold import HoldConfig, estimate_mass, hold_factor
+from .hold import HoldConfig, estimate_mass, hold_probability
 
 
 @dataclass
@@ -302,14 +302,19 @@ class AntipodalGenerator(GraspGenerator):
         contacts = tcp[:, None] + np.einsum("nij,nkj->nki", R, touch)
         # The whole object's weight acts at its centre of mass (the target may be one part of
         # it): a grasp far from it twists out when lifted, however good its contacts.
-        est = estimate_mass(cloud.points[cloud.body_mask()], cloud.table_height, cfg.hold)
-        hold = hold_factor(R, tcp, width, est.com, est.mass, cfg.hold)
+        with rep.times.stage("hold"):
+            est = estimate_mass(cloud.points[cloud.body_mask()], cloud.table_height, cfg.hold)
+            hold = hold_probability(R, tcp, width, est, cfg.hold, seed)
         rep.count("predicted to twist out (hold < 0.5)", int((hold < 0.5).sum()))
-        quality = self._quality(align * square[:, None], between, tilt, coverage[ok]) * hold
+        rep.physical = {"mass_kg": round(float(est.mass), 3),
+                        "centre_of_mass": [round(float(c), 4) for c in est.com]}
+        # A grasp that will not hold ranks below one that will, but grasps that all may slip
+        # are still told apart by their contacts.
+        quality = self._quality(align * square[:, None], between, tilt, coverage[ok]) * (0.1 + 0.9 * hold)
         order = np.argsort(-quality, kind="stable")
         T = np.tile(np.eye(4), (len(order), 1, 1))
         T[:, :3, :3], T[:, :3, 3] = R[order], tcp[order]
-        return Grasp.many(T, width[order], quality[order], contacts[order])
+        return Grasp.many(T, width[order], quality[order], contacts[order], hold=hold[order])
 
     def _poses(self, axis, centre, width, align_pair, cloud: SceneCloud, rng: np.random.Generator,
                rep: GenerationReport):

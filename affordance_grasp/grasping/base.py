@@ -22,6 +22,7 @@ class GenerationReport:
     made: Dict[str, int] = field(default_factory=dict)
     removed: Dict[str, int] = field(default_factory=dict)
     times: StageTimes = field(default_factory=StageTimes)  # seconds per generation stage
+    physical: Dict[str, object] = field(default_factory=dict)  # the target's estimated mass and centre of mass
 
     def count(self, stage: str, n: int) -> None:
         self.made[stage] = self.made.get(stage, 0) + int(n)
@@ -31,7 +32,7 @@ class GenerationReport:
             self.removed[reason] = self.removed.get(reason, 0) + int(n)
 
     def to_dict(self) -> dict:
-        return {"made": dict(self.made), "removed": dict(self.removed)}
+        return {"made": dict(self.made), "removed": dict(self.removed), "physical": dict(self.physical)}
 
     def summary(self) -> str:
         made = ", ".join(f"{v} {k}" for k, v in self.made.items())

@@ -34,12 +34,26 @@ class HoldConfig:
     density: float = 1000.0         # kg/m^3 applied to the column volume: household objects are
                                     # within a factor of 2-3 of water (wood 700, plastic 1000, glass 2500)
     cell: float = 0.005             # m, grid of the column volume
+    # The robust probability of holding (Dex-Net 2.0's robust wrench resistance, Mahler et al.
+    # 2017, for this load case): friction, mass and centre of mass are drawn within their
+    # uncertainty and the probability is the share of draws whose load the pads resist.
+    friction_range: tuple = (0.5, 0.9)    # rubber-like pads on hard dry household surfaces
+    density_range: tuple = (0.5, 2.0)     # x density: wood and hollow plastic .. glass, ceramics, steel parts
+    com_sigma: float = 0.01               # m, the seen centre of mass against the true one (one side seen)
+    lift_acceleration: float = 2.0        # m/s^2 added to gravity while the lift starts
+    samples: int = 32
 
     def validate(self) -> "HoldConfig":
-        for name in ("grip_force", "friction", "torsion_radius", "density", "cell"):
+        for name in ("grip_force", "friction", "torsion_radius", "density", "cell", "samples"):
             v = getattr(self, name)
             if not (np.isfinite(v) and v > 0):
                 raise InvalidInputError(f"hold.{name} must be > 0, got {v}")
+        for name in ("friction_range", "density_range"):
+            lo, hi = getattr(self, name)
+            if not (0 < lo <= hi and np.isfinite(hi)):
+                raise InvalidInputError(f"hold.{name} must be 0 < low <= high, got {getattr(self, name)}")
+        if not (self.com_sigma >= 0 and self.lift_acceleration >= 0):
+            raise InvalidInputError("hold.com_sigma and hold.lift_acceleration must be >= 0")
         return self
 
 
@@ -106,3 +120,49 @@ def hold_factor(R: np.ndarray, tcp: np.ndarray, width: np.ndarray, com: np.ndarr
     load_t = weight * torsion / (2 * mu_f * 2 / 3 * cfg.torsion_radius)
     load_b = weight * bending / (mu_f * np.maximum(np.asarray(width, float), 2 * cfg.torsion_radius))
     return 1.0 / (1.0 + load_t ** 2 + load_b ** 2)
+
+
+def hold_load(R: np.ndarray, tcp: np.ndarray, width: np.ndarray, com: np.ndarray, weight: float,
+              friction: float, cfg: HoldConfig) -> tuple:
+    """(needed, resisted) torques (N,) in N m about the grasp: the load's torque about the
+    closing axis against the pads' torsional friction, and across it against their couple,
+    combined as the larger share of each (returned as the torque needed and the torque the
+    pads resist on the axis that is loaded most)."""
+    torsion, bending = lever_arms(R, tcp, com)
+    mu_f = friction * cfg.grip_force
+    cap_t = 2 * mu_f * 2 / 3 * cfg.torsion_radius
+    cap_b = mu_f * np.maximum(np.asarray(width, float), 2 * cfg.torsion_radius)
+    share_t, share_b = weight * torsion / cap_t, weight * bending / cap_b
+    torsion_rules = share_t >= share_b
+    needed = np.where(torsion_rules, weight * torsion, weight * bending)
+    resisted = np.where(torsion_rules, cap_t, cap_b)
+    return needed, resisted
+
+
+def hold_probability(R: np.ndarray, tcp: np.ndarray, width: np.ndarray, est: MassEstimate,
+                     cfg: HoldConfig | None = None, seed: int = 0) -> np.ndarray:
+    """(N,) probability that each grasp holds the object through the lift: the share of
+    ``cfg.samples`` draws of friction, density and centre of mass (within their uncertainty) in
+    which the gravity-plus-lift torque about the grasp stays within the pads' friction (torsion
+    about the closing axis, the contacts' couple across it). Vectorised: draws x grasps."""
+    cfg = (cfg or HoldConfig()).validate()
+    n = len(tcp)
+    if not (np.isfinite(est.mass) and est.mass >= 0):
+        raise InvalidInputError(f"object mass must be a finite number >= 0, got {est.mass}")
+    if est.mass == 0 or n == 0:
+        return np.ones(n)
+    rng = np.random.default_rng(seed)
+    k = int(cfg.samples)
+    mu = rng.uniform(*cfg.friction_range, k)
+    # Log-uniform: the density is known to a factor, not to a number of kg/m^3.
+    scale = np.exp(rng.uniform(*np.log(cfg.density_range), k))
+    com = np.asarray(est.com, float)[None] + rng.normal(0, cfg.com_sigma, (k, 3)) * [1, 1, 0]
+    weight = est.mass * scale * (GRAVITY + cfg.lift_acceleration)
+    held = np.zeros(n)
+    for j in range(k):
+        torsion, bending = lever_arms(R, tcp, com[j])
+        mu_f = mu[j] * cfg.grip_force
+        load_t = weight[j] * torsion / (2 * mu_f * 2 / 3 * cfg.torsion_radius)
+        load_b = weight[j] * bending / (mu_f * np.maximum(np.asarray(width, float), 2 * cfg.torsion_radius))
+        held += (load_t ** 2 + load_b ** 2) <= 1.0
+    return held / k

@@ -111,6 +111,7 @@ def grasp_to_msg(g: Grasp, frame_id: str, stamp=None):
     m.width, m.quality = float(g.width), float(g.quality)
     m.affordance_score, m.total_score = float(g.affordance_score), float(g.score)
     m.contacts = [Point(x=float(c[0]), y=float(c[1]), z=float(c[2])) for c in g.contacts]
+    m.hold_probability = float(g.hold)
     return m
 
 
@@ -125,8 +126,11 @@ def grasp_from_msg(m) -> Grasp:
     contacts = np.array([[c.x, c.y, c.z] for c in m.contacts], float)
     if not m.pose.header.frame_id:
         raise InvalidInputError("grasp pose has no frame_id: say which frame it is in (the robot's base frame)")
+    hold = float(m.hold_probability)
+    if not 0.0 <= hold <= 1.0:
+        raise InvalidInputError(f"grasp hold_probability must be in [0, 1], got {hold}")
     return Grasp(T, float(m.width), float(m.quality), float(m.affordance_score), float(m.total_score),
-                 contacts, frame_id=m.pose.header.frame_id)
+                 contacts, frame_id=m.pose.header.frame_id, hold=hold)
 
 
 # --------------------------------------------------------------------------- affordance

@@ -95,6 +95,10 @@ class GraspPlannerNode(Node):
         resp.filter_names, resp.filter_counts = generation_fields(det.generation)
         if det.scene is not None:
             resp.scene_boxes, resp.table_height = scene_to_msgs(det.scene), float(det.scene.table_height)
+        physical = det.generation.get("physical") or {}
+        if physical:
+            resp.object_mass_kg = float(physical["mass_kg"])
+            resp.object_centre_of_mass = [float(x) for x in physical["centre_of_mass"]]
         what = det.query.object.replace("_", " ") or "object"
         resp.chosen_object = det.query.object
         if det.choice is not None:

@@ -1,0 +1,81 @@
+"""Which kind of object a cluster is, from its shape in metres: a small MLP over
+:func:`~affordance_grasp.affordance.shape.shape_descriptor`.
+
+Why a separate recognizer: the affordance model's reasoning head reads an RGB crop and learnt
+the twin's textures; sizes and proportions are what carry to objects it never saw. Its
+probabilities are calibrated on a validation split by one temperature (Guo et al., 2017), so
+grounding can treat them as probabilities. It is tiny (a few thousand weights), trains in
+seconds on the CPU from the twin's renders (``affordance-grasp train-recognizer``), and loads
+with ``torch.load(..., weights_only=True)`` from a configured local path.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Dict, List, Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..errors import ConfigError, InvalidInputError
+from .shape import FEATURE_NAMES, N_FEATURES
+
+
+class ShapeRecognizer(nn.Module):
+    def __init__(self, categories: Sequence[str], hidden: int = 64):
+        super().__init__()
+        if not categories:
+            raise InvalidInputError("a recognizer needs at least one category")
+        self.categories = list(categories)
+        self.hidden = hidden
+        self.register_buffer("mean", torch.zeros(N_FEATURES))
+        self.register_buffer("std", torch.ones(N_FEATURES))
+        self.register_buffer("temperature", torch.ones(()))
+        self.net = nn.Sequential(nn.Linear(N_FEATURES, hidden), nn.GELU(), nn.Dropout(0.1),
+                                 nn.Linear(hidden, hidden), nn.GELU(), nn.Linear(hidden, len(self.categories)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits (M, C) before the temperature."""
+        return self.net((x - self.mean) / self.std)
+
+    def probabilities(self, descriptors: np.ndarray) -> np.ndarray:
+        """(M, C) calibrated category probabilities for (M, N_FEATURES) descriptors."""
+        x = torch.as_tensor(np.asarray(descriptors, np.float32)).reshape(-1, N_FEATURES)
+        self.eval()
+        with torch.no_grad():
+            return torch.softmax(self(x) / self.temperature, -1).numpy()
+
+    def category_probabilities(self, descriptors: np.ndarray) -> List[Dict[str, float]]:
+        return [dict(zip(self.categories, map(float, row))) for row in self.probabilities(descriptors)]
+
+    def save(self, path: Path) -> None:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        torch.save({"state_dict": self.state_dict(), "categories": self.categories, "hidden": self.hidden,
+                    "features": list(FEATURE_NAMES)}, path)
+
+    @classmethod
+    def load(cls, path: Path) -> "ShapeRecognizer":
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"no recognizer checkpoint at {path}; train one with "
+                              f"'affordance-grasp train-recognizer' or unset shape_recognizer")
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+        if list(blob.get("features", [])) != list(FEATURE_NAMES):
+            raise ConfigError(f"{path} was trained on other shape features; retrain it")
+        model = cls(blob["categories"], int(blob["hidden"]))
+        model.load_state_dict(blob["state_dict"])
+        return model.eval()
+
+
+def fuse(head: Dict[str, float], shape: Dict[str, float], shape_weight: float) -> Dict[str, float]:
+    """Product of experts over the categories both know: p ~ head^(1-w) * shape^w. The head
+    sees colour and texture, the recognizer size and form; where they agree the product is
+    sure, where they disagree it is unsure, which is what grounding's thresholds should see."""
+    if not 0.0 <= shape_weight <= 1.0:
+        raise InvalidInputError(f"shape_weight must be in [0, 1], got {shape_weight}")
+    cats = [c for c in head if c in shape] or list(head)
+    logp = np.array([(1 - shape_weight) * np.log(max(head.get(c, 0.0), 1e-9))
+                     + shape_weight * np.log(max(shape.get(c, 1e-9), 1e-9)) for c in cats])
+    p = np.exp(logp - logp.max())
+    p /= p.sum()
+    return dict(zip(cats, map(float, p)))

@@ -1,0 +1,218 @@
+"""``affordance-grasp train-recognizer``: the shape recognizer from the twin's renders.
+
+1. **Collect** (resumable, in chunks of scenes written as ``chunk_*.npz``): scenes of 1-4 objects
+   with randomised looks are rendered with depth noise as the camera node renders them; every
+   object cluster the pipeline's cloud builds is labelled by the ground-truth mask that covers
+   most of its pixels (clusters less than 70 % one object are skipped) and described by
+   :func:`shape_descriptor`. The reasoning head's probabilities for the same clusters are kept,
+   so the fusion weight is set on data.
+2. **Train** a small MLP on the taught categories (scenes whose seed is 0 mod 5 are validation:
+   new variants of the taught kinds), then fit the temperature on validation.
+3. **Report** validation top-1 for the head, the recognizer and their fusion at each weight; the
+   shipped weight is the best on validation. The held-out categories' confusion against the
+   taught ones (which kin they map to) is drawn as a PNG.
+"""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Dict, List, Optional
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from ..affordance.data import SEEN_CATEGORIES, UNSEEN_CATEGORIES
+from ..affordance.recognizer import ShapeRecognizer, fuse
+from ..affordance.shape import shape_descriptor
+from ..errors import InvalidInputError
+from .report import machine_description
+
+CHUNK = 50                 # scenes per saved chunk
+MIN_PURITY = 0.7           # a cluster must be at least this much one object to be labelled
+WEIGHTS = (0.0, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 1.0)
+
+
+def _collect_chunk(seeds: List[int], predictor) -> Dict[str, np.ndarray]:
+    from ..grasping.cloud import build_scene_cloud
+    from ..pipeline import cluster_boxes
+    from ..sim.camera import DepthNoise, SimCamera
+    from ..sim.ground_truth import object_masks
+    from ..sim.objects import CATEGORIES
+    from ..sim.scene import SceneConfig, sample_scene
+
+    pool = sorted(c for c in CATEGORIES if c in set(SEEN_CATEGORIES) | set(UNSEEN_CATEGORIES))
+    X, y, seed_of, head = [], [], [], []
+    for s in seeds:
+        try:
+            world = sample_scene(s, SceneConfig(n_objects=(1, 4), categories=pool)).build()
+        except InvalidInputError:
+            continue
+        with SimCamera(world) as cam:
+            frame = cam.render(DepthNoise(), np.random.default_rng(s))
+            masks = object_masks(world, cam.render_geom_ids())
+        cloud = build_scene_cloud(frame)
+        boxes = cluster_boxes(cloud)
+        ids = list(boxes)
+        if not ids:
+            continue
+        probs = predictor.category_probabilities(frame, [boxes[i] for i in ids]) if predictor is not None else None
+        for k, c in enumerate(ids):
+            sel = cloud.cluster == c
+            px = cloud.pixels[sel]
+            share = [m.object_mask[px[:, 0], px[:, 1]].mean() for m in masks]
+            best = int(np.argmax(share))
+            if share[best] < MIN_PURITY:
+                continue
+            X.append(shape_descriptor(cloud.points[sel], cloud.table_height, cloud.normals[sel]))
+            y.append(masks[best].category)
+            seed_of.append(s)
+            if probs is not None:
+                head.append(json.dumps(probs[k]))
+    return {"X": np.asarray(X, np.float32).reshape(-1, len(X[0]) if X else 1), "y": np.asarray(y, str),
+            "seed": np.asarray(seed_of, int), "head": np.asarray(head, str)}
+
+
+def collect(out: Path, scenes: int, seed: int, with_head: bool = True) -> Path:
+    """Render and describe ``scenes`` scenes from ``seed`` into ``out/data``; chunks already
+    there are kept (a stopped run resumes)."""
+    data = out / "data"
+    data.mkdir(parents=True, exist_ok=True)
+    predictor = None
+    if with_head:
+        from ..affordance.predictor import AffordancePredictor
+        predictor = AffordancePredictor.from_config()
+    starts = list(range(seed, seed + scenes, CHUNK))
+    for start in tqdm(starts, desc="collect", unit="chunk"):
+        path = data / f"chunk_{start:07d}.npz"
+        if path.exists():
+            continue
+        arrays = _collect_chunk(list(range(start, min(start + CHUNK, seed + scenes))), predictor)
+        tmp = path.with_suffix(".tmp.npz")
+        np.savez_compressed(tmp, **arrays)
+        tmp.rename(path)
+    return data
+
+
+def load_data(data: Path) -> Dict[str, np.ndarray]:
+    chunks = sorted(Path(data).glob("chunk_*.npz"))
+    if not chunks:
+        raise InvalidInputError(f"no collected chunks in {data}; run train-recognizer with --scenes first")
+    parts = [dict(np.load(c)) for c in chunks]
+    parts = [p for p in parts if len(p["y"])]
+    return {k: np.concatenate([p[k] for p in parts]) for k in ("X", "y", "seed", "head")}
+
+
+def _fit(model: ShapeRecognizer, X: np.ndarray, y: np.ndarray, epochs: int, seed: int) -> None:
+    torch.manual_seed(seed)
+    x = torch.as_tensor(X)
+    t = torch.as_tensor(y)
+    model.mean.copy_(x.mean(0))
+    model.std.copy_(x.std(0).clamp(min=1e-4))
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=1e-3)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, epochs)
+    model.train()
+    for _ in range(epochs):
+        perm = torch.randperm(len(x))
+        for idx in perm.split(256):
+            loss = torch.nn.functional.cross_entropy(model(x[idx]), t[idx], label_smoothing=0.05)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        sched.step()
+    model.eval()
+
+
+def _fit_temperature(model: ShapeRecognizer, X: np.ndarray, y: np.ndarray) -> float:
+    """The temperature that minimises validation NLL (one scalar, so accuracy is unchanged)."""
+    with torch.no_grad():
+        logits = model(torch.as_tensor(X))
+    t = torch.as_tensor(y)
+    log_t = torch.zeros((), requires_grad=True)
+    opt = torch.optim.LBFGS([log_t], lr=0.1, max_iter=100)
+
+    def step():
+        opt.zero_grad()
+        loss = torch.nn.functional.cross_entropy(logits / log_t.exp(), t)
+        loss.backward()
+        return loss
+
+    opt.step(step)
+    model.temperature.fill_(float(log_t.exp()))
+    return float(log_t.exp())
+
+
+def _confusion_png(path: Path, true: List[str], pred: List[str], rows: List[str], cols: List[str], title: str) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    M = np.zeros((len(rows), len(cols)))
+    for a, b in zip(true, pred):
+        if a in rows and b in cols:
+            M[rows.index(a), cols.index(b)] += 1
+    M = M / np.maximum(M.sum(1, keepdims=True), 1)
+    fig, ax = plt.subplots(figsize=(0.32 * len(cols) + 3, 0.32 * len(rows) + 2))
+    ax.imshow(M, cmap="Blues", vmin=0, vmax=1)
+    ax.set_xticks(range(len(cols)), cols, rotation=90, fontsize=7)
+    ax.set_yticks(range(len(rows)), rows, fontsize=7)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def train_recognizer(out: Path, scenes: int = 0, seed: int = 100000, epochs: int = 300,
+                     checkpoint: Optional[Path] = None) -> dict:
+    """Collect ``scenes`` more scenes (0: use what ``out/data`` holds), train, calibrate, report."""
+    out = Path(out)
+    if scenes:
+        collect(out, scenes, seed)
+    d = load_data(out / "data")
+    taught = sorted(set(SEEN_CATEGORIES))
+    is_taught = np.isin(d["y"], taught)
+    val = (d["seed"] % 5 == 0)
+    tr, va = is_taught & ~val, is_taught & val
+    if tr.sum() < 10 or va.sum() < 5:
+        raise InvalidInputError(f"too few labelled clusters to train ({int(tr.sum())} train, {int(va.sum())} val)")
+    cats = sorted(set(d["y"][is_taught]))
+    lab = np.array([cats.index(c) if c in cats else -1 for c in d["y"]])
+    model = ShapeRecognizer(cats)
+    t0 = time.perf_counter()
+    _fit(model, d["X"][tr], lab[tr], epochs, seed)
+    train_s = time.perf_counter() - t0
+    temperature = _fit_temperature(model, d["X"][va], lab[va])
+    p_shape = model.probabilities(d["X"])
+    pred_shape = np.array([cats[i] for i in p_shape.argmax(1)])
+    summary = {"clusters": int(len(d["y"])), "train": int(tr.sum()), "val": int(va.sum()), "categories": cats,
+               "temperature": round(temperature, 3), "train_seconds": round(train_s, 1),
+               "val_top1_shape": round(float(np.mean(pred_shape[va] == d["y"][va])), 4)}
+    # Fusion with the reasoning head, weight chosen on validation.
+    if len(d["head"]) == len(d["y"]):
+        heads = [json.loads(h) for h in d["head"]]
+        shape = [dict(zip(cats, map(float, row))) for row in p_shape]
+        fusion = {}
+        for w in WEIGHTS:
+            pred = [max(f, key=f.get) for f in (fuse(h, s, w) for h, s in zip(np.array(heads)[va], np.array(shape)[va]))]
+            fusion[w] = round(float(np.mean(np.array(pred) == d["y"][va])), 4)
+        summary["val_top1_by_shape_weight"] = {str(k): v for k, v in fusion.items()}
+        summary["shape_weight"] = max(fusion, key=lambda w: (fusion[w], -abs(w - 0.5)))
+    unseen = ~is_taught
+    if unseen.any():
+        held = sorted(set(d["y"][unseen]))
+        summary["held_out_mapped_to"] = {c: dict(sorted(
+            ((k, int(n)) for k, n in zip(*np.unique(pred_shape[d["y"] == c], return_counts=True))),
+            key=lambda kv: -kv[1])[:3]) for c in held}
+        _confusion_png(out / "held_out_confusion.png", list(d["y"][unseen]), list(pred_shape[unseen]), held, cats,
+                       "held-out categories -> taught kin (shape recognizer)")
+    _confusion_png(out / "confusion.png", list(d["y"][va]), list(pred_shape[va]), cats, cats,
+                   f"shape recognizer, validation (new variants): top-1 {summary['val_top1_shape']:.2f}")
+    # Latency: descriptors and forward pass for a 4-object scene.
+    ckpt = Path(checkpoint) if checkpoint else out / "recognizer.pt"
+    model.save(ckpt)
+    summary["checkpoint"] = str(ckpt)
+    summary["machine"] = machine_description()
+    (out / "summary.json").write_text(json.dumps(summary, indent=1))
+    return summary
