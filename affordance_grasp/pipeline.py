@@ -22,6 +22,7 @@ from scipy.spatial import cKDTree
 
 from .affordance.grounding import PRESENCE_THRESHOLD, Choice, GroundingError, SceneObject, choose, colour_profile
 from .affordance.query import QueryParser
+from .affordance.recognizer import ShapeRecognizer, fuse
 from .errors import CannotHoldError, EmptyCloudError, InvalidInputError, NoGraspFoundError
 from .grasping.antipodal import AntipodalGenerator
 from .grasping.base import GraspGenerator
@@ -155,12 +156,15 @@ MIN_HOLD = 0.25
 
 class GraspPipeline:
     def __init__(self, predictor, generator: Optional[GraspGenerator] = None, parser: Optional[QueryParser] = None,
-                 cloud_cfg: Optional[CloudConfig] = None, scoring: Optional[ScoringConfig] = None):
+                 cloud_cfg: Optional[CloudConfig] = None, scoring: Optional[ScoringConfig] = None,
+                 recognizer: Optional[ShapeRecognizer] = None):
         self.predictor = predictor
         self.generator = generator or AntipodalGenerator()
         self.parser = parser or QueryParser()
         self.cloud_cfg = cloud_cfg or CloudConfig()
         self.scoring = scoring
+        # Sizes and proportions in metres, beside the reasoning head's reading of the crop.
+        self.recognizer = recognizer
 
     def _check_hold(self, ranked: List[Grasp], q: AffordanceQuery, report) -> None:
         """Refuse (CannotHoldError, nothing moves) when there are grasps on the part asked for
@@ -193,6 +197,10 @@ class GraspPipeline:
         position, size, and (when the request names no known object) its part score."""
         ids = list(boxes)
         probs = self.predictor.category_probabilities(frame, [boxes[i] for i in ids])
+        if self.recognizer is not None:
+            shapes = self.recognizer.describe_clusters(cloud.points, cloud.normals, cloud.cluster, ids,
+                                                       cloud.table_height)
+            probs = [fuse(p, sp, self.recognizer.shape_weight) for p, sp in zip(probs, shapes)]
         presence = getattr(getattr(self.predictor, "cfg", None), "presence_threshold", None) or PRESENCE_THRESHOLD
         vocab = self.parser.vocab
         objects = []

@@ -10,24 +10,28 @@ with ``torch.load(..., weights_only=True)`` from a configured local path.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 import torch
 from torch import nn
 
+from ..config import from_mapping, load_yaml
 from ..errors import ConfigError, InvalidInputError
-from .shape import FEATURE_NAMES, N_FEATURES
+from ..resources import resolve, resource
+from .shape import FEATURE_NAMES, N_FEATURES, shape_descriptor
 
 
 class ShapeRecognizer(nn.Module):
-    def __init__(self, categories: Sequence[str], hidden: int = 64):
+    def __init__(self, categories: Sequence[str], hidden: int = 64, shape_weight: float = 0.5):
         super().__init__()
         if not categories:
             raise InvalidInputError("a recognizer needs at least one category")
         self.categories = list(categories)
         self.hidden = hidden
+        self.shape_weight = float(shape_weight)   # its weight against the reasoning head (set on validation)
         self.register_buffer("mean", torch.zeros(N_FEATURES))
         self.register_buffer("std", torch.ones(N_FEATURES))
         self.register_buffer("temperature", torch.ones(()))
@@ -51,7 +55,7 @@ class ShapeRecognizer(nn.Module):
     def save(self, path: Path) -> None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         torch.save({"state_dict": self.state_dict(), "categories": self.categories, "hidden": self.hidden,
-                    "features": list(FEATURE_NAMES)}, path)
+                    "features": list(FEATURE_NAMES), "shape_weight": self.shape_weight}, path)
 
     @classmethod
     def load(cls, path: Path) -> "ShapeRecognizer":
@@ -62,9 +66,47 @@ class ShapeRecognizer(nn.Module):
         blob = torch.load(path, map_location="cpu", weights_only=True)
         if list(blob.get("features", [])) != list(FEATURE_NAMES):
             raise ConfigError(f"{path} was trained on other shape features; retrain it")
-        model = cls(blob["categories"], int(blob["hidden"]))
+        model = cls(blob["categories"], int(blob["hidden"]), float(blob.get("shape_weight", 0.5)))
         model.load_state_dict(blob["state_dict"])
         return model.eval()
+
+
+    def describe_clusters(self, points: np.ndarray, normals: np.ndarray, cluster: np.ndarray, ids: Sequence[int],
+                          table_height: float) -> List[Dict[str, float]]:
+        """Category probabilities of each cluster ``ids`` of a scene cloud (points, normals and
+        cluster labels per point)."""
+        if len(ids) == 0:
+            return []
+        X = np.stack([shape_descriptor(points[cluster == i], table_height, normals[cluster == i]) for i in ids])
+        return self.category_probabilities(X)
+
+
+@dataclass
+class RecognizerConfig:
+    checkpoint: str = ""                  # relative to the package root, or absolute; "" for none
+    shape_weight: Optional[float] = None  # against the reasoning head; null: the checkpoint's own
+
+    def validate(self, where: str) -> "RecognizerConfig":
+        if self.shape_weight is not None and not 0.0 <= float(self.shape_weight) <= 1.0:
+            raise ConfigError(f"{where}: shape_weight must be in [0, 1], got {self.shape_weight}")
+        return self
+
+
+def default_recognizer_config() -> Path:
+    return resource("config", "recognizer.yaml")
+
+
+def load_recognizer(path=None) -> Optional[ShapeRecognizer]:
+    """The shape recognizer a config file names (none: config/recognizer.yaml), or None when it
+    names no checkpoint."""
+    where = str(path or default_recognizer_config())
+    cfg = from_mapping(RecognizerConfig, load_yaml(where, "recognizer config", allow_empty=True), where).validate(where)
+    if not cfg.checkpoint:
+        return None
+    model = ShapeRecognizer.load(resolve(cfg.checkpoint))
+    if cfg.shape_weight is not None:
+        model.shape_weight = float(cfg.shape_weight)
+    return model
 
 
 def fuse(head: Dict[str, float], shape: Dict[str, float], shape_weight: float) -> Dict[str, float]:

@@ -139,8 +139,9 @@ def _fit_temperature(model: ShapeRecognizer, X: np.ndarray, y: np.ndarray) -> fl
         return loss
 
     opt.step(step)
-    model.temperature.fill_(float(log_t.exp()))
-    return float(log_t.exp())
+    t_val = float(log_t.detach().exp())
+    model.temperature.fill_(t_val)
+    return t_val
 
 
 def _confusion_png(path: Path, true: List[str], pred: List[str], rows: List[str], cols: List[str], title: str) -> None:
