@@ -122,6 +122,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="object files (YAML) or folders of them: their objects join the scenes and requests")
     ch.add_argument("--predictor", type=Path, default=None,
                     help="predictor YAML (default: the shipped model), to compare checkpoints on the same requests")
+    ch.add_argument("--recognizer", type=Path, default=None,
+                    help="shape recognizer YAML (default: config/recognizer.yaml; one with checkpoint '' turns it off)")
     tr = sub.add_parser("train-recognizer", help="the shape recognizer from the twin's renders (resumable collection, "
                                                  "seconds of training); summary.json + confusion PNGs")
     tr.add_argument("--out", type=Path, default=Path("out/recognizer"))
@@ -211,7 +213,8 @@ def main(argv=None) -> int:
             print(f"wrote {args.out / 'summary.json'}")
         elif args.command == "choose":
             from .apps.choice import choice_accuracy, choice_table
-            summary = choice_accuracy(args.trials, args.seed, args.out, args.objects, predictor_config=args.predictor)
+            summary = choice_accuracy(args.trials, args.seed, args.out, args.objects, predictor_config=args.predictor,
+                                      recognizer_config=args.recognizer)
             print(choice_table(summary))
             print(f"refusals: {summary['refused']}")
             print(f"wrote {args.out / 'summary.json'}")

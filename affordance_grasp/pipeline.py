@@ -320,8 +320,11 @@ class GraspPipeline:
         t0 = time.perf_counter()
         # Half the seeds go where the requested part's heat is: a narrow part (a handle loop, a
         # bottle's neck) holds few of the object's points and would otherwise get few candidates.
-        grasps = self.generator.generate(cloud, seed=seed,
-                                         seed_weights=heat_at_points(amap.heatmap, cloud.pixels, self.scoring))
+        weights = heat_at_points(amap.heatmap, cloud.pixels, self.scoring)
+        if q.part and q.part == q.grasp_part:
+            # The part to be held, for the mass model: a handle weighs less than what it carries.
+            cloud.grip = cloud.target & (weights >= 0.5)
+        grasps = self.generator.generate(cloud, seed=seed, seed_weights=weights)
         t["grasp_generation"] = time.perf_counter() - t0
         report = getattr(self.generator, "last_report", None)
         if not grasps:

@@ -135,3 +135,25 @@ def test_a_request_whose_part_cannot_hold_is_refused_with_numbers():
         pipe._check_hold([on_part, elsewhere], q, rep)
     on_part.hold = 0.6
     pipe._check_hold([on_part, elsewhere], q, rep)           # one on the part may hold: no refusal
+
+
+def test_a_handle_weighs_less_than_what_it_carries():
+    """A hammer seen from above with its handle marked as the part to hold: the handle and the
+    head are two bodies, the head's density range reaching steel's. The centre of mass moves
+    toward the head, and the grasps on the handle that hold most often are next to the head."""
+    from affordance_grasp.grasping.hold import MassEstimate, hold_probability
+    handle = top_grid(0.0, 0.25, -0.012, 0.012, 0.015)
+    head = top_grid(0.25, 0.28, -0.05, 0.05, 0.04, step=0.005)
+    pts = np.concatenate([handle, head])
+    grip = np.r_[np.ones(len(handle), bool), np.zeros(len(head), bool)]
+    one = estimate_mass(pts, 0.0)
+    two = estimate_mass(pts, 0.0, grip=grip)
+    assert len(two.bodies) == 2 and two.com[0] > one.com[0] + 0.01
+    R, tcp = vertical_grasps([0.05, 0.15, 0.23])
+    p = hold_probability(R, tcp, np.full(3, 0.024), two)
+    assert p[2] > p[1] > p[0]
+    with pytest.raises(InvalidInputError, match="grip mask"):
+        estimate_mass(pts, 0.0, grip=grip[:-1])
+    # too few points on either side: one body
+    assert estimate_mass(pts, 0.0, grip=np.zeros(len(pts), bool)).bodies == ()
+    assert isinstance(two, MassEstimate)

@@ -13,6 +13,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ..affordance.data import SEEN_CATEGORIES, UNSEEN_CATEGORIES
+from ..affordance.recognizer import load_recognizer
 from ..affordance.query import QueryParser
 from ..execution.ik import PandaIK
 from ..execution.sim_executor import SimExecutor
@@ -105,7 +106,7 @@ class Bench:
         # With a predictor to profile, every trial also runs the request with no hint, as a task
         # planner would send it (GraspPipeline.detect), and keeps the time of each stage.
         self.pipeline = None if profile_predictor is None else GraspPipeline(
-            profile_predictor, generator=self.generator, parser=self.parser)
+            profile_predictor, generator=self.generator, parser=self.parser, recognizer=load_recognizer())
         self.profiles: List[dict] = []
 
     def perceive(self, trial: int, seed: int) -> dict:

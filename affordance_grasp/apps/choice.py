@@ -18,6 +18,7 @@ from tqdm import tqdm
 
 from ..affordance.grounding import GroundingError
 from ..affordance.backends import load_predictor
+from ..affordance.recognizer import load_recognizer
 from ..errors import EmptyCloudError, PredictionError
 from ..grasping.cloud import build_scene_cloud
 from ..pipeline import GraspPipeline
@@ -38,9 +39,9 @@ def refusal_kind(message: str) -> str:
 
 
 def choice_accuracy(trials: int, seed: int, out: Path, objects: Sequence[Path] = (), max_objects: int = 4,
-                    predictor_config: Optional[Path] = None) -> dict:
+                    predictor_config: Optional[Path] = None, recognizer_config: Optional[Path] = None) -> dict:
     extra = [o.spec.category for o in load_objects(objects)] if objects else []
-    pipeline = GraspPipeline(load_predictor(predictor_config))
+    pipeline = GraspPipeline(load_predictor(predictor_config), recognizer=load_recognizer(recognizer_config))
     rows = []
     for spec in tqdm(demo_trials(trials, seed, extra), desc="choose", unit="request"):
         scene = sample_scene(spec["seed"], SceneConfig(n_objects=(1, max_objects)), categories=spec["categories"])

@@ -303,7 +303,10 @@ class AntipodalGenerator(GraspGenerator):
         # The whole object's weight acts at its centre of mass (the target may be one part of
         # it): a grasp far from it twists out when lifted, however good its contacts.
         with rep.times.stage("hold"):
-            est = estimate_mass(cloud.points[cloud.body_mask()], cloud.table_height, cfg.hold)
+            body = cloud.body_mask()
+            grip = cloud.grip_mask()
+            est = estimate_mass(cloud.points[body], cloud.table_height, cfg.hold,
+                                None if grip is None else grip[body])
             hold = hold_probability(R, tcp, width, est, cfg.hold, seed)
         rep.count("predicted to twist out (hold < 0.5)", int((hold < 0.5).sum()))
         rep.physical = {"mass_kg": round(float(est.mass), 3),

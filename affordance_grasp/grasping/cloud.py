@@ -105,6 +105,8 @@ class SceneCloud:
     times: StageTimes = field(default_factory=StageTimes)  # how long each building stage took
     body: Optional[np.ndarray] = None  # (N,) bool: the whole object the target belongs to, when the
                                        # target is one part of it (its weight acts at the body's centroid)
+    grip: Optional[np.ndarray] = None  # (N,) bool: the part the fingers are to take, when known (the
+                                       # requested part's heat): the mass model weighs it apart
 
     def observed_free(self, points: np.ndarray, tol: float = 0.004) -> np.ndarray:
         """True where a point lies in front of the measured surface along its camera ray, i.e.
@@ -126,6 +128,19 @@ class SceneCloud:
         if body.shape != self.target.shape:
             raise InvalidInputError(f"SceneCloud.body has shape {body.shape}, the cloud {self.target.shape}")
         return (body | self.target) & self.objects
+
+    def grip_mask(self) -> Optional[np.ndarray]:
+        """(N,) bool: the part the fingers are to take within the body (None when unknown). When
+        the target is one part of a body, the target is that part."""
+        body = self.body_mask()
+        if self.grip is not None:
+            grip = np.asarray(self.grip, bool)
+            if grip.shape != self.target.shape:
+                raise InvalidInputError(f"SceneCloud.grip has shape {grip.shape}, the cloud {self.target.shape}")
+            return grip & body
+        if self.body is not None:
+            return self.target & body
+        return None
 
     @property
     def objects(self) -> np.ndarray:

@@ -11,8 +11,13 @@ friction couple of the two contacts a grasp width apart (mu * F * w), several ti
 The mass is unknown to a camera. Its order of magnitude comes from the object's column volume
 (its top surface above the table, summed over a grid of cells) at a nominal density: hollow
 vessels are seen hollow from above, so a pan weighs what its walls and floor enclose, and a
-solid tool what its height covers. The estimate only sets how steeply grasps far from the
-centre of mass lose: ranking among one object's candidates needs the lever arms most.
+solid tool what its height covers. Where the part the fingers take is known (the requested
+part's heat, or the part itself), it and the rest of the object are two bodies of their own
+densities: a handle is wood or plastic, what it carries may be anything from hollow plastic to
+steel. Their volumes are known better than their densities, so the densities are drawn within
+their ranges and the probability of holding counts the draws that hold: a hammer's heavy head
+or a pan's body pulls the grasps that hold along the handle toward itself, as a person holds
+them.
 """
 from __future__ import annotations
 
@@ -34,6 +39,11 @@ class HoldConfig:
     density: float = 1000.0         # kg/m^3 applied to the column volume: household objects are
                                     # within a factor of 2-3 of water (wood 700, plastic 1000, glass 2500)
     cell: float = 0.005             # m, grid of the column volume
+    # Two bodies, when the part the fingers take is known. Handles: softwood 350-500, hardwood
+    # 600-900, plastics 900-1400 kg/m^3 (Engineering ToolBox, densities of wood and of plastics).
+    # The rest: hollow plastic (effective 500) to solid steel (7850, ibid., metals).
+    grip_density_range: tuple = (400.0, 1200.0)
+    rest_density_range: tuple = (500.0, 7850.0)
     # The robust probability of holding (Dex-Net 2.0's robust wrench resistance, Mahler et al.
     # 2017, for this load case): friction, mass and centre of mass are drawn within their
     # uncertainty and the probability is the share of draws whose load the pads resist.
@@ -48,7 +58,7 @@ class HoldConfig:
             v = getattr(self, name)
             if not (np.isfinite(v) and v > 0):
                 raise InvalidInputError(f"hold.{name} must be > 0, got {v}")
-        for name in ("friction_range", "density_range"):
+        for name in ("friction_range", "density_range", "grip_density_range", "rest_density_range"):
             lo, hi = getattr(self, name)
             if not (0 < lo <= hi and np.isfinite(hi)):
                 raise InvalidInputError(f"hold.{name} must be 0 < low <= high, got {getattr(self, name)}")
@@ -59,8 +69,11 @@ class HoldConfig:
 
 @dataclass
 class MassEstimate:
-    mass: float          # kg
-    com: np.ndarray      # (3,) m, the centre of the column volume
+    mass: float          # kg, at the nominal densities
+    com: np.ndarray      # (3,) m, the centre of mass at the nominal densities
+    # (volume m^3, centroid (3,), density range kg/m^3) of each body: the part the fingers take
+    # and the rest; empty when the object is one body of the nominal density.
+    bodies: tuple = ()
 
 
 def column_volume(points: np.ndarray, table_height: float, cell: float = 0.005):
@@ -87,11 +100,31 @@ def column_volume(points: np.ndarray, table_height: float, cell: float = 0.005):
     return volume, centre
 
 
-def estimate_mass(points: np.ndarray, table_height: float, cfg: HoldConfig | None = None) -> MassEstimate:
-    """The object's mass and centre of mass as far as its visible top surface tells."""
+def estimate_mass(points: np.ndarray, table_height: float, cfg: HoldConfig | None = None,
+                  grip: np.ndarray | None = None) -> MassEstimate:
+    """The object's mass and centre of mass as far as its visible top surface tells. ``grip``
+    (N,) bool marks the part the fingers take: it and the rest are then two bodies, each with
+    its density range (the nominal mass and centre use the middle of each range)."""
     cfg = (cfg or HoldConfig()).validate()
-    volume, centre = column_volume(points, table_height, cfg.cell)
-    return MassEstimate(cfg.density * volume, centre)
+    pts = np.asarray(points, float)
+    volume, centre = column_volume(pts, table_height, cfg.cell)
+    if grip is None:
+        return MassEstimate(cfg.density * volume, centre)
+    grip = np.asarray(grip, bool)
+    if grip.shape != (len(pts),):
+        raise InvalidInputError(f"grip mask has shape {grip.shape}, the points {len(pts)}")
+    if grip.sum() < 5 or (~grip).sum() < 5:
+        return MassEstimate(cfg.density * volume, centre)
+    bodies = []
+    for sel, rng_ in ((grip, cfg.grip_density_range), (~grip, cfg.rest_density_range)):
+        v, c = column_volume(pts[sel], table_height, cfg.cell)
+        if v > 0:
+            bodies.append((v, c, tuple(rng_)))
+    if not bodies:
+        return MassEstimate(0.0, centre)
+    nominal = [v * np.sqrt(r[0] * r[1]) for v, _, r in bodies]       # geometric middle of each range
+    com = sum(m * c for m, (_, c, _) in zip(nominal, bodies)) / sum(nominal)
+    return MassEstimate(float(sum(nominal)), com, tuple(bodies))
 
 
 def lever_arms(R: np.ndarray, tcp: np.ndarray, com: np.ndarray):
@@ -154,10 +187,17 @@ def hold_probability(R: np.ndarray, tcp: np.ndarray, width: np.ndarray, est: Mas
     rng = np.random.default_rng(seed)
     k = int(cfg.samples)
     mu = rng.uniform(*cfg.friction_range, k)
-    # Log-uniform: the density is known to a factor, not to a number of kg/m^3.
-    scale = np.exp(rng.uniform(*np.log(cfg.density_range), k))
-    com = np.asarray(est.com, float)[None] + rng.normal(0, cfg.com_sigma, (k, 3)) * [1, 1, 0]
-    weight = est.mass * scale * (GRAVITY + cfg.lift_acceleration)
+    # Log-uniform: a density is known to a factor, not to a number of kg/m^3.
+    if est.bodies:
+        masses = np.stack([v * np.exp(rng.uniform(*np.log(r), k)) for v, _, r in est.bodies], 1)   # (k, B)
+        centres = np.stack([c for _, c, _ in est.bodies])                                        # (B, 3)
+        mass = masses.sum(1)
+        com = masses @ centres / mass[:, None]
+    else:
+        mass = est.mass * np.exp(rng.uniform(*np.log(cfg.density_range), k))
+        com = np.tile(np.asarray(est.com, float), (k, 1))
+    com = com + rng.normal(0, cfg.com_sigma, (k, 3)) * [1, 1, 0]
+    weight = mass * (GRAVITY + cfg.lift_acceleration)
     held = np.zeros(n)
     for j in range(k):
         torsion, bending = lever_arms(R, tcp, com[j])

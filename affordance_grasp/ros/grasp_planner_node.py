@@ -29,11 +29,15 @@ from .image_conversions import numpy_to_image
 from ..visualize import draw_trial
 from .visuals import affordance_cloud, grasp_markers
 
+from ..affordance.recognizer import load_recognizer
+
 MAX_TOP_K = 500   # grasps one request may ask for
 
 PARAMS = CAMERA_PARAMS + [
     Param("predictor_config", "", "predictor YAML (backend: model | affordance_r1); empty: "
                                   "config/affordance_predictor.yaml (the shipped model)"),
+    Param("recognizer_config", "", "shape recognizer YAML (checkpoint, shape_weight); empty: "
+                                   "config/recognizer.yaml"),
     Param("device", "", "cpu | cuda; empty: cuda when available"),
     Param("top_k", 10, "grasps returned when a request asks for 0", (1, 200)),
     Param("markers", 40, "candidates drawn in ~/markers", (0, 500)),
@@ -54,7 +58,8 @@ class GraspPlannerNode(Node):
         super().__init__("grasp_planner_node")
         self.p = declare(self, PARAMS)
         self.camera = CameraInput(self, self.p)
-        self.pipeline = GraspPipeline(build_predictor(self.p["predictor_config"], self.p["device"]))
+        self.pipeline = GraspPipeline(build_predictor(self.p["predictor_config"], self.p["device"]),
+                                      recognizer=load_recognizer(self.p["recognizer_config"] or None))
         latched = latched_qos()
         self.pub_markers = self.create_publisher(MarkerArray, "~/markers", latched)
         self.pub_cloud = self.create_publisher(PointCloud2, "~/scene_cloud", latched)
