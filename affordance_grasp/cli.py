@@ -122,6 +122,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="object files (YAML) or folders of them: their objects join the scenes and requests")
     ch.add_argument("--predictor", type=Path, default=None,
                     help="predictor YAML (default: the shipped model), to compare checkpoints on the same requests")
+    ch.add_argument("--absent", action="store_true",
+                    help="instead: ask each scene for something not in view, and count refusals (absent.json)")
     ch.add_argument("--recognizer", type=Path, default=None,
                     help="shape recognizer YAML (default: config/recognizer.yaml; one with checkpoint '' turns it off)")
     tr = sub.add_parser("train-recognizer", help="the shape recognizer from the twin's renders (resumable collection, "
@@ -212,7 +214,15 @@ def main(argv=None) -> int:
             demo(args.out, args.trials, args.seed, args.config, args.max_attempts, args.objects)
             print(f"wrote {args.out / 'summary.json'}")
         elif args.command == "choose":
-            from .apps.choice import choice_accuracy, choice_table
+            from .apps.choice import absent_refusals, choice_accuracy, choice_table
+            if args.absent:
+                summary = absent_refusals(args.trials, args.seed, args.out, predictor_config=args.predictor,
+                                          recognizer_config=args.recognizer)
+                print(f"refused {summary['refused_rate']:.1%} of {summary['n']} requests for something not in view")
+                for r in summary["accepted"][:20]:
+                    print(f"  accepted {r['query']!r} with {r['present']} in view: {r['reason'][:120]}")
+                print(f"wrote {args.out / 'absent.json'}")
+                return 0
             summary = choice_accuracy(args.trials, args.seed, args.out, args.objects, predictor_config=args.predictor,
                                       recognizer_config=args.recognizer)
             print(choice_table(summary))

@@ -75,6 +75,47 @@ def choice_accuracy(trials: int, seed: int, out: Path, objects: Sequence[Path] =
     return summary
 
 
+def absent_refusals(trials: int, seed: int, out: Path, max_objects: int = 4,
+                    predictor_config: Optional[Path] = None, recognizer_config: Optional[Path] = None) -> dict:
+    """How often a request for something not in view is refused: scenes of 1-4 objects, each
+    asked for a category of the twin that is not among them, in one of that category's own
+    phrasings. Accepted requests (a grasp would be planned on a wrong object) are listed."""
+    from ..sim.objects import REGISTRY
+    from .bench import category_queries
+
+    pipeline = GraspPipeline(load_predictor(predictor_config), recognizer=load_recognizer(recognizer_config))
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in tqdm(range(trials), desc="absent", unit="request"):
+        scene = sample_scene(seed + i, SceneConfig(n_objects=(1, max_objects)))
+        present = {o.spec.category for o in scene.objects}
+        # Kinds called by a present kind's name are not absent ("the cup" with a mug in view).
+        vocab = pipeline.parser.vocab
+        taken = present | {c for p in present for c in vocab.called(p)} | {c for c in vocab.objects
+                                                                         if set(vocab.called(c)) & present}
+        absent = sorted(set(REGISTRY) - taken)
+        target = str(rng.choice(absent))
+        phrasings = category_queries(target)
+        text = phrasings[int(rng.integers(len(phrasings)))].text
+        world = scene.build()
+        with SimCamera(world) as cam:
+            frame = cam.render(DepthNoise(), np.random.default_rng(seed + i))
+        row = {"seed": seed + i, "query": text, "absent": target, "present": sorted(present)}
+        try:
+            cloud = build_scene_cloud(frame, pipeline.cloud_cfg)
+            choice, _, _ = pipeline.find_object(frame, cloud, pipeline.parser.parse(text))
+            row.update(refused=False, reason=choice.reason)
+        except (GroundingError, EmptyCloudError, PredictionError) as e:
+            row.update(refused=True, reason=str(e))
+        rows.append(row)
+    refused = [r["refused"] for r in rows]
+    summary = {"n": len(rows), "seed": seed, "refused_rate": round(float(np.mean(refused)), 4),
+               "accepted": [r for r in rows if not r["refused"]], "machine": machine_description(), "trials": rows}
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "absent.json").write_text(json.dumps(summary, indent=1))
+    return summary
+
+
 def choice_table(summary: dict) -> str:
     lines = ["| request kind | n | right object | refused |", "|---|---|---|---|"]
     lines += [f"| {k} | {r['n']} | {r['right_object_rate']:.2f} | {r['refused']} |" for k, r in summary["per_kind"].items()]

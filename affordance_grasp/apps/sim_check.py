@@ -20,6 +20,7 @@ from ..sim.ground_truth import object_masks
 from ..sim.external import load_objects
 from ..sim.oracle import graspable_parts, oracle_grasps
 from ..sim.scene import SceneConfig, sample_scene
+from ..pipeline import MIN_HOLD
 from ..types import judge_grasp
 from ..visualize import colourise_depth, overlay_masks, save_rgb
 from .report import machine_description, rate_table
@@ -61,7 +62,47 @@ def run_trial(trial: int, seed: int, out: Path, ik: PandaIK, gen: AntipodalGener
                 "wall_s": round(time.perf_counter() - t0, 3), "generation": gen.last_report.to_dict()}
     outcome = executor.execute(chosen)
     part_correct = judge_grasp(outcome.success, outcome.parts_touched, instance, part)[1]
-    return {**row, "part_correct": part_correct, "wall_s": round(time.perf_counter() - t0, 3), **outcome.to_dict()}
+    # What the hold model predicted for the executed grasp, and whether any candidate on the
+    # part was likely to hold at all (an object a Panda cannot hold the way it is asked for).
+    best_hold = max((g.hold for g in grasps), default=0.0)
+    return {**row, "part_correct": part_correct, "wall_s": round(time.perf_counter() - t0, 3),
+            "hold_predicted": round(float(chosen.hold), 3), "best_hold_on_part": round(float(best_hold), 3),
+            "holdable_as_asked": bool(best_hold >= MIN_HOLD), "physical": gen.last_report.physical,
+            **outcome.to_dict()}
+
+
+def calibration(results: Sequence[dict], path: Optional[Path] = None, bins: int = 10) -> dict:
+    """Predicted hold probability against the observed hold rate in ``bins`` bins, and the
+    Brier score, over executed trials that lifted or slipped (a reach or approach failure says
+    nothing about holding). Draws the reliability diagram when ``path`` is given."""
+    rows = [r for r in results if "hold_predicted" in r and (r["success"] or r["failure_reason"] == "slipped")]
+    if not rows:
+        return {"n": 0}
+    p = np.array([r["hold_predicted"] for r in rows])
+    y = np.array([float(r["success"]) for r in rows])
+    edges = np.linspace(0, 1, bins + 1)
+    idx = np.clip(np.digitize(p, edges) - 1, 0, bins - 1)
+    table = [{"bin": f"{edges[b]:.1f}-{edges[b + 1]:.1f}", "n": int((idx == b).sum()),
+              "predicted": round(float(p[idx == b].mean()), 3) if (idx == b).any() else None,
+              "observed": round(float(y[idx == b].mean()), 3) if (idx == b).any() else None} for b in range(bins)]
+    out = {"n": len(rows), "brier": round(float(np.mean((p - y) ** 2)), 4), "bins": table}
+    if path is not None:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        fig, ax = plt.subplots(figsize=(4.2, 4.2))
+        ax.plot([0, 1], [0, 1], "--", color="grey", lw=1)
+        pts = [(t["predicted"], t["observed"], t["n"]) for t in table if t["n"]]
+        ax.scatter([a for a, _, _ in pts], [b for _, b, _ in pts], s=[12 + 4 * n for _, _, n in pts])
+        ax.set_xlabel("predicted probability of holding")
+        ax.set_ylabel("observed hold rate (twin)")
+        ax.set_title(f"{len(rows)} grasps, Brier {out['brier']:.3f}", fontsize=9)
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1.02)
+        fig.tight_layout()
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+    return out
 
 
 def sim_check(trials: int, seed: int, out: Path, depth_noise: bool = True,
@@ -79,9 +120,16 @@ def sim_check(trials: int, seed: int, out: Path, depth_noise: bool = True,
     for r in results:
         per_cat[r["category"]].append(r)
     failures = Counter(r["failure_reason"] for r in results if not r["success"])
+    holdable = [r for r in results if r.get("holdable_as_asked", True)]
     summary = {
         "n_trials": trials, "seed": seed, "depth_noise": depth_noise,
         "success_rate": float(np.mean([r["success"] for r in results])),
+        "holdable_as_asked": {"n": len(holdable),
+                              "success_rate": float(np.mean([r["success"] for r in holdable])) if holdable else None,
+                              "part_correct_rate": float(np.mean([r["part_correct"] for r in holdable])) if holdable else None},
+        "not_holdable_as_asked": [{k: r.get(k) for k in ("trial", "category", "part", "best_hold_on_part", "physical",
+                                                          "success")} for r in results if r not in holdable],
+        "hold_calibration": calibration(results, out / "hold_calibration.png"),
         "part_correct_rate": float(np.mean([r["part_correct"] for r in results])),
         "failures_by_cause": dict(failures.most_common()),
         "failed_trials": [{k: r[k] for k in ("trial", "seed", "category", "family", "part", "failure_reason")}
@@ -98,4 +146,14 @@ def sim_check(trials: int, seed: int, out: Path, depth_noise: bool = True,
                             "part_correct_rate": summary["part_correct_rate"]}))
     if failures:
         print("failures by cause: " + ", ".join(f"{k}: {v}" for k, v in failures.most_common()))
+    h = summary["holdable_as_asked"]
+    if h["n"]:
+        print(f"holdable as asked (some candidate on the part holds with p >= {MIN_HOLD}): {h['n']} trials, "
+              f"held {h['success_rate']:.2f}, part correct {h['part_correct_rate']:.2f}")
+    for r in summary["not_holdable_as_asked"]:
+        print(f"  not holdable as asked: {r['category']} by its {r['part']} (best hold {r['best_hold_on_part']}, "
+              f"{(r['physical'] or {}).get('mass_kg')} kg seen){'; held anyway' if r['success'] else ''}")
+    c = summary["hold_calibration"]
+    if c["n"]:
+        print(f"hold calibration: {c['n']} grasps, Brier {c['brier']:.3f} (hold_calibration.png)")
     return summary

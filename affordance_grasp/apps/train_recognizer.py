@@ -178,7 +178,7 @@ def train_recognizer(out: Path, scenes: int = 0, seed: int = 100000, epochs: int
     tr, va = is_taught & ~val, is_taught & val
     if tr.sum() < 10 or va.sum() < 5:
         raise InvalidInputError(f"too few labelled clusters to train ({int(tr.sum())} train, {int(va.sum())} val)")
-    cats = sorted(set(d["y"][is_taught]))
+    cats = sorted({str(c) for c in d["y"][is_taught]})
     lab = np.array([cats.index(c) if c in cats else -1 for c in d["y"]])
     model = ShapeRecognizer(cats)
     t0 = time.perf_counter()
@@ -199,7 +199,11 @@ def train_recognizer(out: Path, scenes: int = 0, seed: int = 100000, epochs: int
             pred = [max(f, key=f.get) for f in (fuse(h, s, w) for h, s in zip(np.array(heads)[va], np.array(shape)[va]))]
             fusion[w] = round(float(np.mean(np.array(pred) == d["y"][va])), 4)
         summary["val_top1_by_shape_weight"] = {str(k): v for k, v in fusion.items()}
-        summary["shape_weight"] = max(fusion, key=lambda w: (fusion[w], -abs(w - 0.5)))
+        # The best on validation; among weights within a point of it, the one nearest an even
+        # split: the twin's validation shares its textures with training, real objects do not.
+        best = max(fusion.values())
+        summary["shape_weight"] = min((w for w in fusion if fusion[w] >= best - 0.01), key=lambda w: abs(w - 0.5))
+        model.shape_weight = float(summary["shape_weight"])
     unseen = ~is_taught
     if unseen.any():
         held = sorted(set(d["y"][unseen]))

@@ -44,7 +44,9 @@ class AntipodalConfig:
     min_width: float = 0.004
     width_margin: float = 0.006        # opening must exceed the width by this much
     min_points_between: int = 5
-    max_foreign_between: int = 2       # points of anything but the target the pads may enclose (stray depth pixels)
+    max_foreign_between: int = 2       # points of another object the pads may enclose (stray depth pixels)
+    part_margin: float = 0.005         # m beyond the pads' width where another part of the object counts as touched
+    other_part_factor: float = 0.3     # quality kept by a grasp that would also touch a part not asked for
     min_pad_coverage: float = 0.5      # the part must span this fraction of the pads' width
     table_clearance: float = 0.0015    # fingertips stay this far above the table plane
     pregrasp_offset: float = 0.10      # swept approach length checked for collisions
@@ -313,11 +315,11 @@ class AntipodalGenerator(GraspGenerator):
                         "centre_of_mass": [round(float(c), 4) for c in est.com]}
         # A grasp that will not hold ranks below one that will, but grasps that all may slip
         # are still told apart by their contacts.
-        # A pad that also presses on a part not asked for (a pan's body beside its handle) touches
-        # what the request said to use less: the share of the squeezed points that are the part.
-        own = between / np.maximum(between + other_part[ok], 1)
-        quality = (self._quality(align * square[:, None], between, tilt, coverage[ok]) * (0.1 + 0.9 * hold)
-                   * (0.5 + 0.5 * own))
+        # The grasp serves the request when it holds and its pads touch only the part asked for
+        # (a mug's handle, not its body beside it): both weigh on the quality, and grasps that
+        # may fail either way are still told apart by their contacts.
+        only_part = np.where(other_part[ok] > 0, cfg.other_part_factor, 1.0)
+        quality = self._quality(align * square[:, None], between, tilt, coverage[ok]) * (0.1 + 0.9 * hold) * only_part
         order = np.argsort(-quality, kind="stable")
         T = np.tile(np.eye(4), (len(order), 1, 1))
         T[:, :3, :3], T[:, :3, 3] = R[order], tcp[order]
@@ -443,7 +445,11 @@ class AntipodalGenerator(GraspGenerator):
                 x, y, z = local.unbind(-1)
                 inner = (x.abs() <= g.finger_half_width) & (y.abs() < o) & (z >= g.finger_z_min) & (z <= g.finger_z_max)
                 foreign[i] = (inner & ~B[sel][None]).sum(1)
-                other_part[i] = (inner & B[sel][None] & ~T[sel][None]).sum(1)
+                # Another part of the same object within the pads' reach, or a pad's slide of
+                # a few millimetres beside it while closing, is touched too.
+                reach = ((x.abs() <= g.finger_half_width + cfg.part_margin) & (y.abs() < o)
+                         & (z >= g.finger_z_min) & (z <= g.finger_z_max))
+                other_part[i] = (reach & B[sel][None] & ~T[sel][None]).sum(1)
                 cols = torch.nonzero(T[sel]).squeeze(1)
                 if len(cols) == 0:
                     continue
