@@ -115,7 +115,8 @@ def _xy_span(points: np.ndarray) -> float:
 
 
 def split_pieces(cloud: SceneCloud, objects: Sequence[SceneObject], max_gap: float = 0.05,
-                 min_containment: float = 0.15, max_growth: float = 1.5) -> List[Tuple[int, int]]:
+                 min_containment: float = 0.15, max_growth: float = 1.5,
+                 recognizer: Optional[ShapeRecognizer] = None) -> List[Tuple[int, int]]:
     """Pairs of clusters that are one object the depth edge cut in two: a bowl's inside and its
     near outer wall lose the rim between them (its pixels drop out at the depth step), and come
     out as two clusters a few centimetres apart, one box inside the other, both looking like the
@@ -128,10 +129,27 @@ def split_pieces(cloud: SceneCloud, objects: Sequence[SceneObject], max_gap: flo
     for i, a in enumerate(objects):
         for b in objects[i + 1:]:
             kind = a.most_likely()
-            if not kind or kind != b.most_likely() or box_containment(a.box, b.box) < min_containment:
+            if not kind or kind != b.most_likely():
                 continue
-            pa, pb = cloud.points[cloud.cluster == a.index], cloud.points[cloud.cluster == b.index]
+            nested = box_containment(a.box, b.box) >= min_containment
+            if not nested and recognizer is None:
+                continue
+            sa, sb = cloud.cluster == a.index, cloud.cluster == b.index
+            pa, pb = cloud.points[sa], cloud.points[sb]
             if float(cKDTree(pa).query(pb, distance_upper_bound=max_gap)[0].min()) > max_gap:
+                continue
+            if not nested:
+                # Side by side (a pan's handle cut from its body, at the depth step of its rim):
+                # one object when the two together are shaped like that kind at least as surely
+                # as the pieces are. Two whole objects side by side are twice its size, and are not.
+                both = sa | sb
+                joined = recognizer.describe_clusters(cloud.points, cloud.normals, both.astype(int), [1],
+                                                      cloud.table_height)[0].get(kind, 0.0)
+                alone = recognizer.describe_clusters(cloud.points, cloud.normals, cloud.cluster,
+                                                     [a.index, b.index], cloud.table_height)
+                if joined < min(p.get(kind, 0.0) for p in alone):
+                    continue
+                pairs.append((a.index, b.index))
                 continue
             # Pieces of one object span it together no wider than the larger piece does alone
             # (a bowl's inside and its near wall are both about its diameter); two objects side
@@ -225,7 +243,7 @@ class GraspPipeline:
         if not boxes:
             raise EmptyCloudError("no object on the table: the cloud has no object cluster")
         objects = self.scene_objects(frame, cloud, query, boxes)
-        pieces = split_pieces(cloud, objects)
+        pieces = split_pieces(cloud, objects, recognizer=self.recognizer)
         if pieces:
             label: Dict[int, int] = {}          # where each joined cluster went
             for keep, merge in pieces:
@@ -321,6 +339,7 @@ class GraspPipeline:
         # Half the seeds go where the requested part's heat is: a narrow part (a handle loop, a
         # bottle's neck) holds few of the object's points and would otherwise get few candidates.
         weights = heat_at_points(amap.heatmap, cloud.pixels, self.scoring)
+        cloud.mass_range = self.parser.vocab.mass_range(q.object) if q.known_object else None
         if q.part and q.part == q.grasp_part:
             # The part to be held, for the mass model: a handle weighs less than what it carries.
             cloud.grip = cloud.target & (weights >= 0.5)

@@ -157,3 +157,20 @@ def test_a_handle_weighs_less_than_what_it_carries():
     # too few points on either side: one body
     assert estimate_mass(pts, 0.0, grip=np.zeros(len(pts), bool)).bodies == ()
     assert isinstance(two, MassEstimate)
+
+
+def test_a_known_kinds_typical_mass_replaces_the_seen_volume():
+    """A closed vessel seen from above looks solid: its volume at any density overstates it. The
+    kind's typical mass range is drawn instead; the centre of mass still comes from the shape."""
+    from affordance_grasp.affordance.query import Vocabulary
+    from affordance_grasp.grasping.hold import hold_probability
+    box = top_grid(0.0, 0.2, -0.1, 0.1, 0.2)                 # 8 L seen as solid
+    free = estimate_mass(box, 0.0)
+    known = estimate_mass(box, 0.0, mass_range=Vocabulary.load().mass_range("kettle"))
+    assert free.mass > 5 and known.mass_range == (0.8, 1.6) and 0.8 <= known.mass <= 1.6
+    np.testing.assert_allclose(known.com, free.com)
+    R, tcp = vertical_grasps([0.12])                       # 2 cm from its centre of mass
+    assert hold_probability(R, tcp, [0.02], known)[0] > hold_probability(R, tcp, [0.02], free)[0]
+    with pytest.raises(InvalidInputError, match="mass_range"):
+        estimate_mass(box, 0.0, mass_range=(1.0, 0.5))
+    assert Vocabulary.load().mass_range("not a kind") is None

@@ -65,6 +65,7 @@ class Vocabulary:
     sizes: Dict[str, List[str]] = field(default_factory=dict)
     ordinals: Dict[str, int] = field(default_factory=dict)
     generic_objects: List[str] = field(default_factory=list)
+    masses: Dict[str, List[float]] = field(default_factory=dict)   # kind -> typical [low, high] kg
 
     @classmethod
     def load(cls, path=None) -> "Vocabulary":
@@ -100,6 +101,11 @@ class Vocabulary:
         for c in self.colour_synonyms.values():
             if c not in self.colours:
                 raise ConfigError(f"{where}: colour synonym for unknown colour {c!r}")
+        for obj, rng in self.masses.items():
+            ok = (obj in self.objects and isinstance(rng, (list, tuple)) and len(rng) == 2
+                  and all(isinstance(x, (int, float)) for x in rng) and 0 < rng[0] <= rng[1])
+            if not ok:
+                raise ConfigError(f"{where}: masses[{obj}] must be a known object with [low, high] kg, 0 < low <= high")
         if set(self.positions) - set(POSITIONS) or set(self.sizes) - set(SIZES):
             raise ConfigError(f"{where}: positions must be among {POSITIONS}, sizes among {SIZES}")
 
@@ -126,6 +132,11 @@ class Vocabulary:
             return 1.0
         ta, tb = self.traits(a), self.traits(b)
         return len(ta & tb) / len(ta | tb) if ta and tb else 0.0
+
+    def mass_range(self, obj: str) -> Optional[Tuple[float, float]]:
+        """A known kind's typical mass (low, high) in kg, or None."""
+        rng = self.masses.get(obj)
+        return (float(rng[0]), float(rng[1])) if rng else None
 
     def called(self, obj: str) -> List[str]:
         """The other known kinds whose names hold ``obj``'s own word ("coffee cup" and "tea cup"

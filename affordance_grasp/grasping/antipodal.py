@@ -308,7 +308,7 @@ class AntipodalGenerator(GraspGenerator):
             body = cloud.body_mask()
             grip = cloud.grip_mask()
             est = estimate_mass(cloud.points[body], cloud.table_height, cfg.hold,
-                                None if grip is None else grip[body])
+                                None if grip is None else grip[body], cloud.mass_range)
             hold = hold_probability(R, tcp, width, est, cfg.hold, seed)
         rep.count("predicted to twist out (hold < 0.5)", int((hold < 0.5).sum()))
         rep.physical = {"mass_kg": round(float(est.mass), 3),

@@ -107,6 +107,7 @@ class SceneCloud:
                                        # target is one part of it (its weight acts at the body's centroid)
     grip: Optional[np.ndarray] = None  # (N,) bool: the part the fingers are to take, when known (the
                                        # requested part's heat): the mass model weighs it apart
+    mass_range: Optional[Tuple[float, float]] = None  # the target's typical mass (kg), when its kind is known
 
     def observed_free(self, points: np.ndarray, tol: float = 0.004) -> np.ndarray:
         """True where a point lies in front of the measured surface along its camera ray, i.e.

@@ -74,6 +74,9 @@ class MassEstimate:
     # (volume m^3, centroid (3,), density range kg/m^3) of each body: the part the fingers take
     # and the rest; empty when the object is one body of the nominal density.
     bodies: tuple = ()
+    # The kind's typical mass (low, high) kg when it is known: the draws take the mass from it
+    # (the bodies' densities then only place the centre of mass).
+    mass_range: tuple | None = None
 
 
 def column_volume(points: np.ndarray, table_height: float, cell: float = 0.005):
@@ -101,10 +104,22 @@ def column_volume(points: np.ndarray, table_height: float, cell: float = 0.005):
 
 
 def estimate_mass(points: np.ndarray, table_height: float, cfg: HoldConfig | None = None,
-                  grip: np.ndarray | None = None) -> MassEstimate:
+                  grip: np.ndarray | None = None, mass_range: tuple | None = None) -> MassEstimate:
     """The object's mass and centre of mass as far as its visible top surface tells. ``grip``
     (N,) bool marks the part the fingers take: it and the rest are then two bodies, each with
-    its density range (the nominal mass and centre use the middle of each range)."""
+    its density range (the nominal mass and centre use the middle of each range). A known
+    kind's ``mass_range`` (kg) replaces the volume's mass: a closed kettle seen from above looks
+    solid, and weighs what its thin walls do."""
+    est = _estimate_from_volume(points, table_height, cfg, grip)
+    if mass_range is None:
+        return est
+    lo, hi = (float(x) for x in mass_range)
+    if not (0 < lo <= hi and np.isfinite(hi)):
+        raise InvalidInputError(f"mass_range must be 0 < low <= high kg, got {mass_range}")
+    return MassEstimate(float(np.sqrt(lo * hi)), est.com, est.bodies, (lo, hi))
+
+
+def _estimate_from_volume(points, table_height, cfg, grip) -> MassEstimate:
     cfg = (cfg or HoldConfig()).validate()
     pts = np.asarray(points, float)
     volume, centre = column_volume(pts, table_height, cfg.cell)
@@ -196,6 +211,8 @@ def hold_probability(R: np.ndarray, tcp: np.ndarray, width: np.ndarray, est: Mas
     else:
         mass = est.mass * np.exp(rng.uniform(*np.log(cfg.density_range), k))
         com = np.tile(np.asarray(est.com, float), (k, 1))
+    if est.mass_range is not None:
+        mass = np.exp(rng.uniform(*np.log(est.mass_range), k))
     com = com + rng.normal(0, cfg.com_sigma, (k, 3)) * [1, 1, 0]
     weight = mass * (GRAVITY + cfg.lift_acceleration)
     held = np.zeros(n)

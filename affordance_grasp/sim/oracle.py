@@ -8,6 +8,8 @@ friction, contacts, lift), not perception.
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 from typing import List, Optional
 
 import numpy as np
@@ -56,7 +58,16 @@ def oracle_grasps(world: SimWorld, instance: str, part: str, generator: Optional
                   seed: int = 0) -> List[Grasp]:
     """Grasps on the true surface of ``part``, best quality first (may be empty)."""
     gen = generator or AntipodalGenerator()
-    return gen.generate(ground_truth_cloud(world, instance, part, seed=seed), seed=seed)
+    cloud = ground_truth_cloud(world, instance, part, seed=seed)
+    # The kind is known here, as it is to the pipeline once grounding has named it.
+    cloud.mass_range = _vocabulary().mass_range(world.objects[instance].spec.category)
+    return gen.generate(cloud, seed=seed)
+
+
+@lru_cache(maxsize=1)
+def _vocabulary():
+    from ..affordance.query import Vocabulary
+    return Vocabulary.load()
 
 
 def graspable_parts(spec) -> List[str]:
