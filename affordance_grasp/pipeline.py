@@ -116,7 +116,7 @@ def _xy_span(points: np.ndarray) -> float:
 
 def split_pieces(cloud: SceneCloud, objects: Sequence[SceneObject], max_gap: float = 0.05,
                  min_containment: float = 0.15, max_growth: float = 1.5,
-                 recognizer: Optional[ShapeRecognizer] = None) -> List[Tuple[int, int]]:
+                 recognizer: Optional[ShapeRecognizer] = None, shape_gap: float = 0.08) -> List[Tuple[int, int]]:
     """Pairs of clusters that are one object the depth edge cut in two: a bowl's inside and its
     near outer wall lose the rim between them (its pixels drop out at the depth step), and come
     out as two clusters a few centimetres apart, one box inside the other, both looking like the
@@ -124,7 +124,9 @@ def split_pieces(cloud: SceneCloud, objects: Sequence[SceneObject], max_gap: flo
     them from a cup standing in front of a pot; the reasoning head naming both the same kind,
     and the span, are what decide. The boxes need only overlap a little: a cup's or a teacup's
     near wall and its inside overlap by 0.2-0.45 of the smaller box (measured on 240 rendered
-    requests), and a saucepan's handle cut from its body by 0.3."""
+    requests), and a saucepan's handle cut from its body by 0.3. With the shape ``recognizer``,
+    pieces up to ``shape_gap`` apart that lie side by side, or span more together, are one object
+    when together they are shaped most like that kind: two whole objects side by side are not."""
     pairs = []
     for i, a in enumerate(objects):
         for b in objects[i + 1:]:
@@ -136,20 +138,18 @@ def split_pieces(cloud: SceneCloud, objects: Sequence[SceneObject], max_gap: flo
                 continue
             sa, sb = cloud.cluster == a.index, cloud.cluster == b.index
             pa, pb = cloud.points[sa], cloud.points[sb]
-            if float(cKDTree(pa).query(pb, distance_upper_bound=max_gap)[0].min()) > max_gap:
+            reach = max_gap if recognizer is None else shape_gap
+            if float(cKDTree(pa).query(pb, distance_upper_bound=reach)[0].min()) > reach:
                 continue
-            if not nested:
-                # Side by side (a pan's handle cut from its body, at the depth step of its rim):
-                # one object when the two together are shaped like that kind at least as surely
-                # as the pieces are. Two whole objects side by side are twice its size, and are not.
-                both = sa | sb
-                joined = recognizer.describe_clusters(cloud.points, cloud.normals, both.astype(int), [1],
-                                                      cloud.table_height)[0].get(kind, 0.0)
-                alone = recognizer.describe_clusters(cloud.points, cloud.normals, cloud.cluster,
-                                                     [a.index, b.index], cloud.table_height)
-                if joined < min(p.get(kind, 0.0) for p in alone):
-                    continue
-                pairs.append((a.index, b.index))
+            if recognizer is not None and not (nested and _xy_span(np.vstack([pa, pb])) <= max_growth * max(
+                    _xy_span(pa), _xy_span(pb))):
+                # Side by side, or wider together (a pan's handle cut from its body at the depth
+                # step of its rim, a kettle's handle above it): one object when the two together
+                # are shaped most like that kind. Two whole objects side by side are twice its size.
+                joined = recognizer.describe_clusters(cloud.points, cloud.normals, (sa | sb).astype(int), [1],
+                                                      cloud.table_height)[0]
+                if max(joined, key=joined.get) == kind and joined[kind] >= 0.5:
+                    pairs.append((a.index, b.index))
                 continue
             # Pieces of one object span it together no wider than the larger piece does alone
             # (a bowl's inside and its near wall are both about its diameter); two objects side
