@@ -220,6 +220,8 @@ class GraspPipeline:
                                                        cloud.table_height)
             probs = [fuse(p, sp, self.recognizer.shape_weight) for p, sp in zip(probs, shapes)]
         presence = getattr(getattr(self.predictor, "cfg", None), "presence_threshold", None) or PRESENCE_THRESHOLD
+        if self.recognizer is not None and self.recognizer.presence_threshold is not None:
+            presence = self.recognizer.presence_threshold      # set on the fused probabilities
         vocab = self.parser.vocab
         objects = []
         for i, p in zip(ids, probs):

@@ -32,6 +32,9 @@ class ShapeRecognizer(nn.Module):
         self.categories = list(categories)
         self.hidden = hidden
         self.shape_weight = float(shape_weight)   # its weight against the reasoning head (set on validation)
+        # The fused probability from which an object counts as a kind (set on validation for at
+        # most 1 % of requests for a kind not in view accepted); None: the predictor's own.
+        self.presence_threshold: Optional[float] = None
         self.register_buffer("mean", torch.zeros(N_FEATURES))
         self.register_buffer("std", torch.ones(N_FEATURES))
         self.register_buffer("temperature", torch.ones(()))
@@ -55,7 +58,8 @@ class ShapeRecognizer(nn.Module):
     def save(self, path: Path) -> None:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         torch.save({"state_dict": self.state_dict(), "categories": self.categories, "hidden": self.hidden,
-                    "features": list(FEATURE_NAMES), "shape_weight": self.shape_weight}, path)
+                    "features": list(FEATURE_NAMES), "shape_weight": self.shape_weight,
+                    "presence_threshold": self.presence_threshold}, path)
 
     @classmethod
     def load(cls, path: Path) -> "ShapeRecognizer":
@@ -68,6 +72,8 @@ class ShapeRecognizer(nn.Module):
             raise ConfigError(f"{path} was trained on other shape features; retrain it")
         model = cls(blob["categories"], int(blob["hidden"]), float(blob.get("shape_weight", 0.5)))
         model.load_state_dict(blob["state_dict"])
+        presence = blob.get("presence_threshold")
+        model.presence_threshold = None if presence is None else float(presence)
         return model.eval()
 
 

@@ -144,6 +144,32 @@ def _fit_temperature(model: ShapeRecognizer, X: np.ndarray, y: np.ndarray) -> fl
     return t_val
 
 
+THRESHOLDS = (0.06, 0.08, 0.1, 0.12, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6)
+MAX_FALSE_ACCEPT = 0.01    # of requests for a kind not in view, in scenes like the validation ones
+
+
+def _presence_threshold(model: ShapeRecognizer, heads, shapes, d, va) -> dict:
+    """The lowest fused probability at which an object counts as a kind, such that a request
+    for a kind not in view is accepted in at most ``MAX_FALSE_ACCEPT`` of scenes (each of the
+    validation scenes' size, every wrong kind of every object a possible false accept), with the
+    share of present objects it would refuse."""
+    idx = np.nonzero(va)[0]
+    pos, wrong = [], []
+    for i in idx:
+        f = fuse(heads[i], shapes[i], model.shape_weight)
+        pos.append(f.get(str(d["y"][i]), 0.0))
+        wrong += [v for c, v in f.items() if c != d["y"][i]]
+    pos, wrong = np.array(pos), np.array(wrong)
+    per_scene = float(np.mean(np.unique(d["seed"][idx], return_counts=True)[1]))
+    table = []
+    for t in THRESHOLDS:
+        fa = 1 - (1 - float(np.mean(wrong >= t))) ** per_scene
+        table.append({"threshold": t, "false_accept": round(fa, 4), "present_refused": round(float(np.mean(pos < t)), 4)})
+    ok = [r for r in table if r["false_accept"] <= MAX_FALSE_ACCEPT]
+    pick = ok[0] if ok else table[-1]
+    return {**pick, "objects_per_scene": round(per_scene, 2), "table": table}
+
+
 def _confusion_png(path: Path, true: List[str], pred: List[str], rows: List[str], cols: List[str], title: str) -> None:
     import matplotlib
     matplotlib.use("Agg")
@@ -204,6 +230,8 @@ def train_recognizer(out: Path, scenes: int = 0, seed: int = 100000, epochs: int
         best = max(fusion.values())
         summary["shape_weight"] = min((w for w in fusion if fusion[w] >= best - 0.01), key=lambda w: abs(w - 0.5))
         model.shape_weight = float(summary["shape_weight"])
+        summary["presence"] = _presence_threshold(model, heads, shape, d, va)
+        model.presence_threshold = summary["presence"]["threshold"]
     unseen = ~is_taught
     if unseen.any():
         held = sorted(set(d["y"][unseen]))
