@@ -33,6 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
     sc.add_argument("--out", type=Path, default=Path("out/sim-check"))
     sc.add_argument("--no-depth-noise", dest="depth_noise", action="store_false",
                     help="save noiseless depth (the RealSense-like noise model is on by default)")
+    sc.add_argument("--pick", choices=("best", "random"), default="best",
+                    help="execute the best reachable oracle grasp, or a random reachable one (spreads the "
+                         "predicted hold probabilities for the calibration)")
     _objects_args(sc)
     b = sub.add_parser("bench", help="run the perception-to-grasp pipeline per strategy; writes results.json + PNGs")
     b.add_argument("--strategy", default="all", help="affordance | oracle | quality | center | random, or several joined by commas (affordance,oracle), or all")
@@ -171,7 +174,7 @@ def main(argv=None) -> int:
     try:
         if args.command == "sim-check":
             from .apps.sim_check import sim_check
-            sim_check(args.trials, args.seed, args.out, args.depth_noise, args.categories, args.objects)
+            sim_check(args.trials, args.seed, args.out, args.depth_noise, args.categories, args.objects, args.pick)
             print(f"wrote {args.out / 'summary.json'}")
         elif args.command == "bench":
             from .apps.bench import bench

@@ -21,6 +21,11 @@ def test_sim_check_cli_writes_summary_and_pngs(tmp_path):
     assert s["n_trials"] == 2 and len(s["trials"]) == 2
     assert set(s) >= {"success_rate", "part_correct_rate", "per_category", "machine"}
     assert 0.0 <= s["success_rate"] <= 1.0
+    # what the hold model predicted for each executed grasp, and its calibration
+    assert {"holdable_as_asked", "not_holdable_as_asked", "hold_calibration"} <= set(s)
+    for t in s["trials"]:
+        if "hold_predicted" in t:
+            assert 0.0 <= t["hold_predicted"] <= 1.0 and t["physical"]["mass_kg"] > 0
     for t in s["trials"]:
         for kind in ("rgb", "depth", "parts"):
             assert (tmp_path / "trials" / f"{t['trial']:03d}_{kind}.png").stat().st_size > 1000
@@ -54,6 +59,25 @@ def test_choose_cli_reports_object_choice_per_kind_of_request(tmp_path, capsys):
     assert main(["choose", "--trials", "1", "--out", str(tmp_path / "b"), "--predictor", str(bad)]) == 2
     assert "missing.pt does not exist" in capsys.readouterr().err
     assert refusal_kind("no knife in view (I see: mug 0.93)") == "not in view"
+
+
+def test_choose_absent_asks_for_kinds_not_in_view(tmp_path, capsys):
+    from affordance_grasp.cli import main
+    assert main(["choose", "--absent", "--trials", "3", "--seed", "7", "--out", str(tmp_path)]) == 0
+    s = json.loads((tmp_path / "absent.json").read_text())
+    assert s["n"] == 3 and 0.0 <= s["refused_rate"] <= 1.0
+    for r in s["trials"]:
+        assert r["absent"] not in r["present"] and r["reason"]
+    assert len(s["accepted"]) == sum(not r["refused"] for r in s["trials"])
+    assert "for something not in view" in capsys.readouterr().out
+    # the shape recognizer can be switched off for a comparison; a missing checkpoint is named
+    off = tmp_path / "off.yaml"
+    off.write_text("checkpoint: ''\n")
+    assert main(["choose", "--absent", "--trials", "1", "--out", str(tmp_path / "o"), "--recognizer", str(off)]) == 0
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(f"checkpoint: {tmp_path / 'nope.pt'}\n")
+    assert main(["choose", "--trials", "1", "--out", str(tmp_path / "b"), "--recognizer", str(bad)]) == 2
+    assert "no recognizer checkpoint" in capsys.readouterr().err
 
 
 def test_bench_cli_writes_results_comparison_and_overlays(tmp_path):

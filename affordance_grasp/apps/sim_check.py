@@ -14,6 +14,7 @@ from tqdm import tqdm
 
 from ..execution.ik import PandaIK
 from ..execution.sim_executor import SimExecutor
+from ..errors import InvalidInputError
 from ..grasping.antipodal import AntipodalGenerator
 from ..sim.camera import DepthNoise, SimCamera
 from ..sim.ground_truth import object_masks
@@ -29,7 +30,10 @@ MAX_CHECKED = 40  # reachability checks (no motion) spent finding the one execut
 
 
 def run_trial(trial: int, seed: int, out: Path, ik: PandaIK, gen: AntipodalGenerator, depth_noise: bool = True,
-              categories: Optional[Sequence[str]] = None) -> dict:
+              categories: Optional[Sequence[str]] = None, pick: str = "best") -> dict:
+    """One oracle trial. ``pick`` "best" executes the best reachable oracle grasp; "random" a
+    reachable one drawn at random, so the executed grasps spread over predicted hold
+    probabilities (for the calibration)."""
     rng = np.random.default_rng(seed)
     scene = sample_scene(seed, SceneConfig(categories=categories))
     world = scene.build()
@@ -49,7 +53,10 @@ def run_trial(trial: int, seed: int, out: Path, ik: PandaIK, gen: AntipodalGener
     grasps = oracle_grasps(world, instance, part, gen, seed)
     executor = SimExecutor(world, ik=ik)
     chosen, checked = None, 0
-    for g in grasps[:MAX_CHECKED]:
+    order = grasps[:MAX_CHECKED]
+    if pick == "random":
+        order = [grasps[i] for i in rng.permutation(len(grasps))[:MAX_CHECKED]]
+    for g in order:
         checked += 1
         if executor.check_reachable(g):
             chosen = g
@@ -106,7 +113,7 @@ def calibration(results: Sequence[dict], path: Optional[Path] = None, bins: int 
 
 
 def sim_check(trials: int, seed: int, out: Path, depth_noise: bool = True,
-              categories: Optional[Sequence[str]] = None, objects: Sequence[Path] = ()) -> dict:
+              categories: Optional[Sequence[str]] = None, objects: Sequence[Path] = (), pick: str = "best") -> dict:
     """Oracle grasps in ``trials`` seeded scenes of ``categories`` (default: every category, the
     ``objects`` files' included)."""
     if objects:
@@ -114,7 +121,9 @@ def sim_check(trials: int, seed: int, out: Path, depth_noise: bool = True,
         categories = categories or names
     out.mkdir(parents=True, exist_ok=True)
     ik, gen = PandaIK(), AntipodalGenerator()
-    results = [run_trial(i, seed + i, out, ik, gen, depth_noise, categories)
+    if pick not in ("best", "random"):
+        raise InvalidInputError(f"pick must be 'best' or 'random', got {pick!r}")
+    results = [run_trial(i, seed + i, out, ik, gen, depth_noise, categories, pick)
                for i in tqdm(range(trials), desc="sim-check", unit="trial")]
     per_cat = defaultdict(list)
     for r in results:
