@@ -159,6 +159,14 @@ def split_pieces(cloud: SceneCloud, objects: Sequence[SceneObject], max_gap: flo
     return pairs
 
 
+def mark_hold_inputs(cloud: SceneCloud, query: AffordanceQuery, heat: np.ndarray, vocab) -> None:
+    """What the request tells the mass model, set on ``cloud``: the part to be held (the
+    requested part's heat at each point, >= 0.5, when the fingers go on the part asked for: a
+    handle weighs less than what it carries) and the kind's typical mass when the kind is known."""
+    cloud.mass_range = vocab.mass_range(query.object) if query.known_object else None
+    cloud.grip = cloud.target & (np.asarray(heat) >= 0.5) if query.part and query.part == query.grasp_part else None
+
+
 def mask_box(mask: np.ndarray) -> np.ndarray:
     vs, us = np.nonzero(mask)
     if len(vs) == 0:
@@ -341,10 +349,7 @@ class GraspPipeline:
         # Half the seeds go where the requested part's heat is: a narrow part (a handle loop, a
         # bottle's neck) holds few of the object's points and would otherwise get few candidates.
         weights = heat_at_points(amap.heatmap, cloud.pixels, self.scoring)
-        cloud.mass_range = self.parser.vocab.mass_range(q.object) if q.known_object else None
-        if q.part and q.part == q.grasp_part:
-            # The part to be held, for the mass model: a handle weighs less than what it carries.
-            cloud.grip = cloud.target & (weights >= 0.5)
+        mark_hold_inputs(cloud, q, weights, self.parser.vocab)
         grasps = self.generator.generate(cloud, seed=seed, seed_weights=weights)
         t["grasp_generation"] = time.perf_counter() - t0
         report = getattr(self.generator, "last_report", None)

@@ -19,7 +19,7 @@ from ..execution.ik import PandaIK
 from ..execution.sim_executor import SimExecutor
 from ..grasping.antipodal import AntipodalGenerator
 from ..grasping.cloud import build_scene_cloud
-from ..pipeline import GraspPipeline, mask_box
+from ..pipeline import GraspPipeline, mark_hold_inputs, mask_box
 from ..timing import StageTimes
 from ..errors import AffordanceGraspError, EmptyCloudError
 from ..selection.fallback import execute_with_fallback
@@ -168,6 +168,9 @@ class Bench:
         for source in sorted({s if s in sources else "uniform" for s in self.strategies}):
             t1 = time.perf_counter()
             weights = heat_at_points(sources[source].heatmap, cloud.pixels) if source in sources else None
+            # As the pipeline does: the part to hold from this source's heat, the kind's mass.
+            mark_hold_inputs(cloud, query, weights if weights is not None else np.zeros(len(cloud)),
+                             self.parser.vocab)
             try:
                 candidates[source] = self.generator.generate(cloud, seed=seed, seed_weights=weights)
             except EmptyCloudError:
