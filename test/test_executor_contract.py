@@ -250,6 +250,21 @@ def test_an_empty_or_slipped_grasp_is_reported_and_the_arm_backs_out():
     out = ex.execute(top_down(width=0.03))
     assert out.failure_reason is FailureReason.SLIPPED
     assert "detach" in double.calls.names()
+    # A gripper that never closed (stuck at its 8 cm opening) reads wider than the object, not
+    # as a hold: nothing is attached or lifted.
+    double, ex = backend(closes_to=0.08)
+    out = ex.execute(top_down(width=0.03))
+    assert not out.success and out.failure_reason is FailureReason.EMPTY_GRASP
+    assert "attach" not in double.calls.names()[double.calls.names().index("gripper_close"):]
+
+
+def test_holds_checks_the_width_on_both_sides():
+    from affordance_grasp.execution.gripper import holds
+    assert holds(0.029, 0.03, 0.005) and holds(0.038, 0.03, 0.005)
+    assert not holds(0.02, 0.03, 0.005)             # closed past the object: fingers met
+    assert not holds(0.08, 0.03, 0.005)             # never closed on it
+    assert not holds(float("nan"), 0.03, 0.005)
+    assert holds(0.05, 0.03, 0.005, open_tolerance=0.03)
 
 
 def test_cancel_stops_the_motion_and_retreats():

@@ -37,7 +37,10 @@ class Gripper(abc.ABC):
         """Stop a motion in progress where the driver can (default: nothing to stop)."""
 
 
-def holds(measured: float, expected: float, tolerance: float) -> bool:
+def holds(measured: float, expected: float, tolerance: float, open_tolerance: float | None = None) -> bool:
     """Whether the fingers rest on an object about ``expected`` wide: closed past it by more
-    than ``tolerance`` they met each other (or the object slipped out)."""
-    return math.isfinite(measured) and measured >= expected - tolerance
+    than ``tolerance`` they met each other (or the object slipped out); stopped wider than it by
+    more than ``open_tolerance`` (default twice ``tolerance``: the width was estimated from one
+    view) they never closed on it, or closed on something else."""
+    upper = 2 * tolerance if open_tolerance is None else open_tolerance
+    return math.isfinite(measured) and expected - tolerance <= measured <= expected + upper
