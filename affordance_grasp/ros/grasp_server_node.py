@@ -41,6 +41,9 @@ PARAMS = [
           (0.0, 1.0)),
     Param("redetect_after_slip", True, "after a grasp slipped (the object may have moved), detect again on a "
           "frame captured after the motion and spend the remaining attempts on the new candidates"),
+    Param("fresh_frame", True, "the first detection of a request uses only a frame captured after the request "
+          "arrived (a scene that changed just before the call is never planned on an older frame; costs up to one "
+          "camera period); false: the newest frame the planner holds"),
 ]
 
 
@@ -115,9 +118,12 @@ class GraspServerNode(Node):
         def detect(after_motion: bool):
             feedback("capturing", result["attempts"])
             req = DetectGrasps.Request(query=query, top_k=self.p["top_k"], pick_any=pick_any)
-            if after_motion:
-                # The executor has retreated; only a frame from now on shows where the object lies.
+            if after_motion or self.p["fresh_frame"]:
+                # Only a frame from now on shows the scene as it is: the executor has retreated, or
+                # the world changed just before the call (the planner's newest frame may lag the
+                # camera by a frame or two, and showed the scene before).
                 req.not_before = self.get_clock().now().to_msg()
+            if after_motion:
                 self.get_logger().info(f"grasp_object {query!r}: the object may have moved; detecting again")
             feedback("predicting", result["attempts"])
             t_det = time.perf_counter()
