@@ -211,7 +211,7 @@ class GraspPipeline:
             f"the {q.object.replace('_', ' ') or 'object'} (about {physical['mass_kg']:.2f} kg seen) cannot be held by "
             f"its {part}: the best grasp there holds in {best.hold:.0%} of the friction, mass and centre-of-mass draws; "
             f"its weight needs {float(needed[0]):.2f} N m about the grasp, the pads resist {float(resisted[0]):.2f} "
-            f"N m at friction {cfg.friction}{other}", {"physical": physical, "best_hold_on_part": best.hold})
+            f"N m at friction {cfg.friction} with {cfg.torsion_radius * 1000:.0f} mm contact patches{other}", {"physical": physical, "best_hold_on_part": best.hold})
 
     def recognisable(self) -> List[str]:
         """The categories the predictor's reasoning head was taught."""

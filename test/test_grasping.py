@@ -306,7 +306,7 @@ def test_collision_sweep_agrees_with_a_per_candidate_check(gen):
     outcomes = []
     # One candidate per chunk tests each hand's own bounds; the default, bounds shared by a chunk.
     for scene, chunk in ((free, 1), (cloud, 1), (free, 64), (cloud, 64)):
-        hit, low, between, foreign, _, _, _ = gen._collision_free(R, tcp, width, scene, chunk=chunk)
+        hit, low, between, foreign, _, _, _, _ = gen._collision_free(R, tcp, width, scene, chunk=chunk)
         pts, tgt = scene.points[scene.objects], (scene.target & scene.objects)[scene.objects]
         for n in np.nonzero(~low)[0]:
             x, y, z = ((pts - tcp[n]) @ R[n]).T
@@ -369,11 +369,18 @@ def test_heavy_tools_are_grasped_near_their_centre_of_mass(gen, ik, category):
     from affordance_grasp.grasping.hold import lever_arms
     from affordance_grasp.selection.strategies import heatmap_from_mask, rank
     from affordance_grasp.types import AffordanceQuery
+    from affordance_grasp.affordance.query import Vocabulary
+    from affordance_grasp.pipeline import mark_hold_inputs
+    from affordance_grasp.selection.scoring import heat_at_points
     seed, world, frame, m = _visible_scene(category, "handle")
     cloud = build_scene_cloud(frame, target_mask=m.object_mask)
-    grasps = gen.generate(cloud, seed=seed)
     q = AffordanceQuery("test", category, "grasp", "handle")
-    ranked = rank("oracle", grasps, frame, amap=heatmap_from_mask(m.parts["handle"], q))
+    amap = heatmap_from_mask(m.parts["handle"], q)
+    # What the pipeline knows once it has named the object: its kind and where the handle is.
+    heat = heat_at_points(amap.heatmap, cloud.pixels)
+    mark_hold_inputs(cloud, q, heat, Vocabulary.load())
+    grasps = gen.generate(cloud, seed=seed, seed_weights=heat)
+    ranked = rank("oracle", grasps, frame, amap=amap)
     assert ranked and ranked[0].affordance_score > 0.5, gen.last_report.summary()
     com = world.data.xipos[mujoco.mj_name2id(world.model, mujoco.mjtObj.mjOBJ_BODY, f"{category}_0")]
     on_handle = [r for r in ranked if r.affordance_score > 0.5]

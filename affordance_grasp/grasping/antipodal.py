@@ -45,6 +45,11 @@ class AntipodalConfig:
     width_margin: float = 0.006        # opening must exceed the width by this much
     min_points_between: int = 5
     max_foreign_between: int = 2       # points of another object the pads may enclose (stray depth pixels)
+    # The pads' contact patch (its equal-area radius sets the torsional friction): points within
+    # the rubber's give of the outermost one, plus one sample spacing; at least an edge's strip.
+    patch_depth: float = 0.002         # m: the Franka pad's rubber conforms by about this much
+    patch_sample: float = 0.004        # m: the cloud's sample spacing (voxel), added to each extent
+    min_patch_radius: float = 0.002    # m: an edge or a thin wire still presses a strip
     part_margin: float = 0.005         # m beyond the pads' width where another part of the object counts as touched
     other_part_factor: float = 0.3     # quality kept by a grasp that would also touch a part not asked for
     min_pad_coverage: float = 0.5      # the part must span this fraction of the pads' width
@@ -281,7 +286,7 @@ class AntipodalGenerator(GraspGenerator):
         with rep.times.stage("re-centring"):
             tcp, width = self._recentre(R, tcp, width, cloud)
         with rep.times.stage("collision sweep"):
-            hit, low, between, foreign, other_part, coverage, touch = self._collision_free(R, tcp, width, cloud)
+            hit, low, between, foreign, other_part, coverage, touch, patch = self._collision_free(R, tcp, width, cloud)
         rep.remove("hand below the table", int(low.sum()))
         rep.remove("fingers or palm hit the scene", int((hit & ~low).sum()))
         other = ~hit & ~low & (foreign > cfg.max_foreign_between)
@@ -309,7 +314,7 @@ class AntipodalGenerator(GraspGenerator):
             grip = cloud.grip_mask()
             est = estimate_mass(cloud.points[body], cloud.table_height, cfg.hold,
                                 None if grip is None else grip[body], cloud.mass_range)
-            hold = hold_probability(R, tcp, width, est, cfg.hold, seed)
+            hold = hold_probability(R, tcp, width, est, cfg.hold, seed, radius=patch[ok])
         rep.count("predicted to twist out (hold < 0.5)", int((hold < 0.5).sum()))
         rep.physical = {"mass_kg": round(float(est.mass), 3),
                         "centre_of_mass": [round(float(c), 4) for c in est.com]}
@@ -418,6 +423,8 @@ class AntipodalGenerator(GraspGenerator):
         other_part = torch.zeros(n, dtype=torch.long, device=dev)
         span = torch.zeros(n, dtype=torch.float32, device=dev)
         contact = torch.zeros((n, 2, 3), dtype=torch.float32, device=dev)   # TCP frame, -y side then +y side
+        patch = torch.full((n,), cfg.min_patch_radius, dtype=torch.float32, device=dev)  # equal-area radius, m
+        pad_height = g.finger_z_max - g.finger_z_min
         with torch.no_grad():
             # A hand below the table is rejected already: only the others are swept.
             todo = np.nonzero(~low)[0]
@@ -470,11 +477,24 @@ class AntipodalGenerator(GraspGenerator):
                 rows = torch.arange(len(i), device=dev)
                 contact[i, 0] = local[rows, lo_i]
                 contact[i, 1] = local[rows, hi_i]
+                # The contact patch on each pad: the part's points within the rubber's give of the
+                # outermost one on that side, their extent along the pad's width (x) and height (z).
+                # A flat-sided handle fills the pad; a thin round one touches a strip.
+                radius = torch.full((len(i),), np.inf, device=dev)
+                for side, y0 in ((-1, local[rows, lo_i, 1]), (1, local[rows, hi_i, 1])):
+                    near = inner & ((y - y0[:, None]) * side >= -cfg.patch_depth)
+                    ext = []
+                    for c in (x, z):
+                        ext.append((torch.where(near, c, -inf).max(1).values
+                                    - torch.where(near, c, inf).min(1).values).clamp(min=0) + cfg.patch_sample)
+                    r = torch.sqrt(ext[0].clamp(max=2 * g.finger_half_width) * ext[1].clamp(max=pad_height) / np.pi)
+                    radius = torch.minimum(radius, r)
+                patch[i] = radius.clamp(min=cfg.min_patch_radius)
         # How much of the pads' width the part fills: a grasp on the very end of a handle has the part
         # under one edge of the pads only, and twists out when lifted.
         coverage = np.clip(span.cpu().numpy() / (2 * g.finger_half_width), 0, 1)
         return (hit.cpu().numpy(), low, between.cpu().numpy(), foreign.cpu().numpy(), other_part.cpu().numpy(),
-                coverage, contact.cpu().numpy().astype(np.float64))
+                coverage, contact.cpu().numpy().astype(np.float64), patch.cpu().numpy().astype(np.float64))
 
     def _recentre(self, R, tcp, width, cloud: SceneCloud, chunk: int = 256):
         """Slide each grasp along the pad width (TCP x) onto the middle of its widest chord, and

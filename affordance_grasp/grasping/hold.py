@@ -171,14 +171,14 @@ def hold_factor(R: np.ndarray, tcp: np.ndarray, width: np.ndarray, com: np.ndarr
 
 
 def hold_load(R: np.ndarray, tcp: np.ndarray, width: np.ndarray, com: np.ndarray, weight: float,
-              friction: float, cfg: HoldConfig) -> tuple:
+              friction: float, cfg: HoldConfig, radius=None) -> tuple:
     """(needed, resisted) torques (N,) in N m about the grasp: the load's torque about the
     closing axis against the pads' torsional friction, and across it against their couple,
     combined as the larger share of each (returned as the torque needed and the torque the
     pads resist on the axis that is loaded most)."""
     torsion, bending = lever_arms(R, tcp, com)
     mu_f = friction * cfg.grip_force
-    cap_t = 2 * mu_f * 2 / 3 * cfg.torsion_radius
+    cap_t = 2 * mu_f * 2 / 3 * _radius(radius, len(tcp), cfg)
     cap_b = mu_f * np.maximum(np.asarray(width, float), 2 * cfg.torsion_radius)
     share_t, share_b = weight * torsion / cap_t, weight * bending / cap_b
     torsion_rules = share_t >= share_b
@@ -187,8 +187,18 @@ def hold_load(R: np.ndarray, tcp: np.ndarray, width: np.ndarray, com: np.ndarray
     return needed, resisted
 
 
+def _radius(radius, n: int, cfg: HoldConfig) -> np.ndarray:
+    """(N,) contact patch radius of each grasp: measured (``radius``), else the configured one."""
+    if radius is None:
+        return np.full(n, cfg.torsion_radius)
+    r = np.asarray(radius, float).reshape(-1)
+    if r.shape != (n,) or not (np.isfinite(r).all() and (r > 0).all()):
+        raise InvalidInputError(f"contact patch radius must be {n} positive numbers")
+    return r
+
+
 def hold_probability(R: np.ndarray, tcp: np.ndarray, width: np.ndarray, est: MassEstimate,
-                     cfg: HoldConfig | None = None, seed: int = 0) -> np.ndarray:
+                     cfg: HoldConfig | None = None, seed: int = 0, radius=None) -> np.ndarray:
     """(N,) probability that each grasp holds the object through the lift: the share of
     ``cfg.samples`` draws of friction, density and centre of mass (within their uncertainty) in
     which the gravity-plus-lift torque about the grasp stays within the pads' friction (torsion
@@ -215,11 +225,12 @@ def hold_probability(R: np.ndarray, tcp: np.ndarray, width: np.ndarray, est: Mas
         mass = np.exp(rng.uniform(*np.log(est.mass_range), k))
     com = com + rng.normal(0, cfg.com_sigma, (k, 3)) * [1, 1, 0]
     weight = mass * (GRAVITY + cfg.lift_acceleration)
+    r = _radius(radius, n, cfg)
     held = np.zeros(n)
     for j in range(k):
         torsion, bending = lever_arms(R, tcp, com[j])
         mu_f = mu[j] * cfg.grip_force
-        load_t = weight[j] * torsion / (2 * mu_f * 2 / 3 * cfg.torsion_radius)
+        load_t = weight[j] * torsion / (2 * mu_f * 2 / 3 * r)
         load_b = weight[j] * bending / (mu_f * np.maximum(np.asarray(width, float), 2 * cfg.torsion_radius))
         held += (load_t ** 2 + load_b ** 2) <= 1.0
     return held / k
