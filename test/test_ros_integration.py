@@ -155,6 +155,29 @@ def test_detect_then_grasp_an_easy_scene(ros):
     assert {"detect_affordance", "detect_grasp_generation", "execution", "total"} <= set(stages)
 
 
+def test_grasp_object_plans_on_a_frame_captured_after_the_request(ros):
+    """A task planner that changes the scene and calls grasp_object at once gets grasps planned
+    on the scene as it is: the first detection takes only a frame captured after the request.
+    (The planner's newest frame can lag the camera; the demo planned each trial on the previous
+    scene's frame before this.)"""
+    from affordance_grasp.msg import AffordanceMap
+    from affordance_grasp.ros.common import latched_qos
+    maps = []
+    sub = ros["node"].create_subscription(AffordanceMap, "affordance_map",
+                                          lambda m: maps.append((time.time(), m)), latched_qos())
+    try:
+        r = _call(ros["reset"], SampleScene.Request(seed=EASY_SEED, categories=["hammer"]))
+        assert r.success, r.message
+        sent = time.time()
+        g = _call(ros["grasp"], GraspObject.Request(query="hold the hammer's handle", execute=False))
+        assert g.success, g.message
+        m = wait_for(lambda: next((m for t, m in reversed(maps) if t > sent), None), 10,
+                     "the affordance map of this request")
+        assert m.header.stamp.sec + m.header.stamp.nanosec * 1e-9 >= sent
+    finally:
+        ros["node"].destroy_subscription(sub)
+
+
 @pytest.mark.parametrize("query, expect", [("", "empty query"), ("xyzzy", "did not understand"),
                                            ("lift the bowl by the rim", "no bowl in view")])
 def test_bad_or_absent_queries_fail_clearly_and_nothing_moves(ros, query, expect):
