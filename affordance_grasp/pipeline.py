@@ -27,7 +27,7 @@ from .errors import CannotHoldError, EmptyCloudError, InvalidInputError, NoGrasp
 from .grasping.antipodal import AntipodalGenerator
 from .grasping.base import GraspGenerator
 from .grasping.cloud import CloudConfig, SceneCloud, build_scene_cloud
-from .grasping.hold import HoldConfig, hold_load
+from .grasping.hold import GRAVITY, HoldConfig, hold_load
 from .selection.scoring import ScoringConfig, heat_at_points, score_grasps
 from .timing import StageTimes
 from .types import AffordanceMap, AffordanceQuery, Grasp, RGBDFrame, SceneBox, SceneModel
@@ -203,7 +203,7 @@ class GraspPipeline:
             return
         best = max(on_part, key=lambda g: (g.hold, g.score))
         cfg = getattr(getattr(self.generator, "cfg", None), "hold", None) or HoldConfig()
-        weight = physical["mass_kg"] * 9.81
+        weight = physical["mass_kg"] * GRAVITY
         needed, resisted = hold_load(best.pose[None, :3, :3], best.position[None], np.array([best.width]),
                                      np.asarray(physical["centre_of_mass"]), weight, cfg.friction, cfg)
         off = [g for g in ranked if g.affordance_score < ON_PART and g.hold >= MIN_HOLD]

@@ -162,25 +162,26 @@ def hold_factor(R: np.ndarray, tcp: np.ndarray, width: np.ndarray, com: np.ndarr
         raise InvalidInputError(f"object mass must be a finite number >= 0, got {mass}")
     if mass == 0:
         return np.ones(len(tcp))
-    torsion, bending = lever_arms(R, tcp, com)
-    weight = mass * GRAVITY
-    mu_f = cfg.friction * cfg.grip_force
-    load_t = weight * torsion / (2 * mu_f * 2 / 3 * cfg.torsion_radius)
-    load_b = weight * bending / (mu_f * np.maximum(np.asarray(width, float), 2 * cfg.torsion_radius))
+    (load_t, load_b), _ = _loads(R, tcp, width, com, mass * GRAVITY, cfg.friction, cfg)
     return 1.0 / (1.0 + load_t ** 2 + load_b ** 2)
 
 
-def hold_load(R: np.ndarray, tcp: np.ndarray, width: np.ndarray, com: np.ndarray, weight: float,
-              friction: float, cfg: HoldConfig, radius=None) -> tuple:
-    """(needed, resisted) torques (N,) in N m about the grasp: the load's torque about the
-    closing axis against the pads' torsional friction, and across it against their couple,
-    combined as the larger share of each (returned as the torque needed and the torque the
-    pads resist on the axis that is loaded most)."""
+def _loads(R, tcp, width, com, weight, friction, cfg: HoldConfig, radius=None):
+    """((torsion share, couple share), (torsion arm, couple arm, torsion capacity, couple
+    capacity)) for each grasp: the weight's torque about the closing axis over the pads'
+    torsional friction (2 x 2/3 mu F r), and across it over the contacts' couple (mu F w)."""
     torsion, bending = lever_arms(R, tcp, com)
     mu_f = friction * cfg.grip_force
     cap_t = 2 * mu_f * 2 / 3 * _radius(radius, len(tcp), cfg)
     cap_b = mu_f * np.maximum(np.asarray(width, float), 2 * cfg.torsion_radius)
-    share_t, share_b = weight * torsion / cap_t, weight * bending / cap_b
+    return (weight * torsion / cap_t, weight * bending / cap_b), (torsion, bending, cap_t, cap_b)
+
+
+def hold_load(R: np.ndarray, tcp: np.ndarray, width: np.ndarray, com: np.ndarray, weight: float,
+              friction: float, cfg: HoldConfig, radius=None) -> tuple:
+    """(needed, resisted) torques (N,) in N m about the grasp, on the axis loaded most against
+    what holds it: about the closing axis the pads' torsional friction, across it their couple."""
+    (share_t, share_b), (torsion, bending, cap_t, cap_b) = _loads(R, tcp, width, com, weight, friction, cfg, radius)
     torsion_rules = share_t >= share_b
     needed = np.where(torsion_rules, weight * torsion, weight * bending)
     resisted = np.where(torsion_rules, cap_t, cap_b)
@@ -228,9 +229,6 @@ def hold_probability(R: np.ndarray, tcp: np.ndarray, width: np.ndarray, est: Mas
     r = _radius(radius, n, cfg)
     held = np.zeros(n)
     for j in range(k):
-        torsion, bending = lever_arms(R, tcp, com[j])
-        mu_f = mu[j] * cfg.grip_force
-        load_t = weight[j] * torsion / (2 * mu_f * 2 / 3 * r)
-        load_b = weight[j] * bending / (mu_f * np.maximum(np.asarray(width, float), 2 * cfg.torsion_radius))
+        (load_t, load_b), _ = _loads(R, tcp, width, com[j], weight[j], mu[j], cfg, r)
         held += (load_t ** 2 + load_b ** 2) <= 1.0
     return held / k
