@@ -11,6 +11,7 @@ from affordance_grasp.sim.camera import SimCamera
 from affordance_grasp.sim.external import load_object_file, load_objects, register_object
 from affordance_grasp.sim.ground_truth import object_masks
 from affordance_grasp.sim.objects.check import check_physics
+from affordance_grasp.sim.objects.spec import material_mass
 from affordance_grasp.sim.scene import sample_scene
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "objects"
@@ -102,6 +103,10 @@ def test_older_mjcf_form_still_loads(tmp_path):
     ("category: c\nmeshes: {a.obj: body}\nparts: {body: {affordances: [grasp], material: cheese}}\n",
      {"a.obj": box_obj(0)}, "unknown material 'cheese'"),
     ("- just\n- a list\n", {}, "must be a YAML mapping"),
+    ("category: c\nmeshes: {a.obj: body}\nparts: {body: [grasp]}\nmass: 3000\n", {"a.obj": box_obj(0)},
+     r"`mass` of the object must be a number of kg in \(0, 50\]"),
+    ("category: c\nmeshes: {a.obj: body}\nparts: {body: [grasp]}\nmass: {lid: 0.1}\n", {"a.obj": box_obj(0)},
+     r"`mass` names parts \['lid'\]"),
 ])
 def test_bad_object_files_fail_clearly_naming_the_file(tmp_path, yaml_text, files, message):
     for name, text in files.items():
@@ -125,3 +130,48 @@ def test_labelled_glb_and_folder_errors(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(ConfigError, match="no object files"):
         load_objects([tmp_path / "empty"])
+
+
+def _twin_mass(spec) -> float:
+    from affordance_grasp.sim.world import PlacedObject, SimWorld
+    world = SimWorld([PlacedObject("obj_0", spec, (0.5, 0.0, 0.001), 0.0)])
+    return float(world.model.body_subtreemass[world.object_body["obj_0"]])
+
+
+def test_mass_key_sets_the_twins_mass_whole_or_per_part(tmp_path):
+    """Two 4 x 3 x 3 cm boxes (36 cm^3 each): as wood (700 kg/m^3 in the material table) and steel, the
+    materials give the masses; ``mass:`` overrides them, shared as the materials weigh or per part."""
+    write(tmp_path, "h.obj", box_obj(0))
+    write(tmp_path, "s.obj", box_obj(0.04))
+    base = "category: tool\nmeshes: {h.obj: handle, s.obj: head}\n" \
+           "parts: {handle: {affordances: [grasp], material: wood}, head: {affordances: [hit], material: steel}}\n"
+    plain = load_object_file(write(tmp_path, "a.yaml", base))
+    assert plain.mass_source == "from the materials" and not plain.warnings
+    assert _twin_mass(plain.spec) == pytest.approx(plain.mass, rel=0.02)
+
+    whole = load_object_file(write(tmp_path, "b.yaml", base + "mass: 0.5\n"))
+    assert whole.mass == pytest.approx(0.5) and whole.mass_source == "from `mass:`"
+    assert _twin_mass(whole.spec) == pytest.approx(0.5, rel=0.02)
+    # shared as the materials weigh: steel is ten times as dense as wood, so the head carries most of it
+    assert whole.spec.part("head").mass > 5 * whole.spec.part("handle").mass
+
+    one = load_object_file(write(tmp_path, "c.yaml", base + "mass: {handle: 0.2}\n"))
+    assert one.spec.part("handle").mass == 0.2 and one.spec.part("head").mass is None
+    assert one.mass_source == "partly from `mass:`"
+    head = material_mass(plain.spec.part("head"), plain.spec.meshes)
+    assert _twin_mass(one.spec) == pytest.approx(0.2 + head, rel=0.02) == one.mass
+
+
+def test_an_open_mesh_warns_that_its_mass_is_unknown_until_mass_is_given(tmp_path, capsys):
+    opened = "\n".join(box_obj(0).splitlines()[:-2]) + "\n"     # the box without its last two faces
+    write(tmp_path, "open.obj", opened)
+    text = "category: scan\nmeshes: {open.obj: body}\nparts: {body: [grasp]}\n"
+    obj = load_object_file(write(tmp_path, "scan.yaml", text))
+    assert len(obj.warnings) == 1 and "not closed" in obj.warnings[0] and "`mass:`" in obj.warnings[0]
+    fixed = load_object_file(write(tmp_path, "scan2.yaml", text + "mass: 0.05\n"))
+    assert not fixed.warnings and _twin_mass(fixed.spec) == pytest.approx(0.05, rel=0.02)
+
+    from affordance_grasp.apps.objects import objects_command
+    objects_command([tmp_path / "scan.yaml"])
+    out = capsys.readouterr().out
+    assert "scan: mass" in out and "warning: part 'body': its mesh is not closed" in out

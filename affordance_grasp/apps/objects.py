@@ -9,11 +9,13 @@ from typing import List, Optional, Sequence, Tuple
 import cv2
 import numpy as np
 
+from ..affordance.query import Vocabulary
 from ..errors import AffordanceGraspError
 from ..sim.camera import SimCamera
 from ..sim.external import load_objects
 from ..sim.objects import REGISTRY, ObjectSpec, local_aabb, make_object, variant
 from ..sim.objects.check import check_physics
+from ..sim.objects.spec import material_mass
 from ..sim.world import CameraConfig, PlacedObject, SimWorld, WorldConfig
 from ..visualize import save_rgb
 
@@ -25,16 +27,33 @@ def _dimension(key: str, lo: float, hi: float) -> str:
     return f"{key.replace('_', ' ')} {lo * 100:.3g}-{hi * 100:.3g}"
 
 
+def twin_mass_range(name: str, draws: int = 12) -> Tuple[float, float]:
+    """The lightest and heaviest (kg) of ``draws`` instances of a category: sizes and materials vary."""
+    masses = []
+    for seed in range(draws):
+        spec = make_object(name, np.random.default_rng(seed))
+        masses.append(sum(p.mass if p.mass is not None else material_mass(p, spec.meshes) for p in spec.parts))
+    return min(masses), max(masses)
+
+
 def categories_markdown() -> str:
-    lines = ["| category | domain | families | parts -> affordances | dimensions (cm) | source |",
-             "|---|---|---|---|---|---|"]
+    """One row per category. The twin's mass (12 instances) stands beside the typical mass of real
+    ones (the vocabulary's ``masses:``, from listed product weights), which the hold model assumes."""
+    vocab = Vocabulary.load()
+    lines = ["| category | domain | families | parts -> affordances | dimensions (cm) | twin mass (g) | "
+             "real mass (g) | source |",
+             "|---|---|---|---|---|---|---|---|"]
     for name in sorted(REGISTRY):
         cat = REGISTRY[name]
         spec = variant(cat, 0)
         parts = "; ".join(f"{'**' + p.name + '**' if {'grasp', 'hold'} & set(p.affordances) else p.name}"
                           f" -> {', '.join(p.affordances) or '-'}" for p in spec.parts)
         dims = ", ".join(_dimension(k, lo, hi) for k, (lo, hi) in cat.dims.items())
-        lines.append(f"| {name} | {cat.domain} | {', '.join(cat.families)} | {parts} | {dims} | {cat.source} |")
+        lo, hi = twin_mass_range(name)
+        real = vocab.mass_range(name)
+        real = f"{real[0] * 1000:.0f}-{real[1] * 1000:.0f}" if real else "-"
+        lines.append(f"| {name} | {cat.domain} | {', '.join(cat.families)} | {parts} | {dims} | "
+                     f"{lo * 1000:.0f}-{hi * 1000:.0f} | {real} | {cat.source} |")
     return "\n".join(lines)
 
 
@@ -80,6 +99,10 @@ def objects_command(objects: Sequence[Path] = (), grid_path: Optional[Path] = No
                 for n in sorted(REGISTRY)])
     if not loaded and markdown is None:
         print(categories_markdown())
+    for obj in loaded:
+        print(f"{obj.spec.category}: mass {obj.mass * 1000:.0f} g ({obj.mass_source})")
+        for w in obj.warnings:
+            print(f"{obj.spec.category}: warning: {w}")
     problems = 0
     if check or loaded:
         for name, spec, upright, hollow in entries:

@@ -23,6 +23,12 @@ belongs to, each part's affordances, and optionally the phrasings a task planner
       - {text: "grasp the mug by its handle", part: handle}
     upright: true                        # it stands (false: it lies flat, like a knife)
     hollow: true                         # an open container (checked: a ray reaches its floor)
+    mass: 0.35                           # kg, the whole object (shared by the parts as their
+                                         #   materials would weigh), or per part: {body: 0.3, handle: 0.05}
+
+Without ``mass:`` the mass comes from each part's material density and its volume. A scanned mesh
+that is not closed has no volume: the twin then weighs its convex pieces, which can come out
+several times heavier than the real object; loading it warns, and ``mass:`` fixes it.
 
 Meshes may be OBJ, STL, PLY, GLB or glTF; textures of OBJ/glTF materials are kept. Each part's
 mesh is decomposed into convex pieces with CoACD (cached), so concave parts stay concave in
@@ -47,7 +53,7 @@ from ..errors import ConfigError, InvalidInputError
 from .materials import MATERIALS, Appearance
 from .objects import CATEGORIES, GeomSpec, MeshSpec, ObjectSpec, PartSpec, QuerySpec, dress, normalised
 from .objects.check import check_shape
-from .objects.spec import mesh_spec, scaled
+from .objects.spec import material_mass, mesh_spec, scaled
 
 MESH_SUFFIXES = (".obj", ".stl", ".ply", ".glb", ".gltf", ".off")
 MAX_MESH_BYTES = 256 << 20     # 256 MiB: far above any household scan
@@ -86,6 +92,9 @@ class ObjectFile:
     queries: List[Any] = field(default_factory=list)
     upright: bool = True
     hollow: bool = False
+    mass: Any = None                                       # kg: a number, or {part: kg}
+
+MAX_MASS = 50.0   # kg: far above anything a hand lifts; more is a unit mistake (g read as kg)
 
 
 @dataclass
@@ -95,6 +104,17 @@ class LoadedObject:
     names: List[str]
     upright: bool = True
     hollow: bool = False
+    warnings: List[str] = field(default_factory=list)     # loads, but something is doubtful (printed by the check)
+
+    @property
+    def mass(self) -> float:
+        """The mass (kg) the twin gives the object."""
+        return sum(p.mass if p.mass is not None else material_mass(p, self.spec.meshes) for p in self.spec.parts)
+
+    @property
+    def mass_source(self) -> str:
+        stated = [p.mass is not None for p in self.spec.parts]
+        return "from `mass:`" if all(stated) else "partly from `mass:`" if any(stated) else "from the materials"
 
 
 # --------------------------------------------------------------------------- reading meshes
@@ -379,7 +399,40 @@ def load_object_file(path) -> LoadedObject:
             raise ConfigError(f"{where}: query {q['text']!r} names part {q['part']!r}; the parts are {names}")
         queries.append(QuerySpec(str(q["text"]), str(q["part"])))
     spec.queries = queries
-    return LoadedObject(spec, path, [str(n) for n in f.names], bool(f.upright), bool(f.hollow))
+    warnings = _apply_mass(spec, f.mass, where)
+    return LoadedObject(spec, path, [str(n) for n in f.names], bool(f.upright), bool(f.hollow), warnings)
+
+
+def _positive_mass(value: Any, what: str, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= MAX_MASS:
+        raise ConfigError(f"{where}: `mass` of {what} must be a number of kg in (0, {MAX_MASS:g}], got {value!r}")
+    return float(value)
+
+
+def _apply_mass(spec: ObjectSpec, mass: Any, where: str) -> List[str]:
+    """Set the parts' masses from the file's ``mass:``; return warnings for parts whose mass is a guess
+    (an open mesh and no stated mass)."""
+    names = [p.name for p in spec.parts]
+    if mass is None:
+        stated: Dict[str, float] = {}
+    elif isinstance(mass, Mapping):
+        unknown = sorted(set(map(str, mass)) - set(names))
+        if unknown:
+            raise ConfigError(f"{where}: `mass` names parts {unknown}; the parts are {names}")
+        stated = {str(k): _positive_mass(v, f"part {k!r}", where) for k, v in mass.items()}
+    else:
+        total = _positive_mass(mass, "the object", where)
+        # shared as the materials would weigh them: a steel head stays heavier than its wooden handle
+        nominal = {p.name: material_mass(p, spec.meshes) for p in spec.parts}
+        weight = sum(nominal.values())
+        stated = {n: total * (nominal[n] / weight if weight > 0 else 1 / len(names)) for n in names}
+    for p in spec.parts:
+        if p.name in stated:
+            p.mass = stated[p.name]
+    return [f"part {p.name!r}: its mesh is not closed, so its volume and mass are unknown; the twin weighs its "
+            f"convex pieces ({material_mass(p, spec.meshes) * 1000:.0f} g), which can be several times the real "
+            f"part. Give `mass:` in the object file."
+            for p in spec.parts if p.mass is None and any(m.volume <= 0 for m in p.meshes)]
 
 
 def _require_parts(geometry_parts: set, entries: Dict[str, PartEntry], where: str) -> None:

@@ -16,6 +16,7 @@ from ..geometry import look_at, pose_from_quat
 from ..types import CameraIntrinsics
 from .materials import CONTACT_RADIUS, MATERIALS, TABLE_FRICTION, Appearance
 from .objects import ObjectSpec, geom_name, parse_geom_name
+from .objects.spec import density_factor
 from .robot import (ARM_JOINTS, FINGER_GEOMS, FINGER_JOINTS, HOME_Q, MAX_OPENING, PREFIX, TCP_SITE,
                     GripperConfig, build_robot_spec, robot_geom_ids)
 
@@ -126,6 +127,7 @@ def _add_object(world: mujoco.MjsBody, spec: mujoco.MjSpec, obj: PlacedObject) -
         friction = [mu, mu * 2 / 3 * CONTACT_RADIUS, 1e-4]
         app = part.appearance or Appearance(tuple(part.rgba), None, mat.specular, mat.shininess, mat.reflectance)
         mat_name = _add_material(spec, f"{obj.instance}/{part.name}/mat", app)
+        scale = density_factor(part, obj.spec.meshes)   # a stated mass wins over the material's density
         k = 0
         for g in part.geoms:
             geom = body.add_geom(name=geom_name(obj.instance, part.name, k), type=_MJ_TYPES[g.type],
@@ -134,7 +136,7 @@ def _add_object(world: mujoco.MjsBody, spec: mujoco.MjSpec, obj: PlacedObject) -
                 geom.meshname = f"{obj.instance}/{g.mesh}"
             else:
                 geom.size = list(g.size) + [0.0] * (3 - len(g.size))
-            geom.density = g.density
+            geom.density = g.density * scale
             geom.friction, geom.condim, geom.solref = friction, 4, [0.004, 1.0]
             k += 1
         for i, m in enumerate(part.meshes):
@@ -142,7 +144,7 @@ def _add_object(world: mujoco.MjsBody, spec: mujoco.MjSpec, obj: PlacedObject) -
             body.add_geom(name=geom_name(obj.instance, part.name, k), type=mujoco.mjtGeom.mjGEOM_MESH, meshname=vis,
                           material=mat_name, contype=0, conaffinity=0, density=0.0, group=VISUAL_GROUP)
             k += 1
-            density = mat.density * m.density_scale()
+            density = mat.density * m.density_scale() * scale
             for j, piece in enumerate(m.pieces):
                 col = _add_mesh(spec, f"{obj.instance}/{part.name}/col{i}_{j}", piece)
                 body.add_geom(name=geom_name(obj.instance, part.name, k), type=mujoco.mjtGeom.mjGEOM_MESH,

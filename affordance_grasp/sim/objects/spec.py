@@ -113,6 +113,8 @@ class PartSpec:
     look: str = ""                              # parts with the same non-empty look share one appearance
     material: str = ""                          # the instance's material (set by dress())
     appearance: Optional[Appearance] = None     # the instance's appearance (set by dress())
+    mass: Optional[float] = None                # kg, where it is known (an object file's `mass:`): the
+                                                # twin scales the material's density to give it
 
     def __post_init__(self):
         self.affordances = tuple(self.affordances)
@@ -123,6 +125,26 @@ class PartSpec:
             raise InvalidInputError(f"part {self.name!r}: unknown materials {bad}; known: {sorted(MATERIALS)}")
         if not self.material:
             self.material = self.materials[0]
+
+
+def material_mass(part: PartSpec, meshes: Dict[str, dict]) -> float:
+    """The part's mass (kg) from its materials and geometry, as the twin builds it: primitives at
+    their own density, mesh parts at the material's density over their convex pieces, scaled to
+    the closed visual mesh's volume where it has one."""
+    from ..collision import pieces_volume
+    density = (MATERIALS.get(part.material) or MATERIALS["plastic"]).density
+    total = sum(g.density * float(abs(g.trimesh(meshes).volume)) for g in part.geoms)
+    return total + sum(density * m.density_scale() * pieces_volume(m.pieces) for m in part.meshes)
+
+
+def density_factor(part: PartSpec, meshes: Dict[str, dict]) -> float:
+    """What the part's densities are multiplied by so that it weighs ``part.mass`` (1 when unset)."""
+    if part.mass is None:
+        return 1.0
+    nominal = material_mass(part, meshes)
+    if nominal <= 0:
+        raise InvalidInputError(f"part {part.name!r} has no volume to give its mass of {part.mass} kg")
+    return float(part.mass) / nominal
 
 
 @dataclass(frozen=True)
@@ -191,6 +213,9 @@ def mesh_spec(mesh: trimesh.Trimesh, uv_mode: str = "auto", texcoords: Optional[
     from ..collision import convex_pieces
     from ..shapes import texcoords as make_uv
     uv = texcoords if texcoords is not None else make_uv(mesh, uv_mode)
+    if mesh.is_watertight and not mesh.is_volume:
+        mesh = mesh.copy()
+        mesh.fix_normals()          # closed but inside out (common in exported scans): its volume is still known
     volume = float(mesh.volume) if mesh.is_volume else 0.0
     return MeshSpec(np.asarray(mesh.vertices), np.asarray(mesh.faces), convex_pieces(mesh), uv, volume)
 
