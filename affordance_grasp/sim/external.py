@@ -38,6 +38,7 @@ with the file's name before anything is simulated.
 from __future__ import annotations
 
 import copy
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
@@ -56,6 +57,7 @@ from .objects.check import check_shape
 from .objects.spec import material_mass, mesh_spec, scaled
 
 MESH_SUFFIXES = (".obj", ".stl", ".ply", ".glb", ".gltf", ".off")
+_log = logging.getLogger(__name__)
 MAX_MESH_BYTES = 256 << 20     # 256 MiB: far above any household scan
 MAX_TEXTURE_SIDE = 512         # textures are downsampled to this for the renderer
 MAX_VISUAL_FACES = 60000       # denser scans are decimated (their texture is then replaced by its mean colour)
@@ -494,6 +496,9 @@ def load_objects(paths: Sequence, register: bool = True) -> List[LoadedObject]:
         if obj.spec.category in seen:
             raise ConfigError(f"{obj.path}: category {obj.spec.category!r} is also defined in {seen[obj.spec.category]}")
         seen[obj.spec.category] = obj.path
+    for obj in loaded:
+        for w in obj.warnings:
+            _log.warning("%s: %s", obj.path, w)
     if register:
         for obj in loaded:
             register_object(obj)
