@@ -22,9 +22,12 @@ from affordance_grasp.action import GraspObject as GraspObjectAction  # noqa: E4
 from affordance_grasp.apps.bringup import Graph  # noqa: E402
 from affordance_grasp.srv import DetectGrasps, ExecuteGrasp, GraspObject, SampleScene  # noqa: E402
 
-# A single hammer the shipped model names and grasps: these tests check the ROS layer (wiring,
-# messages, failures), not the model; how often the model recognises an object is bench's job.
+# A single hammer, and the planners read the twin's true parts instead of running the model
+# (config/ground_truth_predictor.yaml): these tests check the ROS layer (wiring, messages,
+# failures), not the model. How often the model finds an object and its part is bench's and
+# choose's job.
 EASY_SEED = 10
+TRUTH = ["-p", f"predictor_config:={ROOT / 'config' / 'ground_truth_predictor.yaml'}"]
 
 NODES = ["sim_node", "grasp_planner_node", "executor_node", "grasp_server_node"]
 
@@ -50,10 +53,11 @@ def ros(tmp_path_factory):
     # are per domain) can reach this one.
     os.environ["ROS_DOMAIN_ID"] = str(int(os.environ["ROS_DOMAIN_ID"]) % 200 + 1)
     graph = Graph(ROOT / "config" / "sim.yaml", NODES, log_dir=logs,
-                  extra_args={"sim_node": ["-p", "categories:=['hammer']", "-p", f"seed:={EASY_SEED}"]})
+                  extra_args={"sim_node": ["-p", "categories:=['hammer']", "-p", f"seed:={EASY_SEED}"],
+                              "grasp_planner_node": TRUTH})
     # A second planner with no camera at all, for the "no frame" family of failures.
     lonely = Graph(ROOT / "config" / "sim.yaml", ["grasp_planner_node"], log_dir=logs / "isolated",
-                   extra_args={"grasp_planner_node": ["-r", "__ns:=/isolated", "-p", "max_frame_age:=1.0",
+                   extra_args={"grasp_planner_node": TRUTH + ["-r", "__ns:=/isolated", "-p", "max_frame_age:=1.0",
                                                         "-p", "image_reliability:=best_effort",
                                                         "-p", "fresh_frame_timeout:=0.5", "-p",
                                                         "camera_pose:=[1.2, 0.0, 0.62, 0.295469, -0.642416, "
@@ -182,13 +186,9 @@ def test_grasp_object_plans_on_a_frame_captured_after_the_request(ros):
                                            ("lift the bowl by the rim", "no bowl in view")])
 def test_bad_or_absent_queries_fail_clearly_and_nothing_moves(ros, query, expect):
     """An empty or meaningless query, and a known object that is not in the scene (a hammer
-    alone): refused with the reason, and the arm never moves.
-
-    The absent object is one that looks nothing like a hammer. This test is about what the ROS
-    layer does with a refusal. How often the model wrongly accepts an absent object is measured
-    by `choose` (the presence threshold's true-negative rate is 0.87). "the knife" was once
-    accepted here, in a fresh-clone CI run: the frame gave two clusters, and one read as
-    "spatula 0.26, knife 0.09", over the 0.06 threshold."""
+    alone): refused with the reason, and the arm never moves. The planner reads the true parts,
+    so the refusal is certain; how often the model wrongly accepts an absent object is measured by
+    `choose --absent`."""
     _fresh_frames(ros)
     before = _arm(ros)
     g = _call(ros["grasp"], GraspObject.Request(query=query, execute=True))
@@ -383,14 +383,27 @@ def test_a_best_effort_camera_like_realsense_ros_gets_grasps(ros):
     from affordance_grasp.sim.camera import SimCamera
     from affordance_grasp.sim.scene import sample_scene
 
-    with SimCamera(sample_scene(EASY_SEED, categories=["hammer"]).build()) as cam:
+    from std_msgs.msg import String
+
+    from affordance_grasp.ros.common import image_qos, latched_qos
+    from affordance_grasp.ros.truth import label_image, legend_json, part_lookup
+
+    world = sample_scene(EASY_SEED, categories=["hammer"]).build()
+    with SimCamera(world) as cam:
         frame = cam.render()
+        lut, legend = part_lookup(world.geom_part, {k: o.spec.category for k, o in world.objects.items()},
+                                  world.model.ngeom)
+        labels = label_image(cam.render_geom_ids(), lut)
     node = ros["node"]
     best_effort = QoSProfile(depth=5, history=HistoryPolicy.KEEP_LAST, reliability=ReliabilityPolicy.BEST_EFFORT)
     pubs = {t: node.create_publisher(m, f"/isolated/camera/{t}", best_effort)
             for t, m in (("color/image_raw", Image), ("aligned_depth_to_color/image_raw", Image),
                          ("color/camera_info", CameraInfo))}
-    wait_for(lambda: all(p.get_subscription_count() > 0 for p in pubs.values()), 20,
+    # the true parts the isolated planner's ground-truth predictor reads, as sim_node publishes them
+    truth = node.create_publisher(Image, "/isolated/sim/part_labels", image_qos())
+    node.create_publisher(String, "/isolated/sim/part_legend", latched_qos()).publish(
+        String(data=legend_json(1, legend)))
+    wait_for(lambda: all(p.get_subscription_count() > 0 for p in [*pubs.values(), truth]), 20,
              "the isolated planner to match the best-effort publishers")
 
     def detect():
@@ -402,6 +415,9 @@ def test_a_best_effort_camera_like_realsense_ros_gets_grasps(ros):
         pubs["color/image_raw"].publish(color)
         pubs["aligned_depth_to_color/image_raw"].publish(depth)
         pubs["color/camera_info"].publish(intrinsics_to_camera_info(frame.intrinsics, "camera_color_optical_frame", stamp))
+        parts = numpy_to_image(labels, "16UC1")
+        parts.header.stamp, parts.header.frame_id = stamp, "scene:1"
+        truth.publish(parts)
         r = _call(ros["lonely"], DetectGrasps.Request(query="hold the hammer's handle", top_k=3))
         return r if r.success else None
 

@@ -34,8 +34,9 @@ from ..affordance.recognizer import load_recognizer
 MAX_TOP_K = 500   # grasps one request may ask for
 
 PARAMS = CAMERA_PARAMS + [
-    Param("predictor_config", "", "predictor YAML (backend: model | affordance_r1); empty: "
-                                  "config/affordance_predictor.yaml (the shipped model)"),
+    Param("predictor_config", "", "predictor YAML (backend: model | affordance_r1 | ground_truth, the "
+                                  "twin's true parts for plumbing tests); empty: config/affordance_predictor.yaml "
+                                  "(the shipped model)"),
     Param("recognizer_config", "", "shape recognizer YAML (checkpoint, shape_weight); empty: "
                                    "config/recognizer.yaml"),
     Param("device", "", "cpu | cuda; empty: cuda when available"),
@@ -46,9 +47,16 @@ PARAMS = CAMERA_PARAMS + [
 ]
 
 
-def build_predictor(config: str, device: str):
+def build_predictor(config: str, device: str, node=None):
+    """The predictor ``config`` describes. The ``ground_truth`` backend reads the twin's true parts
+    off sim_node's topics, so it is made here, beside the node it listens with."""
     from ..affordance.backends import load_predictor
+    from ..config import load_yaml
+    from .truth_predictor import BACKEND, GroundTruthPredictor
 
+    raw = load_yaml(config, "predictor config", allow_empty=True) if config else {}
+    if isinstance(raw, dict) and raw.get("backend") == BACKEND:
+        return GroundTruthPredictor.from_config(node, config)
     overrides = {"device": device} if device else {}
     return load_predictor(config or None, **overrides)
 
@@ -58,7 +66,7 @@ class GraspPlannerNode(Node):
         super().__init__("grasp_planner_node")
         self.p = declare(self, PARAMS)
         self.camera = CameraInput(self, self.p)
-        self.pipeline = GraspPipeline(build_predictor(self.p["predictor_config"], self.p["device"]),
+        self.pipeline = GraspPipeline(build_predictor(self.p["predictor_config"], self.p["device"], self),
                                       recognizer=load_recognizer(self.p["recognizer_config"] or None))
         latched = latched_qos()
         self.pub_markers = self.create_publisher(MarkerArray, "~/markers", latched)
@@ -72,6 +80,8 @@ class GraspPlannerNode(Node):
     def close(self) -> None:
         self.visuals.shutdown(wait=True, cancel_futures=True)
         self.camera.close()
+        if hasattr(self.pipeline.predictor, "close"):
+            self.pipeline.predictor.close()
 
     def _detect(self, req, resp):
         t0 = time.perf_counter()

@@ -17,6 +17,7 @@ import numpy as np
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.node import Node
 from sensor_msgs.msg import CameraInfo, Image, JointState
+from std_msgs.msg import String
 from std_srvs.srv import Trigger
 
 from affordance_grasp.srv import ExecuteGrasp, SampleScene
@@ -31,9 +32,10 @@ from ..sim.objects import CATEGORIES
 from ..sim.scene import SceneConfig, sample_scene
 from ..types import FailureReason, GraspOutcome
 from .common import (CAMERA_FRAME, COLOR_TOPIC, DEPTH_TOPIC, INFO_TOPIC, Param, SideNode, declare, guarded, image_qos,
-                     run, stop_requested)
+                     latched_qos, run, stop_requested)
 from .conversions import grasp_from_msg, intrinsics_to_camera_info, outcome_to_execute_response
 from .image_conversions import depth_to_16uc1, numpy_to_image
+from .truth import LABELS_TOPIC, LEGEND_TOPIC, label_image, legend_json, part_lookup
 
 PARAMS = [
     Param("rate_hz", 10.0, "camera publishing rate", (0.5, 60.0)),
@@ -67,6 +69,7 @@ class SimNode(Node):
         self.pacing = None   # (wall clock, sim clock, last joint_states) while a motion runs paced
         self.ik = PandaIK()
         self.world = self.camera = self.sim_executor = None
+        self.scene_count, self.part_lut, self.pub_legend = 0, None, None
         self.rng = np.random.default_rng(self.p["seed"])
         self._load_scene(self.p["seed"], self.p["categories"])
         qos = image_qos()
@@ -74,6 +77,10 @@ class SimNode(Node):
         self.pub_depth = self.create_publisher(Image, DEPTH_TOPIC, qos)
         self.pub_info = self.create_publisher(CameraInfo, INFO_TOPIC, qos)
         self.pub_joints = self.create_publisher(JointState, "joint_states", 10)
+        # the true parts (see ros/truth.py), for plumbing tests with a ground-truth predictor
+        self.pub_labels = self.create_publisher(Image, LABELS_TOPIC, qos)
+        self.pub_legend = self.create_publisher(String, LEGEND_TOPIC, latched_qos())
+        self._publish_legend()
         self.timer = self.create_timer(1.0 / self.p["rate_hz"], self._publish,
                                        callback_group=MutuallyExclusiveCallbackGroup())
         services = MutuallyExclusiveCallbackGroup()
@@ -121,6 +128,14 @@ class SimNode(Node):
                 world.on_step = self._pace
             self.camera = SimCamera(world)
             self.sim_executor = SimExecutor(world, ik=self.ik)
+            self.scene_count += 1
+            self.part_lut, self.legend = part_lookup(
+                world.geom_part, {k: o.spec.category for k, o in world.objects.items()}, world.model.ngeom)
+        self._publish_legend()
+
+    def _publish_legend(self) -> None:
+        if self.pub_legend is not None:
+            self.pub_legend.publish(String(data=legend_json(self.scene_count, self.legend)))
 
     def _publish(self) -> None:
         if not self.context.ok():
@@ -128,8 +143,12 @@ class SimNode(Node):
         if not self.lock.acquire(blocking=False):
             return  # a grasp is executing
         watched = any(p.get_subscription_count() for p in (self.pub_color, self.pub_depth, self.pub_info))
+        labels = None
         try:
             frame = self.camera.render(DepthNoise() if self.p["depth_noise"] else None, self.rng) if watched else None
+            if frame is not None and self.pub_labels.get_subscription_count():
+                labels = label_image(self.camera.render_geom_ids(), self.part_lut)   # the same render: no cost
+                scene = self.scene_count
             q, opening = self.world.arm_qpos(), self.world.gripper_opening()
         finally:
             self.lock.release()
@@ -145,6 +164,10 @@ class SimNode(Node):
         self.pub_color.publish(color)
         self.pub_depth.publish(depth)
         self.pub_info.publish(info)
+        if labels is not None:
+            msg = numpy_to_image(labels, "16UC1")
+            msg.header.stamp, msg.header.frame_id = stamp, f"scene:{scene}"
+            self.pub_labels.publish(msg)
         self.frames += 1
 
     def _publish_joints(self, q, opening: float, stamp) -> None:
