@@ -36,6 +36,9 @@ def build_parser() -> argparse.ArgumentParser:
     sc.add_argument("--pick", choices=("best", "random"), default="best",
                     help="execute the best reachable oracle grasp, or a random reachable one (spreads the "
                          "predicted hold probabilities for the calibration)")
+    sc.add_argument("--max-attempts", type=_positive_int, default=3,
+                    help="with --pick best: grasps tried per trial, the next after an empty grasp or a slip caught "
+                         "in the slow first lift (1: the best reachable grasp alone)")
     _objects_args(sc)
     b = sub.add_parser("bench", help="run the perception-to-grasp pipeline per strategy; writes results.json + PNGs")
     b.add_argument("--strategy", default="all", help="affordance | oracle | quality | center | random, or several joined by commas (affordance,oracle), or all")
@@ -174,7 +177,8 @@ def main(argv=None) -> int:
     try:
         if args.command == "sim-check":
             from .apps.sim_check import sim_check
-            sim_check(args.trials, args.seed, args.out, args.depth_noise, args.categories, args.objects, args.pick)
+            sim_check(args.trials, args.seed, args.out, args.depth_noise, args.categories, args.objects, args.pick,
+                      args.max_attempts)
             print(f"wrote {args.out / 'summary.json'}")
         elif args.command == "bench":
             from .apps.bench import bench

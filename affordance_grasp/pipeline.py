@@ -160,11 +160,20 @@ def split_pieces(cloud: SceneCloud, objects: Sequence[SceneObject], max_gap: flo
 
 
 def mark_hold_inputs(cloud: SceneCloud, query: AffordanceQuery, heat: np.ndarray, vocab) -> None:
-    """What the request tells the mass model, set on ``cloud``: the part to be held (the
-    requested part's heat at each point, >= 0.5, when the fingers go on the part asked for: a
-    handle weighs less than what it carries) and the kind's typical mass when the kind is known."""
+    """What the request tells the grasp generator, set on ``cloud``: when the fingers go on the
+    part asked for, that part (the requested part's heat at each point, >= 0.5: a handle weighs
+    less than what it carries) and the points clearly elsewhere (heat < ELSEWHERE: a pad that
+    reaches them touches a part not asked for); and the kind's typical mass when it is known."""
     cloud.mass_range = vocab.mass_range(query.object) if query.known_object else None
-    cloud.grip = cloud.target & (np.asarray(heat) >= 0.5) if query.part and query.part == query.grasp_part else None
+    on_part = bool(query.part) and query.part == query.grasp_part
+    heat = np.asarray(heat)
+    cloud.grip = cloud.target & (heat >= 0.5) if on_part else None
+    cloud.elsewhere = cloud.target & (heat < ELSEWHERE) if on_part and (heat >= 0.5).any() else None
+
+
+# Heat below this (the map's peak is 1) is taken as surely another part. Low, because heat fades
+# over a part's own edges and flanks (a blurred map, a model's uneven cover of a handle's underside).
+ELSEWHERE = 0.05
 
 
 def mask_box(mask: np.ndarray) -> np.ndarray:

@@ -341,6 +341,7 @@ class FailureReason(str, enum.Enum):
     APPROACH_COLLISION = "approach collision"
     EMPTY_GRASP = "empty grasp"
     SLIPPED = "slipped"
+    SLIP_CAUGHT = "slip caught"              # it began to slip in the slow first lift and was set back down
     INVALID_INPUT = "invalid input"
     NO_CANDIDATES = "no candidates"
     PLANNING_FAILED = "planning failed"      # a motion planner found no path (a real robot backend)

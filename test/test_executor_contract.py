@@ -153,8 +153,9 @@ class _Truthy(SimpleNamespace):
 
 
 class FakeGripper(Gripper):
-    def __init__(self, calls, closes_to=None, after_lift=None):
+    def __init__(self, calls, closes_to=None, after_lift=None, readings=None):
         self.calls, self.closes_to, self.after_lift = calls, closes_to, after_lift
+        self.readings = list(readings or [])    # what width() reports, call by call, before after_lift
         self.opening = 0.08
 
     def open(self, width):
@@ -168,6 +169,8 @@ class FakeGripper(Gripper):
         return GripperReply(True, self.opening)
 
     def width(self):
+        if self.readings:
+            return self.readings.pop(0)
         return self.opening if self.after_lift is None else self.after_lift
 
     def stop(self):
@@ -203,8 +206,9 @@ def test_success_checks_every_step_in_order():
     # the gripper opens to the width the candidate was collision-checked with (width + clearance)
     assert ("gripper_open", 0.06) in double.calls
     plans = [c for c in double.calls if c[0] == "plan"]
-    assert [p[1] for p in plans] == ["RRTConnectkConfigDefault", "LIN", "LIN"]     # free space, approach, lift
-    assert all(p[2] == 0.1 for p in plans)                                         # scaled velocity
+    # free space, approach, the slow probe lift (a quarter of the speed), the rest of the lift
+    assert [p[1] for p in plans] == ["RRTConnectkConfigDefault", "LIN", "LIN", "LIN"]
+    assert [p[2] for p in plans] == [0.1, 0.1, 0.025, 0.1]
     # touching the target is allowed only for the approach, and it is attached after closing
     acm = [c for c in double.calls if c[0] == "acm"]
     assert acm and all(c[1] == "mug_cluster" and c[3] for c in acm)
@@ -250,6 +254,14 @@ def test_an_empty_or_slipped_grasp_is_reported_and_the_arm_backs_out():
     out = ex.execute(top_down(width=0.03))
     assert out.failure_reason is FailureReason.SLIPPED
     assert "detach" in double.calls.names()
+    # Closing further during the slow first lift is a slip caught early: back down, open, back out,
+    # and the fallback may try the next candidate (the object was set down where it was).
+    double, ex = backend(readings=[0.030, 0.022])
+    out = ex.execute(top_down(width=0.03))
+    assert out.failure_reason is FailureReason.SLIP_CAUGHT and not out.success
+    names = double.calls.names()
+    assert names.count("plan") == 5                    # pre-grasp, approach, probe, back down, back out
+    assert "detach" in names and names.index("gripper_open", names.index("gripper_close")) > names.index("gripper_close")
     # A gripper that never closed (stuck at its 8 cm opening) reads wider than the object, not
     # as a hold: nothing is attached or lifted.
     double, ex = backend(closes_to=0.08)

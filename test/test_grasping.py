@@ -391,3 +391,44 @@ def test_heavy_tools_are_grasped_near_their_centre_of_mass(gen, ik, category):
     outcomes = [SimExecutor(sample_scene(seed, categories=[category]).build(), ik=ik).execute(g) for g in ranked[:5]]
     assert any(o.success and f"{category}_0/handle" in o.parts_touched for o in outcomes), \
         [(o.failure_reason, round(o.lifted_height, 3)) for o in outcomes]
+
+
+def test_pads_that_would_touch_another_part_rank_below_those_on_the_part_alone(gen):
+    """A mug's handle sits beside its body: some handle grasps would press the body too. Once the
+    request's heat marks where the handle is (``mark_hold_inputs``), exactly the grasps whose pads
+    reach points the heat puts clearly elsewhere keep ``other_part_factor`` of their quality."""
+    from affordance_grasp.affordance.query import Vocabulary
+    from affordance_grasp.pipeline import ELSEWHERE, mark_hold_inputs
+    from affordance_grasp.selection.scoring import heat_at_points
+    from affordance_grasp.selection.strategies import heatmap_from_mask
+    from affordance_grasp.types import AffordanceQuery
+    seed, world, frame, m = _visible_scene("mug", "handle")
+    cloud = build_scene_cloud(frame, target_mask=m.object_mask)
+    q = AffordanceQuery("test", "mug", "grasp", "handle")
+    heat = heat_at_points(heatmap_from_mask(m.parts["handle"], q).heatmap, cloud.pixels)
+    mark_hold_inputs(cloud, q, heat, Vocabulary.load())
+    elsewhere = cloud.elsewhere
+    assert elsewhere is not None and 0 < elsewhere.sum() < cloud.target.sum()
+    np.testing.assert_array_equal(elsewhere, cloud.target & (heat < ELSEWHERE))
+    cloud.elsewhere = None
+    blind = {tuple(np.round(gr.pose[:3, 3], 6)): gr for gr in gen.generate(cloud, seed=seed, seed_weights=heat)}
+    cloud.elsewhere = elsewhere
+    told = gen.generate(cloud, seed=seed, seed_weights=heat)
+    g = gen.gripper
+    pts = cloud.points[elsewhere]
+    penalised = 0
+
+    def reaches(gr, half_opening):
+        x, y, z = ((pts - gr.position) @ gr.pose[:3, :3]).T
+        return bool(((np.abs(x) <= g.finger_half_width + gen.cfg.part_margin) & (np.abs(y) < half_opening)
+                     & (z >= g.finger_z_min) & (z <= g.finger_z_max)).any())
+
+    for gr in told:
+        ratio = gr.quality / blind[tuple(np.round(gr.pose[:3, 3], 6))].quality
+        assert ratio == pytest.approx(1.0) or ratio == pytest.approx(gen.cfg.other_part_factor), ratio
+        if ratio < 1:   # the pads (open a little wider than the part while closing) reach elsewhere ...
+            assert reaches(gr, g.opening_for(gr.width) / 2)
+            penalised += 1
+        else:           # ... and no point elsewhere lies between the pads as they close on the part
+            assert not reaches(gr, gr.width / 2)
+    assert 0 < penalised < len(told)

@@ -162,6 +162,7 @@ def _playback(reasons):
     (["slipped", ""], True, 2, 2, True),                     # slip -> look again -> success
     (["slipped", "slipped", "slipped"], True, 3, 3, False),  # the budget caps the rounds
     (["empty grasp", ""], True, 2, 1, True),                 # object unmoved: next candidate, same detection
+    (["slip caught", ""], True, 2, 1, True),                 # set back down where it was: the same
     (["slipped"], False, 1, 1, False),                       # re-detection switched off
 ])
 def test_redetection_after_a_slip(reasons, redetect, expect_attempts, expect_detections, expect_success):

@@ -1,6 +1,8 @@
 """``affordance-grasp sim-check``: does the twin itself work? Sample scenes, render and save the
-frame and part masks, then execute an oracle grasp (from ground-truth geometry) on a part meant for
-grasping. Failures are listed by cause."""
+frame and part masks, then execute oracle grasps (from ground-truth geometry) on a part meant for
+grasping, as the system does: the best reachable one, and the next after a try that leaves the
+object where it was (an empty grasp, a slip caught in the slow first lift). Failures are listed
+by cause."""
 from __future__ import annotations
 
 import json
@@ -22,18 +24,20 @@ from ..sim.external import load_objects
 from ..sim.oracle import graspable_parts, oracle_grasps
 from ..sim.scene import SceneConfig, sample_scene
 from ..pipeline import MIN_HOLD
-from ..types import judge_grasp
+from ..selection.fallback import execute_with_fallback
+from ..types import FailureReason, judge_grasp
 from ..visualize import colourise_depth, overlay_masks, save_rgb
 from .report import machine_description, rate_table
 
+SLIPS = (FailureReason.SLIPPED.value, FailureReason.SLIP_CAUGHT.value)
 MAX_CHECKED = 40  # reachability checks (no motion) spent finding the one executed oracle grasp
 
 
 def run_trial(trial: int, seed: int, out: Path, ik: PandaIK, gen: AntipodalGenerator, depth_noise: bool = True,
-              categories: Optional[Sequence[str]] = None, pick: str = "best") -> dict:
-    """One oracle trial. ``pick`` "best" executes the best reachable oracle grasp; "random" a
-    reachable one drawn at random, so the executed grasps spread over predicted hold
-    probabilities (for the calibration)."""
+              categories: Optional[Sequence[str]] = None, pick: str = "best", max_attempts: int = 3) -> dict:
+    """One oracle trial. ``pick`` "best" executes the best reachable oracle grasp (then the next
+    ones, up to ``max_attempts``); "random" one reachable grasp drawn at random, so the executed
+    grasps spread over predicted hold probabilities (for the calibration)."""
     rng = np.random.default_rng(seed)
     scene = sample_scene(seed, SceneConfig(categories=categories))
     world = scene.build()
@@ -52,22 +56,18 @@ def run_trial(trial: int, seed: int, out: Path, ik: PandaIK, gen: AntipodalGener
     t0 = time.perf_counter()
     grasps = oracle_grasps(world, instance, part, gen, seed)
     executor = SimExecutor(world, ik=ik)
-    chosen, checked = None, 0
-    order = grasps[:MAX_CHECKED]
+    order = grasps
     if pick == "random":
-        order = [grasps[i] for i in rng.permutation(len(grasps))[:MAX_CHECKED]]
-    for g in order:
-        checked += 1
-        if executor.check_reachable(g):
-            chosen = g
-            break
+        order, max_attempts = [grasps[i] for i in rng.permutation(len(grasps))], 1
+    outcome = execute_with_fallback(executor, order, max_attempts, MAX_CHECKED)
+    chosen = outcome.grasp
     row = {"trial": trial, "seed": seed, "category": spec.category, "family": spec.family, "instance": instance,
-           "part": part, "objects": sorted(world.objects), "n_oracle_grasps": len(grasps), "oracle_checked": checked}
+           "part": part, "objects": sorted(world.objects), "n_oracle_grasps": len(grasps),
+           "oracle_checked": outcome.checked}
     if chosen is None:
         cause = "no oracle grasp" if not grasps else "none reachable"
         return {**row, "success": False, "part_correct": False, "failure_reason": cause, "parts_touched": [],
                 "wall_s": round(time.perf_counter() - t0, 3), "generation": gen.last_report.to_dict()}
-    outcome = executor.execute(chosen)
     part_correct = judge_grasp(outcome.success, outcome.parts_touched, instance, part)[1]
     # What the hold model predicted for the executed grasp, and whether any candidate on the
     # part was likely to hold at all (an object a Panda cannot hold the way it is asked for).
@@ -82,7 +82,7 @@ def calibration(results: Sequence[dict], path: Optional[Path] = None, bins: int 
     """Predicted hold probability against the observed hold rate in ``bins`` bins, and the
     Brier score, over executed trials that lifted or slipped (a reach or approach failure says
     nothing about holding). Draws the reliability diagram when ``path`` is given."""
-    rows = [r for r in results if "hold_predicted" in r and (r["success"] or r["failure_reason"] == "slipped")]
+    rows = [r for r in results if "hold_predicted" in r and (r["success"] or r["failure_reason"] in SLIPS)]
     if not rows:
         return {"n": 0}
     p = np.array([r["hold_predicted"] for r in rows])
@@ -113,7 +113,8 @@ def calibration(results: Sequence[dict], path: Optional[Path] = None, bins: int 
 
 
 def sim_check(trials: int, seed: int, out: Path, depth_noise: bool = True,
-              categories: Optional[Sequence[str]] = None, objects: Sequence[Path] = (), pick: str = "best") -> dict:
+              categories: Optional[Sequence[str]] = None, objects: Sequence[Path] = (), pick: str = "best",
+              max_attempts: int = 3) -> dict:
     """Oracle grasps in ``trials`` seeded scenes of ``categories`` (default: every category, the
     ``objects`` files' included)."""
     if objects:
@@ -123,7 +124,7 @@ def sim_check(trials: int, seed: int, out: Path, depth_noise: bool = True,
     ik, gen = PandaIK(), AntipodalGenerator()
     if pick not in ("best", "random"):
         raise InvalidInputError(f"pick must be 'best' or 'random', got {pick!r}")
-    results = [run_trial(i, seed + i, out, ik, gen, depth_noise, categories, pick)
+    results = [run_trial(i, seed + i, out, ik, gen, depth_noise, categories, pick, max_attempts)
                for i in tqdm(range(trials), desc="sim-check", unit="trial")]
     per_cat = defaultdict(list)
     for r in results:
@@ -131,7 +132,8 @@ def sim_check(trials: int, seed: int, out: Path, depth_noise: bool = True,
     failures = Counter(r["failure_reason"] for r in results if not r["success"])
     holdable = [r for r in results if r.get("holdable_as_asked", True)]
     summary = {
-        "n_trials": trials, "seed": seed, "depth_noise": depth_noise,
+        "n_trials": trials, "seed": seed, "depth_noise": depth_noise, "pick": pick,
+        "max_attempts": max_attempts if pick == "best" else 1,
         "success_rate": float(np.mean([r["success"] for r in results])),
         "holdable_as_asked": {"n": len(holdable),
                               "success_rate": float(np.mean([r["success"] for r in holdable])) if holdable else None,

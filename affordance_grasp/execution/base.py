@@ -15,6 +15,9 @@ from ..types import Grasp, GraspOutcome
 class ExecutionConfig:
     pregrasp_offset: float = 0.10   # m back along the approach axis
     lift_height: float = 0.15       # m straight up after closing
+    probe_height: float = 0.03      # m of it lifted slowly first, watching for a slip: a slipping object
+    probe_time: float = 1.0         # s   is set back down there and the next candidate tried (0: no probe)
+    slip_width: float = 0.004       # m the fingers may close further during the probe before it counts as a slip
     success_height: float = 0.10    # the object must rise at least this much...
     hold_time: float = 1.0          # ...and still be held after this many seconds
     max_opening: float = 0.08       # gripper stroke (m)
@@ -34,6 +37,8 @@ class ExecutionConfig:
             raise InvalidInputError("execution.success_height cannot exceed lift_height")
         if not self.max_reach > 0:
             raise InvalidInputError(f"execution.max_reach must be > 0, got {self.max_reach}")
+        if not (0 <= self.probe_height < self.lift_height and self.probe_time > 0 and self.slip_width > 0):
+            raise InvalidInputError("execution.probe_height must be in [0, lift_height), probe_time and slip_width > 0")
         if self.hold_time < 0 or self.approach_steps < 2:
             raise InvalidInputError("execution.hold_time must be >= 0 and approach_steps >= 2")
         return self

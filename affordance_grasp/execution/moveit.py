@@ -250,7 +250,8 @@ class MoveItExecutor(Executor):
         if self._cancel.is_set():
             raise _Cancelled()
 
-    def _move(self, T: np.ndarray, straight: bool) -> Optional[FailureReason]:
+    def _move(self, T: np.ndarray, straight: bool, slow: bool = False) -> Optional[FailureReason]:
+        """Plan to ``T`` and run it; ``slow`` (the probe lift) at a quarter of the usual speed."""
         s = self.settings
         self._check_cancel()
         self.arm.set_start_state_to_current_state()
@@ -261,8 +262,8 @@ class MoveItExecutor(Executor):
         params.planner_id = s.straight_planner if straight else s.free_space_planner
         params.planning_time = s.planning_time
         params.planning_attempts = 1
-        params.max_velocity_scaling_factor = s.velocity_scaling
-        params.max_acceleration_scaling_factor = s.acceleration_scaling
+        params.max_velocity_scaling_factor = s.velocity_scaling * (0.25 if slow else 1.0)
+        params.max_acceleration_scaling_factor = s.acceleration_scaling * (0.25 if slow else 1.0)
         plan = self.arm.plan(single_plan_parameters=params)
         if not plan:
             return FailureReason.PLANNING_FAILED
@@ -295,6 +296,10 @@ class MoveItExecutor(Executor):
         if pose is None:
             return outcome(FailureReason.UNREACHABLE)          # nothing has moved
         pre, at, up = self._stages(pose)
+        probe = None
+        if self.config.probe_height > 0:
+            probe = at.copy()
+            probe[2, 3] += self.config.probe_height
         target = self.scene.target.id if self.scene is not None and self.scene.target is not None else None
         moved = False
         try:
@@ -316,6 +321,15 @@ class MoveItExecutor(Executor):
                 return self._back_out(pre, target, reason, outcome)
             if target is not None and not self._attach(target, True):
                 return self._back_out(pre, target, FailureReason.EXECUTION_FAILED, outcome)
+            if probe is not None:
+                # the first centimetres slowly, then the opening again: closing further means slipping
+                width0 = self.gripper.width()
+                fail = self._move(probe, straight=True, slow=True)
+                if fail is not None:
+                    return self._back_out(pre, target, fail, outcome, from_pose=at)
+                if math.isfinite(width0) and width0 - self.gripper.width() > self.config.slip_width:
+                    fail = self._move(at, straight=True, slow=True)     # set it back down where it was
+                    return self._back_out(pre, target, fail or FailureReason.SLIP_CAUGHT, outcome)
             fail = self._move(up, straight=True)
             if fail is not None:
                 return self._back_out(pre, target, fail, outcome, from_pose=at)

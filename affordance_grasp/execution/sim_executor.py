@@ -1,5 +1,6 @@
 """Grasp execution in the MuJoCo twin: mink IK, a collision-checked straight approach, a
-force-limited close, a 0.15 m lift and a hold, with contacts telling which parts were touched."""
+force-limited close, a slow first lift that watches for a slip, a 0.15 m lift and a hold, with
+contacts telling which parts were touched."""
 from __future__ import annotations
 
 import threading
@@ -219,7 +220,15 @@ class SimExecutor(Executor):
             self._wait(0.3)
             self._close(touched)
             held_after_close = {inst for inst, _ in w.finger_contacts()}
-            self._move(plan.lift, 1.0, touched)
+            probe, rest = self._split_lift(plan.lift)
+            if probe and held_after_close and self._probe_slips(probe, held_after_close, touched):
+                # set it back down where it was, let go, back out: the object is still there to grasp again
+                self._move(probe[::-1], cfg.probe_time, touched)
+                self._retreat(plan)
+                timings["motion"] = time.perf_counter() - t0
+                return GraspOutcome(False, 0.0, tuple(f"{i}/{p}" for i, p in touched), FailureReason.SLIP_CAUGHT,
+                                    timings=timings, grasp=grasp)
+            self._move(rest, 1.0, touched)
             self._wait(cfg.hold_time, touched)
         except _Cancelled:
             self._cancel.clear()   # the retreat itself must be allowed to move
@@ -239,6 +248,38 @@ class SimExecutor(Executor):
         reason = FailureReason.SLIPPED if held_after_close else FailureReason.EMPTY_GRASP
         self._retreat(plan)
         return GraspOutcome(False, max(lifted, 0.0), parts, reason, timings=timings, grasp=grasp)
+
+    def _split_lift(self, lift: List[np.ndarray]) -> Tuple[List[np.ndarray], List[np.ndarray]]:
+        """The lift's joint waypoints cut at ``probe_height``: (the slow first part, the rest). The
+        waypoints are evenly spaced along the straight lift, so the cut is interpolated between two."""
+        cfg = self.config
+        if cfg.probe_height <= 0:
+            return [], lift
+        s = cfg.probe_height / cfg.lift_height * (len(lift) - 1)
+        k = int(s)
+        cut = lift[k] + (s - k) * (lift[min(k + 1, len(lift) - 1)] - lift[k])
+        return lift[:k + 1] + [cut], [cut] + lift[k + 1:]
+
+    def _probe_slips(self, probe: List[np.ndarray], held: set, touched: set) -> bool:
+        """Lift slowly through the probe and say whether the object is slipping through the pads:
+        the fingers closed further (what a robot's gripper also reports), or the point of the
+        object that was between the pads has fallen behind the hand (what the twin sees besides).
+        An object that swings about the grasp to hang level is not slipping: that point stays."""
+        w, cfg = self.world, self.config
+        width0 = w.gripper_opening()
+        tcp0 = w.tcp_pose()[:3, 3]
+        grip_point = {}        # the TCP in each held object's frame: the point between the pads
+        for inst in held:
+            T = w.object_pose(inst)
+            grip_point[inst] = T[:3, :3].T @ (tcp0 - T[:3, 3])
+        self._move(probe, cfg.probe_time, touched)
+        self._wait(0.2, touched)
+        tcp = w.tcp_pose()[:3, 3]
+        lag = 0.0
+        for inst, p in grip_point.items():
+            T = w.object_pose(inst)
+            lag = max(lag, float(np.linalg.norm(T[:3, :3] @ p + T[:3, 3] - tcp)))
+        return width0 - w.gripper_opening() > cfg.slip_width or lag > cfg.probe_height / 3
 
     def cancel(self) -> None:
         """Stop the running execute() at its next physics step: it opens, backs out along the

@@ -401,12 +401,14 @@ class AntipodalGenerator(GraspGenerator):
         pts = cloud.points[objects]
         tgt = (cloud.target & objects)[objects]
         body = cloud.body_mask()[objects]
+        elsewhere = cloud.other_part_mask()[objects]
         # Only points inside a candidate's swept hand can touch it; each chunk of nearby, similarly
         # turned candidates is tested against the points inside its hands' bounds alone.
         lo, hi = _swept_bounds(R, tcp, centres, halves, cfg.pregrasp_offset)
         P = torch.as_tensor(pts, dtype=torch.float32, device=dev)
         T = torch.as_tensor(tgt, device=dev)
         B = torch.as_tensor(body, device=dev)
+        E = torch.as_tensor(elsewhere, device=dev)
         Rt = torch.as_tensor(R, dtype=torch.float32, device=dev)
         tt = torch.as_tensor(tcp, dtype=torch.float32, device=dev)
         C = torch.as_tensor(centres, dtype=torch.float32, device=dev)          # (N, K, 3)
@@ -456,9 +458,7 @@ class AntipodalGenerator(GraspGenerator):
                 # a few millimetres beside it while closing, is touched too.
                 reach = ((x.abs() <= g.finger_half_width + cfg.part_margin) & (y.abs() < o)
                          & (z >= g.finger_z_min) & (z <= g.finger_z_max))
-                # (Only where the target is one part of a known body: the requested part's heat
-                # covers a handle's top and flanks unevenly, and would count its own underside.)
-                other_part[i] = (reach & B[sel][None] & ~T[sel][None]).sum(1)
+                other_part[i] = (reach & E[sel][None]).sum(1)
                 cols = torch.nonzero(T[sel]).squeeze(1)
                 if len(cols) == 0:
                     continue

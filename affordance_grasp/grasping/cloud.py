@@ -108,6 +108,8 @@ class SceneCloud:
     grip: Optional[np.ndarray] = None  # (N,) bool: the part the fingers are to take, when known (the
                                        # requested part's heat): the mass model weighs it apart
     mass_range: Optional[Tuple[float, float]] = None  # the target's typical mass (kg), when its kind is known
+    elsewhere: Optional[np.ndarray] = None  # (N,) bool: points of the target clearly off the part asked for
+                                            # (its heat near zero): a pad reaching them touches another part
 
     def observed_free(self, points: np.ndarray, tol: float = 0.004) -> np.ndarray:
         """True where a point lies in front of the measured surface along its camera ray, i.e.
@@ -129,6 +131,20 @@ class SceneCloud:
         if body.shape != self.target.shape:
             raise InvalidInputError(f"SceneCloud.body has shape {body.shape}, the cloud {self.target.shape}")
         return (body | self.target) & self.objects
+
+    def other_part_mask(self) -> np.ndarray:
+        """(N,) bool: the points of the target's object that belong to another part than the one
+        asked for: the body outside the target when the target is one part of a known body, else
+        the points the request's heat marks as elsewhere (none when neither is known)."""
+        if self.body is not None:
+            return self.body_mask() & ~self.target
+        if self.elsewhere is not None:
+            elsewhere = np.asarray(self.elsewhere, bool)
+            if elsewhere.shape != self.target.shape:
+                raise InvalidInputError(f"SceneCloud.elsewhere has shape {elsewhere.shape}, the cloud "
+                                        f"{self.target.shape}")
+            return elsewhere & self.target & self.objects
+        return np.zeros(len(self.target), bool)
 
     def grip_mask(self) -> Optional[np.ndarray]:
         """(N,) bool: the part the fingers are to take within the body (None when unknown). When

@@ -1,5 +1,6 @@
 """Execute the best reachable candidate, falling back to the next one when a try fails in a way
-that leaves the object where it was (unreachable, approach collision, empty grasp)."""
+that leaves the object where it was (unreachable, approach collision, empty grasp, a slip caught
+in the slow first lift and set back down)."""
 from __future__ import annotations
 
 import time
@@ -9,7 +10,8 @@ from ..errors import InvalidInputError
 from ..execution.base import Executor
 from ..types import FailureReason, Grasp, GraspOutcome
 
-RETRYABLE = (FailureReason.UNREACHABLE, FailureReason.APPROACH_COLLISION, FailureReason.EMPTY_GRASP)
+RETRYABLE = (FailureReason.UNREACHABLE, FailureReason.APPROACH_COLLISION, FailureReason.EMPTY_GRASP,
+             FailureReason.SLIP_CAUGHT)
 # After these the object may lie elsewhere: the ranked candidates are stale, so the caller has to
 # perceive again (a new frame, new candidates) before trying once more.
 OBJECT_MOVED = (FailureReason.SLIPPED,)
