@@ -191,6 +191,29 @@ ON_PART = 0.5
 MIN_HOLD = 0.1
 
 
+def check_hold(ranked: List[Grasp], q: AffordanceQuery, physical: dict, cfg: Optional[HoldConfig] = None) -> None:
+    """Refuse (CannotHoldError, nothing moves) when there are grasps on the part asked for and none
+    of them is likely to hold the object's weight, saying why with the numbers. ``physical`` is
+    the generator's estimate of the target (``GenerationReport.physical``)."""
+    cfg = cfg or HoldConfig()
+    on_part = [g for g in ranked if g.affordance_score >= ON_PART]
+    if not on_part or not physical or max(g.hold for g in on_part) >= MIN_HOLD:
+        return
+    best = max(on_part, key=lambda g: (g.hold, g.score))
+    weight = physical["mass_kg"] * GRAVITY
+    needed, resisted = hold_load(best.pose[None, :3, :3], best.position[None], np.array([best.width]),
+                                 np.asarray(physical["centre_of_mass"]), weight, cfg.friction, cfg)
+    off = [g for g in ranked if g.affordance_score < ON_PART and g.hold >= MIN_HOLD]
+    other = (f"; a grasp elsewhere on it would hold ({off[0].hold:.0%})" if off else "")
+    part = q.grasp_part or q.part or "part asked for"
+    raise CannotHoldError(
+        f"the {q.object.replace('_', ' ') or 'object'} (about {physical['mass_kg']:.2f} kg seen) cannot be held by "
+        f"its {part}: the best grasp there holds in {best.hold:.0%} of the friction, mass and centre-of-mass draws; "
+        f"its weight needs {float(needed[0]):.2f} N m about the grasp, the pads resist {float(resisted[0]):.2f} "
+        f"N m at friction {cfg.friction}{other}",
+        {"physical": physical, "best_hold_on_part": best.hold})
+
+
 class GraspPipeline:
     def __init__(self, predictor, generator: Optional[GraspGenerator] = None, parser: Optional[QueryParser] = None,
                  cloud_cfg: Optional[CloudConfig] = None, scoring: Optional[ScoringConfig] = None,
@@ -204,25 +227,8 @@ class GraspPipeline:
         self.recognizer = recognizer
 
     def _check_hold(self, ranked: List[Grasp], q: AffordanceQuery, report) -> None:
-        """Refuse (CannotHoldError, nothing moves) when there are grasps on the part asked for
-        and none of them is likely to hold the object's weight, saying why with the numbers."""
-        physical = getattr(report, "physical", None) or {}
-        on_part = [g for g in ranked if g.affordance_score >= ON_PART]
-        if not on_part or not physical or max(g.hold for g in on_part) >= MIN_HOLD:
-            return
-        best = max(on_part, key=lambda g: (g.hold, g.score))
         cfg = getattr(getattr(self.generator, "cfg", None), "hold", None) or HoldConfig()
-        weight = physical["mass_kg"] * GRAVITY
-        needed, resisted = hold_load(best.pose[None, :3, :3], best.position[None], np.array([best.width]),
-                                     np.asarray(physical["centre_of_mass"]), weight, cfg.friction, cfg)
-        off = [g for g in ranked if g.affordance_score < ON_PART and g.hold >= MIN_HOLD]
-        other = (f"; a grasp elsewhere on it would hold ({off[0].hold:.0%})" if off else "")
-        part = q.grasp_part or q.part or "part asked for"
-        raise CannotHoldError(
-            f"the {q.object.replace('_', ' ') or 'object'} (about {physical['mass_kg']:.2f} kg seen) cannot be held by "
-            f"its {part}: the best grasp there holds in {best.hold:.0%} of the friction, mass and centre-of-mass draws; "
-            f"its weight needs {float(needed[0]):.2f} N m about the grasp, the pads resist {float(resisted[0]):.2f} "
-            f"N m at friction {cfg.friction} with {cfg.torsion_radius * 1000:.0f} mm contact patches{other}", {"physical": physical, "best_hold_on_part": best.hold})
+        check_hold(ranked, q, getattr(report, "physical", None) or {}, cfg)
 
     def recognisable(self) -> List[str]:
         """The categories the predictor's reasoning head was taught."""

@@ -55,6 +55,28 @@ def test_scorer_picks_the_hot_region():
     assert np.allclose(rank("quality", [cold, warm], frame())[0].position, cold.position)
 
 
+def test_a_grasp_on_the_part_that_will_slip_ranks_below_one_that_holds():
+    """Both on the hot part; the hotter one is predicted to turn in the fingers (hold 0.05). The
+    score is the part and the quality times the chance of holding, so the one that holds wins,
+    by the factor the hold floor sets."""
+    from dataclasses import replace
+    hot = np.zeros((480, 640), np.float32)
+    hot[180:200, 300:340] = 1.0
+    hot[180:200, 340:360] = 0.8
+    amap = AffordanceMap.from_unnormalised(hot, Q)
+    slips = replace(grasp_at(0.1, 0.0, quality=0.5), hold=0.05)
+    holds = replace(grasp_at(0.1, -0.025, quality=0.5), hold=0.95)
+    view = frame(np.full((480, 640), 0.98, np.float32))
+    ranked = score_grasps([slips, holds], amap, view)
+    assert np.allclose(ranked[0].position, holds.position)
+    assert ranked[1].affordance_score > ranked[0].affordance_score      # the hotter one ranked second
+    cfg = ScoringConfig()
+    plain = score_grasps([replace(slips, hold=1.0)], amap, view)[0].score
+    assert ranked[1].score == pytest.approx(plain * (cfg.hold_floor + (1 - cfg.hold_floor) * 0.05))
+    with pytest.raises(InvalidInputError, match="hold_floor"):
+        ScoringConfig(hold_floor=1.5).validate()
+
+
 def test_occluded_contact_is_not_trusted():
     hot = np.ones((480, 640), np.float32)
     amap = AffordanceMap.from_unnormalised(hot, Q)

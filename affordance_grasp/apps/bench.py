@@ -19,9 +19,9 @@ from ..execution.ik import PandaIK
 from ..execution.sim_executor import SimExecutor
 from ..grasping.antipodal import AntipodalGenerator
 from ..grasping.cloud import build_scene_cloud
-from ..pipeline import GraspPipeline, mark_hold_inputs, mask_box
+from ..pipeline import GraspPipeline, check_hold, mark_hold_inputs, mask_box
 from ..timing import StageTimes
-from ..errors import AffordanceGraspError, EmptyCloudError
+from ..errors import AffordanceGraspError, CannotHoldError, EmptyCloudError
 from ..selection.fallback import execute_with_fallback
 from ..selection.scoring import heat_at_points, project_grasps
 from ..selection.strategies import STRATEGIES, heatmap_from_mask, rank
@@ -31,9 +31,11 @@ from ..sim.external import USER_OBJECTS, load_objects
 from ..sim.objects import REGISTRY, QuerySpec, make_object
 from ..sim.oracle import graspable_parts
 from ..sim.scene import SceneConfig, sample_scene
-from ..types import judge_grasp
+from ..types import FailureReason, GraspOutcome, judge_grasp
 from ..visualize import draw_trial, save_rgb
 from .report import machine_description
+
+CANNOT_HOLD = "refused: cannot hold as asked"
 
 MIN_PART_PX = 40  # a target part with fewer visible pixels cannot be asked to be seen
 MIN_AFFORDANCE_RATIO = 0.75  # as grasp_server_node: grasps well off the requested part are not tried
@@ -216,8 +218,17 @@ class Bench:
         t_sel = time.perf_counter() - t0
         world = p["scene"].build()
         ratio = MIN_AFFORDANCE_RATIO if strategy in ("affordance", "oracle") else 0.0
-        outcome = execute_with_fallback(SimExecutor(world, ik=self.ik), ranked, self.max_attempts,
-                                        min_affordance_ratio=ratio)
+        refusal = None
+        if strategy in ("affordance", "oracle"):
+            try:   # as the pipeline refuses: no grasp on the part asked for is likely to hold
+                check_hold(ranked, p["query"], p["generation"][source].get("physical") or {})
+            except CannotHoldError as e:
+                refusal = str(e)
+        if refusal is None:
+            outcome = execute_with_fallback(SimExecutor(world, ik=self.ik), ranked, self.max_attempts,
+                                            min_affordance_ratio=ratio)
+        else:
+            outcome = GraspOutcome(False, failure_reason=FailureReason.NO_CANDIDATES, attempts=0)
         intended = f"{p['target']}/{p['part']}"
         touched = set(outcome.parts_touched)
         success, part_correct = judge_grasp(outcome.success, touched, p["target"], p["part"])
@@ -234,7 +245,8 @@ class Bench:
                 "generation": p["generation"][source],
                 "success": success, "part_correct": part_correct,
                 "task_success": success and part_correct, "attempts": outcome.attempts,
-                "failure_reason": outcome.failure_reason.value, "parts_touched": sorted(touched),
+                "failure_reason": CANNOT_HOLD if refusal else outcome.failure_reason.value, "refusal": refusal,
+                "parts_touched": sorted(touched),
                 "chosen_score": None if chosen is None else round(chosen.score, 4),
                 "chosen_affordance": None if chosen is None else round(chosen.affordance_score, 4),
                 "latency_s": {"affordance": t_aff, "grasp_generation": p["t_gen"][source], "selection": t_sel,
@@ -262,6 +274,10 @@ class Bench:
         res = {"strategy": strategy, "split": self.split, "n_trials": len(rows), "seed": seed,
                "success_rate": rate(rows, "success"), "part_correct_rate": rate(rows, "part_correct"),
                "task_success_rate": rate(rows, "task_success"),
+               # the trials the pipeline would not refuse as impossible to hold as asked
+               "refused_cannot_hold": sum(r["failure_reason"] == CANNOT_HOLD for r in rows),
+               "task_success_rate_holdable": rate([r for r in rows if r["failure_reason"] != CANNOT_HOLD],
+                                                  "task_success"),
                "part_visible_trials": len(visible), "task_success_rate_part_visible": rate(visible, "task_success"),
                "no_candidate_on_visible_part": [{k: r[k] for k in ("trial", "seed", "category", "family", "query",
                                                                     "part_visible_px", "n_candidates")}
@@ -324,12 +340,16 @@ def profile_table(summary: dict) -> str:
 
 
 def comparison_table(results: Dict[str, dict]) -> str:
-    lines = ["| strategy | n | success | part correct | task success | generation ms (median / p95) | total ms (median / p95) |",
-             "|---|---|---|---|---|---|---|"]
+    lines = ["| strategy | n | success | part correct | task success | refused: cannot hold | task success of the "
+             "rest | generation ms (median / p95) | total ms (median / p95) |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for s, r in results.items():
         g, t = r["latency_ms"]["grasp_generation"], r["latency_ms"]["total"]
+        rest = r["task_success_rate_holdable"]
         lines.append(f"| {s} | {r['n_trials']} | {r['success_rate']:.2f} | {r['part_correct_rate']:.2f} | "
-                     f"{r['task_success_rate']:.2f} | {g['median']} / {g['p95']} | {t['median']} / {t['p95']} |")
+                     f"{r['task_success_rate']:.2f} | {r['refused_cannot_hold']} | "
+                     f"{'-' if rest is None else f'{rest:.2f}'} | {g['median']} / {g['p95']} | "
+                     f"{t['median']} / {t['p95']} |")
     return "\n".join(lines)
 
 

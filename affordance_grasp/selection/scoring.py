@@ -26,10 +26,14 @@ class ScoringConfig:
     occlusion_tol: float = 0.015     # m behind the measured surface counts as occluded
     occluded_weight: float = 0.3
     w_avoid: float = 1.0             # penalty weight of the avoid heatmap
+    hold_floor: float = 0.2          # what a grasp sure to slip keeps of its score: the rank is the part
+                                     # asked for and the grasp's quality, times its chance of holding
 
     def validate(self) -> "ScoringConfig":
         if self.w_aff < 0 or self.w_q < 0 or self.w_aff + self.w_q <= 0:
             raise InvalidInputError("scoring weights w_aff and w_q must be >= 0 and not both 0")
+        if not 0 <= self.hold_floor <= 1:
+            raise InvalidInputError(f"scoring: hold_floor must be in [0, 1], got {self.hold_floor}")
         if self.disc_radius_px < 0 or not 0 <= self.occluded_weight <= 1 or self.occlusion_tol <= 0:
             raise InvalidInputError("scoring: disc_radius_px >= 0, occluded_weight in [0, 1], occlusion_tol > 0")
         return self
@@ -107,6 +111,9 @@ def score_grasps(grasps: List[Grasp], amap: AffordanceMap, frame: RGBDFrame,
     heat = normalised_heat(amap.heatmap, cfg.disc_radius_px)
     aff = contact_affordance(sample_heat(heat, proj), proj.visible, cfg.occluded_weight)
     total = cfg.w_aff * aff + cfg.w_q * np.array([g.quality for g in grasps])
+    # A grasp on the right part that will turn in the fingers serves the request less than one a
+    # little off its centre that holds (Grasp.hold: 1 where the generator does not predict it).
+    total = total * (cfg.hold_floor + (1 - cfg.hold_floor) * np.array([g.hold for g in grasps]))
     if avoid is not None:
         av = sample_heat(normalised_heat(np.asarray(avoid, np.float32), cfg.disc_radius_px), proj)
         total = total - cfg.w_avoid * av[:, :2].max(1)
