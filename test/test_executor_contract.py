@@ -326,3 +326,47 @@ def test_both_backends_refuse_bad_input_and_report_unreachable_without_moving(na
     out = ex.execute(far)
     assert out.failure_reason is FailureReason.UNREACHABLE and not ex.check_reachable(far) and not moved()
     assert math.isfinite(out.lifted_height) and out.lifted_height == 0.0
+
+
+def test_a_held_object_is_released_detached_and_taken_out_of_the_scene():
+    """After a success the target stays attached to the hand (it is being carried). release()
+    opens to the checked width, detaches it, revokes the hand's contacts with it and removes it;
+    a next grasp without a release does the same first (MoveIt ignores removing an attached body)."""
+    double, ex = backend()
+    assert ex.execute(top_down()).success
+    assert "detach" not in double.calls.names()
+    n = len(double.calls)
+    ex.release()
+    after = double.calls[n:]
+    assert after[0] == ("gripper_open", 0.06)
+    assert ("detach", "mug_cluster") in after and ("scene_object", "mug_cluster", CollisionObject.REMOVE) in after
+    assert [c for c in after if c[0] == "acm"] and all(not c[3] for c in after if c[0] == "acm")
+    n = len(double.calls)
+    ex.release()                                              # nothing held: only opens
+    assert "detach" not in [c[0] for c in double.calls[n:]]
+    double, ex = backend()
+    assert ex.execute(top_down()).success
+    n = len(double.calls)
+    assert ex.execute(top_down()).success
+    names = [c[0] for c in double.calls[n:]]
+    assert names.index("detach") < min(names.index(x) for x in ("ik", "plan"))
+
+
+def test_an_error_mid_grasp_backs_out_and_opens_only_to_the_checked_width():
+    """A driver that raises while closing (a dropped connection) must not leave the arm at the
+    grasp with the object's contacts allowed: it backs out, straight, opening to the width the
+    candidate was checked with, not the full stroke (a neighbour the check never saw may be there)."""
+    double, ex = backend()
+
+    def broken(width, force):
+        double.calls.append(("gripper_close", round(width, 4), force))
+        raise RuntimeError("gripper driver went away")
+
+    ex.gripper.close = broken
+    out = ex.execute(top_down())
+    assert not out.success and out.failure_reason is FailureReason.EXECUTION_FAILED
+    names = double.calls.names()
+    after = double.calls[names.index("gripper_close"):]
+    assert ("gripper_open", 0.06) in after and ("gripper_open", 0.08) not in after
+    assert [c for c in after if c[0] == "plan"][-1][1] == "LIN"          # straight back
+    assert any(c[0] == "acm" and not c[3] for c in after)                 # contacts revoked

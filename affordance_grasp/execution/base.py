@@ -80,6 +80,11 @@ class Executor(abc.ABC):
     def command_gripper(self, width: float, force: float | None = None) -> None:
         """Open to ``width`` metres (0 closes) with at most ``force`` newtons per finger."""
 
+    def release(self) -> None:
+        """Let go of what the last successful grasp holds (open the gripper). Backends that keep
+        the held object in a planning scene also take it out of the hand there."""
+        self.command_gripper(self.config.max_opening)
+
     def set_scene(self, scene) -> None:
         """What perception saw around the grasp (a SceneModel: table and object boxes), for
         backends that plan against it. The twin knows its own scene and ignores this."""

@@ -17,7 +17,10 @@ One grasp, step by step:
 6. close; an opening well below the object's width is an empty grasp;
 7. the target is attached to the hand, and a straight lift follows; an opening that collapses
    while lifting is a slip;
-8. after any failure past step 4: open, detach, and back out along the approach.
+8. after any failure past step 4 (an exception included): open to the checked width, detach,
+   and back out straight along the approach;
+9. a held object stays attached until ``release()`` (or the next grasp): then it is detached,
+   the hand's allowed contacts with it revoked, and it leaves the planning scene.
 
 Velocity and acceleration are scaled down (0.1 by default) on every motion. ``cancel()`` stops
 the trajectory in progress (TrajectoryExecutionManager.stop_execution) and the gripper.
@@ -27,6 +30,7 @@ raises BackendUnavailableError saying so. The contract tests drive it through a 
 """
 from __future__ import annotations
 
+import logging
 import math
 import threading
 import time
@@ -46,6 +50,7 @@ from .base import ExecutionConfig, Executor
 from .gripper import Gripper, holds
 
 _FLIP = np.diag([-1.0, -1.0, 1.0, 1.0])  # 180 deg about the approach axis
+_log = logging.getLogger(__name__)
 TABLE_ID = "affordance_grasp_table"
 
 
@@ -122,6 +127,8 @@ class MoveItExecutor(Executor):
         self.robot_model = moveit.get_robot_model()
         self.scene: Optional[SceneModel] = None
         self._in_scene: set = set()
+        self._held: Optional[str] = None        # the object attached to the hand after a successful grasp
+        self._opening = self.config.max_opening  # the width the last grasp's candidate was checked with
         self._cancel = threading.Event()
 
     @classmethod
@@ -159,9 +166,32 @@ class MoveItExecutor(Executor):
         co.operation = a.CollisionObject.ADD
         return co
 
-    def _sync_scene(self) -> None:
-        """Replace the objects this backend put in the scene by the current SceneModel's."""
+    def release(self) -> None:
+        """Open to the width the grasp was checked with and let go of the held object: detached
+        from the hand, the hand's allowed contacts with it revoked, and out of the planning scene
+        (it lies wherever it was put down; the next frame shows where)."""
+        self.command_gripper(self._opening)
+        self._let_go()
+
+    def _let_go(self) -> None:
+        held, self._held = self._held, None
+        if held is None:
+            return
+        self._attach(held, False)
+        self._allow_touch(held, False)
         a, s = self.api, self.settings
+        with self.psm.read_write() as scene:
+            co = a.CollisionObject()
+            co.header.frame_id, co.id, co.operation = s.base_frame, held, a.CollisionObject.REMOVE
+            scene.apply_collision_object(co)
+        self._in_scene.discard(held)
+
+    def _sync_scene(self) -> None:
+        """Replace the objects this backend put in the scene by the current SceneModel's. An
+        object still attached from a grasp that was never released is detached first: MoveIt
+        ignores the removal of an attached body, and it would haunt every later plan."""
+        a, s = self.api, self.settings
+        self._let_go()
         with self.psm.read_write() as scene:
             for oid in self._in_scene:
                 co = a.CollisionObject()
@@ -302,8 +332,9 @@ class MoveItExecutor(Executor):
             probe[2, 3] += self.config.probe_height
         target = self.scene.target.id if self.scene is not None and self.scene.target is not None else None
         moved = False
+        self._opening = min(self.config.max_opening, self.geometry.opening_for(grasp.width))
         try:
-            if not self.gripper.open(self.geometry.opening_for(grasp.width)).ok:
+            if not self.gripper.open(self._opening).ok:
                 return outcome(FailureReason.GRIPPER_FAILED)
             fail = self._move(pre, straight=False)
             if fail is not None:
@@ -335,24 +366,38 @@ class MoveItExecutor(Executor):
                 return self._back_out(pre, target, fail, outcome, from_pose=at)
             if not holds(self.gripper.width(), grasp.width, self.settings.width_tolerance):
                 return self._back_out(pre, target, FailureReason.SLIPPED, outcome, from_pose=up)
+            self._held = target       # attached until release() or the next grasp
             return outcome(FailureReason.NONE, self.config.lift_height)
         except _Cancelled:
             if not moved:
                 return outcome(FailureReason.CANCELLED)
             self._cancel.clear()  # the retreat itself must be allowed to move
             return self._back_out(pre, target, FailureReason.CANCELLED, outcome)
+        except Exception as e:  # noqa: BLE001 - a driver or binding error mid-grasp: never leave the arm there
+            _log.error("grasp failed with %s: %s; backing out", type(e).__name__, e)
+            if not moved:
+                return outcome(FailureReason.EXECUTION_FAILED)
+            return self._back_out(pre, target, FailureReason.EXECUTION_FAILED, outcome)
 
     def _back_out(self, pre: np.ndarray, target: Optional[str], reason: FailureReason, outcome,
                   from_pose: Optional[np.ndarray] = None) -> GraspOutcome:
-        """Open, let go of the target, and retreat straight back to the pre-grasp (best effort:
+        """Open to the width the candidate was checked with (wider could hit a neighbour the check
+        never saw), let go of the target, and retreat straight back to the pre-grasp (best effort:
         a failure here is logged in the timings, the reported reason stays the first one)."""
-        self.gripper.open(self.config.max_opening)
+        try:
+            self.gripper.open(self._opening)
+        except Exception as e:  # noqa: BLE001 - still back out
+            _log.error("opening the gripper to back out failed: %s", e)
         if target is not None:
             self._attach(target, False)
         try:
-            back = self._move(pre, straight=from_pose is None)
+            # straight back: from the grasp, and from a lift too (a free-space plan may swing wide)
+            back = self._move(pre, straight=True)
         except _Cancelled:
             back = FailureReason.CANCELLED  # cancelled again while backing out: stay where it stopped
+        except Exception as e:  # noqa: BLE001
+            _log.error("backing out failed: %s", e)
+            back = FailureReason.EXECUTION_FAILED
         if target is not None:
             self._allow_touch(target, False)
         out = outcome(reason)

@@ -69,6 +69,8 @@ class ExecutorNode(Node):
         # For callers of the service (grasp_server_node's cancelled goals); action goals cancel as usual.
         self.create_service(Trigger, "cancel_motion", guarded(self, self._cancel_motion),
                             callback_group=ReentrantCallbackGroup())
+        self.create_service(Trigger, "release_object", guarded(self, self._release),
+                            callback_group=MutuallyExclusiveCallbackGroup())
         self.action = ActionServer(self, ExecuteGraspAction, "execute_grasp", self._action_execute,
                                    goal_callback=self._action_goal, cancel_callback=self._action_cancel,
                                    callback_group=ReentrantCallbackGroup())
@@ -97,6 +99,23 @@ class ExecutorNode(Node):
                                 self.p["gripper_position_per_finger"], self.p["gripper_timeout"],
                                 self.p["franka_gripper_namespace"])
         return MoveItExecutor(api.MoveItPy(node_name="affordance_grasp_moveit"), gripper, settings, self.config, api)
+
+    def _release(self, req, resp):
+        """Let go of what the last grasp holds: open, and (MoveIt) detach it from the hand and take
+        it out of the planning scene, so that it haunts no later plan."""
+        if self.backend is None:
+            resp.success = False
+            resp.message = "the sim backend holds nothing between grasps: the twin opens at the next grasp"
+            return resp
+        if not self.motion_lock.acquire(blocking=False):
+            resp.success, resp.message = False, "busy: a grasp is executing"
+            return resp
+        try:
+            self.backend.release()
+        finally:
+            self.motion_lock.release()
+        resp.success, resp.message = True, "released"
+        return resp
 
     def _refuse(self, resp, why: str):
         resp.success, resp.failure_reason, resp.message = False, FailureReason.INVALID_INPUT.value, f"rejected: {why}"
