@@ -190,3 +190,16 @@ def test_stop_requests_during_start_up_and_shutdown_exit_cleanly(tmp_path):
         node.send_signal(signal.SIGINT)
         out = node.communicate(timeout=60)[0]
         assert node.returncode == 0 and "Traceback" not in out, (gap, out[-2000:])
+
+
+def test_every_package_xml_dependency_is_a_rosdep_key():
+    """``rosdep install`` aborts on the first key it cannot resolve. Every dependency must be a key
+    on both Jazzy and Kilted: test/data/rosdep_keys.txt is the key list of ros/rosdistro (its
+    commit and date in the file's header)."""
+    import re
+    keys = {line.strip() for line in (ROOT / "test" / "data" / "rosdep_keys.txt").read_text().splitlines()
+            if line.strip() and not line.startswith("#")}
+    deps = re.findall(r"<(?:depend|exec_depend|build_depend|buildtool_depend|test_depend)>([^<]+)<",
+                      (ROOT / "package.xml").read_text())
+    assert len(deps) > 20 and len(keys) > 3000
+    assert [d for d in deps if d not in keys] == []
