@@ -370,3 +370,25 @@ def test_an_error_mid_grasp_backs_out_and_opens_only_to_the_checked_width():
     assert ("gripper_open", 0.06) in after and ("gripper_open", 0.08) not in after
     assert [c for c in after if c[0] == "plan"][-1][1] == "LIN"          # straight back
     assert any(c[0] == "acm" and not c[3] for c in after)                 # contacts revoked
+
+
+def test_gripper_command_halves_the_command_and_reads_the_whole_opening_back():
+    """franka_gripper's GripperCommand server takes one finger's travel and answers with the whole
+    opening (franka_ros2 gripper_action_server.cpp: target = 2 * command.position, result.position =
+    the gripper's width). Reading it back doubled made a 3 cm grasp look 6 cm wide."""
+    from affordance_grasp.ros.gripper_clients import GripperCommandClient
+    sent = []
+
+    def fake(result_position, **kw):
+        c = GripperCommandClient.__new__(GripperCommandClient)
+        c.Goal = lambda: SimpleNamespace(command=SimpleNamespace(position=None, max_effort=None))
+        c.per_finger, c.result_per_finger = True, kw.get("result_per_finger", False)
+        c._run = lambda client, goal, what: (sent.append(goal.command.position),
+                                            (SimpleNamespace(position=result_position, reached_goal=True,
+                                                             stalled=False), ""))[1]
+        c.client, c.width = None, lambda: float("nan")
+        return c
+
+    reply = fake(0.03).close(0.03, 70.0)
+    assert sent[-1] == pytest.approx(0.015) and reply.width == pytest.approx(0.03) and reply.ok
+    assert fake(0.015, result_per_finger=True).open(0.03).width == pytest.approx(0.03)

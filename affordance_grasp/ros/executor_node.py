@@ -39,6 +39,8 @@ PARAMS = [
           "gripper_command)"),
     Param("gripper_position_per_finger", True, "GripperCommand position is one finger's travel (half the opening), "
           "as franka_gripper reads it"),
+    Param("gripper_result_per_finger", False, "GripperCommand's result position is one finger's travel; false: the "
+          "whole opening, as franka_gripper (franka_ros2 v2.x) reports it"),
     Param("franka_gripper_namespace", "/franka_gripper", "namespace of franka_gripper's grasp and move actions"),
     Param("gripper_joints", ["panda_finger_joint1", "panda_finger_joint2"], "finger joints in joint_states "
           "(their sum is the opening)"),
@@ -97,7 +99,7 @@ class ExecutorNode(Node):
                                     "`ros2 launch affordance_grasp realsense_panda.launch.py`")
         gripper = build_gripper(self, self.p["gripper_interface"], self.p["gripper_action"], self.p["gripper_joints"],
                                 self.p["gripper_position_per_finger"], self.p["gripper_timeout"],
-                                self.p["franka_gripper_namespace"])
+                                self.p["franka_gripper_namespace"], self.p["gripper_result_per_finger"])
         return MoveItExecutor(api.MoveItPy(node_name="affordance_grasp_moveit"), gripper, settings, self.config, api)
 
     def _release(self, req, resp):

@@ -2,8 +2,11 @@
 
 - ``GripperCommandClient``: control_msgs/action/GripperCommand, the common interface (franka_ros2's
   franka_gripper serves it as ``gripper_action``; ros2_control's parallel-gripper controller
-  too). franka_gripper reads ``command.position`` as half the opening (one finger) and reports
-  the same, so ``per_finger`` converts.
+  too). franka_gripper reads ``command.position`` as half the opening (one finger), so
+  ``per_finger`` halves the command; its result's ``position`` is the whole opening
+  (franka_ros2's gripper_action_server.cpp, v2.x, read at 43357d1: ``kTargetWidth = 2 *
+  command.position``, ``result->position = current_gripper_state_.width``). A server that
+  reports one finger's travel instead needs ``result_per_finger``.
 - ``FrankaGraspClient``: franka_ros2's own franka_msgs/action/Grasp and Move, where the driver
   also judges the grasp against a width and tolerances.
 
@@ -75,7 +78,8 @@ class _ActionGripper(Gripper):
 
 
 class GripperCommandClient(_ActionGripper):
-    def __init__(self, node, action: str, joints: Sequence[str], per_finger: bool = True, timeout: float = 10.0):
+    def __init__(self, node, action: str, joints: Sequence[str], per_finger: bool = True, timeout: float = 10.0,
+                 result_per_finger: bool = False):
         try:
             from control_msgs.action import GripperCommand
         except ImportError as e:
@@ -84,7 +88,7 @@ class GripperCommandClient(_ActionGripper):
         from rclpy.action import ActionClient
 
         super().__init__(node, joints, timeout)
-        self.Goal, self.per_finger = GripperCommand.Goal, per_finger
+        self.Goal, self.per_finger, self.result_per_finger = GripperCommand.Goal, per_finger, result_per_finger
         self.client = ActionClient(node, GripperCommand, action, callback_group=self.group)
 
     def _command(self, width: float, effort: float, what: str) -> GripperReply:
@@ -94,7 +98,7 @@ class GripperCommandClient(_ActionGripper):
         result, why = self._run(self.client, goal, what)
         if result is None:
             return GripperReply(False, self.width(), why)
-        w = result.position * 2 if self.per_finger else result.position
+        w = result.position * 2 if self.result_per_finger else result.position
         return GripperReply(bool(result.reached_goal or result.stalled), float(w),
                             "" if result.reached_goal else "stopped before the commanded width")
 
@@ -137,7 +141,7 @@ class FrankaGraspClient(_ActionGripper):
 
 
 def build_gripper(node, kind: str, action: str, joints: Sequence[str], per_finger: bool, timeout: float,
-                  franka_namespace: Optional[str] = None) -> Gripper:
+                  franka_namespace: Optional[str] = None, result_per_finger: bool = False) -> Gripper:
     if kind == "franka":
         return FrankaGraspClient(node, franka_namespace or "/franka_gripper", joints, timeout=timeout)
-    return GripperCommandClient(node, action, joints, per_finger, timeout)
+    return GripperCommandClient(node, action, joints, per_finger, timeout, result_per_finger)
