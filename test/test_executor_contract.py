@@ -53,6 +53,9 @@ class FakeScene:
 
     def apply_collision_object(self, co):
         self.calls.append(("scene_object", co.id, co.operation))
+        if co.operation == CollisionObject.ADD:
+            z, h = co.primitive_poses[0].position.z, co.primitives[0].dimensions[2]
+            self.double.z_range[co.id] = (z - h / 2, z + h / 2)
 
     def is_state_colliding(self, state, group, verbose=False):
         self.calls.append(("collision_check", group))
@@ -77,6 +80,7 @@ class FakeMoveIt:
     def __init__(self):
         self.calls = Calls()
         self.fail, self.colliding, self.on_execute = set(), False, {}
+        self.z_range = {}           # object id -> (bottom, top) of its box in the planning scene
         self.executions = 0
         double = self
         scene = FakeScene(self.calls, self)
@@ -87,6 +91,7 @@ class FakeMoveIt:
 
             def set_from_ik(self, group, pose, tip, timeout):
                 double.calls.append(("ik", round(pose.position.z, 4), round(pose.orientation.x, 3)))
+                double.calls.append(("ik_state", tip, dict(getattr(self, "joint_positions", {}))))
                 if "ik" in double.fail:
                     return False
                 if "ik_first" in double.fail and double.first_pose_quat_x is not None \
@@ -209,9 +214,19 @@ def test_success_checks_every_step_in_order():
     # free space, approach, the slow probe lift (a quarter of the speed), the rest of the lift
     assert [p[1] for p in plans] == ["RRTConnectkConfigDefault", "LIN", "LIN", "LIN"]
     assert [p[2] for p in plans] == [0.1, 0.1, 0.025, 0.1]
-    # touching the target is allowed only for the approach, and it is attached after closing
-    acm = [c for c in double.calls if c[0] == "acm"]
-    assert acm and all(c[1] == "mug_cluster" and c[3] for c in acm)
+    # touching the target is allowed only for the approach (and the grasp pose's collision check,
+    # then revoked), and it is attached after closing
+    last_check = len(names) - 1 - names[::-1].index("collision_check")
+    acm = [c for c in double.calls[last_check:] if c[0] == "acm"]
+    assert all(c[1] == "mug_cluster" for c in acm) and [c[3] for c in acm] == [False] * 3 + [True] * 3
+    checks = [i for i, n in enumerate(names) if n == "collision_check"]
+    assert len(checks) == 2                                # pre-grasp, then grasp
+    before = lambda i: [c for c in double.calls[:i] if c[0] == "acm"]   # noqa: E731
+    assert not before(checks[0]) and all(c[3] for c in before(checks[1])[-3:])
+    # IK for the hand link the robot description has, with the fingers open to the checked width
+    ik = [c for c in double.calls if c[0] == "ik_state"]
+    assert ik and all(c[1] == "panda_hand" and c[2] == {"panda_finger_joint1": 0.03, "panda_finger_joint2": 0.03}
+                      for c in ik)
     assert names.index("gripper_close") < names.index("attach") < len(names) - 1 - names[::-1].index("plan")
 
 
@@ -392,3 +407,15 @@ def test_gripper_command_halves_the_command_and_reads_the_whole_opening_back():
     reply = fake(0.03).close(0.03, 70.0)
     assert sent[-1] == pytest.approx(0.015) and reply.width == pytest.approx(0.03) and reply.ok
     assert fake(0.015, result_per_finger=True).open(0.03).width == pytest.approx(0.03)
+
+
+def test_object_boxes_stop_above_the_table_so_the_attached_target_does_not_start_the_lift_in_collision():
+    """The padded box of an object standing on the table reached 5 mm into it; attached to the hand,
+    it put the LIN lift's start state in collision. Every box now ends just above the table top."""
+    double, ex = backend()
+    assert ex.execute(top_down()).success
+    table_top = double.z_range["affordance_grasp_table"][1]
+    assert table_top == pytest.approx(0.0)
+    for oid in ("mug_cluster", "neighbour"):
+        bottom, top = double.z_range[oid]
+        assert table_top < bottom < table_top + 0.002 and top == pytest.approx(0.105)

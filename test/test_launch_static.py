@@ -203,3 +203,15 @@ def test_every_package_xml_dependency_is_a_rosdep_key():
                       (ROOT / "package.xml").read_text())
     assert len(deps) > 20 and len(keys) > 3000
     assert [d for d in deps if d not in keys] == []
+
+
+def test_every_name_in_the_moveit_settings_is_in_the_default_robot_description():
+    """IK, goals and attach fail for a link the robot model lacks: config/moveit.yaml once named
+    panda_hand_tcp, which the launch default (moveit_resources_panda_moveit_config) does not have.
+    test/data/moveit_resources_panda_names.yaml lists its links, joints and groups (with the commit)."""
+    names = yaml.safe_load((ROOT / "test" / "data" / "moveit_resources_panda_names.yaml").read_text())
+    s = yaml.safe_load((ROOT / "config" / "moveit.yaml").read_text())
+    assert s["planning_group"] in names["groups"]
+    links = [s["end_effector_link"], s["base_frame"], *s["hand_links"]]
+    assert [x for x in links if x not in names["links"]] == []
+    assert [j for j in s["finger_joints"] if j not in names["joints"]] == []

@@ -59,8 +59,10 @@ class MoveItSettings:
     """config/moveit.yaml: the robot's names in its MoveIt config, the planners, the speeds."""
 
     planning_group: str = "panda_arm"
-    end_effector_link: str = "panda_hand_tcp"
+    end_effector_link: str = "panda_hand"        # a link the robot description has (IK, goals, attach)
+    tcp_offset: Tuple[float, float, float] = (0.0, 0.0, 0.1034)   # the grasp's TCP in that link's frame
     hand_links: Tuple[str, ...] = ("panda_hand", "panda_leftfinger", "panda_rightfinger")
+    finger_joints: Tuple[str, ...] = ("panda_finger_joint1", "panda_finger_joint2")   # each opens half the width
     base_frame: str = "panda_link0"
     free_space_pipeline: str = "ompl"
     free_space_planner: str = "RRTConnectkConfigDefault"
@@ -77,7 +79,11 @@ class MoveItSettings:
 
     def __post_init__(self):
         self.hand_links = tuple(self.hand_links)
+        self.finger_joints = tuple(self.finger_joints)
         self.table_size = tuple(self.table_size)
+        self.tcp_offset = tuple(float(v) for v in self.tcp_offset)
+        if len(self.tcp_offset) != 3 or not all(math.isfinite(v) and abs(v) < 0.5 for v in self.tcp_offset):
+            raise InvalidInputError(f"moveit.tcp_offset must be [x, y, z] in metres (under 0.5), got {self.tcp_offset}")
         for name in ("velocity_scaling", "acceleration_scaling"):
             if not 0 < getattr(self, name) <= 1:
                 raise InvalidInputError(f"moveit.{name} must be in (0, 1], got {getattr(self, name)}")
@@ -205,9 +211,24 @@ class MoveItExecutor(Executor):
                 scene.apply_collision_object(table)
                 self._in_scene.add(TABLE_ID)
                 for b in self.scene.boxes:
-                    scene.apply_collision_object(self._box_object(b.id, b.center, b.size + 2 * s.box_padding, b.yaw))
+                    center, size = self._above_table(np.asarray(b.center, float),
+                                                     np.asarray(b.size, float) + 2 * s.box_padding, t)
+                    scene.apply_collision_object(self._box_object(b.id, center, size, b.yaw))
                     self._in_scene.add(b.id)
             scene.current_state.update()
+
+    @staticmethod
+    def _above_table(center: np.ndarray, size: np.ndarray, table_top: float, gap: float = 0.001):
+        """A box cut off just above the table top: padded boxes reach below it, and once the target
+        is attached to the hand, a box that overlaps the table puts the lift's start state in
+        collision (Pilz refuses it)."""
+        lo, hi = center[2] - size[2] / 2, center[2] + size[2] / 2
+        lo = max(lo, table_top + gap)
+        if hi <= lo:
+            return center, size
+        center, size = center.copy(), size.copy()
+        center[2], size[2] = (lo + hi) / 2, hi - lo
+        return center, size
 
     def _allow_touch(self, target: str, allowed: bool) -> None:
         with self.psm.read_write() as scene:
@@ -227,6 +248,10 @@ class MoveItExecutor(Executor):
 
     # ------------------------------------------------------------------ reachability
     def _pose_msg(self, T: np.ndarray):
+        """The end-effector link's pose for the TCP pose ``T`` (the link sits ``tcp_offset`` behind
+        the TCP, along the TCP's own axes)."""
+        T = T.copy()
+        T[:3, 3] = T[:3, 3] - T[:3, :3] @ np.asarray(self.settings.tcp_offset)
         msg = self.api.PoseStamped()
         msg.header.frame_id = self.settings.base_frame
         msg.pose.position.x, msg.pose.position.y, msg.pose.position.z = (float(v) for v in T[:3, 3])
@@ -235,13 +260,23 @@ class MoveItExecutor(Executor):
         msg.pose.orientation.y, msg.pose.orientation.z = float(y), float(z)
         return msg
 
-    def _ik_free(self, T: np.ndarray) -> bool:
+    def _ik_free(self, T: np.ndarray, opening: float, touching: Optional[str] = None) -> bool:
+        """IK for ``T`` with the fingers open to ``opening`` (a fresh RobotState has them closed, and
+        closed fingers sit inside the object they are about to take), checked for collisions; with
+        ``touching``, the hand may touch that object, as on the final approach."""
         s = self.settings
         state = self.api.RobotState(self.robot_model)
+        state.joint_positions = {j: opening / len(s.finger_joints) for j in s.finger_joints}
         if not state.set_from_ik(s.planning_group, self._pose_msg(T).pose, s.end_effector_link, s.ik_timeout):
             return False
-        with self.psm.read_only() as scene:
-            return not scene.is_state_colliding(state, s.planning_group)
+        if touching is not None:
+            self._allow_touch(touching, True)
+        try:
+            with self.psm.read_only() as scene:
+                return not scene.is_state_colliding(state, s.planning_group)
+        finally:
+            if touching is not None:
+                self._allow_touch(touching, False)
 
     def _stages(self, pose: np.ndarray):
         pre = pose.copy()
@@ -251,9 +286,11 @@ class MoveItExecutor(Executor):
         return pre, pose, up
 
     def _reachable_pose(self, grasp: Grasp) -> Optional[np.ndarray]:
+        opening = min(self.config.max_opening, self.geometry.opening_for(grasp.width))
+        target = self.scene.target.id if self.scene is not None and self.scene.target is not None else None
         for pose in (grasp.pose, grasp.pose @ _FLIP):
             pre, at, _ = self._stages(pose)
-            if self._ik_free(pre) and self._ik_free(at):
+            if self._ik_free(pre, opening) and self._ik_free(at, opening, touching=target):
                 return pose
         return None
 
