@@ -419,3 +419,19 @@ def test_object_boxes_stop_above_the_table_so_the_attached_target_does_not_start
     for oid in ("mug_cluster", "neighbour"):
         bottom, top = double.z_range[oid]
         assert table_top < bottom < table_top + 0.002 and top == pytest.approx(0.105)
+
+
+def test_the_moveit_config_reaches_moveit_py_from_the_nodes_own_params_sections(tmp_path):
+    """launch_ros writes dict parameters under /**; a node started in a namespace gets its own
+    section too. Both reach MoveItPy as config_dict, the node's own winning; none is an error."""
+    from affordance_grasp.execution.moveit import moveit_config_from_params
+    f = tmp_path / "params.yaml"
+    f.write_text("/**:\n  ros__parameters:\n    robot_description: '<robot/>'\n    planning_pipelines: [ompl]\n"
+                 "/arm/executor_node:\n  ros__parameters:\n    planning_pipelines: [ompl, pilz]\n"
+                 "other_node:\n  ros__parameters:\n    robot_description: 'wrong'\n")
+    cfg = moveit_config_from_params([f], "executor_node", "/arm")
+    assert cfg == {"robot_description": "<robot/>", "planning_pipelines": ["ompl", "pilz"]}
+    g = tmp_path / "empty.yaml"
+    g.write_text("executor_node:\n  ros__parameters:\n    backend: moveit\n")
+    with pytest.raises(InvalidInputError, match="no robot_description for /arm/executor_node"):
+        moveit_config_from_params([g], "executor_node", "/arm")

@@ -114,6 +114,29 @@ def moveit_api() -> SimpleNamespace:
                            SolidPrimitive=SolidPrimitive, Pose=Pose, PoseStamped=PoseStamped)
 
 
+def moveit_config_from_params(paths, node_name: str, namespace: str = "/") -> dict:
+    """The MoveIt config (robot_description, SRDF, kinematics, pipelines, ...) that ROS params files
+    give a node: the ``/**`` section and the node's own (by name or fully qualified), merged in
+    that order. MoveItPy gets it as ``config_dict``: left to read the process's params files
+    itself, it finds them only under ``/**`` and loses them once the node has a namespace."""
+    ns = "/" + namespace.strip("/") if namespace.strip("/") else ""
+    keys = ("/**", node_name, f"{ns}/{node_name}", f"/**/{node_name}")
+    out: dict = {}
+    for path in paths:
+        raw = load_yaml(path, "params file", allow_empty=True) or {}
+        if not isinstance(raw, dict):
+            raise InvalidInputError(f"{path}: a ROS params file is a mapping of node names")
+        for key in keys:
+            section = raw.get(key)
+            if isinstance(section, dict) and isinstance(section.get("ros__parameters"), dict):
+                out.update(section["ros__parameters"])
+    if "robot_description" not in out:
+        raise InvalidInputError(f"no robot_description for {ns}/{node_name} in the params files {list(paths)}: "
+                                f"start it with `ros2 launch affordance_grasp realsense_panda.launch.py`, which "
+                                f"passes the MoveIt config MoveItConfigsBuilder makes")
+    return out
+
+
 class _Cancelled(Exception):
     pass
 

@@ -79,28 +79,27 @@ class ExecutorNode(Node):
         self.get_logger().info(f"ready: execute_grasp with the {self.p['backend']} backend")
 
     def _moveit_backend(self):
-        """MoveItPy runs MoveItCpp inside this process and reads the MoveIt config (robot
-        description, SRDF, kinematics, pipelines, controllers) from this process's --params-file
-        arguments: launch/realsense_panda.launch.py passes the one MoveItConfigsBuilder makes."""
+        """MoveItPy runs MoveItCpp inside this process. Its MoveIt config (robot description, SRDF,
+        kinematics, pipelines, controllers) is what this node's --params-file arguments give it
+        (launch/realsense_panda.launch.py passes the one MoveItConfigsBuilder makes), handed over as
+        ``config_dict``: read by MoveItPy itself, it would be found only under ``/**``."""
         import sys
 
-        from ..execution.moveit import MoveItExecutor, MoveItSettings, moveit_api
+        from ..execution.moveit import MoveItExecutor, MoveItSettings, moveit_config_from_params, moveit_api
         from .gripper_clients import build_gripper
 
-        api = moveit_api()  # BackendUnavailableError without moveit_py
+        moveit_api()  # BackendUnavailableError without moveit_py
         settings = MoveItSettings.load(self.p["moveit_settings"] or None)
         if settings.base_frame != self.p["base_frame"]:
             raise InvalidInputError(f"executor_node: base_frame {self.p['base_frame']!r} differs from the MoveIt "
                                     f"settings' base_frame {settings.base_frame!r}; set both to the robot's base link")
         params_files = [sys.argv[i + 1] for i, a in enumerate(sys.argv[:-1]) if a == "--params-file"]
-        if not any("robot_description" in open(f).read() for f in params_files):
-            raise InvalidInputError("executor_node: backend moveit needs the MoveIt config as parameters (no "
-                                    "robot_description among this node's --params-file); start it with "
-                                    "`ros2 launch affordance_grasp realsense_panda.launch.py`")
+        config = moveit_config_from_params(params_files, self.get_name(), self.get_namespace())
         gripper = build_gripper(self, self.p["gripper_interface"], self.p["gripper_action"], self.p["gripper_joints"],
                                 self.p["gripper_position_per_finger"], self.p["gripper_timeout"],
                                 self.p["franka_gripper_namespace"], self.p["gripper_result_per_finger"])
-        return MoveItExecutor(api.MoveItPy(node_name="affordance_grasp_moveit"), gripper, settings, self.config, api)
+        return MoveItExecutor.from_moveit_config(config, gripper, node_name="affordance_grasp_moveit",
+                                                 settings=settings, config=self.config)
 
     def _release(self, req, resp):
         """Let go of what the last grasp holds: open, and (MoveIt) detach it from the hand and take
