@@ -8,6 +8,7 @@ from typing import Dict, List, Optional
 import cv2
 import numpy as np
 
+from .geometry import project_base_points
 from .selection.scoring import project_grasps
 from .types import AffordanceMap, Grasp, RGBDFrame
 
@@ -54,7 +55,10 @@ def heat_overlay(rgb: np.ndarray, heatmap: Optional[np.ndarray], alpha: float = 
 
 
 def draw_trial(frame: RGBDFrame, amap: Optional[AffordanceMap], ranked: List[Grasp], chosen: Optional[Grasp],
-               title: str, max_drawn: int = 300) -> np.ndarray:
+               title: str, max_drawn: int = 300, physical: Optional[dict] = None) -> np.ndarray:
+    """The heat over the image, the candidates coloured by score, the chosen one in magenta; with
+    ``physical`` (the generator's mass estimate), the centre of mass as a cross and a line under
+    the title: the mass seen and the chosen grasp's chance of holding."""
     img = heat_overlay(frame.rgb, None if amap is None else amap.heatmap)
     img = np.ascontiguousarray(img)
     shown = ranked[:max_drawn]
@@ -79,4 +83,15 @@ def draw_trial(frame: RGBDFrame, amap: Optional[AffordanceMap], ranked: List[Gra
             cv2.circle(img, c, 3, (255, 0, 255), -1)
     cv2.rectangle(img, (0, 0), (img.shape[1], 22), (0, 0, 0), -1)
     cv2.putText(img, title[:95], (4, 15), cv2.FONT_HERSHEY_SIMPLEX, 0.42, (255, 255, 255), 1, cv2.LINE_AA)
+    if physical and physical.get("centre_of_mass") is not None:
+        uv, _ = project_base_points(np.asarray(physical["centre_of_mass"], float)[None], frame.T_base_camera,
+                                    frame.intrinsics)
+        u, v = (int(round(x)) for x in uv[0])
+        if 0 <= u < img.shape[1] and 0 <= v < img.shape[0]:
+            cv2.drawMarker(img, (u, v), (255, 165, 0), cv2.MARKER_TILTED_CROSS, 14, 2, cv2.LINE_AA)
+        line = f"about {float(physical['mass_kg']):.2f} kg seen; centre of mass: orange cross"
+        if chosen is not None:
+            line += f"; chosen grasp holds in {chosen.hold:.0%} of draws"
+        cv2.rectangle(img, (0, 22), (img.shape[1], 40), (0, 0, 0), -1)
+        cv2.putText(img, line, (4, 35), cv2.FONT_HERSHEY_SIMPLEX, 0.42, (255, 200, 120), 1, cv2.LINE_AA)
     return img

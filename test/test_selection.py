@@ -224,3 +224,18 @@ def test_redetection_stops_when_cancelled_and_passes_detection_errors_on():
 
     with pytest.raises(AffordanceGraspError, match="no object"):
         execute_with_redetection(failing, _playback(["slipped"] * 3), 3)
+
+
+def test_the_overlay_shows_the_mass_seen_and_the_centre_of_mass():
+    from dataclasses import replace
+    from affordance_grasp.visualize import draw_trial
+    hot = np.zeros((480, 640), np.float32)
+    hot[180:200, 300:340] = 1
+    amap = AffordanceMap.from_unnormalised(hot, Q)
+    g = replace(grasp_at(0.1, 0.0), hold=0.8)
+    plain = draw_trial(frame(), amap, [g], g, "hold the mug")
+    img = draw_trial(frame(), amap, [g], g, "hold the mug", physical={"mass_kg": 0.4, "centre_of_mass": [0.0, 0.0, 0.0]})
+    assert img.shape == plain.shape == (480, 640, 3)
+    # base (0, 0, 0) projects to the image centre: the orange cross is drawn there
+    assert tuple(img[240, 320]) == (255, 165, 0) and tuple(plain[240, 320]) != (255, 165, 0)
+    assert (img[22:40] != plain[22:40]).any()          # the line under the title

@@ -237,7 +237,8 @@ class Bench:
         title = (f"{strategy} | {p['query'].text} | {'OK' if success else outcome.failure_reason.value or 'fail'}"
                  f"{' part-ok' if part_correct else ''}")
         save_rgb(self.out / strategy / "trials" / f"{p['trial']:03d}.png",
-                 draw_trial(p["frame"], amap if strategy in ("affordance", "oracle") else None, ranked, chosen, title))
+                 draw_trial(p["frame"], amap if strategy in ("affordance", "oracle") else None, ranked, chosen, title,
+                            physical=p["generation"][source].get("physical")))
         return {"trial": p["trial"], "seed": p["seed"], "category": p["category"], "family": p["family"],
                 "query": p["query"].text, "target": p["target"], "intended_part": intended,
                 "n_objects": p["n_objects"], "part_visible_px": p["part_px"], "n_candidates": len(grasps),

@@ -147,7 +147,8 @@ class GraspPlannerNode(Node):
             self.pub_map.publish(affordance_map_to_msg(det.amap, header))
         if self.pub_overlay.get_subscription_count():
             title = det.query.text + (f" | {det.choice.reason}" if det.choice is not None else "")
-            overlay = numpy_to_image(draw_trial(frame, det.amap, shown, det.best, title), "rgb8")
+            overlay = numpy_to_image(draw_trial(frame, det.amap, shown, det.best, title,
+                                                physical=det.generation.get("physical")), "rgb8")
             overlay.header = header
             self.pub_overlay.publish(overlay)
 
