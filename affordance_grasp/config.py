@@ -46,3 +46,18 @@ def from_mapping(cls: Type[T], raw: Mapping[str, Any], where: str) -> T:
         return cls(**raw)
     except TypeError as e:
         raise ConfigError(f"{where}: {e}") from None
+
+
+def node_params(paths, node_name: str, namespace: str = "/") -> dict:
+    """The parameters ROS params files give one node: the ``/**`` section, then the node's own (by
+    name, fully qualified, or ``/**/name``), later files and sections winning, as ROS applies them."""
+    ns = "/" + namespace.strip("/") if namespace.strip("/") else ""
+    keys = ("/**", f"/**/{node_name}", node_name, f"{ns}/{node_name}")
+    out: dict = {}
+    for path in paths:
+        raw = load_yaml(path, "params file", allow_empty=True) or {}
+        for key in keys:
+            section = raw.get(key)
+            if isinstance(section, dict) and isinstance(section.get("ros__parameters"), dict):
+                out.update(section["ros__parameters"])
+    return out

@@ -50,10 +50,10 @@ def _setup(context):
     nodes.append(Node(package="affordance_grasp", executable="grasp_server_node", name="grasp_server_node",
                       output="screen", parameters=[params]))
     if arg("rviz") == "true":
-        # RViz's fixed frame is the planner's base_frame, read from the same params file.
-        import yaml
-        with open(params) as f:
-            base_frame = yaml.safe_load(f)["grasp_planner_node"]["ros__parameters"].get("base_frame", "panda_link0")
+        # RViz's fixed frame is the planner's base_frame, read from the same params file (its own
+        # section or /**, as ROS reads it).
+        from affordance_grasp.config import node_params
+        base_frame = node_params([params], "grasp_planner_node").get("base_frame", "panda_link0")
         rviz = PathJoinSubstitution([FindPackageShare("affordance_grasp"), "config", "affordance_grasp.rviz"])
         nodes.append(Node(package="rviz2", executable="rviz2", name="rviz", arguments=["-d", rviz, "-f", base_frame],
                           parameters=[moveit_config.to_dict()]))

@@ -215,3 +215,16 @@ def test_every_name_in_the_moveit_settings_is_in_the_default_robot_description()
     links = [s["end_effector_link"], s["base_frame"], *s["hand_links"]]
     assert [x for x in links if x not in names["links"]] == []
     assert [j for j in s["finger_joints"] if j not in names["joints"]] == []
+
+
+def test_rviz_reads_the_base_frame_from_a_params_file_written_for_every_node(tmp_path):
+    """``rviz:=true`` with a params file whose parameters sit under /** raised a KeyError: the launch
+    file indexed the planner's own section. It now reads the parameters as ROS gives them to the node."""
+    from affordance_grasp.config import node_params
+    f = tmp_path / "p.yaml"
+    f.write_text("/**:\n  ros__parameters:\n    base_frame: fr3_link0\n")
+    assert node_params([f], "grasp_planner_node")["base_frame"] == "fr3_link0"
+    f.write_text("/**:\n  ros__parameters:\n    base_frame: a\ngrasp_planner_node:\n  ros__parameters:\n    base_frame: b\n")
+    assert node_params([f], "grasp_planner_node")["base_frame"] == "b"
+    src = (ROOT / "launch" / "realsense_panda.launch.py").read_text()
+    assert '["grasp_planner_node"]' not in src and "node_params([params], \"grasp_planner_node\")" in src

@@ -40,7 +40,7 @@ from typing import Optional, Tuple
 
 import numpy as np
 
-from ..config import from_mapping, load_yaml
+from ..config import from_mapping, load_yaml, node_params
 from ..errors import BackendUnavailableError, InvalidInputError
 from ..geometry import quat_from_pose
 from ..grasping.gripper import GripperGeometry
@@ -119,19 +119,10 @@ def moveit_config_from_params(paths, node_name: str, namespace: str = "/") -> di
     give a node: the ``/**`` section and the node's own (by name or fully qualified), merged in
     that order. MoveItPy gets it as ``config_dict``: left to read the process's params files
     itself, it finds them only under ``/**`` and loses them once the node has a namespace."""
-    ns = "/" + namespace.strip("/") if namespace.strip("/") else ""
-    keys = ("/**", node_name, f"{ns}/{node_name}", f"/**/{node_name}")
-    out: dict = {}
-    for path in paths:
-        raw = load_yaml(path, "params file", allow_empty=True) or {}
-        if not isinstance(raw, dict):
-            raise InvalidInputError(f"{path}: a ROS params file is a mapping of node names")
-        for key in keys:
-            section = raw.get(key)
-            if isinstance(section, dict) and isinstance(section.get("ros__parameters"), dict):
-                out.update(section["ros__parameters"])
+    out = node_params(paths, node_name, namespace)
     if "robot_description" not in out:
-        raise InvalidInputError(f"no robot_description for {ns}/{node_name} in the params files {list(paths)}: "
+        raise InvalidInputError(f"no robot_description for {namespace.rstrip('/')}/{node_name} in the params files "
+                                f"{[str(p) for p in paths]}: "
                                 f"start it with `ros2 launch affordance_grasp realsense_panda.launch.py`, which "
                                 f"passes the MoveIt config MoveItConfigsBuilder makes")
     return out
