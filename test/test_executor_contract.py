@@ -271,7 +271,7 @@ def test_an_empty_or_slipped_grasp_is_reported_and_the_arm_backs_out():
     assert "detach" in double.calls.names()
     # Closing further during the slow first lift is a slip caught early: back down, open, back out,
     # and the fallback may try the next candidate (the object was set down where it was).
-    double, ex = backend(readings=[0.030, 0.022])
+    double, ex = backend(readings=[0.030, 0.015])
     out = ex.execute(top_down(width=0.03))
     assert out.failure_reason is FailureReason.SLIP_CAUGHT and not out.success
     names = double.calls.names()

@@ -17,7 +17,9 @@ class ExecutionConfig:
     lift_height: float = 0.15       # m straight up after closing
     probe_height: float = 0.03      # m of it lifted slowly first, watching for a slip: a slipping object
     probe_time: float = 1.0         # s   is set back down there and the next candidate tried (0: no probe)
-    slip_width: float = 0.004       # m the fingers may close further during the probe before it counts as a slip
+    slip_width: float = 0.010       # m the fingers may close further during the probe before it counts as a slip
+                                    # (a robot's only evidence; an object turning in the pads narrows by 4-11 mm
+                                    # in the twin and still comes along)
     success_height: float = 0.10    # the object must rise at least this much...
     hold_time: float = 1.0          # ...and still be held after this many seconds
     max_opening: float = 0.08       # gripper stroke (m)
