@@ -84,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
                                          "resumable, curves as PNG/JSON")
     rl.add_argument("--data", type=Path, required=True, help="rendered training split")
     rl.add_argument("--val", type=Path, default=None, help="validation split (scored every --val-every steps)")
-    rl.add_argument("--init", type=Path, default=Path("models/affordance_default.pt"),
+    rl.add_argument("--init", type=Path, default=Path("models/affordance_anneal.pt"),
                     help="the supervised model to start from (and the frozen KL reference)")
     rl.add_argument("--out", type=Path, required=True, help="checkpoint path (.pt); .last.pt, .json, .png beside it")
     rl.add_argument("--steps", type=_positive_int, default=200)
@@ -102,7 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     rl.add_argument("--device", default=None)
     rl.add_argument("--restart", action="store_true", help="ignore a .last.pt and start from --init")
     e = sub.add_parser("eval", help="KLD/SIM/NSS + gIoU/cIoU/P@50 of a checkpoint and 3 baselines; metrics.json + grid.png")
-    e.add_argument("--checkpoint", type=Path, default=None, help="default: the shipped models/affordance_default.pt")
+    e.add_argument("--checkpoint", type=Path, default=None, help="default: the shipped model (config/affordance_predictor.yaml)")
     e.add_argument("--data", type=Path, required=True, help="a rendered split, or an AGD20K root (ROOT or ROOT::Unseen)")
     e.add_argument("--out", type=Path, required=True)
     e.add_argument("--device", default=None)

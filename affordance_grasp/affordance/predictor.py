@@ -36,7 +36,7 @@ def default_predictor_config() -> Path:
 @dataclass
 class PredictorConfig:
     backend: str = "model"                # this class; see affordance/backends for the others
-    checkpoint: str = "models/affordance_default.pt"   # absolute, or relative to the package's share folder
+    checkpoint: str = "models/affordance_anneal.pt"    # absolute, or relative to the package's share folder
     device: Optional[str] = None          # cpu | cuda; None: cuda when available
     region_threshold: float = 0.5         # boxes/mask: heat >= this x the peak
     max_regions: int = 3
