@@ -2,7 +2,7 @@
 VENV ?= .venv
 OUT ?= out
 
-.PHONY: setup demo test sim-check clean
+.PHONY: setup demo test test-fast sim-check clean
 
 setup:
 	bash scripts/setup.sh
@@ -16,6 +16,10 @@ sim-check: setup
 
 test: setup
 	$(VENV)/bin/python -m pytest -q
+
+# The unit tests alone: no ROS processes, no long twin or model runs (make test runs everything).
+test-fast: setup
+	$(VENV)/bin/python -m pytest -q -m "not ros and not slow"
 
 clean:
 	rm -rf $(OUT) build install log

@@ -32,3 +32,19 @@ def block_world():
     cam = SimCamera(world)
     yield world, cam
     cam.close()
+
+
+# Modules whose tests start ROS 2 processes (graphs over DDS, colcon builds, the launch system).
+ROS_MODULES = {"test_ros_integration", "test_bag_replay", "test_node_faults", "test_colcon_install", "test_soak"}
+# ... and single tests that do, in modules that otherwise do not.
+ROS_TESTS = {"test_graph_usage_reports_each_running_node_cpu_and_memory",
+             "test_the_detect_grasps_service_answers_through_the_reasoning_backend",
+             "test_camera_input_takes_frames_on_the_owners_namespaced_and_remapped_topics"}
+
+
+def pytest_collection_modifyitems(config, items):
+    """``ros`` on every test that starts ROS 2 processes (``make test-fast`` leaves them out, with
+    ``slow``; ``make test`` runs everything)."""
+    for item in items:
+        if item.module.__name__.rsplit(".", 1)[-1] in ROS_MODULES or item.originalname in ROS_TESTS:
+            item.add_marker(pytest.mark.ros)
