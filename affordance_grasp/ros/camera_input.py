@@ -15,7 +15,8 @@ from .frame_buffer import FrameBuffer, FrameNotNewEnough
 
 CAMERA_PARAMS = POSE_PARAMS + [
     Param("image_reliability", "best_effort", "QoS of the image and camera_info subscriptions: best_effort takes "
-          "frames from any publisher (realsense-ros publishes best effort), reliable only from reliable ones",
+          "frames from any publisher, reliable only from reliable ones (realsense-ros's SYSTEM_DEFAULT is reliable "
+          "under Fast DDS, and a reliable reader loses no fragments of large frames)",
           choices=("best_effort", "reliable")),
     Param("depth_scale", 0.001, "metres per unit of 16UC1/z16 depth", (1e-5, 0.01)),
     Param("max_frame_age", 1.0, "reject frames older than this many seconds; 0 disables (bags without /clock)",
