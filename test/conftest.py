@@ -42,9 +42,31 @@ ROS_TESTS = {"test_graph_usage_reports_each_running_node_cpu_and_memory",
              "test_camera_input_takes_frames_on_the_owners_namespaced_and_remapped_topics"}
 
 
+# Tests that train, render splits or run the twin for seconds (over 2 s each on this 2-core machine).
+SLOW_TESTS = {
+    "test_train_resume_fine_tune_and_eval_end_to_end", "test_train_rl_runs_resumes_and_writes_its_curves",
+    "test_detect_runs_end_to_end_through_the_reasoning_backend", "test_open_clip_vit_b16_loads_from_a_local_checkpoint",
+    "test_predictor_on_a_frame_with_a_random_checkpoint", "test_same_grasp_10cm_higher_is_an_empty_grasp",
+    "test_a_training_step_lowers_the_loss", "test_rendered_split_layout_and_held_out_categories",
+    "test_grasp_into_the_table_is_an_approach_collision", "test_known_good_grasp_succeeds_on_the_handle",
+    "test_forward_shapes_and_normalisation", "test_choose_cli_reports_object_choice_per_kind_of_request",
+    "test_sim_check_cli_writes_summary_and_pngs", "test_fallback_in_the_twin_when_the_first_is_unreachable",
+    "test_bench_cli_writes_results_comparison_and_overlays", "test_scene_frames_and_locate_accuracy_bookkeeping",
+    "test_choose_absent_asks_for_kinds_not_in_view", "test_train_split_never_shows_unseen_categories",
+    "test_every_query_an_object_asks_for_itself_parses", "test_wall_and_table_collisions_are_rejected",
+    "test_checkpoint_round_trip_and_bad_files", "test_the_real_robot_refuses_to_start_without_a_calibration",
+    "test_box_grasps_have_the_box_width", "test_missing_or_wrong_paths_are_clear_errors",
+    "test_same_seed_same_result_and_typed_errors", "test_a_malformed_reply_is_a_prediction_error_and_nothing_is_chosen",
+    "test_fine_tuning_starts_from_a_checkpoint_of_the_same_model",
+    "test_grasps_on_flat_tools_handle_loops_rims_and_necks_succeed",
+}
+
+
 def pytest_collection_modifyitems(config, items):
-    """``ros`` on every test that starts ROS 2 processes (``make test-fast`` leaves them out, with
-    ``slow``; ``make test`` runs everything)."""
+    """``ros`` on every test that starts ROS 2 processes and ``slow`` on the long ones: ``make
+    test-fast`` leaves both out; ``make test`` runs everything."""
     for item in items:
         if item.module.__name__.rsplit(".", 1)[-1] in ROS_MODULES or item.originalname in ROS_TESTS:
             item.add_marker(pytest.mark.ros)
+        if item.originalname in SLOW_TESTS:
+            item.add_marker(pytest.mark.slow)
