@@ -411,7 +411,8 @@ def test_pads_that_would_touch_another_part_rank_below_those_on_the_part_alone(g
     assert elsewhere is not None and 0 < elsewhere.sum() < cloud.target.sum()
     np.testing.assert_array_equal(elsewhere, cloud.target & (heat < ELSEWHERE))
     cloud.elsewhere = None
-    blind = {tuple(np.round(gr.pose[:3, 3], 6)): gr for gr in gen.generate(cloud, seed=seed, seed_weights=heat)}
+    key = lambda gr: np.round(gr.pose, 5).tobytes()   # noqa: E731
+    blind = {key(gr): gr for gr in gen.generate(cloud, seed=seed, seed_weights=heat)}
     cloud.elsewhere = elsewhere
     told = gen.generate(cloud, seed=seed, seed_weights=heat)
     g = gen.gripper
@@ -424,8 +425,9 @@ def test_pads_that_would_touch_another_part_rank_below_those_on_the_part_alone(g
                      & (z >= g.finger_z_min) & (z <= g.finger_z_max)).any())
 
     for gr in told:
-        ratio = gr.quality / blind[tuple(np.round(gr.pose[:3, 3], 6))].quality
-        assert ratio == pytest.approx(1.0) or ratio == pytest.approx(gen.cfg.other_part_factor), ratio
+        ratio = gr.quality / blind[key(gr)].quality
+        # (the hold draws may differ in the last digits: the two cases are 1 and 0.3 apart)
+        assert ratio == pytest.approx(1.0, rel=0.01) or ratio == pytest.approx(gen.cfg.other_part_factor, rel=0.01), ratio
         if ratio < 1:   # the pads (open a little wider than the part while closing) reach elsewhere ...
             assert reaches(gr, g.opening_for(gr.width) / 2)
             penalised += 1
