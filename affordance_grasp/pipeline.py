@@ -167,8 +167,9 @@ def mark_hold_inputs(cloud: SceneCloud, query: AffordanceQuery, heat: np.ndarray
     cloud.mass_range = vocab.mass_range(query.object) if query.known_object else None
     on_part = bool(query.part) and query.part == query.grasp_part
     heat = np.asarray(heat)
-    cloud.grip = cloud.target & (heat >= 0.5) if on_part else None
-    cloud.elsewhere = cloud.target & (heat < ELSEWHERE) if on_part and (heat >= 0.5).any() else None
+    hot = heat >= 0.5
+    cloud.grip = cloud.target & hot if on_part else None
+    cloud.elsewhere = cloud.target & (heat < ELSEWHERE) if on_part and hot.any() else None
 
 
 # Heat below this (the map's peak is 1) is taken as surely another part. Low, because heat fades

@@ -391,8 +391,7 @@ def test_a_best_effort_camera_like_realsense_ros_gets_grasps(ros):
     world = sample_scene(EASY_SEED, categories=["hammer"]).build()
     with SimCamera(world) as cam:
         frame = cam.render()
-        lut, legend = part_lookup(world.geom_part, {k: o.spec.category for k, o in world.objects.items()},
-                                  world.model.ngeom)
+        lut, legend = part_lookup(world)
         labels = label_image(cam.render_geom_ids(), lut)
     node = ros["node"]
     best_effort = QoSProfile(depth=5, history=HistoryPolicy.KEEP_LAST, reliability=ReliabilityPolicy.BEST_EFFORT)

@@ -15,7 +15,7 @@ from ..sim.camera import SimCamera
 from ..sim.external import load_objects
 from ..sim.objects import REGISTRY, ObjectSpec, local_aabb, make_object, variant
 from ..sim.objects.check import check_physics
-from ..sim.objects.spec import material_mass
+from ..sim.objects.spec import object_mass
 from ..sim.world import CameraConfig, PlacedObject, SimWorld, WorldConfig
 from ..visualize import save_rgb
 
@@ -29,10 +29,7 @@ def _dimension(key: str, lo: float, hi: float) -> str:
 
 def twin_mass_range(name: str, draws: int = 12) -> Tuple[float, float]:
     """The lightest and heaviest (kg) of ``draws`` instances of a category: sizes and materials vary."""
-    masses = []
-    for seed in range(draws):
-        spec = make_object(name, np.random.default_rng(seed))
-        masses.append(sum(p.mass if p.mass is not None else material_mass(p, spec.meshes) for p in spec.parts))
+    masses = [object_mass(make_object(name, np.random.default_rng(seed))) for seed in range(draws)]
     return min(masses), max(masses)
 
 

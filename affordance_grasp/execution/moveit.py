@@ -299,8 +299,12 @@ class MoveItExecutor(Executor):
         up[2, 3] += self.config.lift_height
         return pre, pose, up
 
+    def _checked_opening(self, grasp: Grasp) -> float:
+        """The width the fingers open to for ``grasp``: what its candidate was collision-checked with."""
+        return min(self.config.max_opening, self.geometry.opening_for(grasp.width))
+
     def _reachable_pose(self, grasp: Grasp) -> Optional[np.ndarray]:
-        opening = min(self.config.max_opening, self.geometry.opening_for(grasp.width))
+        opening = self._checked_opening(grasp)
         target = self.scene.target.id if self.scene is not None and self.scene.target is not None else None
         for pose in (grasp.pose, grasp.pose @ _FLIP):
             pre, at, _ = self._stages(pose)
@@ -383,7 +387,7 @@ class MoveItExecutor(Executor):
             probe[2, 3] += self.config.probe_height
         target = self.scene.target.id if self.scene is not None and self.scene.target is not None else None
         moved = False
-        self._opening = min(self.config.max_opening, self.geometry.opening_for(grasp.width))
+        self._opening = self._checked_opening(grasp)
         try:
             if not self.gripper.open(self._opening).ok:
                 return outcome(FailureReason.GRIPPER_FAILED)
@@ -408,15 +412,15 @@ class MoveItExecutor(Executor):
                 width0 = self.gripper.width()
                 fail = self._move(probe, straight=True, slow=True)
                 if fail is not None:
-                    return self._back_out(pre, target, fail, outcome, from_pose=at)
+                    return self._back_out(pre, target, fail, outcome)
                 if math.isfinite(width0) and width0 - self.gripper.width() > self.config.slip_width:
                     fail = self._move(at, straight=True, slow=True)     # set it back down where it was
                     return self._back_out(pre, target, fail or FailureReason.SLIP_CAUGHT, outcome)
             fail = self._move(up, straight=True)
             if fail is not None:
-                return self._back_out(pre, target, fail, outcome, from_pose=at)
+                return self._back_out(pre, target, fail, outcome)
             if not holds(self.gripper.width(), grasp.width, self.settings.width_tolerance):
-                return self._back_out(pre, target, FailureReason.SLIPPED, outcome, from_pose=up)
+                return self._back_out(pre, target, FailureReason.SLIPPED, outcome)
             self._held = target       # attached until release() or the next grasp
             return outcome(FailureReason.NONE, self.config.lift_height)
         except _Cancelled:
@@ -430,8 +434,7 @@ class MoveItExecutor(Executor):
                 return outcome(FailureReason.EXECUTION_FAILED)
             return self._back_out(pre, target, FailureReason.EXECUTION_FAILED, outcome)
 
-    def _back_out(self, pre: np.ndarray, target: Optional[str], reason: FailureReason, outcome,
-                  from_pose: Optional[np.ndarray] = None) -> GraspOutcome:
+    def _back_out(self, pre: np.ndarray, target: Optional[str], reason: FailureReason, outcome) -> GraspOutcome:
         """Open to the width the candidate was checked with (wider could hit a neighbour the check
         never saw), let go of the target, and retreat straight back to the pre-grasp (best effort:
         a failure here is logged in the timings, the reported reason stays the first one)."""

@@ -50,12 +50,10 @@ PARAMS = CAMERA_PARAMS + [
 def build_predictor(config: str, device: str, node=None):
     """The predictor ``config`` describes. The ``ground_truth`` backend reads the twin's true parts
     off sim_node's topics, so it is made here, beside the node it listens with."""
-    from ..affordance.backends import load_predictor
-    from ..config import load_yaml
+    from ..affordance.backends import backend_of, load_predictor
     from .truth_predictor import BACKEND, GroundTruthPredictor
 
-    raw = load_yaml(config, "predictor config", allow_empty=True) if config else {}
-    if isinstance(raw, dict) and raw.get("backend") == BACKEND:
+    if config and backend_of(config) == BACKEND:
         return GroundTruthPredictor.from_config(node, config)
     overrides = {"device": device} if device else {}
     return load_predictor(config or None, **overrides)

@@ -129,8 +129,7 @@ class SimNode(Node):
             self.camera = SimCamera(world)
             self.sim_executor = SimExecutor(world, ik=self.ik)
             self.scene_count += 1
-            self.part_lut, self.legend = part_lookup(
-                world.geom_part, {k: o.spec.category for k, o in world.objects.items()}, world.model.ngeom)
+            self.part_lut, self.legend = part_lookup(world)
         self._publish_legend()
 
     def _publish_legend(self) -> None:

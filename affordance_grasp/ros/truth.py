@@ -17,10 +17,13 @@ LABELS_TOPIC = "sim/part_labels"
 LEGEND_TOPIC = "sim/part_legend"
 
 
-def part_lookup(geom_part: Dict[int, Tuple[str, str]], categories: Dict[str, str],
-                n_geoms: int) -> Tuple[np.ndarray, List[List[str]]]:
-    """(geom id + 1 -> label, legend): label 0 is the background and every geom that is not an
-    object part; labels 1.. are the (instance, part) pairs in a stable order."""
+def part_lookup(world) -> Tuple[np.ndarray, List[List[str]]]:
+    """(geom id + 1 -> label, legend) of a twin's world (its ``geom_part``, ``objects`` and model;
+    read, not imported: nothing here needs the twin): label 0 is the background and every geom
+    that is not an object part; labels 1.. are the (instance, part) pairs in a stable order."""
+    geom_part: Dict[int, Tuple[str, str]] = world.geom_part
+    categories = {k: o.spec.category for k, o in world.objects.items()}
+    n_geoms = world.model.ngeom
     pairs = sorted(set(geom_part.values()))
     index = {p: i + 1 for i, p in enumerate(pairs)}
     lut = np.zeros(n_geoms + 1, np.uint16)

@@ -97,8 +97,12 @@ class GroundTruthPredictor:
                 self.arrived.wait(left)
 
     @staticmethod
-    def _mask(labels: np.ndarray, legend: List[List[str]], query: AffordanceQuery, parts) -> np.ndarray:
-        kinds = {query.object, *query.kin} if query.object else None
+    def _kinds(query: AffordanceQuery) -> Optional[set]:
+        """The categories the request names (with its kin); None when it names none."""
+        return {query.object, *query.kin} if query.object else None
+
+    def _mask(self, labels: np.ndarray, legend: List[List[str]], query: AffordanceQuery, parts) -> np.ndarray:
+        kinds = self._kinds(query)
         ids = [i for i, (_, category, part) in enumerate(legend)
                if i and (kinds is None or category in kinds) and part in parts]
         return np.isin(labels, ids)
@@ -115,7 +119,7 @@ class GroundTruthPredictor:
             inside[max(y0, 0):y1 + 1, max(x0, 0):x1 + 1] = True
             mask &= inside
         if not mask.any():
-            kinds = {query.object, *query.kin} if query.object else None
+            kinds = self._kinds(query)
             seen = sorted({category for _, category, _ in legend[1:]})
             what = query.object.replace("_", " ") or "object"
             if kinds is not None and not kinds & set(seen):

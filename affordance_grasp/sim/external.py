@@ -54,7 +54,7 @@ from ..errors import ConfigError, InvalidInputError
 from .materials import MATERIALS, Appearance
 from .objects import CATEGORIES, GeomSpec, MeshSpec, ObjectSpec, PartSpec, QuerySpec, dress, normalised
 from .objects.check import check_shape
-from .objects.spec import material_mass, mesh_spec, scaled
+from .objects.spec import material_mass, mesh_spec, object_mass, scaled
 
 MESH_SUFFIXES = (".obj", ".stl", ".ply", ".glb", ".gltf", ".off")
 _log = logging.getLogger(__name__)
@@ -111,7 +111,7 @@ class LoadedObject:
     @property
     def mass(self) -> float:
         """The mass (kg) the twin gives the object."""
-        return sum(p.mass if p.mass is not None else material_mass(p, self.spec.meshes) for p in self.spec.parts)
+        return object_mass(self.spec)
 
     @property
     def mass_source(self) -> str:

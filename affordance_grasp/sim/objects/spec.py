@@ -137,6 +137,11 @@ def material_mass(part: PartSpec, meshes: Dict[str, dict]) -> float:
     return total + sum(density * m.density_scale() * pieces_volume(m.pieces) for m in part.meshes)
 
 
+def object_mass(spec: "ObjectSpec") -> float:
+    """The object's mass (kg) as the twin builds it: each part's stated mass, or its materials'."""
+    return sum(p.mass if p.mass is not None else material_mass(p, spec.meshes) for p in spec.parts)
+
+
 def density_factor(part: PartSpec, meshes: Dict[str, dict]) -> float:
     """What the part's densities are multiplied by so that it weighs ``part.mass`` (1 when unset)."""
     if part.mass is None:
