@@ -143,6 +143,9 @@ def _arm(ros):
 
 
 def test_detect_then_grasp_an_easy_scene(ros):
+    """The whole request through the graph on a known scene (a lone hammer, seed EASY_SEED) with
+    the planner reading the twin's true parts (TRUTH): a failure here is the wiring's, never the
+    learned model's, which bench, choose and demo measure."""
     _fresh_frames(ros)
     d = _call(ros["detect"], DetectGrasps.Request(query="hold the hammer's handle", top_k=5))
     assert d.success, d.message
