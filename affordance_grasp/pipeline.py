@@ -160,12 +160,14 @@ def split_pieces(cloud: SceneCloud, objects: Sequence[SceneObject], max_gap: flo
 
 
 def mark_hold_inputs(cloud: SceneCloud, query: AffordanceQuery, heat: np.ndarray, vocab) -> None:
-    """What the request tells the grasp generator, set on ``cloud``: when the fingers go on the
-    part asked for, that part (the requested part's heat at each point, >= 0.5: a handle weighs
+    """What the request tells the grasp generator, set on ``cloud``: when the part the fingers go
+    on is known, that part (the requested part's heat at each point, >= 0.5: a handle weighs
     less than what it carries) and the points clearly elsewhere (heat < ELSEWHERE: a pad that
     reaches them touches a part not asked for); and the kind's typical mass when it is known."""
     cloud.mass_range = vocab.mass_range(query.object) if query.known_object else None
-    on_part = bool(query.part) and query.part == query.grasp_part
+    # The heat is of the part the fingers go on (the grasp part: a knife's handle when the blade
+    # is to cut), whatever part the request names.
+    on_part = bool(query.grasp_part)
     heat = np.asarray(heat)
     hot = heat >= 0.5
     cloud.grip = cloud.target & hot if on_part else None

@@ -306,7 +306,7 @@ def test_collision_sweep_agrees_with_a_per_candidate_check(gen):
     outcomes = []
     # One candidate per chunk tests each hand's own bounds; the default, bounds shared by a chunk.
     for scene, chunk in ((free, 1), (cloud, 1), (free, 64), (cloud, 64)):
-        hit, low, between, foreign, _, _, _, _ = gen._collision_free(R, tcp, width, scene, chunk=chunk)
+        hit, low, between, foreign, *_ = gen._collision_free(R, tcp, width, scene, chunk=chunk)
         pts, tgt = scene.points[scene.objects], (scene.target & scene.objects)[scene.objects]
         for n in np.nonzero(~low)[0]:
             x, y, z = ((pts - tcp[n]) @ R[n]).T
@@ -407,6 +407,8 @@ def test_pads_that_would_touch_another_part_rank_below_those_on_the_part_alone(g
     q = AffordanceQuery("test", "mug", "grasp", "handle")
     heat = heat_at_points(heatmap_from_mask(m.parts["handle"], q).heatmap, cloud.pixels)
     mark_hold_inputs(cloud, q, heat, Vocabulary.load())
+    gen = AntipodalGenerator(config=AntipodalConfig(max_draw_back=0.0))   # the same candidates both times
+    cloud.grip = None         # the heat alone says where the other part is
     elsewhere = cloud.elsewhere
     assert elsewhere is not None and 0 < elsewhere.sum() < cloud.target.sum()
     np.testing.assert_array_equal(elsewhere, cloud.target & (heat < ELSEWHERE))
@@ -419,18 +421,44 @@ def test_pads_that_would_touch_another_part_rank_below_those_on_the_part_alone(g
     pts = cloud.points[elsewhere]
     penalised = 0
 
-    def reaches(gr, half_opening):
+    def reaches(gr, half_opening, past_tips=0.0):
         x, y, z = ((pts - gr.position) @ gr.pose[:3, :3]).T
         return bool(((np.abs(x) <= g.finger_half_width + gen.cfg.part_margin) & (np.abs(y) < half_opening)
-                     & (z >= g.finger_z_min) & (z <= g.finger_z_max)).any())
+                     & (z >= g.finger_z_min) & (z <= g.finger_z_max + past_tips)).any())
 
     for gr in told:
         ratio = gr.quality / blind[key(gr)].quality
         # (the hold draws may differ in the last digits: the two cases are 1 and 0.3 apart)
         assert ratio == pytest.approx(1.0, rel=0.01) or ratio == pytest.approx(gen.cfg.other_part_factor, rel=0.01), ratio
         if ratio < 1:   # the pads (open a little wider than the part while closing) reach elsewhere ...
-            assert reaches(gr, g.opening_for(gr.width) / 2)
+            # (or lie within a sample spacing past the fingertips, where the object goes on)
+            assert reaches(gr, g.opening_for(gr.width) / 2, gen.cfg.patch_sample)
             penalised += 1
         else:           # ... and no point elsewhere lies between the pads as they close on the part
             assert not reaches(gr, gr.width / 2)
     assert 0 < penalised < len(told)
+
+
+@pytest.mark.parametrize("category, part", [("cup", "rim"), ("bowl", "rim")])
+def test_fingertips_stop_short_of_the_body_below_a_rim(gen, ik, category, part):
+    """A rim is a band shorter than the pads: at the nominal depth the fingertips reach the
+    cup's wall below it. Such grasps are also tried drawn back until the fingertips stop short of
+    the rest of the object, and the best grasp on the rim lifts the object touching the rim alone."""
+    from affordance_grasp.affordance.query import Vocabulary
+    from affordance_grasp.execution.sim_executor import SimExecutor
+    from affordance_grasp.pipeline import mark_hold_inputs
+    from affordance_grasp.selection.fallback import execute_with_fallback
+    from affordance_grasp.selection.scoring import heat_at_points
+    from affordance_grasp.selection.strategies import heatmap_from_mask, rank
+    from affordance_grasp.types import AffordanceQuery
+    seed, world, frame, m = _visible_scene(category, part)
+    cloud = build_scene_cloud(frame, target_mask=m.object_mask)
+    q = AffordanceQuery("test", category, "grasp", part)
+    amap = heatmap_from_mask(m.parts[part], q)
+    heat = heat_at_points(amap.heatmap, cloud.pixels)
+    mark_hold_inputs(cloud, q, heat, Vocabulary.load())
+    ranked = rank("oracle", gen.generate(cloud, seed=seed, seed_weights=heat), frame, amap=amap)
+    assert gen.last_report.made.get("drawn back short of another part", 0) > 0, gen.last_report.summary()
+    out = execute_with_fallback(SimExecutor(world, ik=ik), ranked, max_attempts=3, min_affordance_ratio=0.75)
+    assert out.success, (out.failure_reason, out.attempts)
+    assert set(out.parts_touched) == {f"{category}_0/{part}"}, out.parts_touched

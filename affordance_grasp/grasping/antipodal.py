@@ -52,6 +52,11 @@ class AntipodalConfig:
     min_patch_radius: float = 0.002    # m: an edge or a thin wire still presses a strip
     part_margin: float = 0.005         # m beyond the pads' width where another part of the object counts as touched
     other_part_factor: float = 0.3     # quality kept by a grasp that would also touch a part not asked for
+    # A lid, a rim or a cap is often shorter than the pads (3.4 cm on the Panda hand): pushed to the
+    # nominal depth, the fingertips reach the jar or the cup below. Such a grasp is also tried with
+    # the hand drawn back until the fingertips stop this far short of the other part.
+    fingertip_clearance: float = 0.004  # one sample spacing of the cloud
+    max_draw_back: float = 0.025       # m: the most a grasp is drawn back for it
     min_pad_coverage: float = 0.5      # the part must span this fraction of the pads' width
     table_clearance: float = 0.0015    # fingertips stay this far above the table plane
     pregrasp_offset: float = 0.10      # swept approach length checked for collisions
@@ -286,7 +291,10 @@ class AntipodalGenerator(GraspGenerator):
         with rep.times.stage("re-centring"):
             tcp, width = self._recentre(R, tcp, width, cloud)
         with rep.times.stage("collision sweep"):
-            hit, low, between, foreign, other_part, coverage, touch, patch = self._collision_free(R, tcp, width, cloud)
+            swept = self._collision_free(R, tcp, width, cloud)
+        with rep.times.stage("fingertips short of other parts"):
+            R, tcp, width, tilt, align, swept = self._draw_back(R, tcp, width, tilt, align, swept, cloud, rep)
+        hit, low, between, foreign, other_part, coverage, touch, patch, _ = swept
         rep.remove("hand below the table", int(low.sum()))
         rep.remove("fingers or palm hit the scene", int((hit & ~low).sum()))
         other = ~hit & ~low & (foreign > cfg.max_foreign_between)
@@ -369,6 +377,29 @@ class AntipodalGenerator(GraspGenerator):
             R, tcp, width, tilt, align = R[sub], tcp[sub], width[sub], tilt[sub], align[sub]
         return R, tcp, width, tilt, align
 
+    def _draw_back(self, R, tcp, width, tilt, align, swept, cloud: SceneCloud, rep: GenerationReport):
+        """Each free grasp whose fingertips would reach another part of the object beyond the one
+        asked for is also tried drawn back along its approach until they stop short of it (a jar's
+        lid, a cup's rim above its body). The drawn-back grasps are swept again and join the rest:
+        the hold model judges their smaller contact patch, the score their contacts."""
+        cfg, g = self.cfg, self.gripper
+        hit, low, _, _, other_part, _, _, _, ahead = swept
+        back = g.finger_z_max + cfg.fingertip_clearance - ahead
+        redo = ~hit & ~low & (other_part > 0) & np.isfinite(ahead) & (back > 0) & (back <= cfg.max_draw_back)
+        rep.count("drawn back short of another part", int(redo.sum()))
+        if not redo.any():
+            return R, tcp, width, tilt, align, swept
+        R2 = R[redo]
+        tcp2 = tcp[redo] - R2[:, :, 2] * back[redo][:, None]
+        more = self._collision_free(R2, tcp2, width[redo], cloud)
+        joined = tuple(np.concatenate([a, b]) for a, b in zip(swept, more))
+        R, tcp = np.concatenate([R, R2]), np.concatenate([tcp, tcp2])
+        # Drawn back by the step between two nominal depths, a grasp is one that is already there.
+        key = np.round(np.hstack([R.reshape(len(R), -1), tcp]) / 1e-3).astype(np.int64)
+        first = np.sort(np.unique(key, axis=0, return_index=True)[1])
+        width, tilt, align = (np.concatenate([a, a[redo]]) for a in (width, tilt, align))
+        return R[first], tcp[first], width[first], tilt[first], align[first], tuple(a[first] for a in joined)
+
     def _choose_seeds(self, tgt_idx: np.ndarray, rng: np.random.Generator, weights: Optional[np.ndarray],
                       n_points: int) -> np.ndarray:
         n = min(self.cfg.n_seeds, len(tgt_idx))
@@ -390,7 +421,10 @@ class AntipodalGenerator(GraspGenerator):
     def _collision_free(self, R, tcp, width, cloud: SceneCloud, chunk: int = 128):
         """Every hand box (finger segments and palm), swept back along the approach, vs object
         points; the lowest box corner vs the table plane; and the count of target points between
-        the pads. Runs in torch (on the GPU if any). Returns (hit, below table, points between)."""
+        the pads. Runs in torch (on the GPU if any). Returns, per candidate: hit, below the table,
+        the part's points between the pads, other objects' points there, other parts' points within
+        the pads' reach, the pads' coverage, the two contacts (TCP frame), the contact patch radius,
+        and how far along the approach the nearest other-part point beyond the part lies (inf: none)."""
         g, cfg = self.gripper, self.cfg
         dev = self.device
         opening = np.minimum(g.max_opening, width + g.pregrasp_clearance)
@@ -402,6 +436,12 @@ class AntipodalGenerator(GraspGenerator):
         tgt = (cloud.target & objects)[objects]
         body = cloud.body_mask()[objects]
         elsewhere = cloud.other_part_mask()[objects]
+        # The part the fingers are to take (heat >= 0.5), and the rest of its object: heat fades
+        # over a centimetre of a part's edge, so a pad overshooting a rim or a lid by a few
+        # millimetres reaches points that are not clearly elsewhere, only not the part.
+        grip = cloud.grip_mask()
+        part = tgt if grip is None else grip[objects]
+        off_part = elsewhere if grip is None else body & ~part
         # Only points inside a candidate's swept hand can touch it; each chunk of nearby, similarly
         # turned candidates is tested against the points inside its hands' bounds alone.
         lo, hi = _swept_bounds(R, tcp, centres, halves, cfg.pregrasp_offset)
@@ -409,6 +449,8 @@ class AntipodalGenerator(GraspGenerator):
         T = torch.as_tensor(tgt, device=dev)
         B = torch.as_tensor(body, device=dev)
         E = torch.as_tensor(elsewhere, device=dev)
+        G = torch.as_tensor(part, device=dev)
+        O = torch.as_tensor(off_part, device=dev)
         Rt = torch.as_tensor(R, dtype=torch.float32, device=dev)
         tt = torch.as_tensor(tcp, dtype=torch.float32, device=dev)
         C = torch.as_tensor(centres, dtype=torch.float32, device=dev)          # (N, K, 3)
@@ -418,6 +460,7 @@ class AntipodalGenerator(GraspGenerator):
         between = torch.zeros(n, dtype=torch.long, device=dev)
         foreign = torch.zeros(n, dtype=torch.long, device=dev)
         other_part = torch.zeros(n, dtype=torch.long, device=dev)
+        ahead = torch.full((n,), np.inf, dtype=torch.float32, device=dev)
         span = torch.zeros(n, dtype=torch.float32, device=dev)
         contact = torch.zeros((n, 2, 3), dtype=torch.float32, device=dev)   # TCP frame, -y side then +y side
         patch = torch.full((n,), cfg.min_patch_radius, dtype=torch.float32, device=dev)  # equal-area radius, m
@@ -458,7 +501,22 @@ class AntipodalGenerator(GraspGenerator):
                 # a few millimetres beside it while closing, is touched too.
                 reach = ((x.abs() <= g.finger_half_width + cfg.part_margin) & (y.abs() < o)
                          & (z >= g.finger_z_min) & (z <= g.finger_z_max))
-                other_part[i] = (reach & E[sel][None]).sum(1)
+                # Beyond the part's own points between the pads (along the approach), toward the
+                # fingertips, anything of the object that is not the part is another part: a rim's
+                # cup below it, a lid's jar. Drawing back as far as the nearest one clears it.
+                on_part = inner & G[sel][None]
+                mid = torch.where(on_part, z, 0.0).sum(1) / on_part.sum(1).clamp(min=1)
+                # One voxel's give past the fingertips too: a surface there is sampled that coarsely.
+                tips = ((x.abs() <= g.finger_half_width + cfg.part_margin) & (y.abs() < o)
+                        & (z > mid[:, None]) & (z <= g.finger_z_max + cfg.patch_sample))
+                # Only where the rest of the object goes on past the fingertips (a cup's wall below
+                # its rim): a tool lying on the table ends there, its flank's faded heat is its own.
+                past = ((x.abs() <= g.finger_half_width + cfg.part_margin) & (y.abs() < o)
+                        & (z > g.finger_z_max + cfg.patch_sample) & (z <= g.finger_z_max + 3 * cfg.patch_sample))
+                goes_on = (past & O[sel][None]).any(1, keepdim=True)
+                beyond = tips & O[sel][None] & on_part.any(1, keepdim=True) & goes_on
+                other_part[i] = (reach & E[sel][None] | beyond).sum(1)
+                ahead[i] = torch.where(beyond, z, torch.full_like(z, np.inf)).min(1).values
                 cols = torch.nonzero(T[sel]).squeeze(1)
                 if len(cols) == 0:
                     continue
@@ -491,7 +549,8 @@ class AntipodalGenerator(GraspGenerator):
         # under one edge of the pads only, and twists out when lifted.
         coverage = np.clip(span.cpu().numpy() / (2 * g.finger_half_width), 0, 1)
         return (hit.cpu().numpy(), low, between.cpu().numpy(), foreign.cpu().numpy(), other_part.cpu().numpy(),
-                coverage, contact.cpu().numpy().astype(np.float64), patch.cpu().numpy().astype(np.float64))
+                coverage, contact.cpu().numpy().astype(np.float64), patch.cpu().numpy().astype(np.float64),
+                ahead.cpu().numpy().astype(np.float64))
 
     def _recentre(self, R, tcp, width, cloud: SceneCloud, chunk: int = 256):
         """Slide each grasp along the pad width (TCP x) onto the middle of its widest chord, and
