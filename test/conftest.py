@@ -13,7 +13,7 @@ import pytest  # noqa: E402
 
 @pytest.fixture(scope="session")
 def ik():
-    from affordance_grasp.execution.ik import PandaIK
+    from affordance_grasp.sim.ik import PandaIK
     return PandaIK()
 
 

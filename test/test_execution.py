@@ -3,7 +3,7 @@ import pytest
 
 from affordance_grasp.errors import BackendUnavailableError, InvalidInputError
 from affordance_grasp.execution.base import ExecutionConfig
-from affordance_grasp.execution.sim_executor import SimExecutor
+from affordance_grasp.sim.executor import SimExecutor
 from affordance_grasp.sim.oracle import oracle_grasp
 from affordance_grasp.sim.scene import sample_scene
 from affordance_grasp.types import FailureReason, Grasp

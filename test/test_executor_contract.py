@@ -316,7 +316,7 @@ def test_bad_input_is_refused_before_anything_is_called():
 # --------------------------------------------------------------------------- shared with the twin
 @pytest.fixture
 def sim_case(ik):
-    from affordance_grasp.execution.sim_executor import SimExecutor
+    from affordance_grasp.sim.executor import SimExecutor
     from affordance_grasp.sim.scene import sample_scene
     world = sample_scene(11, categories=["mug"]).build()
     return SimExecutor(world, ik=ik), world

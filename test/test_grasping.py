@@ -228,8 +228,8 @@ def _visible_scene(category: str, part: str, start: int = 0):
 def test_grasps_on_flat_tools_handle_loops_rims_and_necks_succeed(gen, ik, category, part):
     """Flat tools lying on the table, handles next to a body, the rims of a bowl and a cup:
     candidates land on the part, and the best one on it lifts the object."""
-    from affordance_grasp.execution.sim_executor import SimExecutor
-    from affordance_grasp.selection.fallback import execute_with_fallback
+    from affordance_grasp.sim.executor import SimExecutor
+    from affordance_grasp.execution.fallback import execute_with_fallback
     from affordance_grasp.selection.strategies import heatmap_from_mask, rank
     from affordance_grasp.types import AffordanceQuery
     seed, world, frame, m = _visible_scene(category, part)
@@ -365,7 +365,7 @@ def test_heavy_tools_are_grasped_near_their_centre_of_mass(gen, ik, category):
     than most handle grasps do, and one of the five best lifts the tool in the twin (each tried
     on the scene as it was: a slip ends a trial in the pipeline, to re-perceive)."""
     import mujoco
-    from affordance_grasp.execution.sim_executor import SimExecutor
+    from affordance_grasp.sim.executor import SimExecutor
     from affordance_grasp.grasping.hold import lever_arms
     from affordance_grasp.selection.strategies import heatmap_from_mask, rank
     from affordance_grasp.types import AffordanceQuery
@@ -445,9 +445,9 @@ def test_fingertips_stop_short_of_the_body_below_a_rim(gen, ik, category, part):
     cup's wall below it. Such grasps are also tried drawn back until the fingertips stop short of
     the rest of the object, and the best grasp on the rim lifts the object touching the rim alone."""
     from affordance_grasp.affordance.query import Vocabulary
-    from affordance_grasp.execution.sim_executor import SimExecutor
+    from affordance_grasp.sim.executor import SimExecutor
     from affordance_grasp.pipeline import mark_hold_inputs
-    from affordance_grasp.selection.fallback import execute_with_fallback
+    from affordance_grasp.execution.fallback import execute_with_fallback
     from affordance_grasp.selection.scoring import heat_at_points
     from affordance_grasp.selection.strategies import heatmap_from_mask, rank
     from affordance_grasp.types import AffordanceQuery

@@ -71,7 +71,7 @@ def _target_centroid(frame, world):
 
 
 def test_eye_in_hand_pose_follows_the_arm_where_a_static_calibration_does_not():
-    from affordance_grasp.execution.ik import PandaIK
+    from affordance_grasp.sim.ik import PandaIK
     from affordance_grasp.sim.camera import SimCamera
     from affordance_grasp.sim.robot import HOME_Q
     from affordance_grasp.types import RGBDFrame

@@ -3,7 +3,7 @@ import pytest
 
 from affordance_grasp.errors import InvalidInputError
 from affordance_grasp.execution.base import ExecutionConfig, Executor
-from affordance_grasp.selection.fallback import execute_with_fallback
+from affordance_grasp.execution.fallback import execute_with_fallback
 from affordance_grasp.selection.scoring import ScoringConfig, project_grasps, score_grasps
 from affordance_grasp.selection.strategies import heatmap_from_mask, rank
 from affordance_grasp.types import (AffordanceMap, AffordanceQuery, CameraIntrinsics, FailureReason, Grasp,
@@ -160,7 +160,7 @@ def test_fallback_skips_unreachable_and_retries_after_empty_grasp():
 
 
 def test_fallback_in_the_twin_when_the_first_is_unreachable(ik):
-    from affordance_grasp.execution.sim_executor import SimExecutor
+    from affordance_grasp.sim.executor import SimExecutor
     from affordance_grasp.sim.oracle import oracle_grasp
     from affordance_grasp.sim.scene import sample_scene
     world = sample_scene(11, categories=["mug"]).build()
@@ -188,7 +188,7 @@ def _playback(reasons):
     (["slipped"], False, 1, 1, False),                       # re-detection switched off
 ])
 def test_redetection_after_a_slip(reasons, redetect, expect_attempts, expect_detections, expect_success):
-    from affordance_grasp.selection.fallback import execute_with_redetection
+    from affordance_grasp.execution.fallback import execute_with_redetection
 
     executor = _playback(reasons)
     calls = []
@@ -205,7 +205,7 @@ def test_redetection_after_a_slip(reasons, redetect, expect_attempts, expect_det
 
 def test_redetection_stops_when_cancelled_and_passes_detection_errors_on():
     from affordance_grasp.errors import AffordanceGraspError
-    from affordance_grasp.selection.fallback import execute_with_redetection
+    from affordance_grasp.execution.fallback import execute_with_redetection
 
     executor = _playback(["slipped"] * 3)
     stop = {"now": False}

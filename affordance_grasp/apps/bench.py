@@ -15,14 +15,14 @@ from tqdm import tqdm
 from ..affordance.data import SEEN_CATEGORIES, UNSEEN_CATEGORIES
 from ..affordance.recognizer import load_recognizer
 from ..affordance.query import QueryParser
-from ..execution.ik import PandaIK
-from ..execution.sim_executor import SimExecutor
+from ..sim.ik import PandaIK
+from ..sim.executor import SimExecutor
 from ..grasping.antipodal import AntipodalGenerator
 from ..grasping.cloud import build_scene_cloud
 from ..pipeline import GraspPipeline, check_hold, mark_hold_inputs, mask_box
 from ..timing import StageTimes
 from ..errors import AffordanceGraspError, CannotHoldError, EmptyCloudError
-from ..selection.fallback import execute_with_fallback
+from ..execution.fallback import execute_with_fallback
 from ..selection.scoring import heat_at_points, project_grasps
 from ..selection.strategies import STRATEGIES, heatmap_from_mask, rank
 from ..sim.camera import DepthNoise, SimCamera

@@ -14,8 +14,8 @@ from typing import Optional, Sequence
 import numpy as np
 from tqdm import tqdm
 
-from ..execution.ik import PandaIK
-from ..execution.sim_executor import SimExecutor
+from ..sim.ik import PandaIK
+from ..sim.executor import SimExecutor
 from ..errors import InvalidInputError
 from ..grasping.antipodal import AntipodalGenerator
 from ..sim.camera import DepthNoise, SimCamera
@@ -24,7 +24,7 @@ from ..sim.external import load_objects
 from ..sim.oracle import graspable_parts, oracle_grasps
 from ..sim.scene import SceneConfig, sample_scene
 from ..pipeline import MIN_HOLD
-from ..selection.fallback import execute_with_fallback
+from ..execution.fallback import execute_with_fallback
 from ..types import FailureReason, judge_grasp
 from ..visualize import colourise_depth, overlay_masks, save_rgb
 from .report import machine_description, rate_table

@@ -23,7 +23,7 @@ from std_srvs.srv import Trigger
 
 from ..errors import AffordanceGraspError, InvalidInputError
 from ..execution.base import ExecutionConfig, Executor
-from ..selection.fallback import execute_with_redetection
+from ..execution.fallback import execute_with_redetection
 from ..types import Grasp, GraspOutcome
 from .common import Param, call_service, declare, guarded, run
 from .conversions import grasp_from_msg, outcome_from_execute_response, timings_to_fields

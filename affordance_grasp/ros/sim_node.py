@@ -23,9 +23,9 @@ from std_srvs.srv import Trigger
 from affordance_grasp.srv import ExecuteGrasp, SampleScene
 
 from ..errors import AffordanceGraspError, InvalidInputError
-from ..execution.ik import PandaIK
+from ..sim.ik import PandaIK
 from ..geometry import quat_from_pose
-from ..execution.sim_executor import SimExecutor
+from ..sim.executor import SimExecutor
 from ..sim.camera import DepthNoise, SimCamera
 from ..sim.external import load_objects
 from ..sim.objects import CATEGORIES

@@ -79,7 +79,7 @@ def oracle_grasp(world: SimWorld, instance: str, part: str, executor=None, max_c
     """The best oracle grasp on ``part`` that ``executor`` (default: a SimExecutor on ``world``)
     can reach; InvalidInputError if there is none."""
     if executor is None:
-        from ..execution.sim_executor import SimExecutor
+        from .executor import SimExecutor
         executor = SimExecutor(world)
     grasps = oracle_grasps(world, instance, part)
     for g in grasps[:max_checked]:

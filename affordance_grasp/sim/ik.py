@@ -8,8 +8,8 @@ import mujoco
 import numpy as np
 import transforms3d
 
-from ..sim.robot import ARM_JOINTS, HOME_Q, TCP_SITE
-from ..sim.world import WorldConfig, build_world_spec
+from .robot import ARM_JOINTS, HOME_Q, TCP_SITE
+from .world import WorldConfig, build_world_spec
 
 
 class PandaIK:

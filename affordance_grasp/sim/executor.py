@@ -14,9 +14,9 @@ import numpy as np
 from ..errors import InvalidInputError
 from ..types import FailureReason, Grasp, GraspOutcome
 from ..grasping.gripper import GripperGeometry
-from ..sim.robot import HOME_Q
-from ..sim.world import SimWorld
-from .base import ExecutionConfig, Executor
+from .robot import HOME_Q
+from .world import SimWorld
+from ..execution.base import ExecutionConfig, Executor
 from .ik import PandaIK
 
 _FLIP = np.diag([-1.0, -1.0, 1.0, 1.0])  # 180 deg about the approach axis: same grasp for two fingers

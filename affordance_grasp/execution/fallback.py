@@ -7,7 +7,7 @@ import time
 from typing import Callable, List, Optional, Tuple
 
 from ..errors import InvalidInputError
-from ..execution.base import Executor
+from .base import Executor
 from ..types import FailureReason, Grasp, GraspOutcome
 
 RETRYABLE = (FailureReason.UNREACHABLE, FailureReason.APPROACH_COLLISION, FailureReason.EMPTY_GRASP,
