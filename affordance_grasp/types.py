@@ -285,20 +285,25 @@ class Grasp:
     contacts: np.ndarray = field(default_factory=lambda: np.zeros((2, 3)))
     frame_id: str = "base"
     hold: float = 1.0          # probability that the grip holds the object's weight (1: not judged)
+    part_only: float = 1.0     # share of its score a grasp keeps for its pads' reach: 1 when they touch only
+                               # the part asked for (or it was not judged), less when they would touch another
 
     def __post_init__(self):
         self.pose = check_transform("Grasp.pose", self.pose)
         self.width = _finite("Grasp.width", self.width)
         if self.width < 0:
             raise InvalidInputError(f"Grasp.width must be >= 0, got {self.width}")
-        for name in ("quality", "affordance_score", "score", "hold"):
+        for name in ("quality", "affordance_score", "score", "hold", "part_only"):
             setattr(self, name, _finite(f"Grasp.{name}", getattr(self, name)))
         if not 0.0 <= self.hold <= 1.0:
             raise InvalidInputError(f"Grasp.hold is a probability in [0, 1], got {self.hold}")
+        if not 0.0 <= self.part_only <= 1.0:
+            raise InvalidInputError(f"Grasp.part_only must be in [0, 1], got {self.part_only}")
         self.contacts = _points("Grasp.contacts", self.contacts, 2)
 
     @classmethod
-    def many(cls, poses, widths, quality, contacts, frame_id: str = "base", hold=None) -> List["Grasp"]:
+    def many(cls, poses, widths, quality, contacts, frame_id: str = "base", hold=None,
+             part_only=None) -> List["Grasp"]:
         """Grasps from arrays (``score`` = ``quality``), checked as a whole first: per-grasp
         checks cost more than generating them."""
         poses = check_transforms("Grasp.pose", poses)
@@ -314,11 +319,16 @@ class Grasp:
         hold = np.ones(n) if hold is None else np.asarray(hold, np.float64)
         if hold.shape != (n,) or not (np.isfinite(hold).all() and (hold >= 0).all() and (hold <= 1).all()):
             raise InvalidInputError(f"Grasp.many needs {n} hold probabilities in [0, 1]")
+        part_only = np.ones(n) if part_only is None else np.asarray(part_only, np.float64)
+        if part_only.shape != (n,) or not (np.isfinite(part_only).all() and (part_only >= 0).all()
+                                           and (part_only <= 1).all()):
+            raise InvalidInputError(f"Grasp.many needs {n} part_only values in [0, 1]")
         out = []
-        for T, w, q, c, h in zip(poses, widths.tolist(), quality.tolist(), contacts, hold.tolist()):
+        for T, w, q, c, h, o in zip(poses, widths.tolist(), quality.tolist(), contacts, hold.tolist(),
+                                    part_only.tolist()):
             g = object.__new__(cls)              # every field was checked above, as a whole
             g.pose, g.width, g.quality, g.affordance_score, g.score = T, w, q, 0.0, q
-            g.contacts, g.frame_id, g.hold = c, frame_id, h
+            g.contacts, g.frame_id, g.hold, g.part_only = c, frame_id, h, o
             out.append(g)
         return out
 

@@ -77,6 +77,26 @@ def test_a_grasp_on_the_part_that_will_slip_ranks_below_one_that_holds():
         ScoringConfig(hold_floor=1.5).validate()
 
 
+def test_a_grasp_that_would_also_touch_another_part_ranks_below_one_on_the_part_alone():
+    """Both on the hot part and both hold; the hotter one's pads would also touch another part
+    (part_only 0.3, as the generator marks it). It keeps that share of its score and ranks second."""
+    from dataclasses import replace
+    hot = np.zeros((480, 640), np.float32)
+    hot[180:200, 300:340] = 1.0
+    hot[180:200, 340:360] = 0.8
+    amap = AffordanceMap.from_unnormalised(hot, Q)
+    touches = replace(grasp_at(0.1, 0.0, quality=0.5), part_only=0.3)
+    alone = grasp_at(0.1, -0.025, quality=0.5)
+    view = frame(np.full((480, 640), 0.98, np.float32))
+    ranked = score_grasps([touches, alone], amap, view)
+    assert np.allclose(ranked[0].position, alone.position)
+    assert ranked[1].affordance_score > ranked[0].affordance_score
+    plain = score_grasps([replace(touches, part_only=1.0)], amap, view)[0].score
+    assert ranked[1].score == pytest.approx(0.3 * plain)
+    with pytest.raises(InvalidInputError, match="part_only"):
+        replace(alone, part_only=1.5)
+
+
 def test_occluded_contact_is_not_trusted():
     hot = np.ones((480, 640), np.float32)
     amap = AffordanceMap.from_unnormalised(hot, Q)

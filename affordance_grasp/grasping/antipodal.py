@@ -51,7 +51,7 @@ class AntipodalConfig:
     patch_sample: float = 0.004        # m: the cloud's sample spacing (voxel), added to each extent
     min_patch_radius: float = 0.002    # m: an edge or a thin wire still presses a strip
     part_margin: float = 0.005         # m beyond the pads' width where another part of the object counts as touched
-    other_part_factor: float = 0.3     # quality kept by a grasp that would also touch a part not asked for
+    other_part_factor: float = 0.3     # score kept by a grasp that would also touch a part not asked for
     # A lid, a rim or a cap is often shorter than the pads (3.4 cm on the Panda hand): pushed to the
     # nominal depth, the fingertips reach the jar or the cup below. Such a grasp is also tried with
     # the hand drawn back until the fingertips stop this far short of the other part.
@@ -332,11 +332,12 @@ class AntipodalGenerator(GraspGenerator):
         # (a mug's handle, not its body beside it): both weigh on the quality, and grasps that
         # may fail either way are still told apart by their contacts.
         only_part = np.where(other_part[ok] > 0, cfg.other_part_factor, 1.0)
-        quality = self._quality(align * square[:, None], between, tilt, coverage[ok]) * (0.1 + 0.9 * hold) * only_part
-        order = np.argsort(-quality, kind="stable")
+        quality = self._quality(align * square[:, None], between, tilt, coverage[ok]) * (0.1 + 0.9 * hold)
+        order = np.argsort(-quality * only_part, kind="stable")
         T = np.tile(np.eye(4), (len(order), 1, 1))
         T[:, :3, :3], T[:, :3, 3] = R[order], tcp[order]
-        return Grasp.many(T, width[order], quality[order], contacts[order], hold=hold[order])
+        return Grasp.many(T, width[order], quality[order], contacts[order], hold=hold[order],
+                          part_only=only_part[order])
 
     def _poses(self, axis, centre, width, align_pair, cloud: SceneCloud, rng: np.random.Generator,
                rep: GenerationReport):

@@ -114,6 +114,9 @@ def score_grasps(grasps: List[Grasp], amap: AffordanceMap, frame: RGBDFrame,
     # A grasp on the right part that will turn in the fingers serves the request less than one a
     # little off its centre that holds (Grasp.hold: 1 where the generator does not predict it).
     total = total * (cfg.hold_floor + (1 - cfg.hold_floor) * np.array([g.hold for g in grasps]))
+    # One whose pads would also touch a part not asked for (a teacup's body beside its handle)
+    # fails the request however well it holds (Grasp.part_only: 1 where not judged).
+    total = total * np.array([g.part_only for g in grasps])
     if avoid is not None:
         av = sample_heat(normalised_heat(np.asarray(avoid, np.float32), cfg.disc_radius_px), proj)
         total = total - cfg.w_avoid * av[:, :2].max(1)
