@@ -308,6 +308,8 @@ PROFILE_STAGES = [
     ("generation.closing axes", "closing axes"), ("generation.run search", "run search"),
     ("generation.friction cone", "friction cone"), ("generation.approaches and depths", "approaches and depths"),
     ("generation.re-centring", "re-centring"), ("generation.collision sweep", "collision sweep"),
+    ("generation.fingertips short of other parts", "drawn back short of other parts (swept again)"),
+    ("generation.hold", "holding probability"),
     ("grasp_generation", "grasp generation (cloud + candidates)"),
     ("selection", "affordance scoring"), ("total", "query to ranked grasps"),
 ]
