@@ -1,5 +1,7 @@
+import itertools
 import os
 import random
+from contextlib import contextmanager
 
 os.environ.setdefault("MUJOCO_GL", "egl")
 os.environ.setdefault("ROS_LOG_DIR", "/tmp/affordance_grasp_test_ros_logs")
@@ -9,6 +11,23 @@ os.environ.setdefault("ROS_DOMAIN_ID", str(random.Random(os.getpid()).randint(10
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def ros_domain():
+    """``with ros_domain(log_dir):`` gives one ROS graph a domain of its own (DDS shared-memory
+    ports are per domain: nothing left over from another module's graph can reach it) and its
+    logs, for as long as the block lasts; the environment is restored after, however it ends."""
+    base = int(os.environ["ROS_DOMAIN_ID"]) % 200
+    numbers = itertools.count(1)
+
+    @contextmanager
+    def enter(log_dir):
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("ROS_DOMAIN_ID", str(base + next(numbers)))
+            mp.setenv("ROS_LOG_DIR", str(log_dir))
+            yield int(os.environ["ROS_DOMAIN_ID"])
+    return enter
 
 
 @pytest.fixture(scope="session")

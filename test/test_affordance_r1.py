@@ -210,13 +210,11 @@ def test_missing_or_wrong_paths_are_clear_errors(models, tmp_path):
         load_predictor(write_config(tmp_path / "f.yaml", model_path=models["qwen"], temperature=0.7))
 
 
-def test_the_detect_grasps_service_answers_through_the_reasoning_backend(tmp_path):
+def test_the_detect_grasps_service_answers_through_the_reasoning_backend(tmp_path, ros_domain):
     """grasp_planner_node with ``predictor_config`` naming the backend, beside sim_node: the tiny
     model is taught on a frame sim_node published (the part's box: the mug, found in the depth
     image as what stands out of the table), then the planner loads it from the config and answers
     detect_grasps with it."""
-    import os
-
     import cv2
     from rclpy.qos import qos_profile_sensor_data
     from sam2.build_sam import build_sam2
@@ -228,47 +226,46 @@ def test_the_detect_grasps_service_answers_through_the_reasoning_backend(tmp_pat
     from waiting import spinning_node, wait_for
 
     root = Path(__file__).resolve().parents[1]
-    os.environ["ROS_DOMAIN_ID"] = str(int(os.environ["ROS_DOMAIN_ID"]) % 200 + 17)   # its own domain
-    os.environ["ROS_LOG_DIR"] = str(tmp_path / "ros_log")
-    graph = Graph(root / "config" / "sim.yaml", ["sim_node"], log_dir=tmp_path / "logs",
-                  extra_args={"sim_node": ["-p", "categories:=['mug']", "-p", "seed:=2", "-p", "depth_noise:=false"],
-                              "grasp_planner_node": ["-p", f"predictor_config:={tmp_path / 'r1.yaml'}", "-p",
-                                                     "device:=cpu"]}).start()
-    try:
-        with spinning_node("r1_client") as node:
-            frames, depths = [], []
-            node.create_subscription(Image, "/camera/color/image_raw", frames.append, qos_profile_sensor_data)
-            node.create_subscription(Image, "/camera/aligned_depth_to_color/image_raw", depths.append,
-                                     qos_profile_sensor_data)
-            wait_for(lambda: frames and depths, 300, "camera frames from sim_node")
-            rgb, depth = rgb_from_image(frames[-1]), depth_from_image(depths[-1])
-            # The table's depth changes smoothly down the image; the mug is nearer than its row's table.
-            table = np.nanmedian(np.where(depth > 0, depth, np.nan), axis=1, keepdims=True)
-            vs, us = np.nonzero((depth > 0) & (depth < table - 0.02))
-            h, w = rgb.shape[:2]
-            box = [int(us.min() * SIZE / w), int(vs.min() * SIZE / h), int(np.ceil(us.max() * SIZE / w)),
-                   int(np.ceil(vs.max() * SIZE / h))]
-            point = [(box[0] + box[2]) // 2, (box[1] + box[3]) // 2]
-            reply = ('<think> the handle is held </think> <rethink> the mug handle </rethink> <answer> [ { "bbox_2d" : [ '
-                     + " , ".join(map(str, box)) + ' ] , "point_2d" : [ ' + " , ".join(map(str, point))
-                     + ' ] , "affordance" : "hold" } ] </answer>')
-            processor, vocab = tiny_processor()
-            image = cv2.resize(rgb, (SIZE, SIZE), interpolation=cv2.INTER_LINEAR)
-            model = teach(tiny_model(vocab), processor, image, question_prompt("grasp the mug by its handle"), reply)
-            model.save_pretrained(tmp_path / "qwen")
-            processor.save_pretrained(tmp_path / "qwen")
-            torch.manual_seed(0)
-            torch.save({"model": build_sam2("configs/sam2.1/sam2.1_hiera_t.yaml", None, device="cpu").state_dict()},
-                       tmp_path / "sam2.pt")
-            write_config(tmp_path / "r1.yaml", model_path=tmp_path / "qwen", sam2_checkpoint=tmp_path / "sam2.pt")
-            graph.start_node("grasp_planner_node")
-            client = node.create_client(DetectGrasps, "detect_grasps")
-            wait_for(lambda: client.wait_for_service(timeout_sec=1.0) or graph.exited(), 600, "detect_grasps")
-            assert not graph.exited(), f"a node died: {graph.exited()}; logs in {tmp_path / 'logs'}"
-            resp = client.call(DetectGrasps.Request(query="grasp the mug by its handle", top_k=5), timeout_sec=120)
-            assert resp is not None and resp.success, getattr(resp, "message", "no answer")
-            assert resp.grasps and resp.chosen_object == "mug" and "pointed at it" in resp.choice_reason
-            assert "the handle is held" in resp.choice_reason
-    finally:
-        codes = graph.stop()
-    assert all(c == 0 for c in codes.values()), codes
+    with ros_domain(tmp_path / "ros_log"):
+        graph = Graph(root / "config" / "sim.yaml", ["sim_node"], log_dir=tmp_path / "logs",
+                      extra_args={"sim_node": ["-p", "categories:=['mug']", "-p", "seed:=2", "-p", "depth_noise:=false"],
+                                  "grasp_planner_node": ["-p", f"predictor_config:={tmp_path / 'r1.yaml'}", "-p",
+                                                         "device:=cpu"]}).start()
+        try:
+            with spinning_node("r1_client") as node:
+                frames, depths = [], []
+                node.create_subscription(Image, "/camera/color/image_raw", frames.append, qos_profile_sensor_data)
+                node.create_subscription(Image, "/camera/aligned_depth_to_color/image_raw", depths.append,
+                                         qos_profile_sensor_data)
+                wait_for(lambda: frames and depths, 300, "camera frames from sim_node")
+                rgb, depth = rgb_from_image(frames[-1]), depth_from_image(depths[-1])
+                # The table's depth changes smoothly down the image; the mug is nearer than its row's table.
+                table = np.nanmedian(np.where(depth > 0, depth, np.nan), axis=1, keepdims=True)
+                vs, us = np.nonzero((depth > 0) & (depth < table - 0.02))
+                h, w = rgb.shape[:2]
+                box = [int(us.min() * SIZE / w), int(vs.min() * SIZE / h), int(np.ceil(us.max() * SIZE / w)),
+                       int(np.ceil(vs.max() * SIZE / h))]
+                point = [(box[0] + box[2]) // 2, (box[1] + box[3]) // 2]
+                reply = ('<think> the handle is held </think> <rethink> the mug handle </rethink> <answer> [ { "bbox_2d" : [ '
+                         + " , ".join(map(str, box)) + ' ] , "point_2d" : [ ' + " , ".join(map(str, point))
+                         + ' ] , "affordance" : "hold" } ] </answer>')
+                processor, vocab = tiny_processor()
+                image = cv2.resize(rgb, (SIZE, SIZE), interpolation=cv2.INTER_LINEAR)
+                model = teach(tiny_model(vocab), processor, image, question_prompt("grasp the mug by its handle"), reply)
+                model.save_pretrained(tmp_path / "qwen")
+                processor.save_pretrained(tmp_path / "qwen")
+                torch.manual_seed(0)
+                torch.save({"model": build_sam2("configs/sam2.1/sam2.1_hiera_t.yaml", None, device="cpu").state_dict()},
+                           tmp_path / "sam2.pt")
+                write_config(tmp_path / "r1.yaml", model_path=tmp_path / "qwen", sam2_checkpoint=tmp_path / "sam2.pt")
+                graph.start_node("grasp_planner_node")
+                client = node.create_client(DetectGrasps, "detect_grasps")
+                wait_for(lambda: client.wait_for_service(timeout_sec=1.0) or graph.exited(), 600, "detect_grasps")
+                assert not graph.exited(), f"a node died: {graph.exited()}; logs in {tmp_path / 'logs'}"
+                resp = client.call(DetectGrasps.Request(query="grasp the mug by its handle", top_k=5), timeout_sec=120)
+                assert resp is not None and resp.success, getattr(resp, "message", "no answer")
+                assert resp.grasps and resp.chosen_object == "mug" and "pointed at it" in resp.choice_reason
+                assert "the handle is held" in resp.choice_reason
+        finally:
+            codes = graph.stop()
+        assert all(c == 0 for c in codes.values()), codes

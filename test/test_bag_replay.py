@@ -1,6 +1,5 @@
 """Issue 6: record sim camera frames into an mcap rosbag2, replay them into grasp_planner_node, and
 get the same best grasp as on the live frames; damaged bags fail clearly."""
-import os
 import threading
 import time
 from pathlib import Path
@@ -20,35 +19,34 @@ QUERY = "hold the hammer's handle"
 
 
 @pytest.fixture(scope="module")
-def graph(tmp_path_factory):
+def graph(tmp_path_factory, ros_domain):
     logs = tmp_path_factory.mktemp("bag")
-    os.environ["ROS_LOG_DIR"] = str(logs / "ros_log")
-    os.environ["ROS_DOMAIN_ID"] = str(int(os.environ["ROS_DOMAIN_ID"]) % 200 + 2)  # its own domain
-    # Noise off: consecutive live frames are identical, so "same frames" is well defined.
-    sim = Graph(ROOT / "config" / "sim.yaml", ["sim_node"], log_dir=logs / "sim", extra_args={"sim_node": [
-        "-p", "depth_noise:=false", "-p", "categories:=['hammer', 'mug']", "-p", "seed:=21", "-p", "rate_hz:=5.0"]})
-    planner = Graph(ROOT / "config" / "sim.yaml", ["grasp_planner_node"], log_dir=logs / "planner")
-    sim.start()
-    planner.start()
-    rclpy.init()
-    node = rclpy.create_node("bag_test_client")
-    from rclpy.executors import SingleThreadedExecutor
+    with ros_domain(logs / "ros_log"):
+        # Noise off: consecutive live frames are identical, so "same frames" is well defined.
+        sim = Graph(ROOT / "config" / "sim.yaml", ["sim_node"], log_dir=logs / "sim", extra_args={"sim_node": [
+            "-p", "depth_noise:=false", "-p", "categories:=['hammer', 'mug']", "-p", "seed:=21", "-p", "rate_hz:=5.0"]})
+        planner = Graph(ROOT / "config" / "sim.yaml", ["grasp_planner_node"], log_dir=logs / "planner")
+        sim.start()
+        planner.start()
+        rclpy.init()
+        node = rclpy.create_node("bag_test_client")
+        from rclpy.executors import SingleThreadedExecutor
 
-    ex = SingleThreadedExecutor()
-    ex.add_node(node)
-    th = threading.Thread(target=ex.spin, daemon=True)
-    th.start()
-    detect = node.create_client(DetectGrasps, "detect_grasps")
-    deadline = time.monotonic() + 180
-    while not detect.wait_for_service(timeout_sec=1.0):
-        assert not {**sim.exited(), **planner.exited()}, f"a node died; logs in {logs}"
-        assert time.monotonic() < deadline
-    yield {"sim": sim, "planner": planner, "detect": detect, "logs": logs}
-    ex.shutdown()
-    node.destroy_node()
-    rclpy.try_shutdown()
-    planner.stop()
-    sim.stop()
+        ex = SingleThreadedExecutor()
+        ex.add_node(node)
+        th = threading.Thread(target=ex.spin, daemon=True)
+        th.start()
+        detect = node.create_client(DetectGrasps, "detect_grasps")
+        deadline = time.monotonic() + 180
+        while not detect.wait_for_service(timeout_sec=1.0):
+            assert not {**sim.exited(), **planner.exited()}, f"a node died; logs in {logs}"
+            assert time.monotonic() < deadline
+        yield {"sim": sim, "planner": planner, "detect": detect, "logs": logs}
+        ex.shutdown()
+        node.destroy_node()
+        rclpy.try_shutdown()
+        planner.stop()
+        sim.stop()
 
 
 def _best(detect):

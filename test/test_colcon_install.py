@@ -58,10 +58,14 @@ def test_the_install_loads_its_resources_from_outside_the_source_tree(install, t
     assert lines[4] == "spork panda_hand"
 
 
-def test_nodes_from_the_install_answer_detect_grasps(install, tmp_path):
+def test_nodes_from_the_install_answer_detect_grasps(install, tmp_path, ros_domain):
     prefix, _, env = install
-    os.environ["ROS_DOMAIN_ID"] = str(int(os.environ["ROS_DOMAIN_ID"]) % 200 + 7)
-    env = {**env, "ROS_DOMAIN_ID": os.environ["ROS_DOMAIN_ID"], "ROS_LOG_DIR": str(tmp_path / "ros_log")}
+    with ros_domain(tmp_path / "ros_log") as domain:
+        env = {**env, "ROS_DOMAIN_ID": str(domain), "ROS_LOG_DIR": str(tmp_path / "ros_log")}
+        _detect_from_the_install(prefix, env, tmp_path)
+
+
+def _detect_from_the_install(prefix, env, tmp_path):
     graph = Graph(prefix / "share" / "affordance_grasp" / "config" / "sim.yaml", ["sim_node", "grasp_planner_node"],
                   log_dir=tmp_path / "logs", env=env, cwd=tmp_path,
                   extra_args={"sim_node": ["-p", "categories:=['mug']", "-p", "seed:=2", "-p", "depth_noise:=false"]}).start()

@@ -5,7 +5,6 @@ executor_node and grasp_server_node. Each test kills one node while a grasp_obje
 in flight, checks that the waiting side gets an error (not a hang), restarts the node, and checks
 that the next request is served and that no motion from the dead request runs later.
 """
-import os
 import re
 import signal
 import threading
@@ -28,49 +27,48 @@ SEED = 10   # a single hammer (see test_ros_integration.EASY_SEED)
 
 
 @pytest.fixture(scope="module")
-def g(tmp_path_factory):
+def g(tmp_path_factory, ros_domain):
     logs = tmp_path_factory.mktemp("faults")
-    os.environ["ROS_LOG_DIR"] = str(logs / "ros_log")
-    os.environ["ROS_DOMAIN_ID"] = str(int(os.environ["ROS_DOMAIN_ID"]) % 200 + 13)  # its own domain
-    graph = Graph(ROOT / "config" / "sim.yaml", NODES, log_dir=logs,
-                  extra_args={"sim_node": ["-p", "categories:=['hammer']", "-p", f"seed:={SEED}",
-                                               # motions at wall-clock speed, with joint_states during
-                                               # them: a fault can land mid-motion
-                                               "-p", "realtime_factor:=1.0"],
-                              # Four nodes and the test on 2 cores: the twin's camera can lag past
-                              # the default 1 s frame age right after a motion (once in a full-suite
-                              # run); frame age is not what these tests test.
-                              "grasp_planner_node": ["-p", "max_frame_age:=5.0"]})
-    graph.start()
-    rclpy.init()
-    from rclpy.executors import MultiThreadedExecutor
-    from sensor_msgs.msg import JointState
+    with ros_domain(logs / "ros_log"):
+        graph = Graph(ROOT / "config" / "sim.yaml", NODES, log_dir=logs,
+                      extra_args={"sim_node": ["-p", "categories:=['hammer']", "-p", f"seed:={SEED}",
+                                                   # motions at wall-clock speed, with joint_states during
+                                                   # them: a fault can land mid-motion
+                                                   "-p", "realtime_factor:=1.0"],
+                                  # Four nodes and the test on 2 cores: the twin's camera can lag past
+                                  # the default 1 s frame age right after a motion (once in a full-suite
+                                  # run); frame age is not what these tests test.
+                                  "grasp_planner_node": ["-p", "max_frame_age:=5.0"]})
+        graph.start()
+        rclpy.init()
+        from rclpy.executors import MultiThreadedExecutor
+        from sensor_msgs.msg import JointState
 
-    node = rclpy.create_node("fault_client")
-    ex = MultiThreadedExecutor(num_threads=3)
-    ex.add_node(node)
-    threading.Thread(target=ex.spin, daemon=True).start()
-    joints = {"msg": None, "history": deque(maxlen=400)}   # (stamp s, positions), about 40 s at 10 Hz
+        node = rclpy.create_node("fault_client")
+        ex = MultiThreadedExecutor(num_threads=3)
+        ex.add_node(node)
+        threading.Thread(target=ex.spin, daemon=True).start()
+        joints = {"msg": None, "history": deque(maxlen=400)}   # (stamp s, positions), about 40 s at 10 Hz
 
-    def on_joints(m):
-        joints["msg"] = m
-        joints["history"].append((m.header.stamp.sec + m.header.stamp.nanosec * 1e-9, np.array(m.position)))
+        def on_joints(m):
+            joints["msg"] = m
+            joints["history"].append((m.header.stamp.sec + m.header.stamp.nanosec * 1e-9, np.array(m.position)))
 
-    node.create_subscription(JointState, "joint_states", on_joints, 10)
-    ctx = {"node": node, "graph": graph, "logs": logs, "joints": joints,
-           "reset": node.create_client(SampleScene, "sim/sample_scene"),
-           "grasp": node.create_client(GraspObject, "grasp_object"),
-           # grasp_object answers at once with "detect_grasps is not available" while the planner
-           # still loads its model: the first test must not start before every node serves.
-           "detect": node.create_client(DetectGrasps, "detect_grasps"),
-           "execute": node.create_client(ExecuteGrasp, "execute_grasp")}
-    for name in ("reset", "grasp", "detect", "execute"):
-        assert ctx[name].wait_for_service(timeout_sec=180), f"{name} never came up; logs in {logs}"
-    yield ctx
-    ex.shutdown()
-    node.destroy_node()
-    rclpy.try_shutdown()
-    graph.stop()
+        node.create_subscription(JointState, "joint_states", on_joints, 10)
+        ctx = {"node": node, "graph": graph, "logs": logs, "joints": joints,
+               "reset": node.create_client(SampleScene, "sim/sample_scene"),
+               "grasp": node.create_client(GraspObject, "grasp_object"),
+               # grasp_object answers at once with "detect_grasps is not available" while the planner
+               # still loads its model: the first test must not start before every node serves.
+               "detect": node.create_client(DetectGrasps, "detect_grasps"),
+               "execute": node.create_client(ExecuteGrasp, "execute_grasp")}
+        for name in ("reset", "grasp", "detect", "execute"):
+            assert ctx[name].wait_for_service(timeout_sec=180), f"{name} never came up; logs in {logs}"
+        yield ctx
+        ex.shutdown()
+        node.destroy_node()
+        rclpy.try_shutdown()
+        graph.stop()
 
 
 def _arm(g) -> np.ndarray:

@@ -46,61 +46,58 @@ def _alive(pid: int) -> bool:
 
 
 @pytest.fixture(scope="module")
-def ros(tmp_path_factory):
+def ros(tmp_path_factory, ros_domain):
     logs = tmp_path_factory.mktemp("ros")
-    os.environ["ROS_LOG_DIR"] = str(logs / "ros_log")
-    # Its own domain: nothing left over from another module's graph (DDS shared-memory ports
-    # are per domain) can reach this one.
-    os.environ["ROS_DOMAIN_ID"] = str(int(os.environ["ROS_DOMAIN_ID"]) % 200 + 1)
-    graph = Graph(ROOT / "config" / "sim.yaml", NODES, log_dir=logs,
-                  extra_args={"sim_node": ["-p", "categories:=['hammer']", "-p", f"seed:={EASY_SEED}"],
-                              "grasp_planner_node": TRUTH})
-    # A second planner with no camera at all, for the "no frame" family of failures.
-    lonely = Graph(ROOT / "config" / "sim.yaml", ["grasp_planner_node"], log_dir=logs / "isolated",
-                   extra_args={"grasp_planner_node": TRUTH + ["-r", "__ns:=/isolated", "-p", "max_frame_age:=1.0",
-                                                        "-p", "image_reliability:=best_effort",
-                                                        "-p", "fresh_frame_timeout:=0.5", "-p",
-                                                        "camera_pose:=[1.2, 0.0, 0.62, 0.295469, -0.642416, "
-                                                        "-0.642416, 0.295469]"]})
-    graph.start()
-    lonely.start()
-    rclpy.init()
-    from rclpy.executors import MultiThreadedExecutor
-    import threading
+    with ros_domain(logs / "ros_log"):
+        graph = Graph(ROOT / "config" / "sim.yaml", NODES, log_dir=logs,
+                      extra_args={"sim_node": ["-p", "categories:=['hammer']", "-p", f"seed:={EASY_SEED}"],
+                                  "grasp_planner_node": TRUTH})
+        # A second planner with no camera at all, for the "no frame" family of failures.
+        lonely = Graph(ROOT / "config" / "sim.yaml", ["grasp_planner_node"], log_dir=logs / "isolated",
+                       extra_args={"grasp_planner_node": TRUTH + ["-r", "__ns:=/isolated", "-p", "max_frame_age:=1.0",
+                                                            "-p", "image_reliability:=best_effort",
+                                                            "-p", "fresh_frame_timeout:=0.5", "-p",
+                                                            "camera_pose:=[1.2, 0.0, 0.62, 0.295469, -0.642416, "
+                                                            "-0.642416, 0.295469]"]})
+        graph.start()
+        lonely.start()
+        rclpy.init()
+        from rclpy.executors import MultiThreadedExecutor
+        import threading
 
-    node = rclpy.create_node("test_client")
-    ex = MultiThreadedExecutor(num_threads=3)
-    ex.add_node(node)
-    th = threading.Thread(target=ex.spin, daemon=True)
-    th.start()
-    clients = {
-        "reset": node.create_client(SampleScene, "sim/sample_scene"),
-        "detect": node.create_client(DetectGrasps, "detect_grasps"),
-        "grasp": node.create_client(GraspObject, "grasp_object"),
-        "execute": node.create_client(ExecuteGrasp, "execute_grasp"),
-        "lonely": node.create_client(DetectGrasps, "/isolated/detect_grasps"),
-    }
-    deadline = time.monotonic() + 180
-    for name, c in clients.items():
-        while not c.wait_for_service(timeout_sec=1.0):
-            dead = {**graph.exited(), **lonely.exited()}
-            assert not dead, f"nodes died at start-up: {dead}; logs in {logs}"
-            assert time.monotonic() < deadline, f"{name} never came up; logs in {logs}"
-    joints = {"msg": None}
-    from sensor_msgs.msg import JointState
-    node.create_subscription(JointState, "joint_states", lambda m: joints.__setitem__("msg", m), 10)
-    # The planner must actually be receiving camera frames before any test relies on them.
-    def receiving():
-        r = clients["detect"].call(DetectGrasps.Request(query="hold the hammer's handle", top_k=1), timeout_sec=60)
-        return r is not None and "no frame yet" not in r.message and "camera_info" not in r.message
+        node = rclpy.create_node("test_client")
+        ex = MultiThreadedExecutor(num_threads=3)
+        ex.add_node(node)
+        th = threading.Thread(target=ex.spin, daemon=True)
+        th.start()
+        clients = {
+            "reset": node.create_client(SampleScene, "sim/sample_scene"),
+            "detect": node.create_client(DetectGrasps, "detect_grasps"),
+            "grasp": node.create_client(GraspObject, "grasp_object"),
+            "execute": node.create_client(ExecuteGrasp, "execute_grasp"),
+            "lonely": node.create_client(DetectGrasps, "/isolated/detect_grasps"),
+        }
+        deadline = time.monotonic() + 180
+        for name, c in clients.items():
+            while not c.wait_for_service(timeout_sec=1.0):
+                dead = {**graph.exited(), **lonely.exited()}
+                assert not dead, f"nodes died at start-up: {dead}; logs in {logs}"
+                assert time.monotonic() < deadline, f"{name} never came up; logs in {logs}"
+        joints = {"msg": None}
+        from sensor_msgs.msg import JointState
+        node.create_subscription(JointState, "joint_states", lambda m: joints.__setitem__("msg", m), 10)
+        # The planner must actually be receiving camera frames before any test relies on them.
+        def receiving():
+            r = clients["detect"].call(DetectGrasps.Request(query="hold the hammer's handle", top_k=1), timeout_sec=60)
+            return r is not None and "no frame yet" not in r.message and "camera_info" not in r.message
 
-    wait_for(receiving, 60, f"the planner to receive camera frames (logs in {logs})", interval=0.2)
-    yield {"node": node, "graph": graph, "lonely": lonely, "logs": logs, "joints": joints, **clients}
-    ex.shutdown()
-    node.destroy_node()
-    rclpy.try_shutdown()
-    lonely.stop()
-    graph.stop()
+        wait_for(receiving, 60, f"the planner to receive camera frames (logs in {logs})", interval=0.2)
+        yield {"node": node, "graph": graph, "lonely": lonely, "logs": logs, "joints": joints, **clients}
+        ex.shutdown()
+        node.destroy_node()
+        rclpy.try_shutdown()
+        lonely.stop()
+        graph.stop()
 
 
 def _call(client, req, timeout=120):

@@ -2,14 +2,12 @@
 asking at the same moment, then a request every few seconds (issue 17, load). The 30-minute
 figures in the README come from the same code with its defaults."""
 import json
-import os
 
 
-def test_ten_planners_at_once_are_each_answered_once_and_the_graph_holds(tmp_path, monkeypatch):
+def test_ten_planners_at_once_are_each_answered_once_and_the_graph_holds(tmp_path, ros_domain):
     from affordance_grasp.apps.soak import soak
-    monkeypatch.setenv("ROS_DOMAIN_ID", str(int(os.environ["ROS_DOMAIN_ID"]) % 200 + 11))  # its own domain
-    monkeypatch.setenv("ROS_LOG_DIR", str(tmp_path / "ros_log"))
-    s = soak(tmp_path, minutes=0.35, period=3.0, clients=10, seed=3)
+    with ros_domain(tmp_path / "ros_log"):
+        s = soak(tmp_path, minutes=0.35, period=3.0, clients=10, seed=3)
     load, run = s["load"], s["soak"]
     assert load["clients"] == 10 and load["answered"] == 10, load
     assert load["lost"] == 0 and load["answered_twice"] == 0, load
@@ -24,13 +22,12 @@ def test_ten_planners_at_once_are_each_answered_once_and_the_graph_holds(tmp_pat
     assert (tmp_path / "soak.png").stat().st_size > 10_000
 
 
-def test_replayed_bag_cycles_give_the_first_cycles_best_grasp(tmp_path, monkeypatch):
+def test_replayed_bag_cycles_give_the_first_cycles_best_grasp(tmp_path, ros_domain):
     """soak --replay-cycles, short: a new publisher per cycle, a request per cycle, the same
     best grasp as the first cycle every time (noise off: every recorded frame is the same)."""
     from affordance_grasp.apps.replay_soak import replay_soak
-    monkeypatch.setenv("ROS_DOMAIN_ID", str(int(os.environ["ROS_DOMAIN_ID"]) % 200 + 12))  # its own domain
-    monkeypatch.setenv("ROS_LOG_DIR", str(tmp_path / "ros_log"))
-    s = replay_soak(tmp_path, cycles=5)
+    with ros_domain(tmp_path / "ros_log"):
+        s = replay_soak(tmp_path, cycles=5)
     assert s["cycles"] == 5 and s["served"] == 5, s
     assert s["same_best_grasp"] == 5, s["largest_difference"]
     assert not s["planner_exited_early"] and s["exit_codes"]["grasp_planner_node"] == 0, s
