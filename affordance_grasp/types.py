@@ -5,7 +5,9 @@ with a message naming the field, so a bad value is caught where it enters the pi
 """
 from __future__ import annotations
 
+import copy
 import enum
+import math
 from dataclasses import dataclass, field
 from typing import List, Optional, Tuple
 
@@ -331,6 +333,16 @@ class Grasp:
             g.contacts, g.frame_id, g.hold, g.part_only = c, frame_id, h, o
             out.append(g)
         return out
+
+    def rescored(self, affordance_score: float, score: float) -> "Grasp":
+        """A copy with these scores. The pose, width and contacts were checked when this grasp
+        was made and are not checked again: ranking copies hundreds of candidates per request."""
+        affordance_score, score = float(affordance_score), float(score)
+        if not (math.isfinite(affordance_score) and math.isfinite(score)):
+            raise InvalidInputError(f"Grasp scores must be finite, got {affordance_score}, {score}")
+        g = copy.copy(self)
+        g.affordance_score, g.score = affordance_score, score
+        return g
 
     @property
     def position(self) -> np.ndarray:

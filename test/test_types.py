@@ -114,3 +114,16 @@ def test_grasps_from_arrays_equal_grasps_made_one_by_one():
         Grasp.many(T, [0.02, -0.01, 0.03], [0.5] * 3, contacts)
     with pytest.raises(InvalidInputError, match="needs 3 widths"):
         Grasp.many(T, [0.02] * 2, [0.5] * 3, contacts)
+    with pytest.raises(InvalidInputError, match="part_only"):
+        Grasp.many(T, [0.02] * 3, [0.5] * 3, contacts, part_only=[1.0, 0.3, 1.2])
+
+
+def test_rescored_copies_the_grasp_with_new_scores_only():
+    g = Grasp.many(np.eye(4)[None], [0.02], [0.7], np.zeros((1, 2, 3)), hold=[0.8], part_only=[0.3])[0]
+    r = g.rescored(np.float32(0.6), 0.25)
+    assert (r.affordance_score, r.score) == (pytest.approx(0.6), 0.25) and type(r.score) is float
+    assert (g.affordance_score, g.score) == (0.0, 0.7)           # the original is untouched
+    assert (r.width, r.quality, r.hold, r.part_only) == (g.width, g.quality, g.hold, g.part_only)
+    assert np.array_equal(r.pose, g.pose) and np.array_equal(r.contacts, g.contacts)
+    with pytest.raises(InvalidInputError, match="finite"):
+        g.rescored(float("nan"), 0.1)

@@ -170,13 +170,29 @@ class Vocabulary:
                        kin=())
 
 
+# Compiled phrase patterns per table, longest first: a request is parsed against hundreds of
+# phrases, more than re's own cache keeps, and compiling them took most of a parse.
+_PATTERNS: Dict[int, Tuple[dict, List[Tuple["re.Pattern", str]]]] = {}
+
+
+def _patterns(table: Dict[str, List[str]]) -> List[Tuple["re.Pattern", str]]:
+    cached = _PATTERNS.get(id(table))
+    if cached is not None and cached[0] is table and len(cached[1]) == sum(len(ps) for ps in table.values()):
+        return cached[1]
+    if len(_PATTERNS) > 64:       # tables are a parser's few long-lived ones; never grow without bound
+        _PATTERNS.clear()
+    phrases = sorted(((p.lower(), c) for c, ps in table.items() for p in ps), key=lambda x: -len(x[0]))
+    compiled = [(re.compile(rf"(?<![\w-]){re.escape(phrase)}(?:'s|es|s)?(?![\w-])"), canon) for phrase, canon in phrases]
+    _PATTERNS[id(table)] = (table, compiled)
+    return compiled
+
+
 def _find(text: str, table: Dict[str, List[str]]) -> List[Tuple[int, int, str]]:
     """All (start, end, canonical) whole-word matches, longest phrases first, non-overlapping.
     A phrase also matches with a plural or possessive ending (s, es, 's)."""
-    phrases = sorted(((p.lower(), c) for c, ps in table.items() for p in ps), key=lambda x: -len(x[0]))
     taken, out = [], []
-    for phrase, canon in phrases:
-        for m in re.finditer(rf"(?<![\w-]){re.escape(phrase)}(?:'s|es|s)?(?![\w-])", text):
+    for pattern, canon in _patterns(table):
+        for m in pattern.finditer(text):
             if all(m.end() <= a or m.start() >= b for a, b in taken):
                 taken.append((m.start(), m.end()))
                 out.append((m.start(), m.end(), canon))
@@ -192,6 +208,7 @@ class QueryParser:
         self.vocab = vocab or Vocabulary.load()
         v = self.vocab
         self._colour_table = {c: [c] for c in v.colours}
+        self._ordinal_table = {k: [k] for k in v.ordinals}
         for syn, c in v.colour_synonyms.items():
             self._colour_table.setdefault(c, []).append(syn)
         self._qualifier_words = ({w for ws in self._colour_table.values() for w in ws}
@@ -339,7 +356,7 @@ class QueryParser:
         colours = keep(_find(t, self._colour_table))
         positions = keep(_find(t, v.positions))
         sizes = keep(_find(t, v.sizes))
-        ordinals = keep(_find(t, {k: [k] for k in v.ordinals}))
+        ordinals = keep(_find(t, self._ordinal_table))
         pos = positions[0][2] if positions else ""
         ordinal = v.ordinals[ordinals[0][2]] if ordinals else 0
         if ordinal and not pos:

@@ -7,7 +7,7 @@ and the score is divided by the full weight so an occluded contact can never car
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import List, Optional
 
 import cv2
@@ -121,4 +121,4 @@ def score_grasps(grasps: List[Grasp], amap: AffordanceMap, frame: RGBDFrame,
         av = sample_heat(normalised_heat(np.asarray(avoid, np.float32), cfg.disc_radius_px), proj)
         total = total - cfg.w_avoid * av[:, :2].max(1)
     order = np.argsort(-total, kind="stable")
-    return [replace(grasps[i], affordance_score=float(aff[i]), score=float(total[i])) for i in order]
+    return [grasps[i].rescored(aff[i], total[i]) for i in order]
