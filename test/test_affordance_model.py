@@ -88,6 +88,11 @@ def test_forward_shapes_and_normalisation(config):
     sums = out["log_heatmap"].exp().flatten(1).sum(1)
     torch.testing.assert_close(sums, torch.ones(2), atol=1e-4, rtol=0)
     assert out["object_logits"].shape == (2, len(VOCAB.objects))
+    # naming the object needs the encoder and the head alone: the same logits, whatever the query
+    depth = torch.zeros(2, 1, 224, 224)
+    with torch.no_grad():
+        torch.testing.assert_close(model.classify(x, depth), model(x, ids, ids, ids, depth)["object_logits"])
+        torch.testing.assert_close(model.classify(x, depth), model(x, ids, ids.flip(0), ids, depth)["object_logits"])
     # the query matters: a different affordance changes the map
     with torch.no_grad():
         other = model(x, ids, torch.tensor([2, 1]), ids, torch.randn(2, 1, 224, 224))

@@ -127,3 +127,11 @@ class AffordanceModel(nn.Module):
         if self.object_head is not None:
             out["object_logits"] = self.object_head(cls_tok)
         return out
+
+    def classify(self, image: Tensor, depth: Optional[Tensor] = None) -> Tensor:
+        """``object_logits`` (B, n_objects) alone: the reasoning head reads the encoder's class
+        token, so naming the objects in view needs neither the query nor the mask decoder."""
+        if self.object_head is None:
+            raise ConfigError("this model has no reasoning head (reasoning_head: false)")
+        cls_tok, _ = self.encoder(image, depth if self.cfg.use_depth else None)
+        return self.object_head(cls_tok)

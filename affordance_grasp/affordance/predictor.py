@@ -192,15 +192,16 @@ class AffordancePredictor:
             raise ConfigError("this model has no reasoning head (reasoning_head: false); pass the object box")
         if len(boxes) == 0:
             raise InvalidInputError("no candidate object boxes")
-        mats, img, dep = self._inputs(frame, list(boxes))
-        labels = [(UNKNOWN, UNKNOWN, UNKNOWN)] * len(boxes)
-        probs = torch.softmax(self._run(img, dep, labels)["object_logits"], dim=1).numpy()
+        _, img, dep = self._inputs(frame, list(boxes))
+        n = len(boxes)
         if self.cfg.locate_flip:
             # Training flips crops, so the mirror image is an equally valid view; averaging the two
-            # steadies the long tools (knife / spatula / screwdriver) the head confuses most.
-            mirrored = self._run(img.flip(-1), dep.flip(-1), labels)["object_logits"]
-            probs = 0.5 * (probs + torch.softmax(mirrored, dim=1).numpy())
-        return probs
+            # steadies the long tools (knife / spatula / screwdriver) the head confuses most. Both
+            # views go through the encoder as one batch.
+            img, dep = torch.cat([img, img.flip(-1)]), torch.cat([dep, dep.flip(-1)])
+        with torch.no_grad(), autocast(self.device):
+            probs = torch.softmax(self.model.classify(img, dep).float().cpu(), dim=1).numpy()
+        return 0.5 * (probs[:n] + probs[n:]) if self.cfg.locate_flip else probs
 
     @property
     def categories(self) -> List[str]:

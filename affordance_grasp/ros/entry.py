@@ -31,10 +31,11 @@ def main_for(name: str) -> int:
     # A crash in native code (DDS, torch, MuJoCo) then prints every thread's Python stack to the
     # node's log instead of a bare "exit -11".
     faulthandler.enable()
-    previous = {s: signal.signal(s, exit_quietly) for s in STOP_SIGNALS}
+    for s in STOP_SIGNALS:
+        signal.signal(s, exit_quietly)
     module = importlib.import_module(f"{__package__}.{name}")
-    for s, handler in previous.items():   # rclpy.init installs its own handlers from here on
-        signal.signal(s, handler)
+    # Still quiet until common.run installs its ordered stop, before any node exists: handing
+    # the default handler back here let a Ctrl-C in between end in a KeyboardInterrupt traceback.
     return module.main()
 
 
