@@ -446,6 +446,13 @@ class AntipodalGenerator(GraspGenerator):
         # Only points inside a candidate's swept hand can touch it; each chunk of nearby, similarly
         # turned candidates is tested against the points inside its hands' bounds alone.
         lo, hi = _swept_bounds(R, tcp, centres, halves, cfg.pregrasp_offset)
+        # ... and the space just past the fingertips, where another part is looked for.
+        past = 3 * cfg.patch_sample
+        tip_c = np.zeros((n, 1, 3))
+        tip_c[..., 2] = g.finger_z_max + past / 2
+        tip_h = np.array([[g.finger_half_width + cfg.part_margin, g.max_opening / 2, past / 2]])
+        tip_lo, tip_hi = _swept_bounds(R, tcp, tip_c, tip_h, 0.0)
+        lo, hi = np.minimum(lo, tip_lo), np.maximum(hi, tip_hi)
         P = torch.as_tensor(pts, dtype=torch.float32, device=dev)
         T = torch.as_tensor(tgt, device=dev)
         B = torch.as_tensor(body, device=dev)
@@ -512,9 +519,9 @@ class AntipodalGenerator(GraspGenerator):
                         & (z > mid[:, None]) & (z <= g.finger_z_max + cfg.patch_sample))
                 # Only where the rest of the object goes on past the fingertips (a cup's wall below
                 # its rim): a tool lying on the table ends there, its flank's faded heat is its own.
-                past = ((x.abs() <= g.finger_half_width + cfg.part_margin) & (y.abs() < o)
-                        & (z > g.finger_z_max + cfg.patch_sample) & (z <= g.finger_z_max + 3 * cfg.patch_sample))
-                goes_on = (past & O[sel][None]).any(1, keepdim=True)
+                further = ((x.abs() <= g.finger_half_width + cfg.part_margin) & (y.abs() < o)
+                           & (z > g.finger_z_max + cfg.patch_sample) & (z <= g.finger_z_max + past))
+                goes_on = (further & O[sel][None]).any(1, keepdim=True)
                 beyond = tips & O[sel][None] & on_part.any(1, keepdim=True) & goes_on
                 other_part[i] = (reach & E[sel][None] | beyond).sum(1)
                 ahead[i] = torch.where(beyond, z, torch.full_like(z, np.inf)).min(1).values
