@@ -7,7 +7,9 @@ os.environ.setdefault("MUJOCO_GL", "egl")
 os.environ.setdefault("ROS_LOG_DIR", "/tmp/affordance_grasp_test_ros_logs")
 # Integration tests talk over DDS: a private domain per session keeps parallel runs (and anything
 # else on the network) apart. No transport variables: the nodes must work with default peers.
-os.environ.setdefault("ROS_DOMAIN_ID", str(random.Random(os.getpid()).randint(100, 200)))
+# Domains 0-101 only: above that, DDS's ports reach Linux's ephemeral port range (ROS 2 docs,
+# "About Domain ID"), and a graph can lose its port to any other socket.
+os.environ.setdefault("ROS_DOMAIN_ID", str(random.Random(os.getpid()).randint(1, 80)))
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
@@ -18,13 +20,16 @@ def ros_domain():
     """``with ros_domain(log_dir):`` gives one ROS graph a domain of its own (DDS shared-memory
     ports are per domain: nothing left over from another module's graph can reach it) and its
     logs, for as long as the block lasts; the environment is restored after, however it ends."""
-    base = int(os.environ["ROS_DOMAIN_ID"]) % 200
+    base = int(os.environ["ROS_DOMAIN_ID"]) % 80
     numbers = itertools.count(1)
 
     @contextmanager
     def enter(log_dir):
+        number = base + next(numbers)
+        if number > 101:
+            raise RuntimeError(f"ROS domain {number} is past the safe range 0-101")
         with pytest.MonkeyPatch.context() as mp:
-            mp.setenv("ROS_DOMAIN_ID", str(base + next(numbers)))
+            mp.setenv("ROS_DOMAIN_ID", str(number))
             mp.setenv("ROS_LOG_DIR", str(log_dir))
             yield int(os.environ["ROS_DOMAIN_ID"])
     return enter
