@@ -170,28 +170,22 @@ class Vocabulary:
                        kin=())
 
 
-# Compiled phrase patterns per table, longest first: a request is parsed against hundreds of
-# phrases, more than re's own cache keeps, and compiling them took most of a parse.
-_PATTERNS: Dict[int, Tuple[dict, List[Tuple["re.Pattern", str]]]] = {}
+Phrases = List[Tuple["re.Pattern", str]]
 
 
-def _patterns(table: Dict[str, List[str]]) -> List[Tuple["re.Pattern", str]]:
-    cached = _PATTERNS.get(id(table))
-    if cached is not None and cached[0] is table and len(cached[1]) == sum(len(ps) for ps in table.values()):
-        return cached[1]
-    if len(_PATTERNS) > 64:       # tables are a parser's few long-lived ones; never grow without bound
-        _PATTERNS.clear()
+def compile_phrases(table: Dict[str, List[str]]) -> Phrases:
+    """A table's phrases as (pattern, canonical) pairs, longest first, compiled once per parser: a
+    request is parsed against hundreds of phrases, more than re's own cache keeps, and compiling
+    them took most of a parse. A phrase also matches with a plural or possessive ending (s, es, 's)."""
     phrases = sorted(((p.lower(), c) for c, ps in table.items() for p in ps), key=lambda x: -len(x[0]))
-    compiled = [(re.compile(rf"(?<![\w-]){re.escape(phrase)}(?:'s|es|s)?(?![\w-])"), canon) for phrase, canon in phrases]
-    _PATTERNS[id(table)] = (table, compiled)
-    return compiled
+    return [(re.compile(rf"(?<![\w-]){re.escape(phrase)}(?:'s|es|s)?(?![\w-])"), canon) for phrase, canon in phrases]
 
 
-def _find(text: str, table: Dict[str, List[str]]) -> List[Tuple[int, int, str]]:
-    """All (start, end, canonical) whole-word matches, longest phrases first, non-overlapping.
-    A phrase also matches with a plural or possessive ending (s, es, 's)."""
+def _find(text: str, phrases: Phrases) -> List[Tuple[int, int, str]]:
+    """All (start, end, canonical) whole-word matches of compiled ``phrases``, longest first,
+    non-overlapping."""
     taken, out = [], []
-    for pattern, canon in _patterns(table):
+    for pattern, canon in phrases:
         for m in pattern.finditer(text):
             if all(m.end() <= a or m.start() >= b for a, b in taken):
                 taken.append((m.start(), m.end()))
@@ -208,13 +202,16 @@ class QueryParser:
         self.vocab = vocab or Vocabulary.load()
         v = self.vocab
         self._colour_table = {c: [c] for c in v.colours}
-        self._ordinal_table = {k: [k] for k in v.ordinals}
         for syn, c in v.colour_synonyms.items():
             self._colour_table.setdefault(c, []).append(syn)
         self._qualifier_words = ({w for ws in self._colour_table.values() for w in ws}
                                  | {w for ws in v.sizes.values() for p in ws for w in p.split()}
                                  | {w for ws in v.positions.values() for p in ws for w in p.split()}
                                  | set(v.ordinals))
+        self._phrases = {name: compile_phrases(table) for name, table in (
+            ("parts", v.parts), ("objects", v.objects), ("affordances", v.affordances),
+            ("colours", self._colour_table), ("positions", v.positions), ("sizes", v.sizes),
+            ("ordinals", {k: [k] for k in v.ordinals}))}
 
     # ------------------------------------------------------------------ text checks
     def _clean(self, text) -> str:
@@ -237,8 +234,8 @@ class QueryParser:
         if _NEGATED_REQUEST.match(t) and not self._positive_clause_after(t):
             raise QueryError(f"{text!r} says not to do something: nothing will move. Say what to do "
                              f"(e.g. 'pick up the mug by its handle')")
-        parts_found = _find(t, v.parts)
-        objs = _find(t, v.objects)
+        parts_found = _find(t, self._phrases["parts"])
+        objs = _find(t, self._phrases["objects"])
         # A word that is both an object and a part ("bowl") is the part when another object that
         # has that part is named too ("the bowl of the spoon").
         if len({o[2] for o in objs}) > 1:
@@ -258,7 +255,7 @@ class QueryParser:
             raise QueryError(f"{text!r} names several objects ({', '.join(sorted(names))}); ask for one")
         # A word after a determiner is a noun even when it is spelled like an action: "the clamp",
         # "a scoop" name things, not pinching or scooping.
-        verbs = [x for x in _find(t, v.affordances) if not self._after_determiner(t, x[0])]
+        verbs = [x for x in _find(t, self._phrases["affordances"]) if not self._after_determiner(t, x[0])]
         # "something to hammer with": a word that is both an object and an action is the action
         # right after an infinitive "to" (or "can" / "will").
         objs = [o for o in objs if not (any(x[0] == o[0] for x in verbs)
@@ -306,7 +303,7 @@ class QueryParser:
         """Whether a clause after the first one says what to do ("don't touch the blade, grab the
         knife"): then the leading negation only avoids a part."""
         rest = re.split(r",|;|\bbut\b|\bthen\b|\binstead\b", t, maxsplit=1)
-        return len(rest) > 1 and not _NEGATED_REQUEST.match(rest[1].strip()) and bool(_find(rest[1], self.vocab.affordances))
+        return len(rest) > 1 and not _NEGATED_REQUEST.match(rest[1].strip()) and bool(_find(rest[1], self._phrases["affordances"]))
 
     def _after_determiner(self, text: str, start: int) -> bool:
         """Whether the word at ``start`` follows a determiner, past any qualifiers ("the large ...")."""
@@ -353,10 +350,10 @@ class QueryParser:
         """Selector words outside the object's own name ("wooden spoon" names a kind of spoon)."""
         v = self.vocab
         keep = lambda found: [x for x in found if not _overlaps(x, names)]  # noqa: E731
-        colours = keep(_find(t, self._colour_table))
-        positions = keep(_find(t, v.positions))
-        sizes = keep(_find(t, v.sizes))
-        ordinals = keep(_find(t, self._ordinal_table))
+        colours = keep(_find(t, self._phrases["colours"]))
+        positions = keep(_find(t, self._phrases["positions"]))
+        sizes = keep(_find(t, self._phrases["sizes"]))
+        ordinals = keep(_find(t, self._phrases["ordinals"]))
         pos = positions[0][2] if positions else ""
         ordinal = v.ordinals[ordinals[0][2]] if ordinals else 0
         if ordinal and not pos:
