@@ -54,6 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "shipped model)")
     b.add_argument("--oracle-affordance", action="store_true",
                    help="run the affordance strategy on the ground-truth heatmap instead of the model")
+    b.add_argument("--part-geometry", type=Path, default=None,
+                   help="part model YAML fused with a learned predictor's heat (default: config/part_geometry.yaml; "
+                        "one with checkpoint '' turns it off)")
     b.add_argument("--profile", action="store_true",
                    help="also time every stage (cloud, model, generation, scoring), given the object and for "
                         "the whole request with no hint; writes profile.json and prints a table")
@@ -139,6 +142,13 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--seed", type=int, default=100000, help="first scene seed (away from bench, choose and demo seeds)")
     tr.add_argument("--epochs", type=_positive_int, default=300)
     tr.add_argument("--checkpoint", type=Path, default=None, help="where to write it (default OUT/recognizer.pt)")
+    tp = sub.add_parser("train-part-geometry", help="the per-point part model from the twin's renders (resumable "
+                                                    "collection, a minute of training); summary.json")
+    tp.add_argument("--out", type=Path, default=Path("out/part_geometry"))
+    tp.add_argument("--scenes", type=int, default=1000, help="scenes to render and describe (0: train on what --out holds)")
+    tp.add_argument("--seed", type=int, default=200000, help="first scene seed (away from bench, choose and demo seeds)")
+    tp.add_argument("--epochs", type=_positive_int, default=30)
+    tp.add_argument("--checkpoint", type=Path, default=None, help="where to write it (default OUT/part_geometry.pt)")
     sk = sub.add_parser("soak", help="the sim graph under load (N clients at once) and over time (a request every "
                                      "few seconds): answers, errors, latency, memory per node; soak.json + soak.png")
     sk.add_argument("--minutes", type=float, default=30.0)
@@ -183,7 +193,8 @@ def main(argv=None) -> int:
         elif args.command == "bench":
             from .apps.bench import bench
             bench(args.strategy, args.trials, args.seed, args.split, args.out, args.max_attempts, args.depth_noise,
-                  args.predictor, args.oracle_affordance, args.objects, args.categories, args.profile)
+                  args.predictor, args.oracle_affordance, args.objects, args.categories, args.profile,
+                  args.part_geometry)
             print(f"wrote {args.out}")
         elif args.command == "dataset":
             from .apps.dataset import render_dataset
@@ -238,6 +249,10 @@ def main(argv=None) -> int:
         elif args.command == "train-recognizer":
             from .apps.train_recognizer import train_recognizer
             summary = train_recognizer(args.out, args.scenes, args.seed, args.epochs, args.checkpoint)
+            print(json.dumps({k: v for k, v in summary.items() if k != "machine"}, indent=1))
+        elif args.command == "train-part-geometry":
+            from .apps.train_part_geometry import train_part_geometry
+            summary = train_part_geometry(args.out, args.scenes, args.seed, args.epochs, args.checkpoint)
             print(json.dumps({k: v for k, v in summary.items() if k != "machine"}, indent=1))
         elif args.command == "soak":
             if args.replay_cycles:

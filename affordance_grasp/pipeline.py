@@ -21,6 +21,7 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from .affordance.grounding import PRESENCE_THRESHOLD, Choice, GroundingError, SceneObject, choose, colour_profile
+from .affordance.part_geometry import PartGeometry
 from .affordance.query import QueryParser
 from .affordance.recognizer import ShapeRecognizer, fuse
 from .errors import CannotHoldError, EmptyCloudError, InvalidInputError, NoGraspFoundError
@@ -179,6 +180,21 @@ def mark_hold_inputs(cloud: SceneCloud, query: AffordanceQuery, heat: np.ndarray
 ELSEWHERE = 0.05
 
 
+def refine_heat(amap: AffordanceMap, cloud: SceneCloud, query: AffordanceQuery,
+                part_geometry: Optional[PartGeometry]) -> AffordanceMap:
+    """The predictor's heatmap fused with the part model's reading of the target's shape (the
+    map itself when there is no part model, or it was not taught the part)."""
+    if part_geometry is None or not cloud.target.any():
+        return amap
+    sel = cloud.target
+    out = part_geometry.refine(amap.heatmap, cloud.points[sel], cloud.normals[sel], cloud.pixels[sel],
+                               cloud.table_height, query.grasp_part)
+    if not out["used"]:
+        return amap
+    return AffordanceMap.from_unnormalised(out["heat"], amap.query, model_id=f"{amap.model_id}+shape",
+                                           boxes=amap.boxes, points=amap.points, mask=amap.mask)
+
+
 def mask_box(mask: np.ndarray) -> np.ndarray:
     vs, us = np.nonzero(mask)
     if len(vs) == 0:
@@ -220,7 +236,7 @@ def check_hold(ranked: List[Grasp], q: AffordanceQuery, physical: dict, cfg: Opt
 class GraspPipeline:
     def __init__(self, predictor, generator: Optional[GraspGenerator] = None, parser: Optional[QueryParser] = None,
                  cloud_cfg: Optional[CloudConfig] = None, scoring: Optional[ScoringConfig] = None,
-                 recognizer: Optional[ShapeRecognizer] = None):
+                 recognizer: Optional[ShapeRecognizer] = None, part_geometry: Optional[PartGeometry] = None):
         self.predictor = predictor
         self.generator = generator or AntipodalGenerator()
         self.parser = parser or QueryParser()
@@ -228,6 +244,8 @@ class GraspPipeline:
         self.scoring = scoring
         # Sizes and proportions in metres, beside the reasoning head's reading of the crop.
         self.recognizer = recognizer
+        # Which part each point is on, from the object's shape: fused with the predictor's heat.
+        self.part_geometry = part_geometry
 
     def _check_hold(self, ranked: List[Grasp], q: AffordanceQuery, report) -> None:
         cfg = getattr(getattr(self.generator, "cfg", None), "hold", None) or HoldConfig()
@@ -363,6 +381,9 @@ class GraspPipeline:
         if amap is None:
             amap = self.predictor.predict(frame, q, box=box)
         avoid = self.predictor.avoid_map(frame, q, box=box)
+        t_shape = time.perf_counter()
+        amap = refine_heat(amap, cloud, q, self.part_geometry)
+        t["part_geometry"] = time.perf_counter() - t_shape
         t["affordance"] = t.get("affordance", 0.0) + time.perf_counter() - t0
 
         t0 = time.perf_counter()

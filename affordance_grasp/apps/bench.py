@@ -13,13 +13,14 @@ import numpy as np
 from tqdm import tqdm
 
 from ..affordance.data import SEEN_CATEGORIES, UNSEEN_CATEGORIES
+from ..affordance.part_geometry import PartGeometry
 from ..affordance.recognizer import load_recognizer
 from ..affordance.query import QueryParser
 from ..sim.ik import PandaIK
 from ..sim.executor import SimExecutor
 from ..grasping.antipodal import AntipodalGenerator
 from ..grasping.cloud import build_scene_cloud
-from ..pipeline import GraspPipeline, check_hold, mark_hold_inputs, mask_box
+from ..pipeline import GraspPipeline, check_hold, mark_hold_inputs, mask_box, refine_heat
 from ..timing import StageTimes
 from ..errors import AffordanceGraspError, CannotHoldError, EmptyCloudError
 from ..execution.fallback import execute_with_fallback
@@ -88,7 +89,7 @@ def candidates_on(grasps, frame, mask: np.ndarray) -> int:
 class Bench:
     def __init__(self, strategies: Sequence[str], split: str, out: Path, max_attempts: int = 3,
                  depth_noise: bool = True, predictor=None, categories: Optional[Sequence[str]] = None,
-                 profile_predictor=None):
+                 profile_predictor=None, part_geometry=None):
         self.strategies = list(strategies)
         self.split, self.out = split, out
         self.cats = split_categories(split)
@@ -105,10 +106,12 @@ class Bench:
         self.max_attempts = max_attempts
         self.depth_noise = depth_noise
         self.predictor = predictor
+        self.part_geometry = part_geometry   # fused with the predictor's heat, as the pipeline does
         # With a predictor to profile, every trial also runs the request with no hint, as a task
         # planner would send it (GraspPipeline.detect), and keeps the time of each stage.
         self.pipeline = None if profile_predictor is None else GraspPipeline(
-            profile_predictor, generator=self.generator, parser=self.parser, recognizer=load_recognizer())
+            profile_predictor, generator=self.generator, parser=self.parser, recognizer=load_recognizer(),
+            part_geometry=part_geometry)
         self.profiles: List[dict] = []
 
     def perceive(self, trial: int, seed: int) -> dict:
@@ -162,6 +165,10 @@ class Bench:
         t0 = time.perf_counter()
         cloud = build_scene_cloud(frame, target_mask=m.object_mask)
         t_cloud = time.perf_counter() - t0
+        if self.predictor is not None:
+            t1 = time.perf_counter()
+            amap = refine_heat(amap, cloud, query, self.part_geometry)
+            t_aff += time.perf_counter() - t1
         # Each strategy ranks the candidates it would have when deployed: the heat-guided ones
         # (affordance, oracle) from seeds drawn where their own heatmap is, as the pipeline draws
         # them; the request-blind baselines from uniform seeds. One set per seed source.
@@ -359,7 +366,8 @@ def comparison_table(results: Dict[str, dict]) -> str:
 def bench(strategy: str, trials: int, seed: int, split: str, out: Path, max_attempts: int = 3,
           depth_noise: bool = True, predictor_config: Optional[Path] = None,
           oracle_affordance: bool = False, objects: Sequence[Path] = (),
-          categories: Optional[Sequence[str]] = None, profile: bool = False) -> Dict[str, dict]:
+          categories: Optional[Sequence[str]] = None, profile: bool = False,
+          part_geometry_config: Optional[Path] = None) -> Dict[str, dict]:
     strategies = list(STRATEGIES) if strategy == "all" else [x.strip() for x in strategy.split(",") if x.strip()]
     if any(s not in STRATEGIES for s in strategies):
         raise AffordanceGraspError(f"unknown strategy {strategy!r}; choose from {', '.join(STRATEGIES)} or all")
@@ -371,8 +379,10 @@ def bench(strategy: str, trials: int, seed: int, split: str, out: Path, max_atte
         from ..affordance.backends import load_predictor
         model = load_predictor(predictor_config)
     predictor = model if "affordance" in strategies and not oracle_affordance else None
+    # The part model refines a learned predictor's heat (none for the oracle heatmap).
+    part_geometry = PartGeometry.load(part_geometry_config) if model is not None else None
     runner = Bench(strategies, split, out, max_attempts, depth_noise, predictor, categories,
-                   profile_predictor=model if profile else None)
+                   profile_predictor=model if profile else None, part_geometry=part_geometry)
     results = runner.run(trials, seed)
     if profile:
         summary = profile_summary(runner.profiles)

@@ -1,0 +1,201 @@
+"""``affordance-grasp train-part-geometry``: the per-point part model from the twin's renders.
+
+1. **Collect** (resumable, chunks of scenes as ``chunk_*.npz``): scenes of 1-4 objects with
+   randomised looks, rendered with depth noise as the camera node renders them. Each cluster the
+   pipeline's cloud builds that is at least 70 % one object is described point by point
+   (:func:`point_features`, on the whole cluster) and each point labelled with the part its pixel
+   shows; up to ``POINTS_PER_CLUSTER`` points per cluster are kept.
+2. **Train** the MLP on the taught categories (scenes whose seed is 0 mod 5 are validation: new
+   variants of the taught kinds). Each part's output is trained only on objects that have it.
+3. **Report** per part, on validation and on the held-out categories (never trained on): the
+   average precision and how much of the part's points score above the others' (ROC AUC).
+"""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Dict, List, Optional
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from ..affordance.data import SEEN_CATEGORIES, UNSEEN_CATEGORIES
+from ..affordance.part_geometry import PartGeometryModel, point_features
+from ..errors import InvalidInputError
+from .report import machine_description
+
+CHUNK = 50
+MIN_PURITY = 0.7
+POINTS_PER_CLUSTER = 400
+
+
+def _collect_chunk(seeds: List[int]) -> Dict[str, np.ndarray]:
+    from ..grasping.cloud import build_scene_cloud
+    from ..pipeline import cluster_boxes
+    from ..sim.camera import DepthNoise, SimCamera
+    from ..sim.ground_truth import object_masks
+    from ..sim.objects import CATEGORIES
+    from ..sim.scene import SceneConfig, sample_scene
+
+    pool = sorted(c for c in CATEGORIES if c in set(SEEN_CATEGORIES) | set(UNSEEN_CATEGORIES))
+    X, part, parts_of, cat, seed_of, obj_id = [], [], [], [], [], []
+    n_obj = 0
+    for s in seeds:
+        try:
+            world = sample_scene(s, SceneConfig(n_objects=(1, 4), categories=pool)).build()
+        except InvalidInputError:
+            continue
+        with SimCamera(world) as cam:
+            frame = cam.render(DepthNoise(), np.random.default_rng(s))
+            masks = object_masks(world, cam.render_geom_ids())
+        cloud = build_scene_cloud(frame)
+        rng = np.random.default_rng(s)
+        for c in cluster_boxes(cloud):
+            sel = cloud.cluster == c
+            px = cloud.pixels[sel]
+            share = [m.object_mask[px[:, 0], px[:, 1]].mean() for m in masks]
+            best = int(np.argmax(share))
+            if share[best] < MIN_PURITY or sel.sum() < 30:
+                continue
+            m = masks[best]
+            f = point_features(cloud.points[sel], cloud.normals[sel], cloud.table_height)
+            label = np.full(len(px), "", dtype=object)
+            for name, pm in m.parts.items():
+                label[pm[px[:, 0], px[:, 1]]] = name
+            keep = np.flatnonzero(label != "")
+            keep = rng.choice(keep, min(len(keep), POINTS_PER_CLUSTER), replace=False)
+            X.append(f[keep])
+            part += list(label[keep])
+            n = len(keep)
+            parts_of += [",".join(sorted(m.parts))] * n
+            cat += [m.category] * n
+            seed_of += [s] * n
+            obj_id += [n_obj] * n
+            n_obj += 1
+    return {"X": np.concatenate(X) if X else np.zeros((0, 1), np.float32), "part": np.asarray(part, str),
+            "parts_of": np.asarray(parts_of, str), "category": np.asarray(cat, str),
+            "seed": np.asarray(seed_of, int), "object": np.asarray(obj_id, int)}
+
+
+def collect(out: Path, scenes: int, seed: int) -> Path:
+    """Render and describe ``scenes`` scenes from ``seed`` into ``out/data``; chunks already
+    there are kept (a stopped run resumes)."""
+    data = Path(out) / "data"
+    data.mkdir(parents=True, exist_ok=True)
+    starts = list(range(seed, seed + scenes, CHUNK))
+    for start in tqdm(starts, desc="collect", unit="chunk"):
+        path = data / f"chunk_{start:07d}.npz"
+        if path.exists():
+            continue
+        arrays = _collect_chunk(list(range(start, min(start + CHUNK, seed + scenes))))
+        tmp = path.with_suffix(".tmp.npz")
+        np.savez_compressed(tmp, **arrays)
+        tmp.rename(path)
+    return data
+
+
+def load_data(data: Path) -> Dict[str, np.ndarray]:
+    chunks = sorted(Path(data).glob("chunk_*.npz"))
+    if not chunks:
+        raise InvalidInputError(f"no collected chunks in {data}; run train-part-geometry with --scenes first")
+    parts = [dict(np.load(c)) for c in chunks]
+    parts = [p for p in parts if len(p["part"])]
+    d = {k: np.concatenate([p[k] for p in parts]) for k in ("X", "part", "parts_of", "category", "seed")}
+    # Object ids are per chunk; make them global.
+    offset, ids = 0, []
+    for p in parts:
+        ids.append(p["object"] + offset)
+        offset += int(p["object"].max()) + 1
+    d["object"] = np.concatenate(ids)
+    return d
+
+
+def targets(d: Dict[str, np.ndarray], parts: List[str]):
+    """(labels, mask): per row and part, whether the point is on it, and whether the object has it."""
+    has = np.stack([np.char.find(np.char.add(np.char.add(",", d["parts_of"]), ","), f",{p},") >= 0 for p in parts], 1)
+    on = np.stack([d["part"] == p for p in parts], 1)
+    return on.astype(np.float32), has.astype(np.float32)
+
+
+def _fit(model: PartGeometryModel, X, y, has, epochs: int, seed: int) -> None:
+    torch.manual_seed(seed)
+    x, t, w = (torch.as_tensor(a) for a in (X, y, has))
+    model.mean.copy_(x.mean(0))
+    model.std.copy_(x.std(0).clamp(min=1e-4))
+    opt = torch.optim.AdamW(model.parameters(), lr=2e-3, weight_decay=1e-3)
+    steps = epochs * ((len(x) + 1023) // 1024)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=2e-3, total_steps=steps)
+    model.train()
+    for _ in tqdm(range(epochs), desc="train", unit="epoch"):
+        for idx in torch.randperm(len(x)).split(1024):
+            loss = torch.nn.functional.binary_cross_entropy_with_logits(model(x[idx]), t[idx], weight=w[idx],
+                                                                        reduction="sum") / w[idx].sum().clamp(min=1)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            sched.step()
+    model.eval()
+
+
+def _auc(score: np.ndarray, label: np.ndarray) -> Optional[float]:
+    pos, neg = score[label > 0], score[label == 0]
+    if len(pos) == 0 or len(neg) == 0:
+        return None
+    order = np.argsort(np.concatenate([pos, neg]), kind="mergesort")
+    ranks = np.empty(len(order))
+    ranks[order] = np.arange(1, len(order) + 1)
+    return float((ranks[: len(pos)].sum() - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg)))
+
+
+def evaluate(model: PartGeometryModel, d: Dict[str, np.ndarray], rows: np.ndarray) -> Dict[str, dict]:
+    """Per part: ROC AUC over the points of objects that have it, and the share of objects whose
+    highest-scoring point lies on it (what the grasp scorer's peak would pick)."""
+    with torch.no_grad():
+        prob = torch.sigmoid(model(torch.as_tensor(d["X"][rows]))).numpy()
+    y, has = targets({k: v[rows] for k, v in d.items()}, model.parts)
+    obj = d["object"][rows]
+    out = {}
+    for j, p in enumerate(model.parts):
+        sel = has[:, j] > 0
+        if not sel.any():
+            continue
+        peaks = []
+        for o in np.unique(obj[sel]):
+            r = np.flatnonzero(sel & (obj == o))
+            peaks.append(float(y[r[np.argmax(prob[r, j])], j]))
+        auc = _auc(prob[sel, j], y[sel, j])
+        out[p] = {"auc": None if auc is None else round(auc, 3), "peak_on_part": round(float(np.mean(peaks)), 3),
+                  "objects": len(peaks)}
+    return out
+
+
+def train_part_geometry(out: Path, scenes: int = 0, seed: int = 200000, epochs: int = 30,
+                        checkpoint: Optional[Path] = None) -> dict:
+    """Collect ``scenes`` more scenes (0: use what ``out/data`` holds), train, report."""
+    out = Path(out)
+    if scenes:
+        collect(out, scenes, seed)
+    d = load_data(out / "data")
+    taught = np.isin(d["category"], sorted(SEEN_CATEGORIES))
+    val = d["seed"] % 5 == 0
+    tr, va, held = taught & ~val, taught & val, ~taught
+    if tr.sum() < 100 or va.sum() < 20:
+        raise InvalidInputError(f"too few labelled points to train ({int(tr.sum())} train, {int(va.sum())} val)")
+    parts = sorted({str(p) for p in d["part"][tr]})
+    model = PartGeometryModel(parts)
+    y, has = targets(d, parts)
+    t0 = time.perf_counter()
+    _fit(model, d["X"][tr], y[tr], has[tr], epochs, seed)
+    summary = {"points": int(len(d["part"])), "train": int(tr.sum()), "val": int(va.sum()),
+               "held_out": int(held.sum()), "parts": parts, "train_seconds": round(time.perf_counter() - t0, 1),
+               "val": evaluate(model, d, np.flatnonzero(va)),
+               "held_out_by_category": {c: evaluate(model, d, np.flatnonzero(d["category"] == c))
+                                        for c in sorted(set(d["category"][held]))}}
+    ckpt = Path(checkpoint) if checkpoint else out / "part_geometry.pt"
+    model.save(ckpt)
+    summary["checkpoint"] = str(ckpt)
+    summary["machine"] = machine_description()
+    (out / "summary.json").write_text(json.dumps(summary, indent=1))
+    return summary
