@@ -106,7 +106,8 @@ def test_fusion_is_a_product_of_experts_on_covered_pixels():
     heat = np.array([[0.0, 1.0, 0.5, 0.2]], np.float32) * 4    # any scale: the peak is made 1
     geo = np.array([[0.9, 0.1, 0.9, 0.0]], np.float32)         # the last pixel is not covered
     out = fuse_heat(heat, geo, 0.5, floor=0.02)
-    assert out[0, 0] == pytest.approx(np.sqrt(0.02 * 0.9))     # no heat: the floor, not zero
+    assert out[0, 0] == 0.0                                    # no heat (off the object): none
+    assert fuse_heat(heat, geo * 0 + 1e-4, 0.5)[0, 1] == pytest.approx(np.sqrt(0.02))   # "surely not": the floor
     assert out[0, 1] == pytest.approx(np.sqrt(1.0 * 0.1))
     assert out[0, 2] == pytest.approx(np.sqrt(0.5 * 0.9))
     assert out[0, 3] == pytest.approx(0.2)                     # uncovered: the heat's own value
@@ -114,3 +115,46 @@ def test_fusion_is_a_product_of_experts_on_covered_pixels():
     np.testing.assert_allclose(fuse_heat(heat, geo, 0.0), heat / 4)
     with pytest.raises(InvalidInputError, match="weight must be in"):
         fuse_heat(heat, geo, 2.0)
+
+
+@pytest.fixture(scope="module")
+def hammer_model():
+    rows, labels = [], []
+    for L in (0.18, 0.22, 0.26, 0.30):
+        pts, nrm, on_handle = hammer(L)
+        rows.append(point_features(pts, nrm, 0.0))
+        labels.append(on_handle)
+    d = {"part": np.where(np.concatenate(labels), "handle", "head"), "parts_of": np.full(sum(map(len, rows)), "handle,head")}
+    y, has = targets(d, ["handle", "head"])
+    model = PartGeometryModel(["handle", "head"], hidden=16)
+    _fit(model, np.concatenate(rows), y, has, epochs=40, seed=0)
+    return model
+
+
+def test_the_pipeline_moves_heat_that_fell_on_the_head_toward_the_handle(hammer_model):
+    """A predictor whose heat is even over the whole hammer: with the part model, the grasp part's
+    heat lies mostly on the handle; without it, or for a part it was not taught, it is unchanged."""
+    from affordance_grasp.grasping.cloud import SceneCloud
+    from affordance_grasp.pipeline import refine_heat
+    from affordance_grasp.types import AffordanceMap, AffordanceQuery
+
+    pts, nrm, on_handle = hammer(0.24)
+    pixels = np.stack([np.round(pts[:, 1] * 250 + 40), np.round(pts[:, 0] * 250 + 10)], 1).astype(int)
+    n = len(pts)
+    cloud = SceneCloud(pts, nrm, pixels, np.zeros(n, bool), np.zeros(n, int), np.ones(n, bool))
+    flat = np.zeros((80, 100), np.float32)
+    flat[pixels[:, 0], pixels[:, 1]] = 1.0
+    q = AffordanceQuery(text="pick up the hammer by its handle", object="hammer", affordance="grasp", part="handle",
+                        grasp_part="handle")
+    amap = AffordanceMap.from_unnormalised(flat, q)
+    geo = PartGeometry(hammer_model, PartGeometryConfig(weight=0.5))
+    out = refine_heat(amap, cloud, q, geo)
+    assert out.model_id.endswith("+shape") and out.heatmap.sum() == pytest.approx(1.0, abs=1e-3)
+    on = np.zeros(flat.shape, bool)
+    on[pixels[on_handle, 0], pixels[on_handle, 1]] = True
+    before, after = float(amap.heatmap[on].sum()), float(out.heatmap[on].sum())
+    assert after > before + 0.2
+    assert refine_heat(amap, cloud, q, None) is amap
+    spout = AffordanceQuery(text="pour with the kettle", object="kettle", affordance="pour", part="spout",
+                            grasp_part="spout")
+    assert refine_heat(AffordanceMap.from_unnormalised(flat, spout), cloud, spout, geo).model_id == "unknown"

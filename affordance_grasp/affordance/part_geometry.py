@@ -177,21 +177,34 @@ def splat(pixels: np.ndarray, values: np.ndarray, shape, sigma_px: float = 3.0) 
     px = np.asarray(pixels, int)
     np.add.at(num, (px[:, 0], px[:, 1]), np.asarray(values, np.float32))
     np.add.at(den, (px[:, 0], px[:, 1]), 1.0)
+    den_points = den.copy()
     k = int(2 * round(3 * sigma_px) + 1)
     num = cv2.GaussianBlur(num, (k, k), sigma_px)
     den = cv2.GaussianBlur(den, (k, k), sigma_px)
-    near = den > 1e-3
+    # Only pixels within about a point spacing of a point: the blur's halo past the object's edge
+    # is not the object.
+    r = max(1, int(round(sigma_px)))
+    occupied = cv2.dilate((den_points > 0).astype(np.uint8), np.ones((2 * r + 1, 2 * r + 1), np.uint8))
+    near = (den > 1e-6) & (occupied > 0)
     out = np.zeros(shape, np.float32)
     out[near] = num[near] / den[near]
     return out
 
 
-def fuse_heat(heat: np.ndarray, geometry: np.ndarray, weight: float, floor: float = 0.02) -> np.ndarray:
-    """Product of experts on each pixel, ``heat^(1-w) * geometry^w``, with both scaled to a peak
-    of 1; pixels the geometry does not cover keep the heat's own value. Neither expert alone can
-    zero a pixel (``floor``): where they disagree the product is low, not gone."""
+FUSIONS = ("product", "mean")
+
+
+def fuse_heat(heat: np.ndarray, geometry: np.ndarray, weight: float, floor: float = 0.02,
+              fusion: str = "product") -> np.ndarray:
+    """On each pixel, with both scaled to a peak of 1: a product of experts, ``heat^(1-w) *
+    geometry^w`` (both must agree), or a mixture, ``(1-w) heat + w geometry`` (either may speak).
+    Pixels the geometry does not cover keep the heat's own value. In the product the geometry alone
+    cannot zero a pixel (``floor``): where it disagrees the heat is low, not gone; a pixel with no
+    heat stays at none."""
     if not 0.0 <= weight <= 1.0:
         raise InvalidInputError(f"part geometry weight must be in [0, 1], got {weight}")
+    if fusion not in FUSIONS:
+        raise InvalidInputError(f"part geometry fusion must be one of {', '.join(FUSIONS)}, got {fusion!r}")
     h = np.asarray(heat, np.float32)
     peak = float(h.max())
     if peak <= 0:
@@ -201,7 +214,10 @@ def fuse_heat(heat: np.ndarray, geometry: np.ndarray, weight: float, floor: floa
         return h
     covered = geometry > 0
     out = h.copy()
-    out[covered] = (np.maximum(h[covered], floor) ** (1.0 - weight)) * (np.maximum(geometry[covered], floor) ** weight)
+    if fusion == "mean":
+        out[covered] = (1.0 - weight) * h[covered] + weight * geometry[covered]
+    else:
+        out[covered] = h[covered] ** (1.0 - weight) * np.maximum(geometry[covered], floor) ** weight
     return out
 
 
@@ -209,11 +225,14 @@ def fuse_heat(heat: np.ndarray, geometry: np.ndarray, weight: float, floor: floa
 class PartGeometryConfig:
     checkpoint: str = ""      # relative to the package root, or absolute; "" for none
     weight: float = 0.5       # the geometry's weight against the model's heat, in [0, 1]
+    fusion: str = "product"   # product (both must agree) | mean (either may speak)
     min_points: int = 30      # objects with fewer points keep the model's heat alone
 
     def validate(self, where: str) -> "PartGeometryConfig":
         if not 0.0 <= float(self.weight) <= 1.0:
             raise ConfigError(f"{where}: weight must be in [0, 1], got {self.weight}")
+        if self.fusion not in FUSIONS:
+            raise ConfigError(f"{where}: fusion must be one of {', '.join(FUSIONS)}, got {self.fusion!r}")
         if int(self.min_points) < 5:
             raise ConfigError(f"{where}: min_points must be at least 5, got {self.min_points}")
         return self
@@ -253,4 +272,5 @@ class PartGeometry:
             return {"heat": heat, "used": False, "points": None}
         p = self.point_probabilities(points, normals, table_height, part)
         geo = splat(pixels, p, np.asarray(heat).shape)
-        return {"heat": fuse_heat(heat, geo, float(self.cfg.weight)), "used": True, "points": p}
+        return {"heat": fuse_heat(heat, geo, float(self.cfg.weight), fusion=self.cfg.fusion), "used": True,
+                "points": p}

@@ -8,7 +8,8 @@
 2. **Train** the MLP on the taught categories (scenes whose seed is 0 mod 5 are validation: new
    variants of the taught kinds). Each part's output is trained only on objects that have it.
 3. **Report** per part, on validation and on the held-out categories (never trained on): the
-   average precision and how much of the part's points score above the others' (ROC AUC).
+   ROC AUC over the points of objects that have the part, the share of objects whose
+   highest-scoring point is on it, and the share of the probability that falls on it.
 """
 from __future__ import annotations
 
@@ -150,8 +151,9 @@ def _auc(score: np.ndarray, label: np.ndarray) -> Optional[float]:
 
 
 def evaluate(model: PartGeometryModel, d: Dict[str, np.ndarray], rows: np.ndarray) -> Dict[str, dict]:
-    """Per part: ROC AUC over the points of objects that have it, and the share of objects whose
-    highest-scoring point lies on it (what the grasp scorer's peak would pick)."""
+    """Per part: ROC AUC over the points of objects that have it, the share of objects whose
+    highest-scoring point lies on it (what the grasp scorer's peak would pick), and the mean
+    share of each object's probability that lies on it (as "heat on the part" is measured)."""
     with torch.no_grad():
         prob = torch.sigmoid(model(torch.as_tensor(d["X"][rows]))).numpy()
     y, has = targets({k: v[rows] for k, v in d.items()}, model.parts)
@@ -161,13 +163,14 @@ def evaluate(model: PartGeometryModel, d: Dict[str, np.ndarray], rows: np.ndarra
         sel = has[:, j] > 0
         if not sel.any():
             continue
-        peaks = []
+        peaks, shares = [], []
         for o in np.unique(obj[sel]):
             r = np.flatnonzero(sel & (obj == o))
             peaks.append(float(y[r[np.argmax(prob[r, j])], j]))
+            shares.append(float(prob[r, j] @ y[r, j] / max(prob[r, j].sum(), 1e-9)))
         auc = _auc(prob[sel, j], y[sel, j])
         out[p] = {"auc": None if auc is None else round(auc, 3), "peak_on_part": round(float(np.mean(peaks)), 3),
-                  "objects": len(peaks)}
+                  "share_on_part": round(float(np.mean(shares)), 3), "objects": len(peaks)}
     return out
 
 
