@@ -29,7 +29,9 @@ from .image_conversions import numpy_to_image
 from ..visualize import draw_trial
 from .visuals import affordance_cloud, grasp_markers
 
+from ..affordance.part_geometry import PartGeometry
 from ..affordance.recognizer import load_recognizer
+from .truth_predictor import GroundTruthPredictor
 
 MAX_TOP_K = 500   # grasps one request may ask for
 
@@ -39,6 +41,8 @@ PARAMS = CAMERA_PARAMS + [
                                   "(the shipped model)"),
     Param("recognizer_config", "", "shape recognizer YAML (checkpoint, shape_weight); empty: "
                                    "config/recognizer.yaml"),
+    Param("part_geometry_config", "", "part model YAML (checkpoint, weight, fusion), fused with a learned "
+                                      "predictor's heat; empty: config/part_geometry.yaml"),
     Param("device", "", "cpu | cuda; empty: cuda when available"),
     Param("top_k", 10, "grasps returned when a request asks for 0", (1, 200)),
     Param("markers", 40, "candidates drawn in ~/markers", (0, 500)),
@@ -64,8 +68,12 @@ class GraspPlannerNode(Node):
         super().__init__("grasp_planner_node")
         self.p = declare(self, PARAMS)
         self.camera = CameraInput(self, self.p)
-        self.pipeline = GraspPipeline(build_predictor(self.p["predictor_config"], self.p["device"], self),
-                                      recognizer=load_recognizer(self.p["recognizer_config"] or None))
+        predictor = build_predictor(self.p["predictor_config"], self.p["device"], self)
+        # The ground-truth backend's heat is the twin's true part: nothing to refine.
+        shape = None if isinstance(predictor, GroundTruthPredictor) else PartGeometry.load(
+            self.p["part_geometry_config"] or None)
+        self.pipeline = GraspPipeline(predictor, recognizer=load_recognizer(self.p["recognizer_config"] or None),
+                                      part_geometry=shape)
         latched = latched_qos()
         self.pub_markers = self.create_publisher(MarkerArray, "~/markers", latched)
         self.pub_cloud = self.create_publisher(PointCloud2, "~/scene_cloud", latched)
