@@ -174,3 +174,24 @@ def test_a_known_kinds_typical_mass_replaces_the_seen_volume():
     with pytest.raises(InvalidInputError, match="mass_range"):
         estimate_mass(box, 0.0, mass_range=(1.0, 0.5))
     assert Vocabulary.load().mass_range("not a kind") is None
+
+
+def test_across_the_closing_axis_the_pads_pressure_couple_adds_to_the_friction_couple():
+    """Hand-computed: a bar along x closed along itself (y = x) from above, 6 cm from its centre of
+    mass. The weight's torque lies across the closing axis, about the pads' x axis; it is held by
+    the friction couple mu F w = 0.5 x 70 x 0.03 = 1.05 N m plus the pads' pressure shifting along
+    z within the middle third of a 2 cm patch, 70 x 0.02 / 3 = 0.467 N m."""
+    from affordance_grasp.grasping.hold import hold_load
+    R, tcp = vertical_grasps([0.06], closing=(1.0, 0.0, 0.0))
+    com = np.array([0.0, 0.0, 0.02])
+    cfg = HoldConfig()
+    needed, resisted = hold_load(R, tcp, np.array([0.03]), com, 10.0, 0.5, cfg, radius=[0.005],
+                                 extent=[[0.015, 0.02]])
+    assert needed[0] == pytest.approx(0.6, abs=1e-9)
+    assert resisted[0] == pytest.approx(1.05 + 70 * 0.02 / 3, abs=1e-6)
+    # the patch's extent across x does not help about x
+    _, same = hold_load(R, tcp, np.array([0.03]), com, 10.0, 0.5, cfg, radius=[0.005], extent=[[0.03, 0.02]])
+    assert same[0] == pytest.approx(resisted[0])
+    # no extents given: a disc of the configured radius (1 cm across)
+    _, disc = hold_load(R, tcp, np.array([0.03]), com, 10.0, 0.5, cfg)
+    assert disc[0] == pytest.approx(1.05 + 70 * 0.01 / 3, abs=1e-6)

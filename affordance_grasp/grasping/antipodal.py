@@ -322,7 +322,7 @@ class AntipodalGenerator(GraspGenerator):
             grip = cloud.grip_mask()
             est = estimate_mass(cloud.points[body], cloud.table_height, cfg.hold,
                                 None if grip is None else grip[body], cloud.mass_range)
-            hold = hold_probability(R, tcp, width, est, cfg.hold, seed, radius=patch[ok])
+            hold = hold_probability(R, tcp, width, est, cfg.hold, seed, radius=patch[ok, 0], extent=patch[ok, 1:])
         rep.count("predicted to twist out (hold < 0.5)", int((hold < 0.5).sum()))
         rep.physical = {"mass_kg": round(float(est.mass), 3),
                         "centre_of_mass": [round(float(c), 4) for c in est.com]}
@@ -424,7 +424,7 @@ class AntipodalGenerator(GraspGenerator):
         points; the lowest box corner vs the table plane; and the count of target points between
         the pads. Runs in torch (on the GPU if any). Returns, per candidate: hit, below the table,
         the part's points between the pads, other objects' points there, other parts' points within
-        the pads' reach, the pads' coverage, the two contacts (TCP frame), the contact patch radius,
+        the pads' reach, the pads' coverage, the two contacts (TCP frame), the contact patch (radius, extents along x and z),
         and how far along the approach the nearest other-part point beyond the part lies (inf: none)."""
         g, cfg = self.gripper, self.cfg
         dev = self.device
@@ -471,7 +471,10 @@ class AntipodalGenerator(GraspGenerator):
         ahead = torch.full((n,), np.inf, dtype=torch.float32, device=dev)
         span = torch.zeros(n, dtype=torch.float32, device=dev)
         contact = torch.zeros((n, 2, 3), dtype=torch.float32, device=dev)   # TCP frame, -y side then +y side
-        patch = torch.full((n,), cfg.min_patch_radius, dtype=torch.float32, device=dev)  # equal-area radius, m
+        # The contact patch: its equal-area radius (torsion) and its extents along the pads' width (x)
+        # and height (z) (what tilts it across the closing axis), m, the smaller of the two pads.
+        patch = torch.full((n, 3), cfg.min_patch_radius, dtype=torch.float32, device=dev)
+        patch[:, 1:] = 2 * cfg.min_patch_radius
         pad_height = g.finger_z_max - g.finger_z_min
         with torch.no_grad():
             # A hand below the table is rejected already: only the others are swept.
@@ -544,15 +547,18 @@ class AntipodalGenerator(GraspGenerator):
                 # outermost one on that side, their extent along the pad's width (x) and height (z).
                 # A flat-sided handle fills the pad; a thin round one touches a strip.
                 radius = torch.full((len(i),), np.inf, device=dev)
+                extent = torch.full((len(i), 2), np.inf, device=dev)
                 for side, y0 in ((-1, local[rows, lo_i, 1]), (1, local[rows, hi_i, 1])):
                     near = inner & ((y - y0[:, None]) * side >= -cfg.patch_depth)
                     ext = []
-                    for c in (x, z):
-                        ext.append((torch.where(near, c, -inf).max(1).values
-                                    - torch.where(near, c, inf).min(1).values).clamp(min=0) + cfg.patch_sample)
-                    r = torch.sqrt(ext[0].clamp(max=2 * g.finger_half_width) * ext[1].clamp(max=pad_height) / np.pi)
-                    radius = torch.minimum(radius, r)
-                patch[i] = radius.clamp(min=cfg.min_patch_radius)
+                    for c, most in ((x, 2 * g.finger_half_width), (z, pad_height)):
+                        ext.append(((torch.where(near, c, -inf).max(1).values
+                                     - torch.where(near, c, inf).min(1).values).clamp(min=0)
+                                    + cfg.patch_sample).clamp(max=most))
+                    radius = torch.minimum(radius, torch.sqrt(ext[0] * ext[1] / np.pi))
+                    extent = torch.minimum(extent, torch.stack(ext, 1))
+                patch[i, 0] = radius.clamp(min=cfg.min_patch_radius)
+                patch[i, 1:] = extent.clamp(min=2 * cfg.min_patch_radius)
         # How much of the pads' width the part fills: a grasp on the very end of a handle has the part
         # under one edge of the pads only, and twists out when lifted.
         coverage = np.clip(span.cpu().numpy() / (2 * g.finger_half_width), 0, 1)

@@ -6,7 +6,8 @@ torsional friction, 2/3 * mu * F * r for each pad of contact radius r: with the 
 mu 0.5 and r 5 mm that is about 0.23 N m for both, so a 0.75 kg mallet held 12 cm from its
 centre of mass twists out (0.9 N m) and held 3 cm from it does not (in the twin, with its
 materials' mu of 0.6-0.85, grasps held up to about 0.4 N m and slipped from 0.5 N m). The torque about the two other axes is held by the
-friction couple of the two contacts a grasp width apart (mu * F * w), several times more.
+friction couple of the two contacts a grasp width apart (mu * F * w), several times more, and by
+the pads' pressure shifting across their patches (F * extent / 3, within the patch's middle third).
 
 The mass is unknown to a camera. Its order of magnitude comes from the object's column volume
 (its top surface above the table, summed over a grid of cells) at a nominal density: hollow
@@ -166,22 +167,44 @@ def hold_factor(R: np.ndarray, tcp: np.ndarray, width: np.ndarray, com: np.ndarr
     return 1.0 / (1.0 + load_t ** 2 + load_b ** 2)
 
 
-def _loads(R, tcp, width, com, weight, friction, cfg: HoldConfig, radius=None):
-    """((torsion share, couple share), (torsion arm, couple arm, torsion capacity, couple
+# The pads' pressure may shift off their patch's centre to resist a torque across the closing
+# axis while it stays compressive everywhere: for an elastic pad on a rectangular patch, while the
+# load's eccentricity is within the middle third of the patch (its kern, ext / 6 each side; the
+# "middle-third rule" of elastic bearing pressure). Two pads shifting opposite ways then make a
+# couple of F x ext / 3.
+KERN = 1.0 / 3.0
+
+
+def _loads(R, tcp, width, com, weight, friction, cfg: HoldConfig, radius=None, extent=None):
+    """((torsion share, across share), (torsion arm, across arm, torsion capacity, across
     capacity)) for each grasp: the weight's torque about the closing axis over the pads'
-    torsional friction (2 x 2/3 mu F r), and across it over the contacts' couple (mu F w)."""
-    torsion, bending = lever_arms(R, tcp, com)
+    torsional friction (2 x 2/3 mu F r); across it, per axis of the pads' plane, over the
+    contacts' friction couple (mu F w) plus the pads' pressure couple (F x the patch's extent
+    along the other axis x KERN)."""
+    n = len(tcp)
+    r = np.asarray(com, float)[None] - tcp
+    # The weight's torque per newton, in the grasp frame (x across the pads, y closing, z approach).
+    local = np.einsum("nji,nj->ni", R, np.cross(r, np.array([0.0, 0.0, -1.0])))
+    torsion = np.abs(local[:, 1])
+    bending = np.hypot(local[:, 0], local[:, 2])
+    radius = _radius(radius, n, cfg)
+    ext = np.tile(2 * radius[:, None], (1, 2)) if extent is None else np.asarray(extent, float).reshape(n, 2)
     mu_f = friction * cfg.grip_force
-    cap_t = 2 * mu_f * 2 / 3 * _radius(radius, len(tcp), cfg)
-    cap_b = mu_f * np.maximum(np.asarray(width, float), 2 * cfg.torsion_radius)
-    return (weight * torsion / cap_t, weight * bending / cap_b), (torsion, bending, cap_t, cap_b)
+    cap_t = 2 * mu_f * 2 / 3 * radius
+    couple = mu_f * np.maximum(np.asarray(width, float), 2 * cfg.torsion_radius)
+    cap_x = couple + KERN * cfg.grip_force * ext[:, 1]     # about x: the pressure shifts along z
+    cap_z = couple + KERN * cfg.grip_force * ext[:, 0]     # about z: along x
+    share_b = weight * np.hypot(local[:, 0] / cap_x, local[:, 2] / cap_z)
+    cap_b = np.where(share_b > 0, weight * bending / np.maximum(share_b, 1e-12), np.minimum(cap_x, cap_z))
+    return (weight * torsion / cap_t, share_b), (torsion, bending, cap_t, cap_b)
 
 
 def hold_load(R: np.ndarray, tcp: np.ndarray, width: np.ndarray, com: np.ndarray, weight: float,
-              friction: float, cfg: HoldConfig, radius=None) -> tuple:
+              friction: float, cfg: HoldConfig, radius=None, extent=None) -> tuple:
     """(needed, resisted) torques (N,) in N m about the grasp, on the axis loaded most against
-    what holds it: about the closing axis the pads' torsional friction, across it their couple."""
-    (share_t, share_b), (torsion, bending, cap_t, cap_b) = _loads(R, tcp, width, com, weight, friction, cfg, radius)
+    what holds it: about the closing axis the pads' torsional friction, across it their couples."""
+    (share_t, share_b), (torsion, bending, cap_t, cap_b) = _loads(R, tcp, width, com, weight, friction, cfg,
+                                                                  radius, extent)
     torsion_rules = share_t >= share_b
     needed = np.where(torsion_rules, weight * torsion, weight * bending)
     resisted = np.where(torsion_rules, cap_t, cap_b)
@@ -199,7 +222,7 @@ def _radius(radius, n: int, cfg: HoldConfig) -> np.ndarray:
 
 
 def hold_probability(R: np.ndarray, tcp: np.ndarray, width: np.ndarray, est: MassEstimate,
-                     cfg: HoldConfig | None = None, seed: int = 0, radius=None) -> np.ndarray:
+                     cfg: HoldConfig | None = None, seed: int = 0, radius=None, extent=None) -> np.ndarray:
     """(N,) probability that each grasp holds the object through the lift: the share of
     ``cfg.samples`` draws of friction, density and centre of mass (within their uncertainty) in
     which the gravity-plus-lift torque about the grasp stays within the pads' friction (torsion
@@ -227,8 +250,12 @@ def hold_probability(R: np.ndarray, tcp: np.ndarray, width: np.ndarray, est: Mas
     com = com + rng.normal(0, cfg.com_sigma, (k, 3)) * [1, 1, 0]
     weight = mass * (GRAVITY + cfg.lift_acceleration)
     r = _radius(radius, n, cfg)
+    if extent is not None:
+        extent = np.asarray(extent, float).reshape(n, 2)
+        if not (np.isfinite(extent).all() and (extent > 0).all()):
+            raise InvalidInputError(f"contact patch extents must be {n} pairs of positive numbers")
     held = np.zeros(n)
     for j in range(k):
-        (load_t, load_b), _ = _loads(R, tcp, width, com[j], weight[j], mu[j], cfg, r)
+        (load_t, load_b), _ = _loads(R, tcp, width, com[j], weight[j], mu[j], cfg, r, extent)
         held += (load_t ** 2 + load_b ** 2) <= 1.0
     return held / k
