@@ -90,7 +90,8 @@ def point_features(points: np.ndarray, normals: np.ndarray, table_height: float)
     # Columns seen from above: how much of the object lies over a point (under a handle's loop,
     # inside a cup).
     cols = np.floor(np.stack([s, t], 1) / SLICE).astype(np.int64)
-    _, inv = np.unique(cols, axis=0, return_inverse=True)
+    cols -= cols.min(0)
+    _, inv = np.unique(cols[:, 0] * (int(cols[:, 1].max()) + 1) + cols[:, 1], return_inverse=True)   # one key per column
     inv = inv.ravel()
     top = _group_max(inv, z, int(inv.max()) + 1, -np.inf)
     above = top[inv] - z
@@ -99,8 +100,9 @@ def point_features(points: np.ndarray, normals: np.ndarray, table_height: float)
     # The neighbourhood's shape: eigenvalues of its covariance (Weinmann et al., 2015).
     kk = min(NEIGHBOURS, n)
     _, idx = cKDTree(pts).query(pts, k=kk)
-    nb = pts[idx] - pts[idx].mean(1, keepdims=True)
-    cov = np.einsum("nki,nkj->nij", nb, nb) / kk
+    nb = pts[idx]
+    nb = nb - nb.mean(1, keepdims=True)
+    cov = np.matmul(nb.transpose(0, 2, 1), nb) / kk
     w, v = np.linalg.eigh(cov)
     l3, l2, l1 = (np.clip(w[:, i], 0.0, None) for i in range(3))
     l1s = np.maximum(l1, 1e-12)
@@ -172,13 +174,20 @@ class PartGeometryModel(nn.Module):
 def splat(pixels: np.ndarray, values: np.ndarray, shape, sigma_px: float = 3.0) -> np.ndarray:
     """A full-frame image of per-point values at their pixels (v, u), filled between the points by
     normalised convolution (the voxelised cloud samples the image sparsely); 0 where no point is near."""
-    num = np.zeros(shape, np.float32)
-    den = np.zeros(shape, np.float32)
+    out = np.zeros(shape, np.float32)
     px = np.asarray(pixels, int)
-    np.add.at(num, (px[:, 0], px[:, 1]), np.asarray(values, np.float32))
-    np.add.at(den, (px[:, 0], px[:, 1]), 1.0)
-    den_points = den.copy()
+    if len(px) == 0:
+        return out
+    # Only the points' bounding box (and the blur's reach around it) is worked on.
     k = int(2 * round(3 * sigma_px) + 1)
+    v0, u0 = np.maximum(px.min(0) - k, 0)
+    v1, u1 = np.minimum(px.max(0) + k + 1, shape)
+    local = px - [v0, u0]
+    num = np.zeros((v1 - v0, u1 - u0), np.float32)
+    den = np.zeros_like(num)
+    np.add.at(num, (local[:, 0], local[:, 1]), np.asarray(values, np.float32))
+    np.add.at(den, (local[:, 0], local[:, 1]), 1.0)
+    den_points = den.copy()
     num = cv2.GaussianBlur(num, (k, k), sigma_px)
     den = cv2.GaussianBlur(den, (k, k), sigma_px)
     # Only pixels within about a point spacing of a point: the blur's halo past the object's edge
@@ -186,8 +195,8 @@ def splat(pixels: np.ndarray, values: np.ndarray, shape, sigma_px: float = 3.0) 
     r = max(1, int(round(sigma_px)))
     occupied = cv2.dilate((den_points > 0).astype(np.uint8), np.ones((2 * r + 1, 2 * r + 1), np.uint8))
     near = (den > 1e-6) & (occupied > 0)
-    out = np.zeros(shape, np.float32)
-    out[near] = num[near] / den[near]
+    box = out[v0:v1, u0:u1]
+    box[near] = num[near] / den[near]
     return out
 
 
