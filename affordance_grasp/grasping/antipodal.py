@@ -59,6 +59,10 @@ class AntipodalConfig:
     max_draw_back: float = 0.025       # m: the most a grasp is drawn back for it
     min_pad_coverage: float = 0.5      # the part must span this fraction of the pads' width
     table_clearance: float = 0.0015    # fingertips stay this far above the table plane
+    # The pads reach at least this far below the middle of a part resting on the table (a flat
+    # tool's handle): the fingertips may stop as much higher than planned as they keep off the table.
+    below_middle: float = 0.0015
+    edge_hold: float = 0.3             # share of P(hold) kept by a grasp that does not (an estimate)
     pregrasp_offset: float = 0.10      # swept approach length checked for collisions
     max_candidates: int = 2500         # evaluated after the cheap filters (random subset)
     recentre_window: float = 0.025     # +- along the pad width searched for the widest chord (m)
@@ -301,7 +305,16 @@ class AntipodalGenerator(GraspGenerator):
         rep.remove("another object between the pads", int(other.sum()))
         few = ~hit & ~low & ~other & ((between < cfg.min_points_between) | (coverage < cfg.min_pad_coverage))
         rep.remove("too little of the part between the pads", int(few.sum()))
+        # A part resting on the table pinched above its middle: the pads press on its top edge and
+        # squeeze it out as it is lifted (a spoon's 4 mm handle under fingertips 3.6 mm up, in the
+        # twin). A part whose contacts are lower than the pads are tall is taken to rest on the table.
+        contact_z = tcp[:, 2, None] + np.einsum("nj,nkj->nk", R[:, 2, :], touch)
+        top = contact_z.min(1) - cloud.table_height
+        centres, halves = _hand_boxes(g, np.minimum(g.max_opening, width + g.pregrasp_clearance))
+        tip = tcp[:, 2] + _lowest_offset(R, centres, halves) - cloud.table_height
+        edge = (top < g.finger_z_max - g.finger_z_min) & (tip + cfg.below_middle > 0.5 * top)
         ok = ~(hit | low | other | few)
+        rep.count("pads above the middle of a part resting on the table (ranked down)", int((edge & ok).sum()))
         rep.count("kept", int(ok.sum()))
         if not ok.any():
             return []
@@ -323,6 +336,9 @@ class AntipodalGenerator(GraspGenerator):
             est = estimate_mass(cloud.points[body], cloud.table_height, cfg.hold,
                                 None if grip is None else grip[body], cloud.mass_range)
             hold = hold_probability(R, tcp, width, est, cfg.hold, seed, radius=patch[ok, 0], extent=patch[ok, 1:])
+            # Friction and weight say nothing of a part squeezed out from under the pads: such a
+            # grasp keeps a share of its probability, so one that reaches lower is tried first.
+            hold = np.where(edge[ok], cfg.edge_hold * hold, hold)
         rep.count("predicted to twist out (hold < 0.5)", int((hold < 0.5).sum()))
         rep.physical = {"mass_kg": round(float(est.mass), 3),
                         "centre_of_mass": [round(float(c), 4) for c in est.com]}
