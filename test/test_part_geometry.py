@@ -158,3 +158,21 @@ def test_the_pipeline_moves_heat_that_fell_on_the_head_toward_the_handle(hammer_
     spout = AffordanceQuery(text="pour with the kettle", object="kettle", affordance="pour", part="spout",
                             grasp_part="spout")
     assert refine_heat(AffordanceMap.from_unnormalised(flat, spout), cloud, spout, geo).model_id == "unknown"
+
+
+def test_training_data_is_collected_in_chunks_that_a_stopped_run_keeps(tmp_path):
+    from affordance_grasp.apps.chunks import collect_in_chunks, load_chunks
+    calls = []
+
+    def describe(seeds):
+        calls.append(list(seeds))
+        return {"y": np.asarray(seeds), "X": np.ones((len(seeds), 2))}
+
+    collect_in_chunks(tmp_path, 5, 100, 2, describe)
+    assert calls == [[100, 101], [102, 103], [104]]
+    (tmp_path / "chunk_0000102.npz").unlink()         # stopped before this chunk was written
+    collect_in_chunks(tmp_path, 5, 100, 2, describe)
+    assert calls[3:] == [[102, 103]]
+    assert sorted(int(x) for p in load_chunks(tmp_path, "y", "x") for x in p["y"]) == [100, 101, 102, 103, 104]
+    with pytest.raises(InvalidInputError, match="run train-x with --scenes"):
+        load_chunks(tmp_path / "none", "y", "train-x")

@@ -25,6 +25,7 @@ from tqdm import tqdm
 from ..affordance.data import SEEN_CATEGORIES, UNSEEN_CATEGORIES
 from ..affordance.part_geometry import PartGeometryModel, point_features
 from ..errors import InvalidInputError
+from .chunks import collect_in_chunks, load_chunks
 from .report import machine_description
 
 CHUNK = 50
@@ -83,26 +84,11 @@ def _collect_chunk(seeds: List[int]) -> Dict[str, np.ndarray]:
 def collect(out: Path, scenes: int, seed: int) -> Path:
     """Render and describe ``scenes`` scenes from ``seed`` into ``out/data``; chunks already
     there are kept (a stopped run resumes)."""
-    data = Path(out) / "data"
-    data.mkdir(parents=True, exist_ok=True)
-    starts = list(range(seed, seed + scenes, CHUNK))
-    for start in tqdm(starts, desc="collect", unit="chunk"):
-        path = data / f"chunk_{start:07d}.npz"
-        if path.exists():
-            continue
-        arrays = _collect_chunk(list(range(start, min(start + CHUNK, seed + scenes))))
-        tmp = path.with_suffix(".tmp.npz")
-        np.savez_compressed(tmp, **arrays)
-        tmp.rename(path)
-    return data
+    return collect_in_chunks(Path(out) / "data", scenes, seed, CHUNK, _collect_chunk)
 
 
 def load_data(data: Path) -> Dict[str, np.ndarray]:
-    chunks = sorted(Path(data).glob("chunk_*.npz"))
-    if not chunks:
-        raise InvalidInputError(f"no collected chunks in {data}; run train-part-geometry with --scenes first")
-    parts = [dict(np.load(c)) for c in chunks]
-    parts = [p for p in parts if len(p["part"])]
+    parts = load_chunks(data, "part", "train-part-geometry")
     d = {k: np.concatenate([p[k] for p in parts]) for k in ("X", "part", "parts_of", "category", "seed")}
     # Object ids are per chunk; make them global.
     offset, ids = 0, []

@@ -21,12 +21,12 @@ from typing import Dict, List, Optional
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from ..affordance.data import SEEN_CATEGORIES, UNSEEN_CATEGORIES
 from ..affordance.recognizer import ShapeRecognizer, fuse
 from ..affordance.shape import shape_descriptor
 from ..errors import InvalidInputError
+from .chunks import collect_in_chunks, load_chunks
 from .report import machine_description
 
 CHUNK = 50                 # scenes per saved chunk
@@ -77,30 +77,15 @@ def _collect_chunk(seeds: List[int], predictor) -> Dict[str, np.ndarray]:
 def collect(out: Path, scenes: int, seed: int, with_head: bool = True) -> Path:
     """Render and describe ``scenes`` scenes from ``seed`` into ``out/data``; chunks already
     there are kept (a stopped run resumes)."""
-    data = out / "data"
-    data.mkdir(parents=True, exist_ok=True)
     predictor = None
     if with_head:
         from ..affordance.predictor import AffordancePredictor
         predictor = AffordancePredictor.from_config()
-    starts = list(range(seed, seed + scenes, CHUNK))
-    for start in tqdm(starts, desc="collect", unit="chunk"):
-        path = data / f"chunk_{start:07d}.npz"
-        if path.exists():
-            continue
-        arrays = _collect_chunk(list(range(start, min(start + CHUNK, seed + scenes))), predictor)
-        tmp = path.with_suffix(".tmp.npz")
-        np.savez_compressed(tmp, **arrays)
-        tmp.rename(path)
-    return data
+    return collect_in_chunks(Path(out) / "data", scenes, seed, CHUNK, lambda seeds: _collect_chunk(seeds, predictor))
 
 
 def load_data(data: Path) -> Dict[str, np.ndarray]:
-    chunks = sorted(Path(data).glob("chunk_*.npz"))
-    if not chunks:
-        raise InvalidInputError(f"no collected chunks in {data}; run train-recognizer with --scenes first")
-    parts = [dict(np.load(c)) for c in chunks]
-    parts = [p for p in parts if len(p["y"])]
+    parts = load_chunks(data, "y", "train-recognizer")
     return {k: np.concatenate([p[k] for p in parts]) for k in ("X", "y", "seed", "head")}
 
 
