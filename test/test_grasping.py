@@ -467,15 +467,16 @@ def test_fingertips_stop_short_of_the_body_below_a_rim(gen, ik, category, part):
 
 def test_a_part_resting_on_the_table_is_not_pinched_above_its_middle(gen):
     """An 8 mm slat lying flat: the fingertips keep 1.5 mm off the table and must reach
-    ``below_middle`` under its middle (4.25 mm up), or the pads would press on its top edge and
-    squeeze it out when lifted. With the default 1.5 mm the best grasps reach that low and hold
-    (the slat weighs little); asking for 4 mm (the fingertips would have to reach 0.25 mm), every
-    grasp keeps 0.3 of its probability of holding, and the report counts them."""
+    ``below_middle`` under its middle (4.25 mm up), or the pads, touching less than ``edge_band``
+    of its height, would press on its top edge and squeeze it out when lifted. With the defaults
+    the best grasps reach that low and hold (the slat weighs little); asking for 4 mm below the
+    middle (the fingertips would have to reach 0.25 mm) and counting contact bands under 8 mm as
+    thin, every grasp keeps 0.3 of its probability of holding, and the report counts them."""
     slat = shape("slat", GeomSpec("box", (0.08, 0.012, 0.004), (0, 0, 0.004)))
     cloud, _ = scene_cloud([("obj_0", slat, (0.5, 0.0, 0.0005))])
     grasps = gen.generate(cloud, seed=0)
     assert grasps and grasps[0].hold == pytest.approx(1.0)
-    strict = AntipodalGenerator(config=AntipodalConfig(below_middle=0.004))
+    strict = AntipodalGenerator(config=AntipodalConfig(below_middle=0.004, edge_band=0.008))
     edge = strict.generate(cloud, seed=0)
     assert edge and max(g.hold for g in edge) <= 0.3 + 1e-9
     made = strict.last_report.made["pads above the middle of a part resting on the table (ranked down)"]
