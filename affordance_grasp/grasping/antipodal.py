@@ -62,7 +62,7 @@ class AntipodalConfig:
     # The pads reach at least this far below the middle of a part resting on the table (a flat
     # tool's handle): the fingertips may stop as much higher than planned as they keep off the table.
     below_middle: float = 0.0015
-    edge_hold: float = 0.3             # share of P(hold) kept by a grasp that does not (an estimate)
+    edge_quality: float = 0.3          # share of its quality kept by a grasp that does not
     edge_band: float = 0.004           # ... when the pads touch less than this of its height (one sample
                                        # spacing of the cloud: no flat side can be seen in less)
     pregrasp_offset: float = 0.10      # swept approach length checked for collisions
@@ -341,9 +341,6 @@ class AntipodalGenerator(GraspGenerator):
             est = estimate_mass(cloud.points[body], cloud.table_height, cfg.hold,
                                 None if grip is None else grip[body], cloud.mass_range)
             hold = hold_probability(R, tcp, width, est, cfg.hold, seed, radius=patch[ok, 0], extent=patch[ok, 1:])
-            # Friction and weight say nothing of a part squeezed out from under the pads: such a
-            # grasp keeps a share of its probability, so one that reaches lower is tried first.
-            hold = np.where(edge[ok], cfg.edge_hold * hold, hold)
         rep.count("predicted to twist out (hold < 0.5)", int((hold < 0.5).sum()))
         rep.physical = {"mass_kg": round(float(est.mass), 3),
                         "centre_of_mass": [round(float(c), 4) for c in est.com]}
@@ -354,6 +351,10 @@ class AntipodalGenerator(GraspGenerator):
         # may fail either way are still told apart by their contacts.
         only_part = np.where(other_part[ok] > 0, cfg.other_part_factor, 1.0)
         quality = self._quality(align * square[:, None], between, tilt, coverage[ok]) * (0.1 + 0.9 * hold)
+        # A pinch on the top edge of a resting part is a worse grip than one that reaches below its
+        # middle, so one that does is tried first. (Not a probability of holding: among random grasps
+        # in the twin, 84 % of those pinches held, as many as the others.)
+        quality = np.where(edge[ok], cfg.edge_quality * quality, quality)
         order = np.argsort(-quality * only_part, kind="stable")
         T = np.tile(np.eye(4), (len(order), 1, 1))
         T[:, :3, :3], T[:, :3, 3] = R[order], tcp[order]
