@@ -28,6 +28,7 @@ from torch import nn
 from ..config import from_mapping, load_yaml
 from ..errors import ConfigError, InvalidInputError
 from ..resources import resolve, resource
+from .shape import footprint_frame
 
 SLICE = 0.01       # m: slices across the object's main axis, and columns seen from above
 NEIGHBOURS = 16    # points in each point's neighbourhood for its local shape
@@ -60,14 +61,7 @@ def point_features(points: np.ndarray, normals: np.ndarray, table_height: float)
     n = len(pts)
     if n < 5:
         raise InvalidInputError(f"point_features needs at least 5 points, got {n}")
-    z = np.clip(pts[:, 2] - table_height, 0.0, None)
-    height = max(float(z.max()), 1e-3)
-    xy = pts[:, :2] - pts[:, :2].mean(0)
-    _, evecs = np.linalg.eigh(xy.T @ xy)
-    axis, across = evecs[:, 1], evecs[:, 0]
-    s, t = xy @ axis, xy @ across
-    length = max(float(np.ptp(s)), 1e-3)
-    width = max(float(np.ptp(t)), 1e-3)
+    z, height, s, t, length, width, axes = footprint_frame(pts, table_height)
     s = s - 0.5 * (s.max() + s.min())
     # The tallest end is the + end, so the two ends of a hammer or a pan are told apart whichever
     # faces the camera.
@@ -107,7 +101,7 @@ def point_features(points: np.ndarray, normals: np.ndarray, table_height: float)
     l3, l2, l1 = (np.clip(w[:, i], 0.0, None) for i in range(3))
     l1s = np.maximum(l1, 1e-12)
     outward = np.stack([s, t], 1) / np.maximum(radius, 1e-6)[:, None]
-    n_xy = np.stack([nrm[:, :2] @ axis, nrm[:, :2] @ across], 1)
+    n_xy = nrm[:, :2] @ axes
     if z[s > 0].sum() < z[s < 0].sum():   # the frame was flipped above
         n_xy = -n_xy
     feats = [np.full(n, length), np.full(n, width), np.full(n, height),

@@ -33,6 +33,19 @@ FEATURE_NAMES = (["length", "width", "height", "width/length", "height/length", 
 N_FEATURES = len(FEATURE_NAMES)
 
 
+def footprint_frame(pts: np.ndarray, table_height: float):
+    """(z, height, s, t, length, width, axes): each point's height above the table and the object's
+    height, its coordinates along the footprint's main horizontal axis and across it (about the
+    centroid), the footprint's length and width, all in metres, and the two axes (2, 2) as columns."""
+    z = np.clip(pts[:, 2] - table_height, 0.0, None)
+    height = max(float(z.max()), 1e-3)
+    xy = pts[:, :2] - pts[:, :2].mean(0)
+    _, evecs = np.linalg.eigh(xy.T @ xy)
+    axes = evecs[:, ::-1]                           # the main axis first
+    s, t = xy @ axes[:, 0], xy @ axes[:, 1]
+    return z, height, s, t, max(float(np.ptp(s)), 1e-3), max(float(np.ptp(t)), 1e-3), axes
+
+
 def shape_descriptor(points: np.ndarray, table_height: float, normals: np.ndarray | None = None,
                      cell: float = 0.005) -> np.ndarray:
     """(N_FEATURES,) float32 descriptor of one object's points (N, 3) in the base frame."""
@@ -41,14 +54,7 @@ def shape_descriptor(points: np.ndarray, table_height: float, normals: np.ndarra
         raise InvalidInputError(f"shape_descriptor needs (N, 3) points, got shape {pts.shape}")
     if len(pts) < 5:
         raise InvalidInputError(f"shape_descriptor needs at least 5 points, got {len(pts)}")
-    z = np.clip(pts[:, 2] - table_height, 0.0, None)
-    height = max(float(z.max()), 1e-3)
-    xy = pts[:, :2] - pts[:, :2].mean(0)
-    _, evecs = np.linalg.eigh(xy.T @ xy)
-    axis, across = evecs[:, 1], evecs[:, 0]
-    s, t = xy @ axis, xy @ across
-    length = max(float(np.ptp(s)), 1e-3)
-    width = max(float(np.ptp(t)), 1e-3)
+    z, height, s, t, length, width, _ = footprint_frame(pts, table_height)
 
     # Footprint fill: occupied cells over the footprint box's cells.
     keys = np.floor(np.stack([s, t], 1) / cell).astype(np.int64)

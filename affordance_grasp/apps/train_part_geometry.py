@@ -22,10 +22,10 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from ..affordance.data import SEEN_CATEGORIES, UNSEEN_CATEGORIES
+from ..affordance.data import SEEN_CATEGORIES
 from ..affordance.part_geometry import PartGeometryModel, point_features
 from ..errors import InvalidInputError
-from .chunks import collect_in_chunks, load_chunks
+from .chunks import collect_in_chunks, load_chunks, owner, rendered_scenes
 from .report import machine_description
 
 CHUNK = 50
@@ -34,34 +34,16 @@ POINTS_PER_CLUSTER = 400
 
 
 def _collect_chunk(seeds: List[int]) -> Dict[str, np.ndarray]:
-    from ..grasping.cloud import build_scene_cloud
-    from ..pipeline import cluster_boxes
-    from ..sim.camera import DepthNoise, SimCamera
-    from ..sim.ground_truth import object_masks
-    from ..sim.objects import CATEGORIES
-    from ..sim.scene import SceneConfig, sample_scene
-
-    pool = sorted(c for c in CATEGORIES if c in set(SEEN_CATEGORIES) | set(UNSEEN_CATEGORIES))
     X, part, parts_of, cat, seed_of, obj_id = [], [], [], [], [], []
     n_obj = 0
-    for s in seeds:
-        try:
-            world = sample_scene(s, SceneConfig(n_objects=(1, 4), categories=pool)).build()
-        except InvalidInputError:
-            continue
-        with SimCamera(world) as cam:
-            frame = cam.render(DepthNoise(), np.random.default_rng(s))
-            masks = object_masks(world, cam.render_geom_ids())
-        cloud = build_scene_cloud(frame)
+    for s, _, cloud, boxes, masks in rendered_scenes(seeds):
         rng = np.random.default_rng(s)
-        for c in cluster_boxes(cloud):
+        for c in boxes:
             sel = cloud.cluster == c
             px = cloud.pixels[sel]
-            share = [m.object_mask[px[:, 0], px[:, 1]].mean() for m in masks]
-            best = int(np.argmax(share))
-            if share[best] < MIN_PURITY or sel.sum() < 30:
+            m = owner(px, masks, MIN_PURITY)
+            if m is None or sel.sum() < 30:
                 continue
-            m = masks[best]
             f = point_features(cloud.points[sel], cloud.normals[sel], cloud.table_height)
             label = np.full(len(px), "", dtype=object)
             for name, pm in m.parts.items():

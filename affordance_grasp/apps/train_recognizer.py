@@ -22,11 +22,11 @@ from typing import Dict, List, Optional
 import numpy as np
 import torch
 
-from ..affordance.data import SEEN_CATEGORIES, UNSEEN_CATEGORIES
+from ..affordance.data import SEEN_CATEGORIES
 from ..affordance.recognizer import ShapeRecognizer, fuse
 from ..affordance.shape import shape_descriptor
 from ..errors import InvalidInputError
-from .chunks import collect_in_chunks, load_chunks
+from .chunks import collect_in_chunks, load_chunks, owner, rendered_scenes
 from .report import machine_description
 
 CHUNK = 50                 # scenes per saved chunk
@@ -35,38 +35,17 @@ WEIGHTS = (0.0, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 1.0)
 
 
 def _collect_chunk(seeds: List[int], predictor) -> Dict[str, np.ndarray]:
-    from ..grasping.cloud import build_scene_cloud
-    from ..pipeline import cluster_boxes
-    from ..sim.camera import DepthNoise, SimCamera
-    from ..sim.ground_truth import object_masks
-    from ..sim.objects import CATEGORIES
-    from ..sim.scene import SceneConfig, sample_scene
-
-    pool = sorted(c for c in CATEGORIES if c in set(SEEN_CATEGORIES) | set(UNSEEN_CATEGORIES))
     X, y, seed_of, head = [], [], [], []
-    for s in seeds:
-        try:
-            world = sample_scene(s, SceneConfig(n_objects=(1, 4), categories=pool)).build()
-        except InvalidInputError:
-            continue
-        with SimCamera(world) as cam:
-            frame = cam.render(DepthNoise(), np.random.default_rng(s))
-            masks = object_masks(world, cam.render_geom_ids())
-        cloud = build_scene_cloud(frame)
-        boxes = cluster_boxes(cloud)
+    for s, frame, cloud, boxes, masks in rendered_scenes(seeds):
         ids = list(boxes)
-        if not ids:
-            continue
         probs = predictor.category_probabilities(frame, [boxes[i] for i in ids]) if predictor is not None else None
         for k, c in enumerate(ids):
             sel = cloud.cluster == c
-            px = cloud.pixels[sel]
-            share = [m.object_mask[px[:, 0], px[:, 1]].mean() for m in masks]
-            best = int(np.argmax(share))
-            if share[best] < MIN_PURITY:
+            m = owner(cloud.pixels[sel], masks, MIN_PURITY)
+            if m is None:
                 continue
             X.append(shape_descriptor(cloud.points[sel], cloud.table_height, cloud.normals[sel]))
-            y.append(masks[best].category)
+            y.append(m.category)
             seed_of.append(s)
             if probs is not None:
                 head.append(json.dumps(probs[k]))
