@@ -24,6 +24,7 @@ from .affordance.grounding import PRESENCE_THRESHOLD, Choice, GroundingError, Sc
 from .affordance.part_geometry import PartGeometry
 from .affordance.query import QueryParser
 from .affordance.recognizer import ShapeRecognizer, fuse
+from .affordance.shape import footprint_frame
 from .errors import CannotHoldError, EmptyCloudError, InvalidInputError, NoGraspFoundError
 from .grasping.antipodal import AntipodalGenerator
 from .grasping.base import GraspGenerator
@@ -274,8 +275,10 @@ class GraspPipeline:
             sel = cloud.cluster == i
             pts = cloud.points[sel]
             nearest, near = colour_profile(frame.rgb, cloud.pixels[sel], vocab.colours)
+            _, height, _, _, length, width, _ = footprint_frame(pts, cloud.table_height)
             objects.append(SceneObject(i, boxes[i], pts.mean(0), float(np.ptp(pts, axis=0).max()),
-                                       nearest, p, presence=presence, colours_near=near))
+                                       nearest, p, presence=presence, colours_near=near,
+                                       sides=(length, width, height)))
         taught = self.recognisable()
         if not (query.object and query.known_object and any(k in taught for k in query.kin or (query.object,))):
             masks = [cluster_mask(cloud, i) for i in ids]

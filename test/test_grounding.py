@@ -13,9 +13,9 @@ def parser():
     return QueryParser()
 
 
-def obj(i, y, probs, colour="white", extent=0.1, x=0.5, part=float("nan")):
+def obj(i, y, probs, colour="white", extent=0.1, x=0.5, part=float("nan"), sides=()):
     return SceneObject(i, np.array([0, 0, 10, 10.0]), np.array([x, y, 0.05]), extent, {colour: 0.8}, probs,
-                       part_score=part)
+                       part_score=part, sides=sides)
 
 
 def pick(parser, text, objects, **kw):
@@ -140,6 +140,27 @@ def test_a_category_the_model_was_not_taught_is_looked_for_among_its_kin(parser)
     # Surely a ladle is surely kin: it stays a candidate.
     c = pick(parser, "pick up the spoon by its handle", [obj(0, 0.0, {"ladle": 0.9}, part=0.9)], recognisable=taught)
     assert c.index == 0
+
+
+def test_a_kind_is_not_found_in_an_object_of_another_size(parser):
+    v = parser.vocab
+    # Pliers lie flat, 12-28 cm long: a kettle 24 cm across and 20 cm tall is none.
+    assert v.size_misfit("pliers", (0.18, 0.06, 0.015)) == ""
+    assert "middle side is 18 cm (pliers: at most 9)" in v.size_misfit("pliers", (0.24, 0.18, 0.16))
+    assert "at least 12" in v.size_misfit("pliers", (0.05, 0.03, 0.01))      # far too short, even half hidden
+    assert v.size_misfit("pliers", (0.09, 0.05, 0.01)) == ""                   # an end hidden: may be
+    assert v.size_misfit("drone", (1.0, 1.0, 1.0)) == ""                      # no size known: no rule
+    taught = ["kettle", "wrench", "scissors"]
+    kettle = obj(0, 0.1, {"kettle": 0.4, "wrench": 0.1}, part=0.9, sides=(0.24, 0.18, 0.2))
+    pliers = obj(1, -0.1, {"wrench": 0.5, "kettle": 0.1}, part=0.5, sides=(0.19, 0.065, 0.014))
+    # The untaught kind's best heat is on the kettle; only the pliers-sized object is a candidate.
+    c = pick(parser, "pick up the pliers by the handles", [kettle, pliers], recognisable=taught)
+    assert c.index == 1
+    with pytest.raises(GroundingError, match=r"no pliers in view .*not the size of a pliers: kettle 0.40.*middle side"):
+        pick(parser, "pick up the pliers by the handles", [kettle], recognisable=taught)
+    # A taught kind too: the head's 0.5 for "mug" on a 30 cm object is not a mug.
+    with pytest.raises(GroundingError, match="no mug in view.*longest side is 30 cm"):
+        pick(parser, "hand me the mug", [obj(0, 0.0, {"mug": 0.5}, sides=(0.30, 0.1, 0.08))])
 
 
 def test_kinship_compares_parts_and_uses(parser):

@@ -59,6 +59,7 @@ class SceneObject:
     part_score: float = float("nan")    # share of the requested part's heat that falls on it
     presence: float = PRESENCE_THRESHOLD  # probability from which it counts as a category
     colours_near: Dict[str, float] = field(default_factory=dict)  # share within tolerance of each (overlapping)
+    sides: Tuple[float, ...] = ()       # seen length, width and height in m (footprint frame); () unknown
 
     @property
     def category(self) -> str:
@@ -177,6 +178,21 @@ def _apply_selector(sel: ObjectSelector, objs: List[SceneObject], what: str, see
     return objs, ", ".join(reasons)
 
 
+def _by_size(cands: List[SceneObject], kinds: Sequence[str], vocab: Vocabulary,
+             objects: Sequence[SceneObject]) -> Tuple[List[SceneObject], str]:
+    """The candidates whose seen size may be one of ``kinds`` (Vocabulary.dimensions), and a
+    clause for the refusal naming those ruled out by their size."""
+    keep, out = [], []
+    for o in cands:
+        why = [vocab.size_misfit(k, o.sides) for k in kinds]
+        if all(why):
+            out.append(f"{describe(o, objects)}: {why[0]}")
+        else:
+            keep.append(o)
+    return keep, (f"; not the size of a {' or '.join(k.replace('_', ' ') for k in kinds)}: {'; '.join(out)}"
+                  if out else "")
+
+
 def choose(query: AffordanceQuery, objects: Sequence[SceneObject], vocab: Vocabulary, pick_any: bool = False,
            recognisable: Optional[Sequence[str]] = None) -> Choice:
     """The object ``query`` means among ``objects``; raises GroundingError when there is none or
@@ -198,9 +214,10 @@ def choose(query: AffordanceQuery, objects: Sequence[SceneObject], vocab: Vocabu
     if query.object and query.known_object and taught:
         prob = lambda o: sum(o.probs.get(c, 0.0) for c in kinds)  # noqa: E731
         cands = [o for o in objects if prob(o) >= o.presence]
+        cands, misfits = _by_size(cands, kinds, vocab, objects)
         if not cands:
             what = noun if not query.kin else f"{noun} with a {query.part} ({' or '.join(k.replace('_', ' ') for k in kinds)})"
-            raise GroundingError(f"no {what} in view (I see: {'; '.join(seen)})")
+            raise GroundingError(f"no {what} in view (I see: {'; '.join(seen)}){misfits}")
         # The presence threshold is set to miss few objects, so a mug often passes it for "cup"
         # too. An object that looks more like something else is no rival to one that looks most
         # like what was asked for: only those are weighed against each other.
@@ -242,6 +259,11 @@ def choose(query: AffordanceQuery, objects: Sequence[SceneObject], vocab: Vocabu
             return not asks or _kind_lacks(c, query, vocab)
 
         cands = [o for o in objects if not surely_other(o)]
+        misfits = ""
+        if kin is not None:
+            cands, misfits = _by_size(cands, query.kin or (query.object,), vocab, objects)
+            if not cands and misfits:
+                raise GroundingError(f"no {noun} in view (I see: {'; '.join(seen)}){misfits}")
         if not cands:
             what = f" with a {query.part or query.affordance}" if asks else ""
             raise GroundingError(f"no {noun} in view: everything I see is a known object{what} "

@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field, replace
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from ..config import load_yaml
 from ..errors import ConfigError, QueryError
@@ -27,6 +27,12 @@ from ..resources import resource
 from ..types import AffordanceQuery, ObjectSelector, POSITIONS, SIZES
 
 MAX_QUERY_CHARS = 300
+# How far a seen side may exceed a kind's largest (depth noise and stray edge pixels stretch a
+# cluster's box; measured on the twin's renders, see docs/model.md), and how short its longest
+# side may fall (another object hides one end).
+SIZE_SLACK = 1.1
+SIZE_NOISE_CM = 1.5
+SIZE_SHORT = 0.6
 # A request that says not to act ("do not pick up the mug", "don't touch anything", "never grab
 # the knife"): refused, so nothing moves. Only at the start of the request and with no clause
 # after it that says what to do: "pick up the knife, don't touch the blade" and "don't touch the
@@ -66,6 +72,8 @@ class Vocabulary:
     ordinals: Dict[str, int] = field(default_factory=dict)
     generic_objects: List[str] = field(default_factory=list)
     masses: Dict[str, List[float]] = field(default_factory=dict)   # kind -> typical [low, high] kg
+    # kind -> typical [[low, high] longest, middle, shortest side] in cm, resting on a table
+    dimensions: Dict[str, List[List[float]]] = field(default_factory=dict)
 
     @classmethod
     def load(cls, path=None) -> "Vocabulary":
@@ -106,6 +114,13 @@ class Vocabulary:
                   and all(isinstance(x, (int, float)) for x in rng) and 0 < rng[0] <= rng[1])
             if not ok:
                 raise ConfigError(f"{where}: masses[{obj}] must be a known object with [low, high] kg, 0 < low <= high")
+        for obj, sides in self.dimensions.items():
+            ok = (obj in self.objects and isinstance(sides, (list, tuple)) and len(sides) == 3
+                  and all(isinstance(r, (list, tuple)) and len(r) == 2 and all(isinstance(x, (int, float)) for x in r)
+                          and 0 < r[0] <= r[1] for r in sides))
+            if not ok:
+                raise ConfigError(f"{where}: dimensions[{obj}] must be a known object with three [low, high] cm "
+                                  f"ranges (longest, middle, shortest side), 0 < low <= high")
         if set(self.positions) - set(POSITIONS) or set(self.sizes) - set(SIZES):
             raise ConfigError(f"{where}: positions must be among {POSITIONS}, sizes among {SIZES}")
 
@@ -137,6 +152,22 @@ class Vocabulary:
         """A known kind's typical mass (low, high) in kg, or None."""
         rng = self.masses.get(obj)
         return (float(rng[0]), float(rng[1])) if rng else None
+
+    def size_misfit(self, obj: str, seen: Sequence[float]) -> str:
+        """Why an object whose sides were seen as ``seen`` (m, any order) cannot be a ``obj``, or ""
+        when it may be one (or the vocabulary gives no size for it). A camera sees part of an
+        object, so a seen side may fall short of the true one: only the longest side has a lower
+        bound (an occluded end), and each bound has the slack of the depth noise and clustering."""
+        sides = self.dimensions.get(obj)
+        if not sides or len(seen) != 3:
+            return ""
+        cm = sorted((100.0 * float(x) for x in seen), reverse=True)
+        for name, s, (lo, hi) in zip(("longest", "middle", "shortest"), cm, sides):
+            if s > SIZE_SLACK * hi + SIZE_NOISE_CM:
+                return f"its {name} side is {s:.0f} cm ({obj.replace('_', ' ')}: at most {hi:g})"
+        if cm[0] < SIZE_SHORT * sides[0][0]:
+            return f"it is {cm[0]:.0f} cm long ({obj.replace('_', ' ')}: at least {sides[0][0]:g})"
+        return ""
 
     def called(self, obj: str) -> List[str]:
         """The other known kinds whose names hold ``obj``'s own word ("coffee cup" and "tea cup"
