@@ -40,6 +40,10 @@ FAMILIARITY_DISCOUNT = 0.7
 # and how unfamiliar an object looks adds this much of itself to its likeness to that kin.
 KIN = 0.5
 KIN_UNFAMILIAR = 0.5
+# From this probability an object is the taught kind it looks like, and not a kind the head was
+# not taught, however alike the two (a kettle at 0.98 is no jug). Set on `choose` data: over 120
+# requests for untaught kinds in view, the right object's top probability reached 0.77 at most.
+SURE = 0.9
 
 
 class GroundingError(QueryError):
@@ -255,7 +259,7 @@ def choose(query: AffordanceQuery, objects: Sequence[SceneObject], vocab: Vocabu
             if o.probs.get(c, 0.0) < CONFIDENT:
                 return False
             if kin is not None:
-                return kin(c) < KIN
+                return kin(c) < KIN or o.probs[c] >= SURE
             return not asks or _kind_lacks(c, query, vocab)
 
         cands = [o for o in objects if not surely_other(o)]
