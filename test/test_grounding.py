@@ -119,6 +119,12 @@ def test_colour_shares_in_cielab():
     shares = colour_shares(rgb, px, vocab.colours)
     assert shares["red"] == pytest.approx(0.5) and shares["white"] == pytest.approx(0.5)
     assert shares["blue"] == 0.0
+    # A red mug in shade (as rendered in the twin) is a dark crimson: red, by its second
+    # prototype, not the brown it is lighter-nearest to; a brown handle stays brown.
+    rgb[:, :5] = (100, 28, 40)
+    rgb[:, 5:] = (120, 75, 40)
+    shares = colour_shares(rgb, px, vocab.colours)
+    assert shares["red"] == pytest.approx(0.5) and shares["brown"] == pytest.approx(0.5)
 
 
 def test_a_category_the_model_was_not_taught_is_found_by_its_part(parser):

@@ -96,20 +96,27 @@ class Choice:
 
 
 def colour_profile(rgb: np.ndarray, pixels: np.ndarray,
-                   colours: Dict[str, Sequence[int]]) -> Tuple[Dict[str, float], Dict[str, float]]:
+                   colours: Dict[str, Sequence]) -> Tuple[Dict[str, float], Dict[str, float]]:
     """Two shares of ``pixels`` ([v, u] rows) per named colour (CIELAB): those whose nearest named
     colour it is (within ``COLOUR_TOLERANCE``), and those within tolerance of it, nearest or not
-    (a white cup in shade is nearest to grey, but still near white)."""
+    (a white cup in shade is nearest to grey, but still near white). A colour may have several
+    prototypes (a red and a dark red): a pixel's distance to it is to the nearest of them."""
     if len(pixels) == 0 or not colours:
         return {}, {}
     names = list(colours)
-    protos = cv2.cvtColor(np.asarray([list(colours[n]) for n in names], np.uint8)[None], cv2.COLOR_RGB2LAB)[0]
+    protos, owner = [], []
+    for i, n in enumerate(names):
+        rows = np.asarray(colours[n]).reshape(-1, 3)
+        protos += rows.tolist()
+        owner += [i] * len(rows)
+    lab_p = cv2.cvtColor(np.asarray(protos, np.uint8)[None], cv2.COLOR_RGB2LAB)[0].astype(np.float32)
     px = rgb[pixels[:, 0], pixels[:, 1]].astype(np.uint8)[None]
     lab = cv2.cvtColor(px, cv2.COLOR_RGB2LAB)[0].astype(np.float32)
-    protos = protos.astype(np.float32)
     # OpenCV's 8-bit Lab: L in 0..255 for 0..100, a and b offset by 128.
     w = np.array([0.5 * 100 / 255, 1.0, 1.0], np.float32)
-    d = np.linalg.norm((lab[:, None] - protos[None]) * w, axis=2)
+    d_proto = np.linalg.norm((lab[:, None] - lab_p[None]) * w, axis=2)
+    owner = np.asarray(owner)
+    d = np.stack([d_proto[:, owner == i].min(1) for i in range(len(names))], 1)
     nearest = d.argmin(1)
     close = d[np.arange(len(d)), nearest] <= COLOUR_TOLERANCE
     return ({n: float(np.mean(close & (nearest == i))) for i, n in enumerate(names)},

@@ -64,7 +64,7 @@ class Vocabulary:
     object_parts: Dict[str, List[str]] = field(default_factory=dict)
     default_parts: Dict[str, str] = field(default_factory=dict)
     default_grasp_part: str = "handle"
-    colours: Dict[str, List[int]] = field(default_factory=dict)
+    colours: Dict[str, list] = field(default_factory=dict)   # name -> sRGB [r, g, b], or a list of them
     colour_synonyms: Dict[str, str] = field(default_factory=dict)
     positions: Dict[str, List[str]] = field(default_factory=dict)
     sizes: Dict[str, List[str]] = field(default_factory=dict)
@@ -105,6 +105,12 @@ class Vocabulary:
         for obj, ps in self.object_parts.items():
             if obj not in self.objects or any(p not in self.parts for p in ps):
                 raise ConfigError(f"{where}: object_parts[{obj}] names an unknown object or part")
+        for name, rgb in self.colours.items():
+            rows = rgb if isinstance(rgb, list) and rgb and isinstance(rgb[0], list) else [rgb]
+            ok = all(isinstance(r, list) and len(r) == 3 and all(isinstance(x, int) and 0 <= x <= 255 for x in r)
+                     for r in rows)
+            if not ok:
+                raise ConfigError(f"{where}: colours[{name}] must be an sRGB [r, g, b] (0-255) or a list of them")
         for c in self.colour_synonyms.values():
             if c not in self.colours:
                 raise ConfigError(f"{where}: colour synonym for unknown colour {c!r}")

@@ -137,8 +137,10 @@ FUNCTIONAL = {"cut": "hand me something to cut with", "pour": "I want to pour so
 
 
 def _instance_colour(spec) -> str:
-    """The named colour nearest (CIELAB) to the object's largest part's colour."""
-    biggest = max(spec.parts, key=lambda p: sum(len(m.faces) for m in p.meshes) + len(p.geoms))
+    """The named colour nearest (CIELAB) to the colour of the object's largest part by surface
+    (a kettle's body, not its finely meshed handle): what a person would call its colour."""
+    biggest = max(spec.parts, key=lambda p: sum(m.trimesh.area for m in p.meshes)
+                  + sum(g.trimesh(spec.meshes).area for g in p.geoms))
     rgba = biggest.appearance.rgba if biggest.appearance is not None else biggest.rgba
     img = np.asarray(rgba[:3])[None, None] * 255
     shares = colour_shares(img.astype(np.uint8), np.zeros((1, 2), int), QueryParser().vocab.colours)
