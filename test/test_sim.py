@@ -7,7 +7,8 @@ from affordance_grasp.sim.camera import DepthNoise
 from affordance_grasp.sim.ground_truth import object_masks
 from affordance_grasp.affordance.query import Vocabulary
 from affordance_grasp.sim.objects import REGISTRY, local_aabb, make_object, parse_geom_name, variant
-from affordance_grasp.sim.objects.check import check_physics
+from affordance_grasp.sim.collision import bulge
+from affordance_grasp.sim.objects.check import MAX_BULGE, check_physics
 from affordance_grasp.sim.oracle import graspable_parts
 from affordance_grasp.sim.scene import SceneConfig, sample_scene, visible_pixels
 from affordance_grasp.sim.camera import SimCamera
@@ -85,9 +86,24 @@ def test_every_category_builds_settles_and_is_hollow_where_it_should_be(category
         assert set(graspable_parts(spec)), "each category needs a part meant for grasping"
         rep = check_physics(spec, cat.upright, cat.hollow)
         assert rep.ok, (category, v, rep.problems)
+        assert rep.bulge <= MAX_BULGE     # no collision piece stands out into the air beside a part
         assert 0.005 < rep.mass < 3.0, rep.mass
         if cat.hollow:
             assert rep.floor_z is not None and rep.floor_z < 0.5 * rep.extent[2]
+
+
+def test_a_piece_bridging_a_concave_corner_stands_out_of_the_mesh():
+    import trimesh
+    # An L of two 4 x 4 x 1 cm slabs: as two pieces it is exact; as one hull it fills the corner.
+    a = trimesh.creation.box((0.04, 0.01, 0.01))
+    b = trimesh.creation.box((0.01, 0.04, 0.01))
+    b.apply_translation((-0.015, 0.015, 0.0))
+    ell = trimesh.boolean.union([a, b], engine="manifold")
+    assert ell.is_watertight
+    exact = bulge(ell, [np.asarray(a.vertices), np.asarray(b.vertices)])
+    filled = bulge(ell, [np.asarray(ell.convex_hull.vertices)])
+    assert exact < 0.0005 and filled > 0.01
+    assert bulge(trimesh.Trimesh(a.vertices, a.faces[:-2], process=False), [a.vertices]) is None  # not closed
 
 
 def test_categories_are_documented_and_in_the_vocabulary():

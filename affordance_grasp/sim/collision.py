@@ -30,10 +30,12 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class DecompositionConfig:
     """CoACD settings. A thin wall needs a low concavity threshold to stay hollow; the MCTS budget
-    is kept small (the defaults take ~12 s on a mug, these ~4-7 s with the same topology)."""
+    is kept small (the defaults take ~12 s on a mug, these ~8 s with the same topology). No cap on
+    the number of pieces: merged down to 12, hulls bridged concave corners and stood up to 26 mm
+    out of the mesh (a kettle's waist); uncapped, at most 5.2 mm (``bulge``)."""
 
-    threshold: float = 0.08
-    max_convex_hull: int = 12
+    threshold: float = 0.05             # CoACD's default concavity
+    max_convex_hull: int = -1           # no merging down to a count
     max_ch_vertex: int = 48
     preprocess_resolution: int = 30
     mcts_iterations: int = 40
@@ -194,3 +196,28 @@ def pieces_volume(pieces: List[np.ndarray]) -> float:
         except Exception:  # noqa: BLE001 - a flat piece has no volume
             pass
     return total
+
+
+def bulge(mesh: trimesh.Trimesh, pieces: List[np.ndarray], samples: int = 300) -> Optional[float]:
+    """How far (m) the convex pieces' surfaces stand out of a closed mesh: the largest, over the
+    pieces, of the 99th percentile of their surface points' distance outside it. A piece that
+    bridges a concave corner (a jar's shoulder under its lid, the waist of a kettle) is touched
+    in the twin where the real object has air: a finger "touches the body" beside the handle.
+    None for a mesh that is not closed (inside and outside are unknown)."""
+    import open3d as o3d
+
+    if not mesh.is_watertight or not pieces:
+        return None
+    scene = o3d.t.geometry.RaycastingScene()
+    scene.add_triangles(o3d.core.Tensor(np.asarray(mesh.vertices, np.float32)),
+                        o3d.core.Tensor(np.asarray(mesh.faces, np.uint32)))
+    worst = 0.0
+    for p in pieces:
+        try:
+            hull = trimesh.convex.convex_hull(p)
+        except Exception:  # noqa: BLE001 - qhull fails on a flat piece, which stands out of nothing
+            continue
+        pts, _ = trimesh.sample.sample_surface(hull, samples, seed=0)
+        d = scene.compute_signed_distance(o3d.core.Tensor(pts.astype(np.float32))).numpy()
+        worst = max(worst, float(np.quantile(np.clip(d, 0.0, None), 0.99)))
+    return worst

@@ -10,10 +10,15 @@ import mujoco
 import numpy as np
 
 from ...errors import InvalidInputError
+from ..collision import bulge
 from .spec import ObjectSpec, local_aabb
 
 MAX_EXTENT = 1.0     # m: larger objects are refused (a unit mistake: mm read as m)
 MIN_EXTENT = 0.005   # m
+# m: how far a collision piece may stand out of the visual mesh. Beyond about one sample spacing
+# of the scene cloud (4 mm), fingers the planner puts in free air beside a part touch a phantom
+# (the shipped decompositions stay within 5.2 mm; see sim/collision.py).
+MAX_BULGE = 0.006
 GRASP_AFFORDANCES = ("grasp", "hold")
 
 
@@ -26,6 +31,7 @@ class CheckReport:
     drift: float = 0.0
     speed: float = 0.0
     floor_z: Optional[float] = None      # where a ray down the opening stopped (hollow objects)
+    bulge: float = 0.0                   # m: the most a collision piece stands out of its mesh (closed meshes)
     problems: List[str] = field(default_factory=list)
 
     @property
@@ -75,6 +81,14 @@ def check_physics(spec: ObjectSpec, upright: bool = True, hollow: bool = False, 
         rep.problems.append(f"tipped over: tilted {rep.tilt_deg:.0f} deg")
     if rep.drift > 0.03:
         rep.problems.append(f"slid or rolled {rep.drift * 100:.1f} cm")
+    for part in spec.parts:
+        for mesh in part.meshes:
+            b = bulge(mesh.trimesh, mesh.pieces)
+            if b is not None and b > rep.bulge:
+                rep.bulge = b
+                if b > MAX_BULGE:
+                    rep.problems.append(f"{part.name}: its collision pieces stand {b * 1000:.0f} mm out of the mesh "
+                                        f"(over {MAX_BULGE * 1000:.0f} mm): fingers would touch air there")
     if hollow:
         rep.floor_z = _floor_height(world, body, hi[2], _opening_centre(spec))
         if rep.floor_z is None or rep.floor_z > 0.5 * (hi[2] - lo[2]):
