@@ -287,6 +287,7 @@ class QueryParser:
         # A part phrase that holds the object's name ("the bottle cap") is still the part.
         parts_found = [p for p in parts_found
                        if not _overlaps(p, objs) or any(p[0] <= o[0] and o[1] < p[1] for o in objs)]
+        parts_found = self._compound_parts(t, parts_found, objs)
         names = {o[2] for o in objs}
         if len(names) > 1:
             raise QueryError(f"{text!r} names several objects ({', '.join(sorted(names))}); ask for one")
@@ -335,6 +336,21 @@ class QueryParser:
         if grasp_part and grasp_part in avoid:
             raise QueryError(f"{text!r} asks to grasp the {grasp_part} and to avoid it")
         return AffordanceQuery(text, obj, aff, part, grasp_part, tuple(avoid), known, selector, kin)
+
+    def _compound_parts(self, t: str, found: List[Tuple[int, int, str]],
+                        objs: List[Tuple[int, int, str]]) -> List[Tuple[int, int, str]]:
+        """Two part words in a row name one part, as English compounds do: the last is the head
+        ("a side handle" is a handle), unless the named object lacks it and has the first ("the
+        knife by its handle side")."""
+        own = set(self.vocab.parts_of(objs[0][2])) if objs else None
+        drop = set()
+        for k in range(len(found) - 1):
+            a, b = found[k], found[k + 1]
+            if a[2] == b[2] or not re.fullmatch(r"[\s-]*", t[a[1]:b[0]]):
+                continue
+            modifier = b if own is not None and b[2] not in own and a[2] in own else a
+            drop.add(modifier)
+        return [p for p in found if p not in drop]
 
     def _positive_clause_after(self, t: str) -> bool:
         """Whether a clause after the first one says what to do ("don't touch the blade, grab the
