@@ -171,6 +171,20 @@ def test_a_kind_is_not_found_in_an_object_of_another_size(parser):
         pick(parser, "hand me the mug", [obj(0, 0.0, {"mug": 0.5}, sides=(0.30, 0.1, 0.08))])
 
 
+def test_a_kind_called_by_the_name_asked_for_is_taken_when_the_kind_itself_is_absent(parser):
+    # A saucepan is also called a "sauce pot": "the pot" with no pot in view means it.
+    sauce = obj(0, 0.1, {"saucepan": 0.9, "pot": 0.05}, sides=(0.3, 0.16, 0.1))
+    c = pick(parser, "hand me the small pot with the long handle", [sauce, obj(1, -0.1, {"bottle": 0.9})])
+    assert c.index == 0 and c.query.object == "saucepan" and c.query.part == "handle"
+    assert "no pot in view" in pick(parser, "grab the pot by its handle", [sauce]).reason
+    # A pot in view is the pot, whatever else is called one.
+    pot = obj(2, 0.0, {"pot": 0.8, "saucepan": 0.1}, sides=(0.3, 0.2, 0.15))
+    assert pick(parser, "hand me the pot", [sauce, pot]).index == 2
+    # Nothing called by the name: still refused.
+    with pytest.raises(GroundingError, match="no knife in view"):
+        pick(parser, "hand me the knife", [sauce])
+
+
 def test_kinship_compares_parts_and_uses(parser):
     v = parser.vocab
     assert v.kinship("spoon", "spoon") == 1.0

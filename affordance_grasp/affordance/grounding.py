@@ -222,10 +222,22 @@ def choose(query: AffordanceQuery, objects: Sequence[SceneObject], vocab: Vocabu
     kinds = [c for c in (query.kin or (query.object,)) if recognisable is None or c in recognisable]
     taught = bool(kinds)
 
+    called_by = ""     # the requested name, when the object found is a kind called by it
     if query.object and query.known_object and taught:
-        prob = lambda o: sum(o.probs.get(c, 0.0) for c in kinds)  # noqa: E731
-        cands = [o for o in objects if prob(o) >= o.presence]
-        cands, misfits = _by_size(cands, kinds, vocab, objects)
+        def present(ks: Sequence[str]):
+            p = lambda o: sum(o.probs.get(c, 0.0) for c in ks)  # noqa: E731
+            return (p, *_by_size([o for o in objects if p(o) >= o.presence], ks, vocab, objects))
+
+        prob, cands, misfits = present(kinds)
+        if not cands and not query.kin:
+            # None of the kind named, but a kind that people also call by that name, with what
+            # the request names ("the pot" and a saucepan, a "sauce pot"; "the bottle" and a
+            # spray bottle): that is what was meant.
+            named = [c for c in vocab.called(query.object) if (recognisable is None or c in recognisable)
+                     and all(p in vocab.parts_of(c) for p in (query.part, *query.avoid_parts) if p)]
+            found = present(named) if named else None
+            if found and found[1]:
+                kinds, (prob, cands, _), called_by = named, found, noun
         if not cands:
             what = noun if not query.kin else f"{noun} with a {query.part} ({' or '.join(k.replace('_', ' ') for k in kinds)})"
             raise GroundingError(f"no {what} in view (I see: {'; '.join(seen)}){misfits}")
@@ -238,7 +250,8 @@ def choose(query: AffordanceQuery, objects: Sequence[SceneObject], vocab: Vocabu
             cands = best_fit
         cands.sort(key=lambda o: -prob(o))
         score = prob
-        basis = f"{noun} probability"
+        basis = (f"{noun} probability" if not called_by else
+                 f"{' or '.join(k.replace('_', ' ') for k in kinds)} probability (no {noun} in view; also called one)")
     elif query.object:
         # A noun the model was not taught. A vocabulary category held out of training (a
         # pitcher) is none of the taught kinds, but the vocabulary says which taught kinds are
@@ -333,7 +346,7 @@ def choose(query: AffordanceQuery, objects: Sequence[SceneObject], vocab: Vocabu
         margin = 1.0  # an ordering word decides outright
     # The request, resolved for the chosen object's kind when it is a known one.
     cat = query.object if query.known_object else ("" if query.object else chosen.category)
-    if query.kin and taught:
+    if (query.kin or called_by) and taught:
         cat = max(kinds, key=lambda c: chosen.probs.get(c, 0.0))
     resolved = vocab.resolve(query, cat) if cat in vocab.part_map else query
     how = reason_sel or f"highest {basis} ({score(chosen):.2f})"
