@@ -1,6 +1,7 @@
 import json
 
 import numpy as np
+import pytest
 
 
 def test_grasp_msg_builds_and_serialises():
@@ -118,3 +119,27 @@ def test_graph_usage_reports_each_running_node_cpu_and_memory():
         assert use["sleeping"]["cpu_percent"] < 10 and all(u["rss_mb"] > 1 for u in use.values()), use
     finally:
         graph.stop(grace=1.0)
+
+
+def test_the_grasp_pipeline_config_file_holds_every_setting_at_its_default(tmp_path):
+    from affordance_grasp.errors import ConfigError
+    from affordance_grasp.pipeline_config import PipelineConfig
+
+    # The shipped file documents the defaults: it may not drift from the code.
+    assert PipelineConfig.load() == PipelineConfig()
+    # A subset overrides what it names; the rest stay at their defaults; lists become tuples.
+    f = tmp_path / "p.yaml"
+    f.write_text("cloud: {voxel: 0.005}\ncandidates: {n_seeds: 50, depths: [0.01], hold: {grip_force: 140.0}}\n"
+                 "scoring: {w_aff: 0.5}\n")
+    cfg = PipelineConfig.load(f)
+    assert (cfg.cloud.voxel, cfg.candidates.n_seeds, cfg.candidates.depths) == (0.005, 50, (0.01,))
+    assert cfg.candidates.hold.grip_force == 140.0 and cfg.candidates.hold.friction == 0.5
+    assert cfg.scoring.w_aff == 0.5 and cfg.cloud.stride == 2
+    # Typos and bad values name the file and section.
+    for text, words in (("cloud: {voxl: 0.005}\n", "cloud: unknown keys \\['voxl'\\]"),
+                        ("grasping: {}\n", "unknown sections"),
+                        ("candidates: {hold: {grip_force: -1}}\n", "candidates.hold: hold.grip_force must be > 0"),
+                        ("cloud: {voxel: 0}\n", "cloud: cloud.voxel must be > 0")):
+        f.write_text(text)
+        with pytest.raises(ConfigError, match=words):
+            PipelineConfig.load(f)

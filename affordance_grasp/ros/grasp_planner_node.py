@@ -30,6 +30,8 @@ from ..visualize import draw_trial
 from .visuals import affordance_cloud, grasp_markers
 
 from ..affordance.part_geometry import PartGeometry
+from ..grasping.antipodal import AntipodalGenerator
+from ..pipeline_config import PipelineConfig
 from ..affordance.recognizer import load_recognizer
 from .truth_predictor import GroundTruthPredictor
 
@@ -43,6 +45,8 @@ PARAMS = CAMERA_PARAMS + [
                                    "config/recognizer.yaml"),
     Param("part_geometry_config", "", "part model YAML (checkpoint, weight, fusion), fused with a learned "
                                       "predictor's heat; empty: config/part_geometry.yaml"),
+    Param("pipeline_config", "", "grasp pipeline YAML (cloud, candidates with the hold model, scoring); "
+                                 "empty: config/grasp_pipeline.yaml (the defaults)"),
     Param("device", "", "cpu | cuda; empty: cuda when available"),
     Param("top_k", 10, "grasps returned when a request asks for 0", (1, 200)),
     Param("markers", 40, "candidates drawn in ~/markers", (0, 500)),
@@ -72,7 +76,10 @@ class GraspPlannerNode(Node):
         # The ground-truth backend's heat is the twin's true part: nothing to refine.
         shape = None if isinstance(predictor, GroundTruthPredictor) else PartGeometry.load(
             self.p["part_geometry_config"] or None)
-        self.pipeline = GraspPipeline(predictor, recognizer=load_recognizer(self.p["recognizer_config"] or None),
+        settings = PipelineConfig.load(self.p["pipeline_config"] or None)
+        self.pipeline = GraspPipeline(predictor, generator=AntipodalGenerator(config=settings.candidates),
+                                      cloud_cfg=settings.cloud, scoring=settings.scoring,
+                                      recognizer=load_recognizer(self.p["recognizer_config"] or None),
                                       part_geometry=shape)
         latched = latched_qos()
         self.pub_markers = self.create_publisher(MarkerArray, "~/markers", latched)
