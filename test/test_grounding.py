@@ -185,6 +185,17 @@ def test_a_kind_called_by_the_name_asked_for_is_taken_when_the_kind_itself_is_ab
         pick(parser, "hand me the knife", [sauce])
 
 
+def test_only_a_likely_rival_makes_a_request_ambiguous(parser):
+    sure = obj(0, 0.1, {"kettle": 0.98})
+    # An object read 0.35 kettle (it passes the presence threshold) is no rival to a sure one.
+    c = pick(parser, "grab the kettle's handle", [sure, obj(1, -0.1, {"kettle": 0.35, "pot": 0.2})])
+    assert c.index == 0 and c.margin == pytest.approx(0.63)
+    # Two likely kettles, or two unsure ones alike, are for the user to tell apart.
+    for a, b in ((0.98, 0.6), (0.4, 0.3)):
+        with pytest.raises(GroundingError, match="2 objects match"):
+            pick(parser, "grab the kettle's handle", [obj(0, 0.1, {"kettle": a}), obj(1, -0.1, {"kettle": b})])
+
+
 def test_kinship_compares_parts_and_uses(parser):
     v = parser.vocab
     assert v.kinship("spoon", "spoon") == 1.0
