@@ -193,7 +193,8 @@ def refine_heat(amap: AffordanceMap, cloud: SceneCloud, query: AffordanceQuery,
     if not out["used"]:
         return amap
     return AffordanceMap.from_unnormalised(out["heat"], amap.query, model_id=f"{amap.model_id}+shape",
-                                           boxes=amap.boxes, points=amap.points, mask=amap.mask)
+                                           boxes=amap.boxes, points=amap.points, mask=amap.mask,
+                                           times=amap.times, reasoning=amap.reasoning)
 
 
 def mask_box(mask: np.ndarray) -> np.ndarray:
@@ -254,7 +255,7 @@ class GraspPipeline:
 
     def recognisable(self) -> List[str]:
         """The categories the predictor's reasoning head was taught."""
-        return list(getattr(self.predictor, "categories", []))
+        return list(self.predictor.categories)
 
     def scene_objects(self, frame: RGBDFrame, cloud: SceneCloud, query: AffordanceQuery,
                       boxes: Dict[int, np.ndarray]) -> List[SceneObject]:
@@ -266,7 +267,7 @@ class GraspPipeline:
             shapes = self.recognizer.describe_clusters(cloud.points, cloud.normals, cloud.cluster, ids,
                                                        cloud.table_height)
             probs = [fuse(p, sp, self.recognizer.shape_weight) for p, sp in zip(probs, shapes)]
-        presence = getattr(getattr(self.predictor, "cfg", None), "presence_threshold", None) or PRESENCE_THRESHOLD
+        presence = self.predictor.presence_threshold or PRESENCE_THRESHOLD
         if self.recognizer is not None and self.recognizer.presence_threshold is not None:
             presence = self.recognizer.presence_threshold      # set on the fused probabilities
         vocab = self.parser.vocab
@@ -328,7 +329,7 @@ class GraspPipeline:
         ranked = sorted(share, key=lambda i: -share[i])
         best = ranked[0]
         margin = (share[best] - (share[ranked[1]] if len(ranked) > 1 else 0.0)) / total
-        why = getattr(getattr(self.predictor, "last_answer", None), "reasoning", "")
+        why = amap.reasoning
         reason = (f"the predictor pointed at it ({share[best] / total:.0%} of its heat on the objects)"
                   + (f": {why[:160]}" if why else ""))
         return Choice(best, query, reason, margin, [f"object {i}: {share[i] / total:.0%} of the heat" for i in ranked]), boxes
@@ -340,7 +341,7 @@ class GraspPipeline:
         the whole image and points at the part itself: the object is the cluster its parts fall
         on (its prediction time goes in ``times["affordance"]``). Otherwise the reasoning head
         and grounding choose among the clusters."""
-        if getattr(self.predictor, "grounds_itself", False):
+        if self.predictor.grounds_itself:
             t0 = time.perf_counter()
             amap = self.predictor.predict(frame, query)
             if times is not None:
@@ -406,8 +407,8 @@ class GraspPipeline:
         t["selection"] = time.perf_counter() - t0
         self._check_hold(ranked, q, report)
         # Where each stage's time went, for ``bench --profile``.
-        stages = StageTimes().merge(cloud.times, "cloud.").merge(getattr(self.predictor, "last_times", None),
-                                                                  "affordance.")
+        stages = StageTimes().merge(cloud.times, "cloud.")
+        stages.seconds.update({f"affordance.{k}": v for k, v in amap.times.items()})
         t.update(stages.merge(report.times if report is not None else None, "generation.").seconds)
         return Detection(q, amap, ranked, cloud, box, avoid, t, choice, scene_model(cloud),
                          report.to_dict() if report is not None else {})

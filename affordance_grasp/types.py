@@ -244,6 +244,8 @@ class AffordanceMap:
     boxes: np.ndarray = field(default_factory=lambda: np.zeros((0, 4), np.float32))
     points: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), np.float32))
     mask: Optional[np.ndarray] = None  # optional refined part mask (bool HxW)
+    times: Dict[str, float] = field(default_factory=dict)   # seconds per stage of making it
+    reasoning: str = ""                # a reasoning model's account of its answer
 
     def __post_init__(self):
         hm = np.asarray(self.heatmap)

@@ -169,7 +169,8 @@ def test_detect_runs_end_to_end_through_the_reasoning_backend(scene, models, tmp
     x0, y0, x1, y1 = models["box"]
     assert det.amap.boxes[0] == pytest.approx([x0 * w / SIZE, y0 * h / SIZE, x1 * w / SIZE, y1 * h / SIZE], abs=1e-3)
     assert det.amap.points[0] == pytest.approx([models["point"][0] * w / SIZE, models["point"][1] * h / SIZE], abs=1e-3)
-    assert "the handle is held" in predictor.last_answer.reasoning and "pointed at it" in det.choice.reason
+    assert "the handle is held" in det.amap.reasoning and "pointed at it" in det.choice.reason
+    assert {"reason", "segment", "heatmap"} <= set(det.amap.times)   # what it found, returned with the map
     # SAM2's (random) masks are kept inside the answer's box: nearly all the heat is there, once
     # the blur's reach (3 sigma) is allowed for, and a good share of it is on the handle
     reach = 3 * predictor.cfg.heat_sigma * np.hypot(h, w)

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from affordance_grasp.errors import EmptyCloudError, InvalidInputError
+from affordance_grasp.errors import ConfigError, EmptyCloudError, InvalidInputError
 from affordance_grasp.grasping.antipodal import AntipodalConfig, AntipodalGenerator
 from affordance_grasp.grasping.base import PrecomputedGrasps
 from affordance_grasp.grasping.cloud import build_scene_cloud
@@ -431,9 +431,11 @@ def test_pads_that_would_touch_another_part_rank_below_those_on_the_part_alone(g
         ratio = gr.part_only / blind[key(gr)].part_only
         # (the hold draws may differ in the last digits: the two cases are 1 and 0.3 apart)
         assert ratio == pytest.approx(1.0, rel=0.01) or ratio == pytest.approx(gen.cfg.other_part_factor, rel=0.01), ratio
-        if ratio < 1:   # the pads (open a little wider than the part while closing) reach elsewhere ...
-            # (or lie within a sample spacing past the fingertips, where the object goes on)
-            assert reaches(gr, g.opening_for(gr.width) / 2, gen.cfg.patch_sample)
+        if ratio < 1:   # the pads (open wider than the part while closing) reach elsewhere ...
+            # (or lie within a sample spacing past the fingertips, where the object goes on). They
+            # close from the chord the generator measured plus the pre-grasp clearance, which the
+            # grasp's reported width (its contacts' extent) does not give back: at most the stroke.
+            assert reaches(gr, g.max_opening / 2, gen.cfg.patch_sample)
             penalised += 1
         else:           # ... and no point elsewhere lies between the pads as they close on the part
             assert not reaches(gr, gr.width / 2)
@@ -483,3 +485,32 @@ def test_a_part_resting_on_the_table_is_not_pinched_above_its_middle(gen):
     assert max(g.quality for g in edge) <= 0.3 * max(g.quality for g in grasps) + 1e-9
     made = strict.last_report.made["pads above the middle of a part resting on the table (ranked down)"]
     assert made == len(edge)
+
+
+def test_a_backend_written_against_the_predictor_interface_runs_the_whole_pipeline():
+    """A user's backend implements ``predict`` alone and finds the object itself: the pipeline
+    needs nothing else of it, and what it returns with the map (times, reasoning) reaches the
+    detection."""
+    from affordance_grasp.affordance.backends.base import Predictor
+    from affordance_grasp.affordance.backends.affordance_r1 import AffordanceR1Predictor
+    from affordance_grasp.affordance.predictor import AffordancePredictor
+    from affordance_grasp.pipeline import GraspPipeline
+    from affordance_grasp.ros.truth_predictor import GroundTruthPredictor
+    from affordance_grasp.selection.strategies import heatmap_from_mask
+
+    assert all(issubclass(c, Predictor) for c in (AffordancePredictor, AffordanceR1Predictor, GroundTruthPredictor))
+    seed, world, frame, m = _visible_scene("mug", "handle")
+
+    class HandleFinder(Predictor):
+        model_id, grounds_itself = "handle finder", True
+
+        def predict(self, frame, query, box=None):
+            amap = heatmap_from_mask(m.parts["handle"], query, model_id=self.model_id)
+            amap.times, amap.reasoning = {"look": 0.001}, "the handle is the loop on the right"
+            return amap
+
+    det = GraspPipeline(HandleFinder()).detect(frame, "pick up the mug by its handle", seed=seed)
+    assert det.grasps and "pointed at it" in det.choice.reason and "loop on the right" in det.choice.reason
+    assert det.timings["affordance.look"] == 0.001
+    with pytest.raises(ConfigError, match="names no objects"):
+        HandleFinder().category_probabilities(frame, [[0, 0, 10, 10]])

@@ -6,7 +6,6 @@ the object reasoning head picks the box that shows the queried object (``locate`
 """
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Optional, Sequence
@@ -20,6 +19,7 @@ from ..errors import CheckpointError, ConfigError, InvalidInputError
 from ..resources import resolve, resource
 from ..timing import StageTimes
 from ..types import AffordanceMap, AffordanceQuery, RGBDFrame
+from .backends.base import Predictor
 from .checkpoint import load_model
 from .data import CropConfig, UNKNOWN, crop_matrix, normalise_depth, normalise_rgb, warp
 from .encoders import query_prompt
@@ -74,7 +74,10 @@ def model_labels(query: AffordanceQuery, part: str, vocab: Optional[Vocabulary] 
     return obj, "grasp" if part == vocab.default_grasp_part else UNKNOWN, part
 
 
-class AffordancePredictor:
+class AffordancePredictor(Predictor):
+    """The learned model (affordance/model.py): names the objects in view with its reasoning head,
+    then predicts the part's heat on the chosen object's crop."""
+
     def __init__(self, model, cfg: Optional[PredictorConfig] = None, sam_refiner=None, model_id: str = "model"):
         self.cfg = cfg or PredictorConfig()
         self.device = pick_device(self.cfg.device)
@@ -84,8 +87,6 @@ class AffordancePredictor:
         self.sam = sam_refiner
         self.model_id = model_id
         self.words = Vocabulary.load()
-        self.last_latency_s = 0.0
-        self.last_times = StageTimes()          # crop / model / paste / regions of the last predict
 
     @classmethod
     def from_config(cls, path=None, **overrides) -> "AffordancePredictor":
@@ -156,7 +157,6 @@ class AffordancePredictor:
     def predict(self, frame: RGBDFrame, query: AffordanceQuery, box=None) -> AffordanceMap:
         """Heatmap of the part the fingers should go on (``query.grasp_part``) over the whole frame,
         with boxes, peak points and a mask (SAM-refined when SAM weights are configured)."""
-        t0 = time.perf_counter()
         if box is not None:
             box = np.asarray(box, float).reshape(4)
             h, w = frame.rgb.shape[:2]
@@ -171,10 +171,8 @@ class AffordancePredictor:
             boxes, points, mask = regions_from_heatmap(heat, self.cfg.region_threshold, self.cfg.max_regions)
             if self.sam is not None and len(boxes):
                 mask = self.sam.refine(frame.rgb, boxes, points)
-        self.last_latency_s = time.perf_counter() - t0
-        self.last_times = times
         return AffordanceMap.from_unnormalised(heat, query, model_id=self.model_id, boxes=boxes, points=points,
-                                               mask=mask)
+                                               mask=mask, times=times.seconds)
 
     def avoid_map(self, frame: RGBDFrame, query: AffordanceQuery, box=None) -> Optional[np.ndarray]:
         """Per-pixel weight in [0, 1] of the parts the query says not to touch (None if none)."""
@@ -202,6 +200,10 @@ class AffordancePredictor:
         with torch.no_grad(), autocast(self.device):
             probs = torch.softmax(self.model.classify(img, dep).float().cpu(), dim=1).numpy()
         return 0.5 * (probs[:n] + probs[n:]) if self.cfg.locate_flip else probs
+
+    @property
+    def presence_threshold(self) -> Optional[float]:
+        return self.cfg.presence_threshold
 
     @property
     def categories(self) -> List[str]:

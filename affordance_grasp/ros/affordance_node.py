@@ -57,7 +57,7 @@ class AffordanceNode(Node):
             self.get_logger().warn(f"predict {req.query!r}: {e}")
             return resp
         resp.success = True
-        resp.message = f"{query.object}/{query.grasp_part} in {self.predictor.last_latency_s * 1000:.0f} ms"
+        resp.message = f"{query.object}/{query.grasp_part} in {sum(amap.times.values()) * 1000:.0f} ms"
         resp.affordance_map = affordance_map_to_msg(amap, header)
         self.pub_map.publish(resp.affordance_map)
         overlay = numpy_to_image(heat_overlay(frame.rgb, amap.heatmap), "rgb8")

@@ -93,8 +93,7 @@ class GraspPlannerNode(Node):
     def close(self) -> None:
         self.visuals.shutdown(wait=True, cancel_futures=True)
         self.camera.close()
-        if hasattr(self.pipeline.predictor, "close"):
-            self.pipeline.predictor.close()
+        self.pipeline.predictor.close()
 
     def _detect(self, req, resp):
         t0 = time.perf_counter()

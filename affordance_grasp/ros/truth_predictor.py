@@ -18,6 +18,7 @@ from typing import Dict, List, Optional, Tuple
 import numpy as np
 
 from ..config import from_mapping, load_yaml
+from ..affordance.backends.base import Predictor
 from ..affordance.grounding import GroundingError
 from ..errors import InvalidInputError
 from ..selection.strategies import heatmap_from_mask
@@ -35,10 +36,12 @@ class GroundTruthConfig:
     keep: int = 30           # label images kept (3 s of a 10 Hz camera)
 
 
-class GroundTruthPredictor:
-    grounds_itself = True          # the object is whichever cluster the true part falls on
+class GroundTruthPredictor(Predictor):
+    """The twin's true parts (sim_node's label image), for ROS plumbing tests: the object is
+    whichever cluster the true part falls on, and it names no objects."""
+
+    grounds_itself = True
     model_id = "ground_truth"
-    categories: List[str] = []     # no reasoning head
 
     def __init__(self, node, cfg: Optional[GroundTruthConfig] = None):
         from sensor_msgs.msg import Image

@@ -16,7 +16,6 @@ Everything loads from local paths (``from_pretrained(..., local_files_only=True)
 """
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import List, Optional, Sequence
@@ -30,6 +29,7 @@ from ...timing import StageTimes
 from ...types import AffordanceMap, AffordanceQuery, RGBDFrame
 from ..evaluation import pick_device
 from ..reasoned_answer import PartAnswer, ReasonedAnswer, parse_answer
+from .base import Predictor
 
 PROMPT = (
     'Please answer "{question}" with bboxs and points.'
@@ -170,9 +170,9 @@ def part_heat(shape, parts: Sequence[PartAnswer], masks: Sequence[np.ndarray], s
     return heat
 
 
-class AffordanceR1Predictor:
-    """The predictor interface of :class:`~affordance_grasp.affordance.predictor.AffordancePredictor`
-    for the reasoning model. It looks at the whole image and picks the object itself
+class AffordanceR1Predictor(Predictor):
+    """The reasoning model behind the :class:`~affordance_grasp.affordance.backends.base.Predictor`
+    interface. It looks at the whole image and picks the object itself
     (``grounds_itself``): the planner then takes the object its parts fall on."""
 
     grounds_itself = True
@@ -182,9 +182,6 @@ class AffordanceR1Predictor:
         self.reasoner, self.segmenter = reasoner, segmenter
         self.cfg = cfg or AffordanceR1Config()
         self.model_id = model_id
-        self.last_latency_s = 0.0
-        self.last_times = StageTimes()
-        self.last_answer: Optional[ReasonedAnswer] = None
 
     @classmethod
     def from_config(cls, path, **overrides) -> "AffordanceR1Predictor":
@@ -198,10 +195,6 @@ class AffordanceR1Predictor:
         reasoner = QwenReasoner.from_pretrained(cfg.model_path, device, cfg.max_new_tokens)
         segmenter = Sam2Segmenter.from_checkpoint(cfg.sam2_config, cfg.sam2_checkpoint, device)
         return cls(reasoner, segmenter, cfg, model_id=f"affordance_r1:{Path(cfg.model_path).name}")
-
-    @property
-    def categories(self) -> List[str]:
-        return []   # no closed set: the language model reads any noun
 
     def answer(self, frame: RGBDFrame, query: AffordanceQuery, times: Optional[StageTimes] = None) -> ReasonedAnswer:
         """The model's parts for ``query`` in ``frame``'s pixels."""
@@ -223,7 +216,6 @@ class AffordanceR1Predictor:
     def predict(self, frame: RGBDFrame, query: AffordanceQuery, box=None) -> AffordanceMap:
         """The parts' heatmap over the whole frame. ``box`` (the object the planner chose) keeps
         the parts whose point lies in it, when any does."""
-        t0 = time.perf_counter()
         times = StageTimes()
         answer = self.answer(frame, query, times)
         parts = answer.parts
@@ -238,18 +230,15 @@ class AffordanceR1Predictor:
             heat = part_heat((h, w), parts, masks, self.cfg.heat_sigma * float(np.hypot(h, w)))
         if heat.sum() <= 0:
             raise PredictionError("the reasoning model's parts give an empty heatmap")
-        self.last_answer = ReasonedAnswer(parts, answer.think, answer.rethink, answer.raw)
-        self.last_times = times
-        self.last_latency_s = time.perf_counter() - t0
+        reasoning = ReasonedAnswer(parts, answer.think, answer.rethink, answer.raw).reasoning
         mask = np.zeros((h, w), bool)
         for m in masks:
             mask |= np.asarray(m, bool)
         return AffordanceMap.from_unnormalised(heat, query, model_id=self.model_id,
                                                boxes=np.array([p.box for p in parts], np.float32),
-                                               points=np.array([p.point for p in parts], np.float32), mask=mask)
-
-    def avoid_map(self, frame: RGBDFrame, query: AffordanceQuery, box=None) -> Optional[np.ndarray]:
-        return None   # the reasoning model answers where to act, not where not to
+                                               points=np.array([p.point for p in parts], np.float32), mask=mask,
+                                               times=times.seconds, reasoning=reasoning)
+    # avoid_map: none (the base's); the reasoning model answers where to act, not where not to.
 
 
 def _check(frame, query) -> None:
