@@ -82,7 +82,7 @@ def locate_accuracy(predictor, source, progress: bool = True) -> dict:
     *which* object the robot grasps, so it is reported next to the heatmap metrics."""
     from ..types import AffordanceQuery
     decisions, confusion = [], {}
-    taught = set(predictor.categories)
+    taught = set(getattr(predictor, "categories", None) or [])   # any object with locate() will do
     scenes = [(s, m) for s, m in source.scenes() if len(m["objects"]) >= 2]
     for scene, meta in tqdm(scenes, desc="locate", unit="scene", disable=not progress):
         frame = source.frame(scene)
