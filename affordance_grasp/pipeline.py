@@ -209,7 +209,7 @@ def mask_box(mask: np.ndarray) -> np.ndarray:
 # MIN_HOLD comes from the hold calibration (476 grasps executed in the twin, sim-check --pick
 # random --seed 20000): predicted below 0.1, 16 of 63 held; from 0.1 to 0.3, 8 of 11 did.
 ON_PART = 0.5
-MIN_HOLD = 0.1
+MIN_HOLD = ScoringConfig.min_hold
 
 
 def check_hold(ranked: List[Grasp], q: AffordanceQuery, physical: dict, cfg: Optional[HoldConfig] = None) -> None:
