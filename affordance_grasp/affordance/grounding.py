@@ -190,6 +190,11 @@ def _apply_selector(sel: ObjectSelector, objs: List[SceneObject], what: str, see
     return objs, ", ".join(reasons)
 
 
+def _either(kinds: Sequence[str]) -> str:
+    """Kinds as a request would say them: "mug or teacup"."""
+    return " or ".join(k.replace("_", " ") for k in kinds)
+
+
 def _by_size(cands: List[SceneObject], kinds: Sequence[str], vocab: Vocabulary,
              objects: Sequence[SceneObject]) -> Tuple[List[SceneObject], str]:
     """The candidates whose seen size may be one of ``kinds`` (Vocabulary.dimensions), and a
@@ -201,7 +206,7 @@ def _by_size(cands: List[SceneObject], kinds: Sequence[str], vocab: Vocabulary,
             out.append(f"{describe(o, objects)}: {why[0]}")
         else:
             keep.append(o)
-    return keep, (f"; not the size of a {' or '.join(k.replace('_', ' ') for k in kinds)}: {'; '.join(out)}"
+    return keep, (f"; not the size of a {_either(kinds)}: {'; '.join(out)}"
                   if out else "")
 
 
@@ -240,7 +245,7 @@ def choose(query: AffordanceQuery, objects: Sequence[SceneObject], vocab: Vocabu
             if found and found[1]:
                 kinds, (prob, cands, _), called_by = named, found, noun
         if not cands:
-            what = noun if not query.kin else f"{noun} with a {query.part} ({' or '.join(k.replace('_', ' ') for k in kinds)})"
+            what = noun if not query.kin else f"{noun} with a {query.part} ({_either(kinds)})"
             raise GroundingError(f"no {what} in view (I see: {'; '.join(seen)}){misfits}")
         # The presence threshold is set to miss few objects, so a mug often passes it for "cup"
         # too. An object that looks more like something else is no rival to one that looks most
@@ -252,7 +257,7 @@ def choose(query: AffordanceQuery, objects: Sequence[SceneObject], vocab: Vocabu
         cands.sort(key=lambda o: -prob(o))
         score = prob
         basis = (f"{noun} probability" if not called_by else
-                 f"{' or '.join(k.replace('_', ' ') for k in kinds)} probability (no {noun} in view; also called one)")
+                 f"{_either(kinds)} probability (no {noun} in view; also called one)")
     elif query.object:
         # A noun the model was not taught. A vocabulary category held out of training (a
         # pitcher) is none of the taught kinds, but the vocabulary says which taught kinds are

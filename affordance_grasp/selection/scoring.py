@@ -119,13 +119,13 @@ def score_grasps(grasps: List[Grasp], amap: AffordanceMap, frame: RGBDFrame,
     total = cfg.w_aff * aff + cfg.w_q * np.array([g.quality for g in grasps])
     # A grasp on the right part that will turn in the fingers serves the request less than one a
     # little off its centre that holds (Grasp.hold: 1 where the generator does not predict it).
-    total = total * (cfg.hold_floor + (1 - cfg.hold_floor) * np.array([g.hold for g in grasps]))
+    hold = np.array([g.hold for g in grasps])
+    total = total * (cfg.hold_floor + (1 - cfg.hold_floor) * hold)
     # One whose pads would also touch a part not asked for (a teacup's body beside its handle)
     # fails the request however well it holds (Grasp.part_only: 1 where not judged).
     total = total * np.array([g.part_only for g in grasps])
     if avoid is not None:
         av = sample_heat(normalised_heat(np.asarray(avoid, np.float32), cfg.disc_radius_px), proj)
         total = total - cfg.w_avoid * av[:, :2].max(1)
-    unlikely = np.array([g.hold < cfg.min_hold for g in grasps])
-    order = np.lexsort((-total, unlikely))          # those that may hold first, each group by score
+    order = np.lexsort((-total, hold < cfg.min_hold))          # those that may hold first, each group by score
     return [grasps[i].rescored(aff[i], total[i]) for i in order]
