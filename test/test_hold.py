@@ -195,3 +195,28 @@ def test_across_the_closing_axis_the_pads_pressure_couple_adds_to_the_friction_c
     # no extents given: a disc of the configured radius (1 cm across)
     _, disc = hold_load(R, tcp, np.array([0.03]), com, 10.0, 0.5, cfg)
     assert disc[0] == pytest.approx(1.05 + 70 * 0.01 / 3, abs=1e-6)
+
+
+def test_a_known_mass_leaves_the_rest_to_what_the_part_held_does_not_weigh():
+    """A small pan seen from above: a thin wide body and a long handle. With its kind's mass known
+    the body weighs that mass less the handle's, not anything from hollow plastic to steel: the
+    centre of mass sits in the body, and the grasps that hold are the ones beside it."""
+    from affordance_grasp.grasping.hold import hold_probability
+    handle = top_grid(0.0, 0.18, -0.012, 0.012, 0.02)
+    body = top_grid(0.18, 0.42, -0.12, 0.12, 0.004, step=0.005)
+    pts = np.concatenate([handle, body])
+    grip = np.r_[np.ones(len(handle), bool), np.zeros(len(body), bool)]
+    free = estimate_mass(pts, 0.0, grip=grip)
+    known = estimate_mass(pts, 0.0, grip=grip, mass_range=(0.3, 0.4))
+    handle_kg = known.bodies[0].volume * np.sqrt(400 * 1200)
+    expected = (handle_kg * known.bodies[0].centroid
+                + (known.mass - handle_kg) * known.bodies[1].centroid) / known.mass
+    np.testing.assert_allclose(known.com, expected, atol=1e-9)
+    assert known.bodies[1].remainder and not known.bodies[0].remainder
+    R, tcp = vertical_grasps([0.03, 0.1, 0.175])
+    p = hold_probability(R, tcp, np.full(3, 0.024), known)
+    assert p[0] < 0.1 and p[2] > 0.5 and p[2] > p[1] > p[0]
+    # a part held that weighs the whole known mass leaves the rest nothing: the centre is the part's
+    tiny = estimate_mass(pts, 0.0, grip=grip, mass_range=(0.01, 0.02))
+    np.testing.assert_allclose(tiny.com, tiny.bodies[0].centroid)
+    assert free.mass_range is None

@@ -18,7 +18,8 @@ densities: a handle is wood or plastic, what it carries may be anything from hol
 steel. Their volumes are known better than their densities, so the densities are drawn within
 their ranges and the probability of holding counts the draws that hold: a hammer's heavy head
 or a pan's body pulls the grasps that hold along the handle toward itself, as a person holds
-them.
+them. A known kind's typical mass binds the two: the rest weighs what that mass leaves after the
+part held, so a 1 kg pan's body is not drawn as hollow plastic beside its handle.
 """
 from __future__ import annotations
 
@@ -68,12 +69,23 @@ class HoldConfig:
         return self
 
 
+@dataclass(frozen=True)
+class Body:
+    """One body of an object seen from above: its column volume, centroid and density range."""
+    volume: float             # m^3
+    centroid: np.ndarray      # (3,) m
+    density_range: tuple      # (low, high) kg/m^3
+    # With the object's total mass known, this body weighs what the others leave: a pan's steel
+    # body is what a 1 kg pan weighs less its handle, not any density from hollow plastic to steel.
+    remainder: bool = False
+
+
 @dataclass
 class MassEstimate:
     mass: float          # kg, at the nominal densities
     com: np.ndarray      # (3,) m, the centre of mass at the nominal densities
-    # (volume m^3, centroid (3,), density range kg/m^3) of each body: the part the fingers take
-    # and the rest; empty when the object is one body of the nominal density.
+    # The part the fingers take and the rest (a remainder), each a Body; empty when the object
+    # is one body of the nominal density.
     bodies: tuple = ()
     # The kind's typical mass (low, high) kg when it is known: the draws take the mass from it
     # (the bodies' densities then only place the centre of mass).
@@ -117,7 +129,27 @@ def estimate_mass(points: np.ndarray, table_height: float, cfg: HoldConfig | Non
     lo, hi = (float(x) for x in mass_range)
     if not (0 < lo <= hi and np.isfinite(hi)):
         raise InvalidInputError(f"mass_range must be 0 < low <= high kg, got {mass_range}")
-    return MassEstimate(float(np.sqrt(lo * hi)), est.com, est.bodies, (lo, hi))
+    mass = float(np.sqrt(lo * hi))
+    com = est.com
+    if est.bodies:
+        masses = _body_masses(est.bodies, np.array([[np.sqrt(r[0] * r[1]) for r in
+                                                     (b.density_range for b in est.bodies)]]), np.array([mass]))
+        com = (masses @ np.stack([b.centroid for b in est.bodies]) / masses.sum())[0]
+    return MassEstimate(mass, com, est.bodies, (lo, hi))
+
+
+def _body_masses(bodies, densities: np.ndarray, total: np.ndarray | None = None) -> np.ndarray:
+    """(K, B) masses of ``bodies`` at ``densities`` (K, B) kg/m^3; with ``total`` (K,) kg known,
+    the remainder bodies share what the others leave of it (none when they weigh it all)."""
+    volumes = np.array([b.volume for b in bodies])
+    masses = densities * volumes[None]
+    rem = np.array([b.remainder for b in bodies])
+    if total is None or not rem.any():
+        return masses
+    left = np.clip(total - masses[:, ~rem].sum(1), 0.0, None)
+    share = masses[:, rem] / np.maximum(masses[:, rem].sum(1, keepdims=True), 1e-12)
+    masses[:, rem] = left[:, None] * share
+    return masses
 
 
 def _estimate_from_volume(points, table_height, cfg, grip) -> MassEstimate:
@@ -132,14 +164,14 @@ def _estimate_from_volume(points, table_height, cfg, grip) -> MassEstimate:
     if grip.sum() < 5 or (~grip).sum() < 5:
         return MassEstimate(cfg.density * volume, centre)
     bodies = []
-    for sel, rng_ in ((grip, cfg.grip_density_range), (~grip, cfg.rest_density_range)):
+    for sel, rng_, rest in ((grip, cfg.grip_density_range, False), (~grip, cfg.rest_density_range, True)):
         v, c = column_volume(pts[sel], table_height, cfg.cell)
         if v > 0:
-            bodies.append((v, c, tuple(rng_)))
+            bodies.append(Body(v, c, tuple(rng_), rest))
     if not bodies:
         return MassEstimate(0.0, centre)
-    nominal = [v * np.sqrt(r[0] * r[1]) for v, _, r in bodies]       # geometric middle of each range
-    com = sum(m * c for m, (_, c, _) in zip(nominal, bodies)) / sum(nominal)
+    nominal = [b.volume * np.sqrt(b.density_range[0] * b.density_range[1]) for b in bodies]   # geometric middles
+    com = sum(m * b.centroid for m, b in zip(nominal, bodies)) / sum(nominal)
     return MassEstimate(float(sum(nominal)), com, tuple(bodies))
 
 
@@ -237,16 +269,18 @@ def hold_probability(R: np.ndarray, tcp: np.ndarray, width: np.ndarray, est: Mas
     k = int(cfg.samples)
     mu = rng.uniform(*cfg.friction_range, k)
     # Log-uniform: a density is known to a factor, not to a number of kg/m^3.
+    total = None if est.mass_range is None else np.exp(rng.uniform(*np.log(est.mass_range), k))
     if est.bodies:
-        masses = np.stack([v * np.exp(rng.uniform(*np.log(r), k)) for v, _, r in est.bodies], 1)   # (k, B)
-        centres = np.stack([c for _, c, _ in est.bodies])                                        # (B, 3)
+        densities = np.stack([np.exp(rng.uniform(*np.log(b.density_range), k)) for b in est.bodies], 1)  # (k, B)
+        masses = _body_masses(est.bodies, densities, total)
+        centres = np.stack([b.centroid for b in est.bodies])                                             # (B, 3)
         mass = masses.sum(1)
-        com = masses @ centres / mass[:, None]
+        com = masses @ centres / np.maximum(mass, 1e-12)[:, None]
     else:
         mass = est.mass * np.exp(rng.uniform(*np.log(cfg.density_range), k))
         com = np.tile(np.asarray(est.com, float), (k, 1))
-    if est.mass_range is not None:
-        mass = np.exp(rng.uniform(*np.log(est.mass_range), k))
+    if total is not None:
+        mass = total
     com = com + rng.normal(0, cfg.com_sigma, (k, 3)) * [1, 1, 0]
     weight = mass * (GRAVITY + cfg.lift_acceleration)
     r = _radius(radius, n, cfg)
