@@ -27,7 +27,7 @@ from .affordance.recognizer import ShapeRecognizer, fuse
 from .affordance.shape import footprint_frame
 from .errors import CannotHoldError, EmptyCloudError, InvalidInputError, NoGraspFoundError
 from .grasping.antipodal import AntipodalGenerator
-from .grasping.base import GraspGenerator
+from .grasping.base import Candidates, GraspGenerator
 from .grasping.cloud import CloudConfig, SceneCloud, build_scene_cloud
 from .grasping.hold import GRAVITY, HoldConfig, hold_load
 from .selection.scoring import ScoringConfig, heat_at_points, score_grasps
@@ -251,7 +251,7 @@ class GraspPipeline:
 
     def _check_hold(self, ranked: List[Grasp], q: AffordanceQuery, report) -> None:
         cfg = getattr(getattr(self.generator, "cfg", None), "hold", None) or HoldConfig()
-        check_hold(ranked, q, getattr(report, "physical", None) or {}, cfg)
+        check_hold(ranked, q, report.physical, cfg)
 
     def recognisable(self) -> List[str]:
         """The categories the predictor's reasoning head was taught."""
@@ -395,13 +395,12 @@ class GraspPipeline:
         # bottle's neck) holds few of the object's points and would otherwise get few candidates.
         weights = heat_at_points(amap.heatmap, cloud.pixels, self.scoring)
         mark_hold_inputs(cloud, q, weights, self.parser.vocab)
-        grasps = self.generator.generate(cloud, seed=seed, seed_weights=weights)
+        grasps = Candidates.of(self.generator.generate(cloud, seed=seed, seed_weights=weights))
         t["grasp_generation"] = time.perf_counter() - t0
-        report = getattr(self.generator, "last_report", None)
+        report = grasps.report
         if not grasps:
-            why = f" ({report.summary()})" if report is not None else ""
-            raise NoGraspFoundError(f"no collision-free grasp candidate on the {q.object}{why}",
-                                    report.to_dict() if report is not None else None)
+            raise NoGraspFoundError(f"no collision-free grasp candidate on the {q.object} ({report.summary()})",
+                                    report.to_dict())
         t0 = time.perf_counter()
         ranked = score_grasps(grasps, amap, frame, self.scoring, avoid)
         t["selection"] = time.perf_counter() - t0
@@ -409,6 +408,5 @@ class GraspPipeline:
         # Where each stage's time went, for ``bench --profile``.
         stages = StageTimes().merge(cloud.times, "cloud.")
         stages.seconds.update({f"affordance.{k}": v for k, v in amap.times.items()})
-        t.update(stages.merge(report.times if report is not None else None, "generation.").seconds)
-        return Detection(q, amap, ranked, cloud, box, avoid, t, choice, scene_model(cloud),
-                         report.to_dict() if report is not None else {})
+        t.update(stages.merge(report.times, "generation.").seconds)
+        return Detection(q, amap, ranked, cloud, box, avoid, t, choice, scene_model(cloud), report.to_dict())

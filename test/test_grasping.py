@@ -245,7 +245,7 @@ def test_grasps_on_flat_tools_handle_loops_rims_and_necks_succeed(gen, ik, categ
     # percent of its points.
     grasps = gen.generate(cloud, seed=seed, seed_weights=heat_at_points(amap.heatmap, cloud.pixels))
     ranked = rank("oracle", grasps, frame, amap=amap)
-    assert ranked and ranked[0].affordance_score > 0.5, gen.last_report.summary()
+    assert ranked and ranked[0].affordance_score > 0.5, grasps.report.summary()
     out = execute_with_fallback(SimExecutor(world, ik=ik), ranked, max_attempts=3, min_affordance_ratio=0.75)
     assert out.success, (out.failure_reason, out.attempts)
     assert f"{category}_0/{part}" in out.parts_touched
@@ -278,16 +278,19 @@ def test_seed_weights_put_candidates_on_a_narrow_part(gen, category, part):
 def test_no_grasp_says_which_filter_removed_the_candidates(gen):
     cloud, _ = scene_cloud([("obj_0", BOX, (0.5, 0.0, 0.0005))])
     wide = AntipodalGenerator(config=AntipodalConfig(min_width=0.2))
-    assert wide.generate(cloud, seed=0) == []
-    rep = wide.last_report
+    none = wide.generate(cloud, seed=0)
+    assert none == []
+    rep = none.report
     assert rep.made["seeds"] > 0 and rep.removed["width outside the stroke"] > 0
     assert "width outside the stroke" in rep.summary()
 
 
-def test_collision_sweep_agrees_with_a_per_candidate_check(gen):
+def test_collision_sweep_agrees_with_a_per_candidate_check():
     """The sweep tests chunks of nearby candidates against the points inside their hands'
-    bounds only: it must find what testing every candidate against every point finds."""
+    bounds only: it must find what testing every candidate against every point finds (here with
+    the hand's boxes as they are, no clearance around them)."""
     from scipy.spatial.transform import Rotation
+    gen = AntipodalGenerator(config=AntipodalConfig(finger_clearance=0.0))
     from affordance_grasp.grasping.antipodal import _hand_boxes
     free, _ = scene_cloud([("obj_0", BOX, (0.5, 0.0, 0.0005))])
     base = gen.generate(free, seed=0)[:60]
@@ -340,8 +343,9 @@ def test_collision_sweep_agrees_with_a_per_candidate_check(gen):
 
 def test_generation_reports_where_its_time_went(gen):
     cloud, _ = scene_cloud([("obj_0", BOX, (0.5, 0.0, 0.0005))])
-    assert gen.generate(cloud, seed=0)
-    stages = gen.last_report.times.seconds
+    grasps = gen.generate(cloud, seed=0)
+    assert grasps
+    stages = grasps.report.times.seconds
     for name in ("seeds", "run search", "friction cone", "re-centring", "collision sweep"):
         assert stages[name] >= 0.0, name
     assert {"crop", "voxel", "plane", "normals", "cluster"} <= set(cloud.times.seconds)
@@ -353,7 +357,7 @@ def test_grasps_do_not_enclose_a_neighbour_between_the_pads(gen):
     small = shape("bar", GeomSpec("box", (0.06, 0.005, 0.01), (0, 0, 0.01)))
     cloud, _ = scene_cloud([("obj_0", BOX, (0.5, 0.0, 0.0005)), ("bar_0", small, (0.5, 0.033, 0.0005))])
     grasps = gen.generate(cloud, seed=0)
-    rep = gen.last_report
+    rep = grasps.report
     assert rep.removed["another object between the pads"] > 0, rep.summary()
     assert grasps, rep.summary()
     g = gen.gripper
@@ -389,7 +393,7 @@ def test_heavy_tools_are_grasped_near_their_centre_of_mass(gen, ik, category):
     mark_hold_inputs(cloud, q, heat, Vocabulary.load())
     grasps = gen.generate(cloud, seed=seed, seed_weights=heat)
     ranked = rank("oracle", grasps, frame, amap=amap)
-    assert ranked and ranked[0].affordance_score > 0.5, gen.last_report.summary()
+    assert ranked and ranked[0].affordance_score > 0.5, grasps.report.summary()
     com = world.data.xipos[mujoco.mj_name2id(world.model, mujoco.mjtObj.mjOBJ_BODY, f"{category}_0")]
     on_handle = [r for r in ranked if r.affordance_score > 0.5]
     arm = lambda gr: float(lever_arms(gr.pose[None, :3, :3], gr.position[None], com)[0][0])
@@ -472,8 +476,9 @@ def test_fingertips_stop_short_of_the_body_below_a_rim(gen, ik, category, part):
     amap = heatmap_from_mask(m.parts[part], q)
     heat = heat_at_points(amap.heatmap, cloud.pixels)
     mark_hold_inputs(cloud, q, heat, Vocabulary.load())
-    ranked = rank("oracle", gen.generate(cloud, seed=seed, seed_weights=heat), frame, amap=amap)
-    assert gen.last_report.made.get("drawn back short of another part", 0) > 0, gen.last_report.summary()
+    grasps = gen.generate(cloud, seed=seed, seed_weights=heat)
+    ranked = rank("oracle", grasps, frame, amap=amap)
+    assert grasps.report.made.get("drawn back short of another part", 0) > 0, grasps.report.summary()
     out = execute_with_fallback(SimExecutor(world, ik=ik), ranked, max_attempts=3, min_affordance_ratio=0.75)
     assert out.success, (out.failure_reason, out.attempts)
     assert set(out.parts_touched) == {f"{category}_0/{part}"}, out.parts_touched
@@ -495,7 +500,7 @@ def test_a_part_resting_on_the_table_is_not_pinched_above_its_middle(gen):
     edge = strict.generate(cloud, seed=0)
     assert edge and edge[0].hold == pytest.approx(1.0)
     assert max(g.quality for g in edge) <= 0.3 * max(g.quality for g in grasps) + 1e-9
-    made = strict.last_report.made["pads above the middle of a part resting on the table (ranked down)"]
+    made = edge.report.made["pads above the middle of a part resting on the table (ranked down)"]
     assert made == len(edge)
 
 
@@ -526,3 +531,26 @@ def test_a_backend_written_against_the_predictor_interface_runs_the_whole_pipeli
     assert det.timings["affordance.look"] == 0.001
     with pytest.raises(ConfigError, match="names no objects"):
         HandleFinder().category_probabilities(frame, [[0, 0, 10, 10]])
+
+
+def test_the_fingers_keep_their_clearance_from_what_they_pass():
+    """A point of another object 2 mm outside a finger's outer face, at its corner, is grazed by
+    a hand with no clearance and kept clear of with the default 3 mm; the same point on the part
+    the fingers take is not (it is squeezed next), nor is a point 2 mm inside the opening beside
+    the pad face (what is between the pads is taken)."""
+    cloud, _ = scene_cloud([("obj_0", BOX, (0.5, 0.0, 0.0005))])
+    g = AntipodalGenerator().gripper
+    R = np.array([[[1.0, 0, 0], [0, -1.0, 0], [0, 0, -1.0]]])     # top-down, closing along -y
+    tcp = np.array([[0.5, 0.0, 0.2]])                             # far above the box
+    width = np.array([0.02])
+    o = min(g.max_opening, 0.02 + g.pregrasp_clearance) / 2
+    corner = np.array([g.finger_half_width + 0.002, o + g.finger_thickness + 0.002, g.finger_z_max - 0.001])
+    inside = np.array([0.0, o - 0.002, 0.0])
+    k = int(np.nonzero(cloud.objects & cloud.target)[0][0])
+    for local, on_part, padded in ((corner, False, True), (corner, True, False), (inside, False, False)):
+        cloud.points[k] = tcp[0] + R[0] @ local
+        cloud.target[k] = on_part
+        for clearance, expected in ((0.0, False), (0.003, padded)):
+            gen = AntipodalGenerator(config=AntipodalConfig(finger_clearance=clearance))
+            hit = gen._collision_free(R, tcp, width, cloud)[0]
+            assert bool(hit[0]) == expected, (local, on_part, clearance)

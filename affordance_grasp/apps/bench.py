@@ -19,6 +19,7 @@ from ..affordance.query import QueryParser
 from ..sim.ik import PandaIK
 from ..sim.executor import SimExecutor
 from ..grasping.antipodal import AntipodalGenerator
+from ..grasping.base import Candidates
 from ..grasping.cloud import build_scene_cloud
 from ..pipeline import GraspPipeline, check_hold, mark_hold_inputs, mask_box, refine_heat
 from ..timing import StageTimes
@@ -183,11 +184,12 @@ class Bench:
             try:
                 candidates[source] = self.generator.generate(cloud, seed=seed, seed_weights=weights)
             except EmptyCloudError:
-                candidates[source] = []
+                candidates[source] = Candidates()
             t_gen[source] = t_cloud + time.perf_counter() - t1
-            reports[source] = self.generator.last_report.to_dict() if self.generator.last_report else {}
-        if self.pipeline is not None:   # last_report belongs to the last source generated
-            self.profiles.append(self.profile(frame, qspec.text, seed, cloud, t_cloud, t_gen[source]))
+            reports[source] = candidates[source].report.to_dict()
+        if self.pipeline is not None:   # the times of the last source generated
+            self.profiles.append(self.profile(frame, qspec.text, seed, cloud, t_cloud, t_gen[source],
+                                              candidates[source].report))
         centroid = cloud.points[cloud.target].mean(0) if cloud.target.any() else None
         return dict(trial=trial, seed=seed, scene=scene, frame=frame, query=query, target=target,
                     category=target_cat, family=scene.objects[0].spec.family, part=qspec.part, amap=amap,
@@ -195,12 +197,11 @@ class Bench:
                     centroid=centroid, t_aff=t_aff, t_gen=t_gen, n_objects=len(scene.objects),
                     part_px=int(part_mask.sum()), part_mask=part_mask, generation=reports)
 
-    def profile(self, frame, text: str, seed: int, cloud, t_cloud: float, t_gen: float) -> dict:
+    def profile(self, frame, text: str, seed: int, cloud, t_cloud: float, t_gen: float, report) -> dict:
         """Stage times of this trial: generation on the given object (what the strategies use),
         then the whole request from text with no hint. ``grasp_generation`` is cloud + candidates
         in both."""
-        report = self.generator.last_report
-        masked = StageTimes().merge(cloud.times, "cloud.").merge(report.times if report else None, "generation.")
+        masked = StageTimes().merge(cloud.times, "cloud.").merge(report.times, "generation.")
         masked.seconds.update(cloud=t_cloud, candidates=t_gen - t_cloud, grasp_generation=t_gen)
         row = {"given_object": masked.seconds, "query": None, "error": None}
         t0 = time.perf_counter()

@@ -67,14 +67,14 @@ def run_trial(trial: int, seed: int, out: Path, ik: PandaIK, gen: AntipodalGener
     if chosen is None:
         cause = "no oracle grasp" if not grasps else "none reachable"
         return {**row, "success": False, "part_correct": False, "failure_reason": cause, "parts_touched": [],
-                "wall_s": round(time.perf_counter() - t0, 3), "generation": gen.last_report.to_dict()}
+                "wall_s": round(time.perf_counter() - t0, 3), "generation": grasps.report.to_dict()}
     part_correct = judge_grasp(outcome.success, outcome.parts_touched, instance, part)[1]
     # What the hold model predicted for the executed grasp, and whether any candidate on the
     # part was likely to hold at all (an object a Panda cannot hold the way it is asked for).
     best_hold = max((g.hold for g in grasps), default=0.0)
     return {**row, "part_correct": part_correct, "wall_s": round(time.perf_counter() - t0, 3),
             "hold_predicted": round(float(chosen.hold), 3), "best_hold_on_part": round(float(best_hold), 3),
-            "holdable_as_asked": bool(best_hold >= MIN_HOLD), "physical": gen.last_report.physical,
+            "holdable_as_asked": bool(best_hold >= MIN_HOLD), "physical": grasps.report.physical,
             **outcome.to_dict()}
 
 

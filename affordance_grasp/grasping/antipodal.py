@@ -25,7 +25,7 @@ from scipy.spatial import cKDTree
 
 from ..errors import EmptyCloudError, InvalidInputError
 from ..types import Grasp
-from .base import GenerationReport, GraspGenerator
+from .base import Candidates, GenerationReport, GraspGenerator
 from .cloud import SceneCloud
 from .gripper import GripperGeometry
 from .hold import HoldConfig, estimate_mass, hold_probability
@@ -59,6 +59,12 @@ class AntipodalConfig:
     max_draw_back: float = 0.025       # m: the most a grasp is drawn back for it
     min_pad_coverage: float = 0.5      # the part must span this fraction of the pads' width
     table_clearance: float = 0.0015    # fingertips stay this far above the table plane
+    # The fingers' sides and outer faces and the palm keep this far from any seen point off the
+    # part they take: a surface sampled every few millimetres (or seen with a camera's millimetres
+    # of noise) is otherwise grazed between two samples, and a grazed neighbour moves, or is a part
+    # not asked for (in the twin, a fingertip's outer corner brushed a pitcher's body on the way
+    # to its handle).
+    finger_clearance: float = 0.003
     # The pads reach at least this far below the middle of a part resting on the table (a flat
     # tool's handle): the fingertips may stop as much higher than planned as they keep off the table.
     below_middle: float = 0.0015
@@ -134,7 +140,6 @@ class AntipodalGenerator(GraspGenerator):
         self.gripper = gripper or GripperGeometry.from_yaml()
         self.cfg = (config or AntipodalConfig()).validate()
         self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
-        self.last_report: Optional[GenerationReport] = None
 
     # ------------------------------------------------------------------ closing axes
     def _long_axes(self, seeds: np.ndarray, obj_pts: np.ndarray, tree: cKDTree) -> np.ndarray:
@@ -247,14 +252,13 @@ class AntipodalGenerator(GraspGenerator):
         return np.where(down > 1e-3, room / np.maximum(down, 1e-3), np.where(room >= 0, np.inf, -np.inf))
 
     # ------------------------------------------------------------------ generation
-    def generate(self, cloud: SceneCloud, seed: int = 0, seed_weights: Optional[np.ndarray] = None) -> List[Grasp]:
+    def generate(self, cloud: SceneCloud, seed: int = 0, seed_weights: Optional[np.ndarray] = None) -> Candidates:
         """Candidates on ``cloud.target`` points, best quality first. ``seed_weights`` (one per cloud
         point, e.g. the affordance under it) draws half the seeds where the weight is: a narrow
         part (a teacup's handle, a bottle's neck) holds a few percent of an object's points and
         would otherwise get a few seeds, most of them filtered out."""
         cfg, g = self.cfg, self.gripper
         rep = GenerationReport()
-        self.last_report = rep
         tgt_idx = np.nonzero(cloud.target & cloud.objects)[0]
         if len(tgt_idx) == 0:
             raise EmptyCloudError("no target points to grasp (empty mask, or everything was table)")
@@ -276,7 +280,7 @@ class AntipodalGenerator(GraspGenerator):
         valid = ~(open_ended | bad_width | unseen)
         s_i, l_i = np.nonzero(valid)
         if len(s_i) == 0:
-            return []
+            return Candidates([], rep)
         axis = axes[s_i, l_i]
         # Friction cone at both run ends, with normals from the surface boundary around them.
         ends = np.stack([seeds[s_i] + axis * t_min[s_i, l_i][:, None], seeds[s_i] + axis * t_max[s_i, l_i][:, None]], 1)
@@ -286,14 +290,14 @@ class AntipodalGenerator(GraspGenerator):
         rep.remove("outside the friction cone", int((~keep).sum()))
         s_i, l_i, axis, align_pair = s_i[keep], l_i[keep], axis[keep], align_pair[keep]
         if len(s_i) == 0:
-            return []
+            return Candidates([], rep)
         centre = seeds[s_i] + axis * ((t_min + t_max) / 2)[s_i, l_i][:, None]
         width = (t_max - t_min)[s_i, l_i]
 
         with rep.times.stage("approaches and depths"):
             R, tcp, width, tilt, align = self._poses(axis, centre, width, align_pair, cloud, rng, rep)
         if len(tcp) == 0:
-            return []
+            return Candidates([], rep)
         with rep.times.stage("re-centring"):
             tcp, width = self._recentre(R, tcp, width, cloud)
         with rep.times.stage("collision sweep"):
@@ -322,7 +326,7 @@ class AntipodalGenerator(GraspGenerator):
         rep.count("pads above the middle of a part resting on the table (ranked down)", int((edge & ok).sum()))
         rep.count("kept", int(ok.sum()))
         if not ok.any():
-            return []
+            return Candidates([], rep)
         R, tcp, width, tilt, between, align = R[ok], tcp[ok], width[ok], tilt[ok], between[ok], align[ok]
         # Contacts where the part is outermost between the pads, on the pad faces: that is where
         # the fingers meet it, and what the affordance under the fingers is read from.
@@ -358,8 +362,8 @@ class AntipodalGenerator(GraspGenerator):
         order = np.argsort(-quality * only_part, kind="stable")
         T = np.tile(np.eye(4), (len(order), 1, 1))
         T[:, :3, :3], T[:, :3, 3] = R[order], tcp[order]
-        return Grasp.many(T, width[order], quality[order], contacts[order], hold=hold[order],
-                          part_only=only_part[order])
+        return Candidates(Grasp.many(T, width[order], quality[order], contacts[order], hold=hold[order],
+                                     part_only=only_part[order]), rep)
 
     def _poses(self, axis, centre, width, align_pair, cloud: SceneCloud, rng: np.random.Generator,
                rep: GenerationReport):
@@ -474,7 +478,7 @@ class AntipodalGenerator(GraspGenerator):
         tip_c[..., 2] = g.finger_z_max + past / 2
         tip_h = np.array([[g.finger_half_width + cfg.part_margin, g.max_opening / 2, past / 2]])
         tip_lo, tip_hi = _swept_bounds(R, tcp, tip_c, tip_h, 0.0)
-        lo, hi = np.minimum(lo, tip_lo), np.maximum(hi, tip_hi)
+        lo, hi = np.minimum(lo, tip_lo) - cfg.finger_clearance, np.maximum(hi, tip_hi) + cfg.finger_clearance
         P = torch.as_tensor(pts, dtype=torch.float32, device=dev)
         T = torch.as_tensor(tgt, device=dev)
         B = torch.as_tensor(body, device=dev)
@@ -514,12 +518,18 @@ class AntipodalGenerator(GraspGenerator):
                 o = half[i, None]
                 # The fingers are mirror images across the closing plane: one test per segment
                 # covers both, on |y| (the boxes of GripperGeometry.boxes, swept back).
+                # Padded by the clearance against anything but the part the fingers take (grazing
+                # it is harmless: it is squeezed next). The pad faces (|y| = o) are not padded,
+                # what is between them is taken; nor are the fingertips, which the table and the
+                # draw-back short of other parts keep apart.
+                pad = torch.where(G[sel], 0.0, cfg.finger_clearance)[None]     # (1, P)
                 for seg in g.segments():
-                    hit[i] |= ((ax <= seg.half_width) & (ay >= o) & (ay <= o + seg.thickness)
+                    hit[i] |= ((ax <= seg.half_width + pad) & (ay >= o) & (ay <= o + seg.thickness + pad)
                                & (z >= seg.z_min - cfg.pregrasp_offset) & (z <= seg.z_max)).any(1)
                 pc, ph = C[i, -1], H[-1]                                      # the palm
-                hit[i] |= (((x - pc[:, 0:1]).abs() <= ph[0]) & ((y - pc[:, 1:2]).abs() <= ph[1])
-                           & (z >= pc[:, 2:3] - ph[2] - cfg.pregrasp_offset) & (z <= pc[:, 2:3] + ph[2])).any(1)
+                hit[i] |= (((x - pc[:, 0:1]).abs() <= ph[0] + pad) & ((y - pc[:, 1:2]).abs() <= ph[1] + pad)
+                           & (z >= pc[:, 2:3] - ph[2] - pad - cfg.pregrasp_offset)
+                           & (z <= pc[:, 2:3] + ph[2] + pad)).any(1)
                 # What lies between the pads matters only where the hand is free. The pads squeeze
                 # whatever is there: another object (a neighbour) and another part of the target's
                 # own object are counted apart, and only the target's points make the grasp.

@@ -40,14 +40,27 @@ class GenerationReport:
         return f"made {made}; removed by {removed}"
 
 
-class GraspGenerator(abc.ABC):
-    last_report: "GenerationReport | None" = None
+class Candidates(list):
+    """What a generator returns: its grasps (a list, best first where it ranks them) and its
+    ``report`` (what each stage made and removed, the target's estimated mass)."""
 
+    def __init__(self, grasps: Sequence[Grasp] = (), report: Optional[GenerationReport] = None):
+        super().__init__(grasps)
+        self.report = report if report is not None else GenerationReport()
+
+    @classmethod
+    def of(cls, result: Sequence[Grasp]) -> "Candidates":
+        """``result`` as Candidates: a generator written against a plain list gets an empty report."""
+        return result if isinstance(result, Candidates) else cls(result)
+
+
+class GraspGenerator(abc.ABC):
     @abc.abstractmethod
-    def generate(self, cloud: SceneCloud, seed: int = 0, seed_weights: Optional[np.ndarray] = None) -> List[Grasp]:
-        """Candidate grasps (base frame) whose contacts lie on ``cloud.target`` points.
-        ``seed_weights`` (one per cloud point, e.g. the requested part's affordance under it) says
-        where candidates are most wanted; a generator that cannot steer its sampling ignores it."""
+    def generate(self, cloud: SceneCloud, seed: int = 0, seed_weights: Optional[np.ndarray] = None) -> Candidates:
+        """Candidate grasps (base frame) whose contacts lie on ``cloud.target`` points, with the
+        generator's report. ``seed_weights`` (one per cloud point, e.g. the requested part's
+        affordance under it) says where candidates are most wanted; a generator that cannot steer
+        its sampling ignores it."""
 
 
 class PrecomputedGrasps(GraspGenerator):
@@ -60,10 +73,14 @@ class PrecomputedGrasps(GraspGenerator):
         self.grasps = list(grasps)
         self.max_distance = max_distance
 
-    def generate(self, cloud: SceneCloud, seed: int = 0, seed_weights: Optional[np.ndarray] = None) -> List[Grasp]:
+    def generate(self, cloud: SceneCloud, seed: int = 0, seed_weights: Optional[np.ndarray] = None) -> Candidates:
+        rep = GenerationReport()
+        rep.count("given", len(self.grasps))
         tgt = cloud.points[cloud.target]
         if len(tgt) == 0 or not self.grasps:
-            return []
+            return Candidates([], rep)
         from scipy.spatial import cKDTree
         d, _ = cKDTree(tgt).query(np.array([g.position for g in self.grasps]))
-        return [g for g, di in zip(self.grasps, d) if di <= self.max_distance]
+        near = [g for g, di in zip(self.grasps, d) if di <= self.max_distance]
+        rep.remove(f"centre over {self.max_distance * 100:.0f} cm from the target", len(self.grasps) - len(near))
+        return Candidates(near, rep)

@@ -17,6 +17,7 @@ import trimesh
 
 from ..errors import InvalidInputError
 from ..grasping.antipodal import AntipodalGenerator
+from ..grasping.base import Candidates
 from ..grasping.cloud import SceneCloud
 from ..types import Grasp
 from .world import SimWorld
@@ -55,8 +56,9 @@ def ground_truth_cloud(world: SimWorld, instance: str, part: str, spacing: float
 
 
 def oracle_grasps(world: SimWorld, instance: str, part: str, generator: Optional[AntipodalGenerator] = None,
-                  seed: int = 0) -> List[Grasp]:
-    """Grasps on the true surface of ``part``, best quality first (may be empty)."""
+                  seed: int = 0) -> Candidates:
+    """Grasps on the true surface of ``part``, best quality first (may be empty), with the
+    generator's report."""
     gen = generator or AntipodalGenerator()
     cloud = ground_truth_cloud(world, instance, part, seed=seed)
     # The kind is known here, as it is to the pipeline once grounding has named it.
