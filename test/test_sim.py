@@ -118,6 +118,26 @@ def test_categories_are_documented_and_in_the_vocabulary():
     assert sum(len(c.families) >= 2 for c in REGISTRY.values()) >= 25
 
 
+# Pans, saucepans and pots state the height of their body: a handle rising at an angle, a lid
+# and its knob stand above it.
+BODY_HEIGHT_ONLY = {"pan", "saucepan", "pot"}
+
+
+def test_built_variants_are_the_size_their_category_states():
+    """Each category's stated ``length`` (a tool lying flat: its longest side on the table) and
+    ``height`` (an upright object's top above the table) bound what its builder makes, within 7 %
+    (a spray head, a bottle's cap), over a few instances of each."""
+    for name, cat in REGISTRY.items():
+        for key in ("length", "height"):
+            if key not in cat.dims or (key == "height" and name in BODY_HEIGHT_ONLY):
+                continue
+            lo, hi = cat.dims[key]
+            for seed in range(3):
+                a, b = local_aabb(make_object(name, np.random.default_rng(seed)))
+                built = float((b - a)[2] if key == "height" else max((b - a)[:2]))
+                assert 0.93 * lo <= built <= 1.07 * hi, (name, key, seed, built, (lo, hi))
+
+
 def test_same_seed_same_object_and_instances_vary():
     a, b = make_object("mug", np.random.default_rng(4)), make_object("mug", np.random.default_rng(4))
     assert np.array_equal(a.parts[0].meshes[0].vertices, b.parts[0].meshes[0].vertices)
