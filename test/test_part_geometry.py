@@ -89,7 +89,7 @@ def test_config_and_checkpoint_errors_name_the_problem(tmp_path):
     with pytest.raises(ConfigError, match="no part-geometry checkpoint"):
         PartGeometryModel.load(tmp_path / "missing.pt")
     torch.save({"features": ["other"], "parts": ["handle"], "hidden": 8, "state_dict": {}}, tmp_path / "old.pt")
-    with pytest.raises(ConfigError, match="other point features"):
+    with pytest.raises(ConfigError, match="trained on other features"):
         PartGeometryModel.load(tmp_path / "old.pt")
     assert PartGeometryConfig().validate("x").weight == 0.5
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Optional, Tuple
+from typing import Optional, Sequence, Tuple
 
 import torch
 
@@ -74,3 +74,16 @@ def load_model(path, device: str = "cpu", override: Optional[dict] = None) -> Tu
     except RuntimeError as e:
         raise CheckpointError(f"checkpoint {path} does not match its architecture: {str(e)[:300]}") from None
     return model.to(device).eval(), blob
+
+
+def load_feature_model(path, features: Sequence[str], kind: str, how_to_get: str) -> dict:
+    """The saved blob of a small model read from named features (the shape recognizer, the part
+    model): a ConfigError saying ``how_to_get`` one when the file is missing, and one when it was
+    trained on other features than ``features`` (its weights would read the wrong inputs)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"no {kind} checkpoint at {path}; {how_to_get}")
+    blob = torch.load(path, map_location="cpu", weights_only=True)
+    if list(blob.get("features", [])) != list(features):
+        raise ConfigError(f"{path} was trained on other features than this {kind} reads; retrain it")
+    return blob

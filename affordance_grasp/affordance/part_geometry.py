@@ -153,13 +153,9 @@ class PartGeometryModel(nn.Module):
 
     @classmethod
     def load(cls, path: Path) -> "PartGeometryModel":
-        path = Path(path)
-        if not path.is_file():
-            raise ConfigError(f"no part-geometry checkpoint at {path}; train one with "
-                              f"'affordance-grasp train-part-geometry' or set checkpoint: \"\"")
-        blob = torch.load(path, map_location="cpu", weights_only=True)
-        if list(blob.get("features", [])) != list(PART_FEATURE_NAMES):
-            raise ConfigError(f"{path} was trained on other point features; retrain it")
+        from .checkpoint import load_feature_model
+        blob = load_feature_model(path, PART_FEATURE_NAMES, "part-geometry", "train one with 'affordance-grasp "
+                                  "train-part-geometry' or set checkpoint: \"\"")
         model = cls(blob["parts"], int(blob["hidden"]))
         model.load_state_dict(blob["state_dict"])
         return model.eval()

@@ -63,13 +63,9 @@ class ShapeRecognizer(nn.Module):
 
     @classmethod
     def load(cls, path: Path) -> "ShapeRecognizer":
-        path = Path(path)
-        if not path.is_file():
-            raise ConfigError(f"no recognizer checkpoint at {path}; train one with "
-                              f"'affordance-grasp train-recognizer' or unset shape_recognizer")
-        blob = torch.load(path, map_location="cpu", weights_only=True)
-        if list(blob.get("features", [])) != list(FEATURE_NAMES):
-            raise ConfigError(f"{path} was trained on other shape features; retrain it")
+        from .checkpoint import load_feature_model
+        blob = load_feature_model(path, FEATURE_NAMES, "recognizer", "train one with 'affordance-grasp "
+                                  "train-recognizer' or unset shape_recognizer")
         model = cls(blob["categories"], int(blob["hidden"]), float(blob.get("shape_weight", 0.5)))
         model.load_state_dict(blob["state_dict"])
         presence = blob.get("presence_threshold")
