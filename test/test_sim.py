@@ -7,6 +7,8 @@ from affordance_grasp.sim.camera import DepthNoise
 from affordance_grasp.sim.ground_truth import object_masks
 from affordance_grasp.affordance.query import Vocabulary
 from affordance_grasp.sim.objects import REGISTRY, local_aabb, make_object, parse_geom_name, variant
+from affordance_grasp.sim.objects.registry import dress, real_mass_range, within_real_mass
+from affordance_grasp.sim.objects.spec import material_mass, object_mass
 from affordance_grasp.sim.collision import bulge
 from affordance_grasp.sim.objects.check import MAX_BULGE, check_physics
 from affordance_grasp.sim.oracle import graspable_parts
@@ -136,6 +138,23 @@ def test_built_variants_are_the_size_their_category_states():
                 a, b = local_aabb(make_object(name, np.random.default_rng(seed)))
                 built = float((b - a)[2] if key == "height" else max((b - a)[:2]))
                 assert 0.93 * lo <= built <= 1.07 * hi, (name, key, seed, built, (lo, hi))
+
+
+def test_instances_weigh_what_their_kind_weighs():
+    """Every instance weighs within its kind's listed product weights, the parts scaled alike
+    (an electric kettle's walls alone weigh a third of a real one); a part given a mass keeps it."""
+    for name in REGISTRY:
+        lo, hi = real_mass_range(name)
+        for seed in range(2):
+            mass = object_mass(make_object(name, np.random.default_rng(seed)))
+            assert lo - 1e-9 <= mass <= hi + 1e-9, (name, seed, mass, (lo, hi))
+    kettle = dress(variant(REGISTRY["kettle"], 0), np.random.default_rng(0))
+    before = [material_mass(p, kettle.meshes) for p in kettle.parts]
+    heavy = within_real_mass(kettle, (5.0, 6.0))
+    assert object_mass(heavy) == pytest.approx(5.0)
+    ratios = [p.mass / m for p, m in zip(heavy.parts, before)]
+    assert max(ratios) == pytest.approx(min(ratios))   # the centre of mass stays where it was
+    assert within_real_mass(heavy, (0.1, 0.2)) is heavy and object_mass(heavy) == pytest.approx(5.0)
 
 
 def test_same_seed_same_object_and_instances_vary():

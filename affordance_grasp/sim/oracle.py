@@ -8,7 +8,6 @@ friction, contacts, lift), not perception.
 """
 from __future__ import annotations
 
-from functools import lru_cache
 
 from typing import List, Optional
 
@@ -20,6 +19,7 @@ from ..grasping.antipodal import AntipodalGenerator
 from ..grasping.base import Candidates
 from ..grasping.cloud import SceneCloud
 from ..types import Grasp
+from .objects.registry import real_mass_range
 from .world import SimWorld
 
 
@@ -62,14 +62,8 @@ def oracle_grasps(world: SimWorld, instance: str, part: str, generator: Optional
     gen = generator or AntipodalGenerator()
     cloud = ground_truth_cloud(world, instance, part, seed=seed)
     # The kind is known here, as it is to the pipeline once grounding has named it.
-    cloud.mass_range = _vocabulary().mass_range(world.objects[instance].spec.category)
+    cloud.mass_range = real_mass_range(world.objects[instance].spec.category)
     return gen.generate(cloud, seed=seed)
-
-
-@lru_cache(maxsize=1)
-def _vocabulary():
-    from ..affordance.query import Vocabulary
-    return Vocabulary.load()
 
 
 def graspable_parts(spec) -> List[str]:

@@ -11,13 +11,14 @@ from __future__ import annotations
 import copy
 import zlib
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
 from ...errors import InvalidInputError
 from ..materials import Appearance, MATERIALS, random_appearance
-from .spec import ObjectSpec, QuerySpec, normalised, scaled
+from .spec import ObjectSpec, QuerySpec, material_mass, normalised, scaled
 
 Builder = Callable[[np.random.Generator, str], ObjectSpec]
 
@@ -73,7 +74,38 @@ def instance(cat: Category, rng: np.random.Generator) -> ObjectSpec:
     s_xy, s_z = rng.uniform(1 - j, 1 + j, 2)
     if not cat.upright:  # a flat tool: its length and width vary, its thickness a little
         s_z = 1 + (s_z - 1) / 2
-    return dress(normalised(scaled(base, s_xy, s_xy, s_z)), rng)
+    return within_real_mass(dress(normalised(scaled(base, s_xy, s_xy, s_z)), rng), real_mass_range(cat.name))
+
+
+@lru_cache(maxsize=1)
+def _vocabulary():
+    from ...affordance.query import Vocabulary
+    return Vocabulary.load()
+
+
+def real_mass_range(category: str) -> Optional[Tuple[float, float]]:
+    """The listed product weights of the kind (kg, low and high), from the vocabulary's
+    ``masses:`` that the hold model also draws from; None for a kind it does not list."""
+    return _vocabulary().mass_range(category)
+
+
+def within_real_mass(spec: ObjectSpec, mass_range: Optional[Tuple[float, float]]) -> ObjectSpec:
+    """The instance with every part's density scaled alike so that the whole weighs within
+    ``mass_range``. Materials times volumes miss some real objects' hidden mass (an electric
+    kettle's element and base plate made a 0.29 kg twin kettle, where listed ones weigh 0.8-1.6
+    kg) and some overshoot (solid steel where a hammer's head is cast with a hollow eye); a
+    uniform scale keeps the centre of mass. Parts given a ``mass:`` are left as they are, and an
+    instance already within the range is unchanged."""
+    if mass_range is None or any(p.mass is not None for p in spec.parts):
+        return spec
+    masses = [material_mass(p, spec.meshes) for p in spec.parts]
+    total = float(sum(masses))
+    target = min(max(total, mass_range[0]), mass_range[1])
+    if total <= 0 or target == total:
+        return spec
+    for p, m in zip(spec.parts, masses):   # dress() gave the instance parts of its own
+        p.mass = m * target / total
+    return spec
 
 
 def make_object(category: str, rng: np.random.Generator) -> ObjectSpec:
