@@ -244,3 +244,17 @@ def test_a_twin_at_rest_is_drawn_once_and_moves_are_seen():
         assert draws == [False, True, False, True]
         assert np.abs(c.rgb.astype(int) - a.rgb.astype(int)).sum(-1).astype(bool).sum() > 500
         assert np.nanmax(np.abs(c.depth - cam.render().depth)) == 0   # at rest again: the same frame
+
+
+def test_the_oracle_cloud_leaves_out_what_no_camera_can_see():
+    """A box shut inside another is seen from nowhere; a cup's inside is seen from above."""
+    import trimesh
+    from affordance_grasp.sim.oracle import seen_from_outside
+    outer, inner = trimesh.creation.box((0.1, 0.1, 0.1)), trimesh.creation.box((0.04, 0.04, 0.04))
+    cup = trimesh.creation.annulus(0.03, 0.04, 0.08)
+    cup.apply_translation((0.3, 0, 0))
+    pts = np.vstack([outer.sample(200, seed=0), inner.sample(200, seed=1), cup.sample(400, seed=2)])
+    seen = seen_from_outside(pts, [outer, inner, cup])
+    assert seen[:200].all() and not seen[200:400].any()
+    inside_wall = np.linalg.norm(pts[400:, :2] - (0.3, 0), axis=1) < 0.031
+    assert inside_wall.sum() > 50 and seen[400:][inside_wall].mean() > 0.9

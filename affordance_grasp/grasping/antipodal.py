@@ -405,14 +405,15 @@ class AntipodalGenerator(GraspGenerator):
         return R, tcp, width, tilt, align
 
     def _draw_back(self, R, tcp, width, tilt, align, swept, cloud: SceneCloud, rep: GenerationReport):
-        """Each free grasp whose fingertips would reach another part of the object beyond the one
-        asked for is also tried drawn back along its approach until they stop short of it (a jar's
-        lid, a cup's rim above its body). The drawn-back grasps are swept again and join the rest:
-        the hold model judges their smaller contact patch, the score their contacts."""
+        """Each grasp whose fingertips would reach another part of the object beyond the one asked
+        for (between the pads, or in the fingers' way: a jar's shoulder wider than its lid) is also
+        tried drawn back along its approach until they stop short of it (a jar's lid, a cup's rim
+        above its body). The drawn-back grasps are swept again and join the rest: the hold model
+        judges their smaller contact patch, the score their contacts."""
         cfg, g = self.cfg, self.gripper
         hit, low, _, _, other_part, _, _, _, ahead = swept
         back = g.finger_z_max + cfg.fingertip_clearance - ahead
-        redo = ~hit & ~low & (other_part > 0) & np.isfinite(ahead) & (back > 0) & (back <= cfg.max_draw_back)
+        redo = (hit | (other_part > 0)) & ~low & np.isfinite(ahead) & (back > 0) & (back <= cfg.max_draw_back)
         rep.count("drawn back short of another part", int(redo.sum()))
         if not redo.any():
             return R, tcp, width, tilt, align, swept
@@ -451,7 +452,8 @@ class AntipodalGenerator(GraspGenerator):
         the pads. Runs in torch (on the GPU if any). Returns, per candidate: hit, below the table,
         the part's points between the pads, other objects' points there, other parts' points within
         the pads' reach, the pads' coverage, the two contacts (TCP frame), the contact patch (radius, extents along x and z),
-        and how far along the approach the nearest other-part point beyond the part lies (inf: none)."""
+        and how far along the approach the nearest other-part point beyond the part lies, between
+        the pads or, where nothing else is hit, in the fingers' way (inf: none)."""
         g, cfg = self.gripper, self.cfg
         dev = self.device
         opening = np.minimum(g.max_opening, width + g.pregrasp_clearance)
@@ -523,13 +525,21 @@ class AntipodalGenerator(GraspGenerator):
                 # what is between them is taken; nor are the fingertips, which the table and the
                 # draw-back short of other parts keep apart.
                 pad = torch.where(G[sel], 0.0, cfg.finger_clearance)[None]     # (1, P)
+                fingers = torch.zeros_like(ax, dtype=torch.bool)
                 for seg in g.segments():
-                    hit[i] |= ((ax <= seg.half_width + pad) & (ay >= o) & (ay <= o + seg.thickness + pad)
-                               & (z >= seg.z_min - cfg.pregrasp_offset) & (z <= seg.z_max)).any(1)
+                    fingers |= ((ax <= seg.half_width + pad) & (ay >= o) & (ay <= o + seg.thickness + pad)
+                                & (z >= seg.z_min - cfg.pregrasp_offset) & (z <= seg.z_max))
                 pc, ph = C[i, -1], H[-1]                                      # the palm
-                hit[i] |= (((x - pc[:, 0:1]).abs() <= ph[0] + pad) & ((y - pc[:, 1:2]).abs() <= ph[1] + pad)
-                           & (z >= pc[:, 2:3] - ph[2] - pad - cfg.pregrasp_offset)
-                           & (z <= pc[:, 2:3] + ph[2] + pad)).any(1)
+                palm = (((x - pc[:, 0:1]).abs() <= ph[0] + pad) & ((y - pc[:, 1:2]).abs() <= ph[1] + pad)
+                        & (z >= pc[:, 2:3] - ph[2] - pad - cfg.pregrasp_offset)
+                        & (z <= pc[:, 2:3] + ph[2] + pad)).any(1)
+                hit[i] |= fingers.any(1) | palm
+                # Fingers that reach only the rest of the part's own object, past the TCP (a jar's
+                # shoulder flaring out below its lid, met by the fingertips): drawn back short of
+                # the nearest such point, they may still take the part.
+                rest_only = fingers.any(1) & ~palm & ~(fingers & ~O[sel][None]).any(1)
+                first = torch.where(fingers & O[sel][None] & (z > 0), z, torch.full_like(z, np.inf)).min(1).values
+                ahead[i] = torch.where(rest_only, first, ahead[i])
                 # What lies between the pads matters only where the hand is free. The pads squeeze
                 # whatever is there: another object (a neighbour) and another part of the target's
                 # own object are counted apart, and only the target's points make the grasp.
