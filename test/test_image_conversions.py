@@ -71,9 +71,11 @@ def test_frame_buffer_not_before():
     from builtin_interfaces.msg import Time
     from sensor_msgs.msg import CameraInfo, Image
 
-    from affordance_grasp.ros.frame_buffer import FrameBuffer, FrameNotNewEnough
+    from affordance_grasp.ros.frame_buffer import FrameBuffer, FrameNotNewEnough, NoFrameYet
 
     buf = FrameBuffer(("c", "d", "i"))
+    with pytest.raises(NoFrameYet, match="nothing received on c, d"):   # a caller may wait for it
+        buf.latest(now=10.2, max_age=1.0, slop=0.01, not_before=10.05)
     for t in (10.0, 10.1):
         for add in (buf.add_color, buf.add_depth):
             m = Image()

@@ -11,7 +11,7 @@ import time
 from .camera_pose import POSE_PARAMS, CameraPose
 from .common import COLOR_TOPIC, DEPTH_TOPIC, INFO_TOPIC, Param, SideNode, camera_qos, stop_requested
 from .conversions import frame_from_msgs
-from .frame_buffer import FrameBuffer, FrameNotNewEnough
+from .frame_buffer import FrameBuffer, FrameNotNewEnough, NoFrameYet
 
 CAMERA_PARAMS = POSE_PARAMS + [
     Param("image_reliability", "best_effort", "QoS of the image and camera_info subscriptions: best_effort takes "
@@ -22,7 +22,8 @@ CAMERA_PARAMS = POSE_PARAMS + [
     Param("max_frame_age", 1.0, "reject frames older than this many seconds; 0 disables (bags without /clock)",
           (0.0, 60.0)),
     Param("sync_slop", 0.02, "largest colour/depth stamp difference accepted as one frame (s)", (0.0, 0.5)),
-    Param("fresh_frame_timeout", 3.0, "seconds a request with not_before waits for a frame that new", (0.0, 60.0)),
+    Param("fresh_frame_timeout", 3.0, "seconds a request with not_before waits for a frame that new (or a first one)",
+          (0.0, 60.0)),
 ]
 
 
@@ -51,7 +52,9 @@ class CameraInput:
     def frame(self, not_before: float = 0.0):
         """The newest synchronised frame, or InvalidInputError saying why there is none. With
         ``not_before``, waits up to ``fresh_frame_timeout`` for a frame captured at or after it
-        (frames keep arriving on the side node's thread meanwhile)."""
+        (frames keep arriving on the side node's thread meanwhile), and as long for a first frame
+        (a request sent just after the camera was found: on a loaded machine its first frames
+        reach the planner after the first joint_states reach the caller)."""
         wait = self.fresh_timeout if not_before > 0 else 0.0
         deadline = time.monotonic() + wait
         while True:
@@ -59,7 +62,7 @@ class CameraInput:
             try:
                 color, depth, info = self.buffer.latest(now, self.max_age, self.slop, not_before)
                 break
-            except FrameNotNewEnough as e:
+            except (FrameNotNewEnough, NoFrameYet) as e:
                 if time.monotonic() >= deadline or stop_requested():
                     raise FrameNotNewEnough(f"{e} after waiting {wait:.1f} s") from None
                 time.sleep(0.02)

@@ -14,6 +14,10 @@ class FrameNotNewEnough(InvalidInputError):
     """The newest frame predates the time the caller asked for (it may still arrive)."""
 
 
+class NoFrameYet(InvalidInputError):
+    """Nothing has arrived on a camera topic yet (a camera just found may still send one)."""
+
+
 class CameraStalledError(InvalidInputError):
     """Frames came, then stopped: the newest is older than ``max_frame_age``."""
 
@@ -53,7 +57,7 @@ class FrameBuffer:
             colors, depths, info = list(self._color), list(self._depth), self._info
         if not colors or not depths:
             missing = [t for t, q in ((color_t, colors), (depth_t, depths)) if not q]
-            raise InvalidInputError(f"no frame yet: nothing received on {', '.join(missing)}; is the camera running "
+            raise NoFrameYet(f"no frame yet: nothing received on {', '.join(missing)}; is the camera running "
                                     f"and are the topics remapped correctly?")
         if info is None:
             raise InvalidInputError(f"no camera_info received on {info_t}: intrinsics are unknown")
