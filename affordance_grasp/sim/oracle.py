@@ -8,7 +8,6 @@ friction, contacts, lift), not perception.
 """
 from __future__ import annotations
 
-
 from typing import List, Optional
 
 import numpy as np
@@ -69,9 +68,10 @@ def ground_truth_cloud(world: SimWorld, instance: str, part: str, spacing: float
             nrm.append(mesh.face_normals[faces])
             tgt.append(np.full(len(samples), inst == instance and p.name == part))
             body.append(np.full(len(samples), inst == instance))
-    seen = seen_from_outside(np.vstack(pts), meshes)
-    points, normals, target, body = np.vstack(pts)[seen], np.vstack(nrm)[seen], np.concatenate(tgt)[seen], \
-        np.concatenate(body)[seen]
+    points = np.vstack(pts)
+    seen = seen_from_outside(points, meshes)
+    points, normals = points[seen], np.vstack(nrm)[seen]
+    target, body = np.concatenate(tgt)[seen], np.concatenate(body)[seen]
     n = len(points)
     return SceneCloud(points=points, normals=normals, pixels=np.zeros((n, 2), int), is_table=np.zeros(n, bool),
                       cluster=np.zeros(n, int), target=target, camera_position=np.array([1.2, 0.0, 0.6]),
