@@ -406,7 +406,9 @@ class QueryParser:
         colours = keep(_find(t, self._phrases["colours"]))
         positions = keep(_find(t, self._phrases["positions"]))
         sizes = keep(_find(t, self._phrases["sizes"]))
-        ordinals = keep(_find(t, self._phrases["ordinals"]))
+        # An ordinal counts objects only before what it counts ("the second mug", "the first
+        # one"); at the end of a clause it says when ("hand it over grip end first").
+        ordinals = [o for o in keep(_find(t, self._phrases["ordinals"])) if re.match(r"\s+\w", t[o[1]:])]
         pos = positions[0][2] if positions else ""
         ordinal = v.ordinals[ordinals[0][2]] if ordinals else 0
         if ordinal and not pos:
@@ -439,10 +441,14 @@ class QueryParser:
         for i, tok in enumerate(tokens):
             if tok[2] not in _DETERMINERS or any(abs(tok[0] - 1 - e) <= 0 for e in functional_ends):
                 continue
-            words = []
+            words, end = [], tok[1]
             for nxt in tokens[i + 1:]:
-                if nxt[2] in _STOPS or nxt[2] in _DETERMINERS or hits(nxt, blocking):
+                # A noun phrase ends at a stop word, a verb or part, or punctuation ("the watering
+                # can, holding it ...").
+                if (nxt[2] in _STOPS or nxt[2] in _DETERMINERS or hits(nxt, blocking)
+                        or re.search(r"[,;:.!?]", t[end:nxt[0]])):
                     break
+                end = nxt[1]
                 w = word(nxt)
                 if w:
                     words.append(w)
