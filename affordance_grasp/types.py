@@ -366,6 +366,8 @@ class FailureReason(str, enum.Enum):
     EMPTY_GRASP = "empty grasp"
     SLIPPED = "slipped"
     SLIP_CAUGHT = "slip caught"              # it began to slip in the slow first lift and was set back down
+    WOULD_NOT_HOLD = "would not hold"        # nothing moved: the candidates that may hold are out of reach, the
+                                             # rest are predicted to slip (Grasp.hold below the bound)
     INVALID_INPUT = "invalid input"
     NO_CANDIDATES = "no candidates"
     PLANNING_FAILED = "planning failed"      # a motion planner found no path (a real robot backend)

@@ -1,3 +1,5 @@
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -59,7 +61,6 @@ def test_a_grasp_on_the_part_that_will_slip_ranks_below_one_that_holds():
     """Both on the hot part; the hotter one is predicted to turn in the fingers (hold 0.05). The
     score is the part and the quality times the chance of holding, so the one that holds wins,
     by the factor the hold floor sets."""
-    from dataclasses import replace
     hot = np.zeros((480, 640), np.float32)
     hot[180:200, 300:340] = 1.0
     hot[180:200, 340:360] = 0.8
@@ -87,7 +88,6 @@ def test_a_grasp_on_the_part_that_will_slip_ranks_below_one_that_holds():
 def test_a_grasp_that_would_also_touch_another_part_ranks_below_one_on_the_part_alone():
     """Both on the hot part and both hold; the hotter one's pads would also touch another part
     (part_only 0.3, as the generator marks it). It keeps that share of its score and ranks second."""
-    from dataclasses import replace
     hot = np.zeros((480, 640), np.float32)
     hot[180:200, 300:340] = 1.0
     hot[180:200, 340:360] = 0.8
@@ -186,6 +186,22 @@ def test_fallback_skips_unreachable_and_retries_after_empty_grasp():
         execute_with_fallback(capped, g, max_attempts=0)
 
 
+def test_a_grasp_predicted_to_slip_is_never_tried():
+    """The grasps that may hold are out of reach: nothing moves, and the outcome says why,
+    rather than lifting the object where its weight turns it out of the pads."""
+    weak, strong = replace(grasp_at(0.1, 0.0), hold=0.05), replace(grasp_at(0.2, 0.0), hold=0.6)
+    lifts = ScriptedExecutor(lambda gr: gr.hold < 0.5, lambda gr: GraspOutcome(True))
+    out = execute_with_fallback(lifts, [strong, weak], max_attempts=3, min_hold=0.1)
+    assert out.failure_reason is FailureReason.WOULD_NOT_HOLD and out.attempts == 0 and not lifts.executed
+    # Reachable, the one that may hold is tried; with no bound, the weak one would have been.
+    anywhere = ScriptedExecutor(lambda gr: True, lambda gr: GraspOutcome(True))
+    assert execute_with_fallback(anywhere, [weak, strong], 3, min_hold=0.1).success
+    assert anywhere.executed == [strong]
+    assert execute_with_fallback(lifts, [strong, weak], 3).success and lifts.executed == [weak]
+    with pytest.raises(InvalidInputError):
+        execute_with_fallback(lifts, [weak], 3, min_hold=1.5)
+
+
 def test_fallback_in_the_twin_when_the_first_is_unreachable(ik):
     from affordance_grasp.sim.executor import SimExecutor
     from affordance_grasp.sim.oracle import oracle_grasp
@@ -254,7 +270,6 @@ def test_redetection_stops_when_cancelled_and_passes_detection_errors_on():
 
 
 def test_the_overlay_shows_the_mass_seen_and_the_centre_of_mass():
-    from dataclasses import replace
     from affordance_grasp.visualize import draw_trial
     hot = np.zeros((480, 640), np.float32)
     hot[180:200, 300:340] = 1

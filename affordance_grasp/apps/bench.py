@@ -21,7 +21,7 @@ from ..sim.executor import SimExecutor
 from ..grasping.antipodal import AntipodalGenerator
 from ..grasping.base import Candidates
 from ..grasping.cloud import build_scene_cloud
-from ..pipeline import GraspPipeline, check_hold, mark_hold_inputs, mask_box, refine_heat
+from ..pipeline import MIN_HOLD, GraspPipeline, check_hold, mark_hold_inputs, mask_box, refine_heat
 from ..timing import StageTimes
 from ..errors import AffordanceGraspError, CannotHoldError, EmptyCloudError
 from ..execution.fallback import execute_with_fallback
@@ -234,7 +234,10 @@ class Bench:
                 refusal = str(e)
         if refusal is None:
             outcome = execute_with_fallback(SimExecutor(world, ik=self.ik), ranked, self.max_attempts,
-                                            min_affordance_ratio=ratio)
+                                            min_affordance_ratio=ratio, min_hold=MIN_HOLD if ratio else 0.0)
+            if outcome.failure_reason == FailureReason.WOULD_NOT_HOLD:   # nothing moved, for that reason
+                refusal = (f"every grasp on the {p['part']} that may hold (p >= {MIN_HOLD}) is out of reach; the "
+                           f"others are predicted to slip")
         else:
             outcome = GraspOutcome(False, failure_reason=FailureReason.NO_CANDIDATES, attempts=0)
         intended = f"{p['target']}/{p['part']}"

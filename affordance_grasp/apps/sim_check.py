@@ -59,15 +59,20 @@ def run_trial(trial: int, seed: int, out: Path, ik: PandaIK, gen: AntipodalGener
     order = grasps
     if pick == "random":
         order, max_attempts = [grasps[i] for i in rng.permutation(len(grasps))], 1
-    outcome = execute_with_fallback(executor, order, max_attempts, MAX_CHECKED)
+    # As a request is served: a grasp predicted to slip is not tried (the random pick, for the
+    # calibration, tries whatever it draws).
+    outcome = execute_with_fallback(executor, order, max_attempts, MAX_CHECKED, min_hold=MIN_HOLD if pick == "best" else 0.0)
     chosen = outcome.grasp
     row = {"trial": trial, "seed": seed, "category": spec.category, "family": spec.family, "instance": instance,
            "part": part, "objects": sorted(world.objects), "n_oracle_grasps": len(grasps),
            "oracle_checked": outcome.checked}
     if chosen is None:
-        cause = "no oracle grasp" if not grasps else "none reachable"
+        weak = outcome.failure_reason == FailureReason.WOULD_NOT_HOLD   # what may hold is out of reach
+        cause = "no oracle grasp" if not grasps else outcome.failure_reason.value if weak else "none reachable"
+        extra = {"holdable_as_asked": False, "physical": grasps.report.physical,
+                 "best_hold_on_part": round(float(max(g.hold for g in grasps)), 3)} if weak else {}
         return {**row, "success": False, "part_correct": False, "failure_reason": cause, "parts_touched": [],
-                "wall_s": round(time.perf_counter() - t0, 3), "generation": grasps.report.to_dict()}
+                "wall_s": round(time.perf_counter() - t0, 3), "generation": grasps.report.to_dict(), **extra}
     part_correct = judge_grasp(outcome.success, outcome.parts_touched, instance, part)[1]
     # What the hold model predicted for the executed grasp, and whether any candidate on the
     # part was likely to hold at all (an object a Panda cannot hold the way it is asked for).
@@ -159,7 +164,7 @@ def sim_check(trials: int, seed: int, out: Path, depth_noise: bool = True,
         print("failures by cause: " + ", ".join(f"{k}: {v}" for k, v in failures.most_common()))
     h = summary["holdable_as_asked"]
     if h["n"]:
-        print(f"holdable as asked (some candidate on the part holds with p >= {MIN_HOLD}): {h['n']} trials, "
+        print(f"holdable as asked (a candidate on the part that may hold, p >= {MIN_HOLD}, is reachable): {h['n']} trials, "
               f"held {h['success_rate']:.2f}, part correct {h['part_correct_rate']:.2f}")
     for r in summary["not_holdable_as_asked"]:
         print(f"  not holdable as asked: {r['category']} by its {r['part']} (best hold {r['best_hold_on_part']}, "

@@ -1,6 +1,7 @@
 """Execute the best reachable candidate, falling back to the next one when a try fails in a way
 that leaves the object where it was (unreachable, approach collision, empty grasp, a slip caught
-in the slow first lift and set back down)."""
+in the slow first lift and set back down). A candidate predicted to slip is never tried: when the
+grasps that may hold are all out of reach, nothing moves and the outcome says so."""
 from __future__ import annotations
 
 import time
@@ -19,23 +20,31 @@ OBJECT_MOVED = (FailureReason.SLIPPED,)
 
 def execute_with_fallback(executor: Executor, ranked: List[Grasp], max_attempts: int = 3,
                           max_checked: int = 60, should_stop: Optional[Callable[[], bool]] = None,
-                          min_affordance_ratio: float = 0.0) -> GraspOutcome:
+                          min_affordance_ratio: float = 0.0, min_hold: float = 0.0) -> GraspOutcome:
     """``max_attempts`` caps executed tries; ``max_checked`` caps reachability checks (cheap,
     no motion) spent finding them. ``should_stop`` (e.g. a cancelled action goal) is asked before
     every check and attempt; nothing new starts once it says yes. Candidates whose affordance
     score is below ``min_affordance_ratio`` times the best one's are not tried: when every grasp on
-    the requested part is out of reach, failing says so, where grasping another part would not."""
+    the requested part is out of reach, failing says so, where grasping another part would not.
+    Candidates predicted to hold less often than ``min_hold`` (``Grasp.hold``) are not tried either:
+    a kettle taken where its weight turns it out of the pads is dropped, which is worse than not
+    lifting it; when nothing else is left the outcome is WOULD_NOT_HOLD, with no motion."""
     if max_attempts < 1:
         raise InvalidInputError(f"max_attempts must be >= 1, got {max_attempts}")
     if not 0.0 <= min_affordance_ratio <= 1.0:
         raise InvalidInputError(f"min_affordance_ratio must be in [0, 1], got {min_affordance_ratio}")
+    if not 0.0 <= min_hold <= 1.0:
+        raise InvalidInputError(f"min_hold must be in [0, 1], got {min_hold}")
     t0 = time.perf_counter()
     floor = min_affordance_ratio * max((g.affordance_score for g in ranked), default=0.0)
-    attempts, checked, last = 0, 0, None
+    attempts, checked, weak, last = 0, 0, 0, None
     for g in ranked:
         if attempts >= max_attempts or checked >= max_checked or (should_stop is not None and should_stop()):
             break
         if g.affordance_score < floor:
+            continue
+        if g.hold < min_hold:
+            weak += 1
             continue
         checked += 1
         if not executor.check_reachable(g):
@@ -45,7 +54,8 @@ def execute_with_fallback(executor: Executor, ranked: List[Grasp], max_attempts:
         if last.success or last.failure_reason not in RETRYABLE:
             break
     if last is None:
-        reason = FailureReason.NO_CANDIDATES if not ranked else FailureReason.UNREACHABLE
+        reason = (FailureReason.NO_CANDIDATES if not ranked else FailureReason.WOULD_NOT_HOLD if weak
+                  else FailureReason.UNREACHABLE)
         last = GraspOutcome(False, failure_reason=reason)
     last.attempts, last.checked = attempts, checked
     last.timings = {**last.timings, "execution_total": time.perf_counter() - t0}
@@ -54,7 +64,8 @@ def execute_with_fallback(executor: Executor, ranked: List[Grasp], max_attempts:
 
 def execute_with_redetection(detect: Callable[[bool], List[Grasp]], executor: Executor, max_attempts: int = 3,
                              max_checked: int = 60, should_stop: Optional[Callable[[], bool]] = None,
-                             redetect: bool = True, min_affordance_ratio: float = 0.0) -> Tuple[GraspOutcome, int]:
+                             redetect: bool = True, min_affordance_ratio: float = 0.0,
+                             min_hold: float = 0.0) -> Tuple[GraspOutcome, int]:
     """Closed loop over ``execute_with_fallback``: ``detect(after_motion)`` ranks candidates (on a
     frame captured after the last motion when ``after_motion``). When a try leaves the object moved
     (OBJECT_MOVED) and attempts remain, rank again and go on. Returns the last outcome, with the
@@ -64,7 +75,7 @@ def execute_with_redetection(detect: Callable[[bool], List[Grasp]], executor: Ex
         ranked = detect(detections > 0)
         detections += 1
         outcome = execute_with_fallback(executor, ranked, max_attempts - attempts, max_checked, should_stop,
-                                        min_affordance_ratio)
+                                        min_affordance_ratio, min_hold)
         attempts += outcome.attempts
         checked += outcome.checked
         if (outcome.success or outcome.failure_reason not in OBJECT_MOVED or attempts >= max_attempts

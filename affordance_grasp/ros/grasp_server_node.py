@@ -24,7 +24,7 @@ from std_srvs.srv import Trigger
 from ..errors import AffordanceGraspError, InvalidInputError
 from ..execution.base import ExecutionConfig, Executor
 from ..execution.fallback import execute_with_redetection
-from ..types import Grasp, GraspOutcome
+from ..types import FailureReason, Grasp, GraspOutcome
 from .common import Param, call_service, declare, guarded, run
 from .conversions import grasp_from_msg, outcome_from_execute_response, timings_to_fields
 
@@ -39,6 +39,9 @@ PARAMS = [
     Param("min_affordance_ratio", 0.75, "candidates whose affordance score is below this share of the best one "
           "are not tried: when no grasp on the requested part is reachable, fail rather than grasp another part",
           (0.0, 1.0)),
+    Param("min_hold", 0.1, "candidates predicted to hold the object's weight less often than this are not tried "
+          "(hold_probability): when the ones that may hold are out of reach, fail with nothing moved rather than "
+          "drop it", (0.0, 1.0)),
     Param("redetect_after_slip", True, "after a grasp slipped (the object may have moved), detect again on a "
           "frame captured after the motion and spend the remaining attempts on the new candidates"),
     Param("fresh_frame", True, "the first detection of a request uses only a frame captured after the request "
@@ -161,7 +164,7 @@ class GraspServerNode(Node):
         try:
             outcome, detections = execute_with_redetection(
                 detect, remote, max_attempts or self.p["max_attempts"], self.p["max_checked"], cancelled,
-                self.p["redetect_after_slip"], self.p["min_affordance_ratio"])
+                self.p["redetect_after_slip"], self.p["min_affordance_ratio"], self.p["min_hold"])
         except AffordanceGraspError as e:
             result["message"] = str(e)
             return result
@@ -178,7 +181,10 @@ class GraspServerNode(Node):
         result["message"] = ("grasped and lifted" if outcome.success else
                              "cancelled" if cancelled() else f"failed: {outcome.failure_reason.value or 'no attempt'}") + \
             f" after {outcome.attempts} attempt(s){again}"
-        if outcome.attempts == 0 and outcome.checked and not cancelled():
+        if outcome.failure_reason == FailureReason.WOULD_NOT_HOLD and not cancelled():
+            result["message"] += (f": every candidate that may hold (hold_probability >= {self.p['min_hold']}) is out "
+                                  f"of reach, the others are predicted to slip; nothing moved")
+        elif outcome.attempts == 0 and outcome.checked and not cancelled():
             result["message"] += (f": none of the {outcome.checked} checked candidates has a collision-free "
                                   f"approach and an IK solution")
         return result
