@@ -214,21 +214,33 @@ MIN_HOLD = ScoringConfig.min_hold
 
 def check_hold(ranked: List[Grasp], q: AffordanceQuery, physical: dict, cfg: Optional[HoldConfig] = None) -> None:
     """Refuse (CannotHoldError, nothing moves) when there are grasps on the part asked for and none
-    of them is likely to hold the object's weight, saying why with the numbers. ``physical`` is
-    the generator's estimate of the target (``GenerationReport.physical``)."""
+    of them can serve the request, saying why with the numbers: every one of them also presses
+    another part of the object with its pads (a teacup's handle too close to its body for the
+    fingers, a bottle's neck shorter than the pads), or none that takes the part alone is likely to
+    hold the object's weight. ``physical`` is the generator's estimate of the target
+    (``GenerationReport.physical``)."""
     cfg = cfg or HoldConfig()
     on_part = [g for g in ranked if g.affordance_score >= ON_PART]
-    if not on_part or not physical or max(g.hold for g in on_part) >= MIN_HOLD:
+    if not on_part:
         return
-    best = max(on_part, key=lambda g: (g.hold, g.score))
+    thing = q.object.replace('_', ' ') or 'object'
+    part = q.grasp_part or q.part or "part asked for"
+    alone = [g for g in on_part if g.part_only >= 1.0]
+    if not alone:
+        raise CannotHoldError(
+            f"the {thing}'s {part} cannot be taken alone: all {len(on_part)} grasps on it would also press another "
+            f"part of the {thing} with the pads (the fingers need their 1.9 cm pads and a few millimetres of "
+            f"clearance on the {part} itself)", {"physical": physical, "on_part": len(on_part), "part_alone": 0})
+    if not physical or max(g.hold for g in alone) >= MIN_HOLD:
+        return
+    best = max(alone, key=lambda g: (g.hold, g.score))
     weight = physical["mass_kg"] * GRAVITY
     needed, resisted = hold_load(best.pose[None, :3, :3], best.position[None], np.array([best.width]),
                                  np.asarray(physical["centre_of_mass"]), weight, cfg.friction, cfg)
     off = [g for g in ranked if g.affordance_score < ON_PART and g.hold >= MIN_HOLD]
     other = (f"; a grasp elsewhere on it would hold ({off[0].hold:.0%})" if off else "")
-    part = q.grasp_part or q.part or "part asked for"
     raise CannotHoldError(
-        f"the {q.object.replace('_', ' ') or 'object'} (about {physical['mass_kg']:.2f} kg seen) cannot be held by "
+        f"the {thing} (about {physical['mass_kg']:.2f} kg seen) cannot be held by "
         f"its {part}: the best grasp there holds in {best.hold:.0%} of the friction, mass and centre-of-mass draws; "
         f"its weight needs {float(needed[0]):.2f} N m about the grasp, the pads resist {float(resisted[0]):.2f} "
         f"N m at friction {cfg.friction}{other}",

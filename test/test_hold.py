@@ -135,6 +135,13 @@ def test_a_request_whose_part_cannot_hold_is_refused_with_numbers():
         pipe._check_hold([on_part, elsewhere], q, rep)
     on_part.hold = 0.6
     pipe._check_hold([on_part, elsewhere], q, rep)           # one on the part may hold: no refusal
+    # One whose pads also press another part does not serve the request: with no other grasp
+    # on the part, it cannot be taken alone, and the request says so.
+    on_part.part_only = 0.3
+    cup = AffordanceQuery("grasp the teacup by its handle", "teacup", "grasp", "handle")
+    with pytest.raises(CannotHoldError, match=r"the teacup's handle cannot be taken alone: all 1 grasps on it would "
+                                              r"also press another part of the teacup"):
+        pipe._check_hold([on_part, elsewhere], cup, rep)
 
 
 def test_a_handle_weighs_less_than_what_it_carries():
