@@ -216,8 +216,10 @@ def check_hold(ranked: List[Grasp], q: AffordanceQuery, physical: dict, cfg: Opt
     """Refuse (CannotHoldError, nothing moves) when there are grasps on the part asked for and none
     of them can serve the request, saying why with the numbers: every one of them also presses
     another part of the object with its pads (a teacup's handle too close to its body for the
-    fingers, a bottle's neck shorter than the pads), or none that takes the part alone is likely to
-    hold the object's weight. ``physical`` is the generator's estimate of the target
+    fingers, a bottle's neck shorter than the pads), or none is likely to hold the object's weight.
+    The hold is asked of every grasp on the part, those judged to reach another part too: that
+    judgement keeps a margin, and a pan's handle taken next to its body often touches the handle
+    alone after all. ``physical`` is the generator's estimate of the target
     (``GenerationReport.physical``)."""
     cfg = cfg or HoldConfig()
     on_part = [g for g in ranked if g.affordance_score >= ON_PART]
@@ -231,9 +233,9 @@ def check_hold(ranked: List[Grasp], q: AffordanceQuery, physical: dict, cfg: Opt
             f"the {thing}'s {part} cannot be taken alone: all {len(on_part)} grasps on it would also press another "
             f"part of the {thing} with the pads (the fingers need their 1.9 cm pads and a few millimetres of "
             f"clearance on the {part} itself)", {"physical": physical, "on_part": len(on_part), "part_alone": 0})
-    if not physical or max(g.hold for g in alone) >= MIN_HOLD:
+    if not physical or max(g.hold for g in on_part) >= MIN_HOLD:
         return
-    best = max(alone, key=lambda g: (g.hold, g.score))
+    best = max(on_part, key=lambda g: (g.hold, g.score))
     weight = physical["mass_kg"] * GRAVITY
     needed, resisted = hold_load(best.pose[None, :3, :3], best.position[None], np.array([best.width]),
                                  np.asarray(physical["centre_of_mass"]), weight, cfg.friction, cfg)

@@ -68,6 +68,17 @@ class AntipodalConfig:
     # The pads reach at least this far below the middle of a part resting on the table (a flat
     # tool's handle): the fingertips may stop as much higher than planned as they keep off the table.
     below_middle: float = 0.0015
+    # The part may not go on wider than the contacts just past the fingertips: the pads would press
+    # a taper, not its widest chord (a round handle pinched on its top, a cylinder taken on its near
+    # side), and the squeeze pushes it out past the tips as it is lifted. The contacts are the
+    # outermost of many points between the pads, so a straight wall past the tips is not seen
+    # further out than them by more than a millimetre, depth noise included (bench, seen split:
+    # the screwdriver grasps that slipped showed 2-5 such points, those that held none).
+    # A thin wall (a bowl's or a cup's rim) is not a taper: past the tips it bends away whole, both
+    # of its faces one way, and its two faces pressed by the pads cannot wedge apart.
+    taper_margin: float = 0.001
+    taper_points: int = 2              # seen points that show it (one may be depth noise)
+    taper_min_width: float = 0.008     # m between the contacts: narrower is a wall, not a taper
     edge_quality: float = 0.3          # share of its quality kept by a grasp that does not
     edge_band: float = 0.004           # ... when the pads touch less than this of its height (one sample
                                        # spacing of the cloud: no flat side can be seen in less)
@@ -304,13 +315,15 @@ class AntipodalGenerator(GraspGenerator):
             swept = self._collision_free(R, tcp, width, cloud)
         with rep.times.stage("fingertips short of other parts"):
             R, tcp, width, tilt, align, swept = self._draw_back(R, tcp, width, tilt, align, swept, cloud, rep)
-        hit, low, between, foreign, other_part, coverage, touch, patch, _ = swept
+        hit, low, between, foreign, other_part, coverage, touch, patch, _, taper = swept
         rep.remove("hand below the table", int(low.sum()))
         rep.remove("fingers or palm hit the scene", int((hit & ~low).sum()))
         other = ~hit & ~low & (foreign > cfg.max_foreign_between)
         rep.remove("another object between the pads", int(other.sum()))
         few = ~hit & ~low & ~other & ((between < cfg.min_points_between) | (coverage < cfg.min_pad_coverage))
         rep.remove("too little of the part between the pads", int(few.sum()))
+        tapered = ~hit & ~low & ~other & ~few & (taper >= cfg.taper_points)
+        rep.remove("part widens past the fingertips (a taper pinched)", int(tapered.sum()))
         # A part resting on the table pinched above its middle: the pads press on its top edge and
         # squeeze it out as it is lifted (a spoon's 4 mm handle under fingertips 3.6 mm up, in the
         # twin). A part whose contacts are lower than the pads are tall is taken to rest on the table.
@@ -322,7 +335,7 @@ class AntipodalGenerator(GraspGenerator):
         # upper half of its flat sides holds (random grasps in the twin: 86 % did).
         edge = ((top < g.finger_z_max - g.finger_z_min) & (tip + cfg.below_middle > 0.5 * top)
                 & (top - tip < cfg.edge_band))
-        ok = ~(hit | low | other | few)
+        ok = ~(hit | low | other | few | tapered)
         rep.count("pads above the middle of a part resting on the table (ranked down)", int((edge & ok).sum()))
         rep.count("kept", int(ok.sum()))
         if not ok.any():
@@ -411,7 +424,7 @@ class AntipodalGenerator(GraspGenerator):
         above its body). The drawn-back grasps are swept again and join the rest: the hold model
         judges their smaller contact patch, the score their contacts."""
         cfg, g = self.cfg, self.gripper
-        hit, low, _, _, other_part, _, _, _, ahead = swept
+        hit, low, _, _, other_part, _, _, _, ahead, _ = swept
         back = g.finger_z_max + cfg.fingertip_clearance - ahead
         redo = (hit | (other_part > 0)) & ~low & np.isfinite(ahead) & (back > 0) & (back <= cfg.max_draw_back)
         rep.count("drawn back short of another part", int(redo.sum()))
@@ -453,7 +466,8 @@ class AntipodalGenerator(GraspGenerator):
         the part's points between the pads, other objects' points there, other parts' points within
         the pads' reach, the pads' coverage, the two contacts (TCP frame), the contact patch (radius, extents along x and z),
         and how far along the approach the nearest other-part point beyond the part lies, between
-        the pads or, where nothing else is hit, in the fingers' way (inf: none)."""
+        the pads or, where nothing else is hit, in the fingers' way (inf: none); and how many points of
+        the part just past the fingertips lie further out than the contacts (a taper pinched)."""
         g, cfg = self.gripper, self.cfg
         dev = self.device
         opening = np.minimum(g.max_opening, width + g.pregrasp_clearance)
@@ -499,6 +513,7 @@ class AntipodalGenerator(GraspGenerator):
         ahead = torch.full((n,), np.inf, dtype=torch.float32, device=dev)
         span = torch.zeros(n, dtype=torch.float32, device=dev)
         contact = torch.zeros((n, 2, 3), dtype=torch.float32, device=dev)   # TCP frame, -y side then +y side
+        taper = torch.zeros(n, dtype=torch.long, device=dev)
         # The contact patch: its equal-area radius (torsion) and its extents along the pads' width (x)
         # and height (z) (what tilts it across the closing axis), m, the smaller of the two pads.
         patch = torch.full((n, 3), cfg.min_patch_radius, dtype=torch.float32, device=dev)
@@ -585,6 +600,12 @@ class AntipodalGenerator(GraspGenerator):
                 rows = torch.arange(len(i), device=dev)
                 contact[i, 0] = local[rows, lo_i]
                 contact[i, 1] = local[rows, hi_i]
+                # The part just past the fingertips, further out than the contacts on their side.
+                on_grip = G[sel][cols][None]
+                past_tips = on_grip & (x.abs() <= g.finger_half_width) & (z > g.finger_z_max) & (z <= g.finger_z_max + past)
+                wider = ((y < contact[i, 0, 1, None] - cfg.taper_margin) | (y > contact[i, 1, 1, None] + cfg.taper_margin))
+                solid = (contact[i, 1, 1] - contact[i, 0, 1]) >= cfg.taper_min_width
+                taper[i] = torch.where(solid, (past_tips & wider).sum(1), torch.zeros_like(taper[i]))
                 # The contact patch on each pad: the part's points within the rubber's give of the
                 # outermost one on that side, their extent along the pad's width (x) and height (z).
                 # A flat-sided handle fills the pad; a thin round one touches a strip.
@@ -606,7 +627,7 @@ class AntipodalGenerator(GraspGenerator):
         coverage = np.clip(span.cpu().numpy() / (2 * g.finger_half_width), 0, 1)
         return (hit.cpu().numpy(), low, between.cpu().numpy(), foreign.cpu().numpy(), other_part.cpu().numpy(),
                 coverage, contact.cpu().numpy().astype(np.float64), patch.cpu().numpy().astype(np.float64),
-                ahead.cpu().numpy().astype(np.float64))
+                ahead.cpu().numpy().astype(np.float64), taper.cpu().numpy())
 
     def _recentre(self, R, tcp, width, cloud: SceneCloud, chunk: int = 256):
         """Slide each grasp along the pad width (TCP x) onto the middle of its widest chord, and
