@@ -69,17 +69,21 @@ def run_trial(trial: int, seed: int, out: Path, ik: PandaIK, gen: AntipodalGener
     if chosen is None:
         weak = outcome.failure_reason == FailureReason.WOULD_NOT_HOLD   # what may hold is out of reach
         cause = "no oracle grasp" if not grasps else outcome.failure_reason.value if weak else "none reachable"
-        extra = {"holdable_as_asked": False, "physical": grasps.report.physical,
+        extra = {"holdable_as_asked": False, "physical": grasps.report.physical, "why_not": "what may hold is out of reach",
                  "best_hold_on_part": round(float(max(g.hold for g in grasps)), 3)} if weak else {}
         return {**row, "success": False, "part_correct": False, "failure_reason": cause, "parts_touched": [],
                 "wall_s": round(time.perf_counter() - t0, 3), "generation": grasps.report.to_dict(), **extra}
     part_correct = judge_grasp(outcome.success, outcome.parts_touched, instance, part)[1]
     # What the hold model predicted for the executed grasp, and whether any candidate on the
-    # part was likely to hold at all (an object a Panda cannot hold the way it is asked for).
+    # part was likely to hold at all, and to touch the part alone (what a Panda cannot do as asked
+    # is refused by the pipeline: pipeline.check_hold).
     best_hold = max((g.hold for g in grasps), default=0.0)
+    alone = any(g.part_only >= 1.0 for g in grasps)
+    why_not = ("" if best_hold >= MIN_HOLD and alone else
+               "no grasp takes the part alone" if not alone else f"best hold {best_hold:.2f}")
     return {**row, "part_correct": part_correct, "wall_s": round(time.perf_counter() - t0, 3),
             "hold_predicted": round(float(chosen.hold), 3), "best_hold_on_part": round(float(best_hold), 3),
-            "holdable_as_asked": bool(best_hold >= MIN_HOLD), "physical": grasps.report.physical,
+            "holdable_as_asked": not why_not, "why_not": why_not, "physical": grasps.report.physical,
             **outcome.to_dict()}
 
 
@@ -143,8 +147,9 @@ def sim_check(trials: int, seed: int, out: Path, depth_noise: bool = True,
         "holdable_as_asked": {"n": len(holdable),
                               "success_rate": float(np.mean([r["success"] for r in holdable])) if holdable else None,
                               "part_correct_rate": float(np.mean([r["part_correct"] for r in holdable])) if holdable else None},
-        "not_holdable_as_asked": [{k: r.get(k) for k in ("trial", "category", "part", "best_hold_on_part", "physical",
-                                                          "success")} for r in results if r not in holdable],
+        "not_holdable_as_asked": [{k: r.get(k) for k in ("trial", "category", "part", "why_not", "best_hold_on_part",
+                                                          "physical", "success", "part_correct")}
+                                  for r in results if r not in holdable],
         "hold_calibration": calibration(results, out / "hold_calibration.png"),
         "part_correct_rate": float(np.mean([r["part_correct"] for r in results])),
         "failures_by_cause": dict(failures.most_common()),
@@ -164,11 +169,13 @@ def sim_check(trials: int, seed: int, out: Path, depth_noise: bool = True,
         print("failures by cause: " + ", ".join(f"{k}: {v}" for k, v in failures.most_common()))
     h = summary["holdable_as_asked"]
     if h["n"]:
-        print(f"holdable as asked (a candidate on the part that may hold, p >= {MIN_HOLD}, is reachable): {h['n']} trials, "
+        print(f"holdable as asked (a reachable candidate on the part may hold, p >= {MIN_HOLD}, and one takes it alone): "
+              f"{h['n']} trials, "
               f"held {h['success_rate']:.2f}, part correct {h['part_correct_rate']:.2f}")
     for r in summary["not_holdable_as_asked"]:
-        print(f"  not holdable as asked: {r['category']} by its {r['part']} (best hold {r['best_hold_on_part']}, "
-              f"{(r['physical'] or {}).get('mass_kg')} kg seen){'; held anyway' if r['success'] else ''}")
+        print(f"  not holdable as asked: {r['category']} by its {r['part']} ({r['why_not']}, "
+              f"{(r['physical'] or {}).get('mass_kg')} kg seen){'; held anyway' if r['success'] else ''}"
+              f"{', by the part alone' if r['part_correct'] else ''}")
     c = summary["hold_calibration"]
     if c["n"]:
         print(f"hold calibration: {c['n']} grasps, Brier {c['brier']:.3f} (hold_calibration.png)")
