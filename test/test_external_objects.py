@@ -34,7 +34,8 @@ def write(folder: Path, name: str, text: str) -> Path:
 @pytest.mark.parametrize("name, form", [("camping_mug", "OBJ groups + texture"), ("cleaver", "one STL per part"),
                                         ("measuring_jug", "PLY face property"), ("dustpan_brush", "GLB mesh names"),
                                         ("watering_can", "GLB vertex attribute, y up"),
-                                        ("meat_tenderizer", "MJCF geoms")])
+                                        ("meat_tenderizer", "MJCF geoms"),
+                                        ("rolling_pin", "STL per piece, two files one part")])
 def test_every_loader_path_on_the_examples(name, form):
     obj = load_object_file(EXAMPLES / name / f"{name}.yaml")
     spec = obj.spec

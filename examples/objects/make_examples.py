@@ -1,4 +1,4 @@
-"""Write the example object files: six household objects modelled by hand in trimesh (not with the
+"""Write the example object files: seven household objects modelled by hand in trimesh (not with the
 twin's procedural generator), each in one of the object-file forms the README documents.
 
     python examples/objects/make_examples.py      # rewrites the folders next to this file
@@ -258,7 +258,57 @@ upright: false
 """)
 
 
-MAKERS = (camping_mug, cleaver, measuring_jug, dustpan_brush, watering_can, meat_tenderizer)
+def rolling_pin(folder: Path) -> None:
+    """A classic wooden rolling pin lying on its barrel: one STL per piece, lathe-turned (a barrel
+    with eased edges; two handles with a short neck at the barrel and a rounded end), both handle
+    files mapped to the part `handle`. Sizes of a turned maple pin: roller 2.25" x 10.75", 17.75"
+    overall (russwood.ca/Rolling Pin); handles 2.8 cm across."""
+    L, r, e = 0.273, 0.0285, 0.003
+    barrel = lathe([(0, 0), (r - e, 0), (r, e), (r, L - e), (r - e, L), (0, L)], sections=48)
+    barrel.apply_transform(trimesh.transformations.rotation_matrix(np.pi / 48, (0, 0, 1)))  # a facet, not an edge, down
+    barrel.apply_translation((0, 0, -L / 2))
+    barrel.apply_transform(trimesh.transformations.rotation_matrix(np.pi / 2, (0, 1, 0)))   # axis along x
+    profile = [(0, 0), (0.0115, 0), (0.0115, 0.006), (0.0135, 0.016), (0.014, 0.030), (0.014, 0.068),
+               (0.0132, 0.078), (0.0115, 0.084), (0.008, 0.0875), (0, 0.089)]            # from the barrel's face out
+    handles = {}
+    for side, sign in (("left", -1.0), ("right", 1.0)):
+        h = lathe(profile, sections=32)
+        h.apply_translation((0, 0, L / 2))
+        h.apply_transform(trimesh.transformations.rotation_matrix(sign * np.pi / 2, (0, 1, 0)))
+        handles[side] = h
+    for m in (barrel, *handles.values()):
+        m.apply_translation((0, 0, r))      # the barrel rests on the table; the handles clear it
+    barrel.export(folder / "barrel.stl")
+    for side, h in handles.items():
+        h.export(folder / f"handle_{side}.stl")
+    (folder / "rolling_pin.yaml").write_text("""\
+# A hand-modelled wooden rolling pin with two handles, lying on its barrel: one STL file per piece
+# (both handle files are the part `handle`). A 5.7 cm barrel 27.3 cm long and 2.8 cm handles
+# 8.9 cm long, 45 cm in all, as a turned maple pin (russwood.ca/Rolling%20Pin/rollingpin.htm:
+# roller 2.25" x 10.75", 17.75" overall).
+# Mass: no shop listing with a weight for a handled pin of this size turned up; the published
+# weights found bracket 0.6 kg: Cook's Illustrated, "Testing Rolling Pins"
+# (cooksillustrated.com/articles/1395-testing-rolling-pins), a handled pin "just under 2 pounds"
+# (0.9 kg); Milk Street's 20" Earlywood French pin without handles, "a perfect one pound" (0.45 kg,
+# store.177milkstreet.com/products/french-rolling-pin). 0.6 kg is this pin's 790 cm3 of hard maple
+# (about 705 kg/m3: 0.56 kg) with a 3/16" steel axle through it (0.06 kg).
+category: rolling_pin
+names: [rolling pin, wooden rolling pin, dough roller]
+meshes: {barrel.stl: body, handle_left.stl: handle, handle_right.stl: handle}
+material: wood
+mass: 0.6
+parts:
+  body: {affordances: [roll]}             # it rolls the dough (the vocabulary has no closer verb)
+  handle: {affordances: [grasp, hold]}
+queries:
+  - {text: "pick up the rolling pin by its handle", part: handle}
+  - {text: "hand me the rolling pin so I can roll out the dough", part: handle}
+  - {text: "grab the rolling pin by one of its handles", part: handle}
+upright: false
+""")
+
+
+MAKERS = (camping_mug, cleaver, measuring_jug, dustpan_brush, watering_can, meat_tenderizer, rolling_pin)
 
 if __name__ == "__main__":
     for make in MAKERS:
