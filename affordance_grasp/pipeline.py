@@ -231,8 +231,8 @@ def check_hold(ranked: List[Grasp], q: AffordanceQuery, physical: dict, cfg: Opt
     if not alone:
         raise CannotHoldError(
             f"the {thing}'s {part} cannot be taken alone: all {len(on_part)} grasps on it would also press another "
-            f"part of the {thing} with the pads (the fingers need their 1.9 cm pads and a few millimetres of "
-            f"clearance on the {part} itself)", {"physical": physical, "on_part": len(on_part), "part_alone": 0})
+            f"part of the {thing} with the pads (the {part} leaves too little room for the pads and the fingers' "
+            f"clearance)", {"physical": physical, "on_part": len(on_part), "part_alone": 0})
     if not physical or max(g.hold for g in on_part) >= MIN_HOLD:
         return
     best = max(on_part, key=lambda g: (g.hold, g.score))
