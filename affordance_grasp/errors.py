@@ -33,8 +33,15 @@ class NoGraspFoundError(AffordanceGraspError):
 
 
 class CannotHoldError(NoGraspFoundError):
-    """There are grasps on the part asked for, but none of them is likely to hold the object's
-    weight: the request is refused with the numbers, and nothing moves."""
+    """There are grasps on the part asked for, but none of them can hold the object as asked: each
+    would also press another part, or none is likely to hold its weight. The request is refused
+    with the numbers, and nothing moves."""
+
+
+class PartNotReachedError(NoGraspFoundError):
+    """The request names a part and no candidate lies on it (it faces away from the camera, hides
+    under another part, or leaves the fingers no room): taking the object elsewhere would not do
+    what was asked, so nothing moves."""
 
 
 class CheckpointError(AffordanceGraspError):

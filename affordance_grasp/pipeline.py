@@ -25,7 +25,7 @@ from .affordance.part_geometry import PartGeometry
 from .affordance.query import QueryParser
 from .affordance.recognizer import ShapeRecognizer, fuse
 from .affordance.shape import footprint_frame
-from .errors import CannotHoldError, EmptyCloudError, InvalidInputError, NoGraspFoundError
+from .errors import CannotHoldError, EmptyCloudError, InvalidInputError, NoGraspFoundError, PartNotReachedError
 from .grasping.antipodal import AntipodalGenerator
 from .grasping.base import Candidates, GraspGenerator
 from .grasping.cloud import CloudConfig, SceneCloud, build_scene_cloud
@@ -212,9 +212,10 @@ ON_PART = 0.5
 MIN_HOLD = ScoringConfig.min_hold
 
 
-def check_hold(ranked: List[Grasp], q: AffordanceQuery, physical: dict, cfg: Optional[HoldConfig] = None) -> None:
-    """Refuse (CannotHoldError, nothing moves) when there are grasps on the part asked for and none
-    of them can serve the request, saying why with the numbers: every one of them also presses
+def check_request(ranked: List[Grasp], q: AffordanceQuery, physical: dict, cfg: Optional[HoldConfig] = None) -> None:
+    """Refuse, and nothing moves, when no candidate can serve the request, saying why: the request
+    names a part and no candidate lies on it (PartNotReachedError: the best of the rest would take
+    the object by another part), or (CannotHoldError, with the numbers) every grasp on it presses
     another part of the object with its pads (a teacup's handle too close to its body for the
     fingers, a bottle's neck shorter than the pads), or none is likely to hold the object's weight.
     The hold is asked of every grasp on the part, those judged to reach another part too: that
@@ -223,10 +224,15 @@ def check_hold(ranked: List[Grasp], q: AffordanceQuery, physical: dict, cfg: Opt
     (``GenerationReport.physical``)."""
     cfg = cfg or HoldConfig()
     on_part = [g for g in ranked if g.affordance_score >= ON_PART]
-    if not on_part:
-        return
     thing = q.object.replace('_', ' ') or 'object'
     part = q.grasp_part or q.part or "part asked for"
+    if not on_part:
+        if ranked and q.grasp_part:
+            raise PartNotReachedError(
+                f"no grasp takes the {thing}'s {part}: none of the {len(ranked)} candidates lies on it (it may face "
+                f"away from the camera, hide under another part, or leave the fingers no room)",
+                {"candidates": len(ranked), "best_affordance": max(g.affordance_score for g in ranked)})
+        return
     alone = [g for g in on_part if g.part_only >= 1.0]
     if not alone:
         raise CannotHoldError(
@@ -263,9 +269,9 @@ class GraspPipeline:
         # Which part each point is on, from the object's shape: fused with the predictor's heat.
         self.part_geometry = part_geometry
 
-    def _check_hold(self, ranked: List[Grasp], q: AffordanceQuery, report) -> None:
+    def _check_request(self, ranked: List[Grasp], q: AffordanceQuery, report) -> None:
         cfg = getattr(getattr(self.generator, "cfg", None), "hold", None) or HoldConfig()
-        check_hold(ranked, q, report.physical, cfg)
+        check_request(ranked, q, report.physical, cfg)
 
     def recognisable(self) -> List[str]:
         """The categories the predictor's reasoning head was taught."""
@@ -418,7 +424,7 @@ class GraspPipeline:
         t0 = time.perf_counter()
         ranked = score_grasps(grasps, amap, frame, self.scoring, avoid)
         t["selection"] = time.perf_counter() - t0
-        self._check_hold(ranked, q, report)
+        self._check_request(ranked, q, report)
         # Where each stage's time went, for ``bench --profile``.
         stages = StageTimes().merge(cloud.times, "cloud.")
         stages.seconds.update({f"affordance.{k}": v for k, v in amap.times.items()})

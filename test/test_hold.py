@@ -132,16 +132,22 @@ def test_a_request_whose_part_cannot_hold_is_refused_with_numbers():
     with pytest.raises(CannotHoldError, match=r"the pan \(about 1.40 kg seen\) cannot be held by its handle: "
                                               r"the best grasp there holds in 5%.*needs 2.75 N m.*resist 0.23 N m"
                                               r".*elsewhere on it would hold \(90%\)"):
-        pipe._check_hold([on_part, elsewhere], q, rep)
+        pipe._check_request([on_part, elsewhere], q, rep)
     on_part.hold = 0.6
-    pipe._check_hold([on_part, elsewhere], q, rep)           # one on the part may hold: no refusal
+    pipe._check_request([on_part, elsewhere], q, rep)           # one on the part may hold: no refusal
     # One whose pads also press another part does not serve the request: with no other grasp
     # on the part, it cannot be taken alone, and the request says so.
     on_part.part_only = 0.3
     cup = AffordanceQuery("grasp the teacup by its handle", "teacup", "grasp", "handle")
     with pytest.raises(CannotHoldError, match=r"the teacup's handle cannot be taken alone: all 1 grasps on it would "
                                               r"also press another part of the teacup"):
-        pipe._check_hold([on_part, elsewhere], cup, rep)
+        pipe._check_request([on_part, elsewhere], cup, rep)
+    # No grasp on the part at all (a handle facing away): taking the body would not do as asked.
+    from affordance_grasp.errors import PartNotReachedError
+    with pytest.raises(PartNotReachedError, match=r"no grasp takes the teacup's handle: none of the 1 candidates"):
+        pipe._check_request([elsewhere], cup, rep)
+    # A request whose part is not known yet (an object the vocabulary does not know) is not refused.
+    pipe._check_request([elsewhere], AffordanceQuery("grab the gizmo", "gizmo", "grasp", "", known_object=False), rep)
 
 
 def test_a_handle_weighs_less_than_what_it_carries():

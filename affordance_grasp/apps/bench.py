@@ -21,9 +21,9 @@ from ..sim.executor import SimExecutor
 from ..grasping.antipodal import AntipodalGenerator
 from ..grasping.base import Candidates
 from ..grasping.cloud import build_scene_cloud
-from ..pipeline import MIN_HOLD, GraspPipeline, check_hold, mark_hold_inputs, mask_box, refine_heat
+from ..pipeline import MIN_HOLD, GraspPipeline, check_request, mark_hold_inputs, mask_box, refine_heat
 from ..timing import StageTimes
-from ..errors import AffordanceGraspError, CannotHoldError, EmptyCloudError
+from ..errors import AffordanceGraspError, CannotHoldError, EmptyCloudError, PartNotReachedError
 from ..execution.fallback import execute_with_fallback
 from ..selection.scoring import heat_at_points, project_grasps
 from ..selection.strategies import STRATEGIES, heatmap_from_mask, rank
@@ -38,6 +38,7 @@ from ..visualize import draw_trial, save_rgb
 from .report import machine_description
 
 CANNOT_HOLD = "refused: cannot hold as asked"
+NOT_ON_PART = "refused: no grasp on the part"   # none lies on it (or, to the oracle, it is not in view)
 
 MIN_PART_PX = 40  # a target part with fewer visible pixels cannot be asked to be seen
 MIN_AFFORDANCE_RATIO = 0.75  # as grasp_server_node: grasps well off the requested part are not tried
@@ -226,10 +227,16 @@ class Bench:
         t_sel = time.perf_counter() - t0
         world = p["scene"].build()
         ratio = MIN_AFFORDANCE_RATIO if strategy in ("affordance", "oracle") else 0.0
-        refusal = None
-        if strategy in ("affordance", "oracle"):
-            try:   # as the pipeline refuses: no grasp on the part asked for is likely to hold
-                check_hold(ranked, p["query"], p["generation"][source].get("physical") or {})
+        refusal, cause = None, CANNOT_HOLD
+        if strategy == "oracle" and not p["part_px"]:
+            # The true part map of a part facing away is empty: the oracle knows it is not in view
+            # (as the ground-truth predictor says), where an empty map would read as heat everywhere.
+            refusal, cause = f"no {p['category'].replace('_', ' ')} in view shows its {p['part']}", NOT_ON_PART
+        elif strategy in ("affordance", "oracle"):
+            try:   # as the pipeline refuses: no grasp lies on the part asked for, or none there can hold
+                check_request(ranked, p["query"], p["generation"][source].get("physical") or {})
+            except PartNotReachedError as e:
+                refusal, cause = str(e), NOT_ON_PART
             except CannotHoldError as e:
                 refusal = str(e)
         if refusal is None:
@@ -257,7 +264,7 @@ class Bench:
                 "generation": p["generation"][source],
                 "success": success, "part_correct": part_correct,
                 "task_success": success and part_correct, "attempts": outcome.attempts,
-                "failure_reason": CANNOT_HOLD if refusal else outcome.failure_reason.value, "refusal": refusal,
+                "failure_reason": cause if refusal else outcome.failure_reason.value, "refusal": refusal,
                 "parts_touched": sorted(touched),
                 "chosen_score": None if chosen is None else round(chosen.score, 4),
                 "chosen_affordance": None if chosen is None else round(chosen.affordance_score, 4),
@@ -288,6 +295,7 @@ class Bench:
                "task_success_rate": rate(rows, "task_success"),
                # the trials the pipeline would not refuse as impossible to hold as asked
                "refused_cannot_hold": sum(r["failure_reason"] == CANNOT_HOLD for r in rows),
+               "refused_not_on_part": sum(r["failure_reason"] == NOT_ON_PART for r in rows),
                "task_success_rate_holdable": rate([r for r in rows if r["failure_reason"] != CANNOT_HOLD],
                                                   "task_success"),
                "part_visible_trials": len(visible), "task_success_rate_part_visible": rate(visible, "task_success"),
@@ -354,14 +362,14 @@ def profile_table(summary: dict) -> str:
 
 
 def comparison_table(results: Dict[str, dict]) -> str:
-    lines = ["| strategy | n | success | part correct | task success | refused: cannot hold | task success of the "
-             "rest | generation ms (median / p95) | total ms (median / p95) |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| strategy | n | success | part correct | task success | refused: cannot hold | refused: no grasp on "
+             "the part | task success of the rest | generation ms (median / p95) | total ms (median / p95) |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for s, r in results.items():
         g, t = r["latency_ms"]["grasp_generation"], r["latency_ms"]["total"]
         rest = r["task_success_rate_holdable"]
         lines.append(f"| {s} | {r['n_trials']} | {r['success_rate']:.2f} | {r['part_correct_rate']:.2f} | "
-                     f"{r['task_success_rate']:.2f} | {r['refused_cannot_hold']} | "
+                     f"{r['task_success_rate']:.2f} | {r['refused_cannot_hold']} | {r.get('refused_not_on_part', 0)} | "
                      f"{'-' if rest is None else f'{rest:.2f}'} | {g['median']} / {g['p95']} | "
                      f"{t['median']} / {t['p95']} |")
     return "\n".join(lines)

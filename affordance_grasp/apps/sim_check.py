@@ -76,7 +76,7 @@ def run_trial(trial: int, seed: int, out: Path, ik: PandaIK, gen: AntipodalGener
     part_correct = judge_grasp(outcome.success, outcome.parts_touched, instance, part)[1]
     # What the hold model predicted for the executed grasp, and whether any candidate on the
     # part was likely to hold at all, and to touch the part alone (what a Panda cannot do as asked
-    # is refused by the pipeline: pipeline.check_hold).
+    # is refused by the pipeline: pipeline.check_request).
     best_hold = max((g.hold for g in grasps), default=0.0)
     alone = any(g.part_only >= 1.0 for g in grasps)
     why_not = ("" if best_hold >= MIN_HOLD and alone else
