@@ -17,7 +17,7 @@ that hold too few points between the fingers are rejected. What each filter remo
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import List, Optional, Tuple
+from typing import List, NamedTuple, Optional, Tuple
 
 import numpy as np
 import torch
@@ -139,6 +139,26 @@ def _compact_chunks(keys: np.ndarray, size: int) -> List[np.ndarray]:
     order), so that each chunk's candidates need only the points near them."""
     order = cKDTree(keys, leafsize=max(1, size // 2)).indices
     return [order[s:s + size] for s in range(0, len(order), size)]
+
+
+class Sweep(NamedTuple):
+    """What the hand meets, per candidate (AntipodalGenerator._collision_free): arrays of N."""
+    hit: np.ndarray          # bool: a finger or the palm meets the scene
+    low: np.ndarray          # bool: the hand reaches below the table
+    between: np.ndarray      # the part's points between the pads
+    foreign: np.ndarray      # other objects' points between the pads
+    other_part: np.ndarray   # other parts' points within the pads' reach
+    coverage: np.ndarray     # share of the pads' width the part fills
+    contacts: np.ndarray     # (N, 2, 3) where the pads meet the part, TCP frame, -y side first
+    patch: np.ndarray        # (N, 3) contact patch radius, its extents along x and z (m)
+    ahead: np.ndarray        # how far along the approach the nearest other part lies (inf: none)
+    taper: np.ndarray        # the part's points just past the fingertips further out than the contacts
+
+    def take(self, index) -> "Sweep":
+        return Sweep(*(a[index] for a in self))
+
+    def join(self, other: "Sweep") -> "Sweep":
+        return Sweep(*(np.concatenate([a, b]) for a, b in zip(self, other)))
 
 
 def _unit(v: np.ndarray) -> np.ndarray:
@@ -315,7 +335,8 @@ class AntipodalGenerator(GraspGenerator):
             swept = self._collision_free(R, tcp, width, cloud)
         with rep.times.stage("fingertips short of other parts"):
             R, tcp, width, tilt, align, swept = self._draw_back(R, tcp, width, tilt, align, swept, cloud, rep)
-        hit, low, between, foreign, other_part, coverage, touch, patch, _, taper = swept
+        hit, low, between, foreign, coverage, touch, patch, taper = (
+            swept.hit, swept.low, swept.between, swept.foreign, swept.coverage, swept.contacts, swept.patch, swept.taper)
         rep.remove("hand below the table", int(low.sum()))
         rep.remove("fingers or palm hit the scene", int((hit & ~low).sum()))
         other = ~hit & ~low & (foreign > cfg.max_foreign_between)
@@ -361,12 +382,10 @@ class AntipodalGenerator(GraspGenerator):
         rep.count("predicted to twist out (hold < 0.5)", int((hold < 0.5).sum()))
         rep.physical = {"mass_kg": round(float(est.mass), 3),
                         "centre_of_mass": [round(float(c), 4) for c in est.com]}
-        # A grasp that will not hold ranks below one that will, but grasps that all may slip
-        # are still told apart by their contacts.
         # The grasp serves the request when it holds and its pads touch only the part asked for
         # (a mug's handle, not its body beside it): both weigh on the quality, and grasps that
         # may fail either way are still told apart by their contacts.
-        only_part = np.where(other_part[ok] > 0, cfg.other_part_factor, 1.0)
+        only_part = np.where(swept.other_part[ok] > 0, cfg.other_part_factor, 1.0)
         quality = self._quality(align * square[:, None], between, tilt, coverage[ok]) * (0.1 + 0.9 * hold)
         # A pinch on the top edge of a resting part is a worse grip than one that reaches below its
         # middle, so one that does is tried first. (Not a probability of holding: among random grasps
@@ -424,22 +443,22 @@ class AntipodalGenerator(GraspGenerator):
         above its body). The drawn-back grasps are swept again and join the rest: the hold model
         judges their smaller contact patch, the score their contacts."""
         cfg, g = self.cfg, self.gripper
-        hit, low, _, _, other_part, _, _, _, ahead, _ = swept
-        back = g.finger_z_max + cfg.fingertip_clearance - ahead
-        redo = (hit | (other_part > 0)) & ~low & np.isfinite(ahead) & (back > 0) & (back <= cfg.max_draw_back)
+        back = g.finger_z_max + cfg.fingertip_clearance - swept.ahead
+        redo = ((swept.hit | (swept.other_part > 0)) & ~swept.low & np.isfinite(swept.ahead) & (back > 0)
+                & (back <= cfg.max_draw_back))
         rep.count("drawn back short of another part", int(redo.sum()))
         if not redo.any():
             return R, tcp, width, tilt, align, swept
         R2 = R[redo]
         tcp2 = tcp[redo] - R2[:, :, 2] * back[redo][:, None]
         more = self._collision_free(R2, tcp2, width[redo], cloud)
-        joined = tuple(np.concatenate([a, b]) for a, b in zip(swept, more))
+        joined = swept.join(more)
         R, tcp = np.concatenate([R, R2]), np.concatenate([tcp, tcp2])
         # Drawn back by the step between two nominal depths, a grasp is one that is already there.
         key = np.round(np.hstack([R.reshape(len(R), -1), tcp]) / 1e-3).astype(np.int64)
         first = np.sort(np.unique(key, axis=0, return_index=True)[1])
         width, tilt, align = (np.concatenate([a, a[redo]]) for a in (width, tilt, align))
-        return R[first], tcp[first], width[first], tilt[first], align[first], tuple(a[first] for a in joined)
+        return R[first], tcp[first], width[first], tilt[first], align[first], joined.take(first)
 
     def _choose_seeds(self, tgt_idx: np.ndarray, rng: np.random.Generator, weights: Optional[np.ndarray],
                       n_points: int) -> np.ndarray:
@@ -461,13 +480,9 @@ class AntipodalGenerator(GraspGenerator):
 
     def _collision_free(self, R, tcp, width, cloud: SceneCloud, chunk: int = 128):
         """Every hand box (finger segments and palm), swept back along the approach, vs object
-        points; the lowest box corner vs the table plane; and the count of target points between
-        the pads. Runs in torch (on the GPU if any). Returns, per candidate: hit, below the table,
-        the part's points between the pads, other objects' points there, other parts' points within
-        the pads' reach, the pads' coverage, the two contacts (TCP frame), the contact patch (radius, extents along x and z),
-        and how far along the approach the nearest other-part point beyond the part lies, between
-        the pads or, where nothing else is hit, in the fingers' way (inf: none); and how many points of
-        the part just past the fingertips lie further out than the contacts (a taper pinched)."""
+        points; the lowest box corner vs the table plane; and what lies between the pads and just
+        past the fingertips. Runs in torch (on the GPU if any). Returns a Sweep (one entry per
+        candidate)."""
         g, cfg = self.gripper, self.cfg
         dev = self.device
         opening = np.minimum(g.max_opening, width + g.pregrasp_clearance)
@@ -625,9 +640,9 @@ class AntipodalGenerator(GraspGenerator):
         # How much of the pads' width the part fills: a grasp on the very end of a handle has the part
         # under one edge of the pads only, and twists out when lifted.
         coverage = np.clip(span.cpu().numpy() / (2 * g.finger_half_width), 0, 1)
-        return (hit.cpu().numpy(), low, between.cpu().numpy(), foreign.cpu().numpy(), other_part.cpu().numpy(),
-                coverage, contact.cpu().numpy().astype(np.float64), patch.cpu().numpy().astype(np.float64),
-                ahead.cpu().numpy().astype(np.float64), taper.cpu().numpy())
+        return Sweep(hit.cpu().numpy(), low, between.cpu().numpy(), foreign.cpu().numpy(), other_part.cpu().numpy(),
+                     coverage, contact.cpu().numpy().astype(np.float64), patch.cpu().numpy().astype(np.float64),
+                     ahead.cpu().numpy().astype(np.float64), taper.cpu().numpy())
 
     def _recentre(self, R, tcp, width, cloud: SceneCloud, chunk: int = 256):
         """Slide each grasp along the pad width (TCP x) onto the middle of its widest chord, and
