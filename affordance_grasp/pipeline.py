@@ -233,13 +233,13 @@ def check_request(ranked: List[Grasp], q: AffordanceQuery, physical: dict, cfg: 
                 f"away from the camera, hide under another part, or leave the fingers no room)",
                 {"candidates": len(ranked), "best_affordance": max(g.affordance_score for g in ranked)})
         return
-    alone = [g for g in on_part if g.part_only >= 1.0]
-    if not alone:
-        raise CannotHoldError(
-            f"the {thing}'s {part} cannot be taken alone: all {len(on_part)} grasps on it would also press another "
-            f"part of the {thing} with the pads (the {part} leaves too little room for the pads and the fingers' "
-            f"clearance)", {"physical": physical, "on_part": len(on_part), "part_alone": 0})
     if not physical or max(g.hold for g in on_part) >= MIN_HOLD:
+        # It may hold there: the pads must also be able to take the part alone.
+        if not any(g.part_only >= 1.0 for g in on_part):
+            raise CannotHoldError(
+                f"the {thing}'s {part} cannot be taken alone: all {len(on_part)} grasps on it would also press "
+                f"another part of the {thing} with the pads (the {part} leaves too little room for the pads and the "
+                f"fingers' clearance)", {"physical": physical, "on_part": len(on_part), "part_alone": 0})
         return
     best = max(on_part, key=lambda g: (g.hold, g.score))
     weight = physical["mass_kg"] * GRAVITY
