@@ -262,6 +262,9 @@ class QueryParser:
             raise QueryError("the query contains control or invisible characters; send plain text")
         t = text.lower().replace("’", "'").replace("‘", "'")
         t = re.sub(r"[^\w\s',\-]", " ", t)
+        # "handle-first": the hyphen joins a part to the order it is handed over in, not two words
+        # of one name (which "x-ray" or "t-shirt" are); read as two words, the part is found.
+        t = re.sub(r"\b(\w+)-(first|last)\b", r"\1 \2", t)
         return " ".join(t.split())
 
     # ------------------------------------------------------------------ parsing
@@ -408,7 +411,10 @@ class QueryParser:
         sizes = keep(_find(t, self._phrases["sizes"]))
         # An ordinal counts objects only before what it counts ("the second mug", "the first
         # one"); at the end of a clause it says when ("hand it over grip end first").
-        ordinals = [o for o in keep(_find(t, self._phrases["ordinals"])) if re.match(r"\s+\w", t[o[1]:])]
+        # Nor right after a part: "grip first, please" says which end comes first.
+        part_ends = {e for _, e, _ in _find(t, self._phrases["parts"])}
+        ordinals = [o for o in keep(_find(t, self._phrases["ordinals"])) if re.match(r"\s+\w", t[o[1]:])
+                    and not any(re.fullmatch(r"\s*(?:end\s*)?", t[e:o[0]]) for e in part_ends)]
         pos = positions[0][2] if positions else ""
         ordinal = v.ordinals[ordinals[0][2]] if ordinals else 0
         if ordinal and not pos:
