@@ -24,7 +24,7 @@ from ..grasping.cloud import build_scene_cloud
 from ..pipeline import MIN_HOLD, GraspPipeline, check_request, mark_hold_inputs, mask_box, refine_heat
 from ..timing import StageTimes
 from ..errors import AffordanceGraspError, CannotHoldError, EmptyCloudError, PartNotReachedError
-from ..execution.fallback import execute_with_fallback
+from ..execution.fallback import execute_with_fallback, would_not_hold
 from ..selection.scoring import heat_at_points, project_grasps
 from ..selection.strategies import STRATEGIES, heatmap_from_mask, rank
 from ..sim.camera import DepthNoise, SimCamera
@@ -243,8 +243,7 @@ class Bench:
             outcome = execute_with_fallback(SimExecutor(world, ik=self.ik), ranked, self.max_attempts,
                                             min_affordance_ratio=ratio, min_hold=MIN_HOLD if ratio else 0.0)
             if outcome.failure_reason == FailureReason.WOULD_NOT_HOLD:   # nothing moved, for that reason
-                refusal = (f"every grasp on the {p['part']} that may hold (p >= {MIN_HOLD}) is out of reach; the "
-                           f"others are predicted to slip")
+                refusal = would_not_hold(MIN_HOLD)
         else:
             outcome = GraspOutcome(False, failure_reason=FailureReason.NO_CANDIDATES, attempts=0)
         intended = f"{p['target']}/{p['part']}"

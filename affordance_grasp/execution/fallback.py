@@ -18,6 +18,12 @@ RETRYABLE = (FailureReason.UNREACHABLE, FailureReason.APPROACH_COLLISION, Failur
 OBJECT_MOVED = (FailureReason.SLIPPED,)
 
 
+def would_not_hold(min_hold: float) -> str:
+    """Why a WOULD_NOT_HOLD outcome moved nothing, in the words every caller reports."""
+    return (f"every candidate that may hold (hold_probability >= {min_hold}) is out of reach, the others are "
+            f"predicted to slip; nothing moved")
+
+
 def execute_with_fallback(executor: Executor, ranked: List[Grasp], max_attempts: int = 3,
                           max_checked: int = 60, should_stop: Optional[Callable[[], bool]] = None,
                           min_affordance_ratio: float = 0.0, min_hold: float = 0.0) -> GraspOutcome:

@@ -23,7 +23,7 @@ from std_srvs.srv import Trigger
 
 from ..errors import AffordanceGraspError, InvalidInputError
 from ..execution.base import ExecutionConfig, Executor
-from ..execution.fallback import execute_with_redetection
+from ..execution.fallback import execute_with_redetection, would_not_hold
 from ..types import FailureReason, Grasp, GraspOutcome
 from .common import Param, call_service, declare, guarded, run
 from .conversions import grasp_from_msg, outcome_from_execute_response, timings_to_fields
@@ -182,8 +182,7 @@ class GraspServerNode(Node):
                              "cancelled" if cancelled() else f"failed: {outcome.failure_reason.value or 'no attempt'}") + \
             f" after {outcome.attempts} attempt(s){again}"
         if outcome.failure_reason == FailureReason.WOULD_NOT_HOLD and not cancelled():
-            result["message"] += (f": every candidate that may hold (hold_probability >= {self.p['min_hold']}) is out "
-                                  f"of reach, the others are predicted to slip; nothing moved")
+            result["message"] += ": " + would_not_hold(self.p["min_hold"])
         elif outcome.attempts == 0 and outcome.checked and not cancelled():
             result["message"] += (f": none of the {outcome.checked} checked candidates has a collision-free "
                                   f"approach and an IK solution")
