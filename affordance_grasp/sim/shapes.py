@@ -96,6 +96,12 @@ def _inward_offset(line: np.ndarray, d: float) -> np.ndarray:
     return line + n * (d / cos_half)[:, None]
 
 
+def profile_radius(outer: Sequence[Sequence[float]], z):
+    """The radius of a lathe profile [(r, z), ...] (z rising) at height(s) ``z``."""
+    o = np.asarray(outer, float)
+    return np.interp(z, o[:, 1], o[:, 0])
+
+
 def vessel(outer: Sequence[Sequence[float]], wall: float, bottom: float, sections: int = 48,
            rounded_rim: bool = True) -> trimesh.Trimesh:
     """A hollow container: the outer (r, z) wall from the base edge up to the rim (z increasing),
@@ -155,13 +161,22 @@ def loft(rings: Sequence[np.ndarray]) -> trimesh.Trimesh:
     return mesh
 
 
-def _densify(path: np.ndarray, step: float) -> np.ndarray:
+def densify(path: np.ndarray, step: float = 0.004) -> np.ndarray:
     """The polyline resampled every ``step`` metres or closer, its corners kept."""
     out = [path[0]]
     for a, b in zip(path[:-1], path[1:]):
         k = max(int(np.ceil(np.linalg.norm(b - a) / step)), 1)
         out += [a + (b - a) * i / k for i in range(1, k + 1)]
     return np.asarray(out)
+
+
+def bezier(P: Sequence[Sequence[float]], n: int) -> np.ndarray:
+    """``n`` points along the quadratic (3 control points) or cubic (4) Bezier curve ``P``."""
+    P = np.asarray(P, float)
+    s = np.linspace(0.0, 1.0, n)[:, None]
+    if len(P) == 3:
+        return (1 - s) ** 2 * P[0] + 2 * (1 - s) * s * P[1] + s ** 2 * P[2]
+    return (1 - s) ** 3 * P[0] + 3 * (1 - s) ** 2 * s * P[1] + 3 * (1 - s) * s ** 2 * P[2] + s ** 3 * P[3]
 
 
 def tube(path: Sequence[Sequence[float]], section: Union[float, sg.Polygon], sides: int = 10) -> trimesh.Trimesh:
@@ -175,7 +190,7 @@ def tube(path: Sequence[Sequence[float]], section: Union[float, sg.Polygon], sid
     if len(P) >= 3 and sv[-1] <= 1e-6 * max(sv[0], 1e-9):
         n = vt[-1]
         # Keep the in-plane section axis pointing the same way as trimesh's sweep would (outward).
-        P = _densify(P, 0.004)
+        P = densify(P, 0.004)
         tang = np.gradient(P, axis=0)
         tang /= np.linalg.norm(tang, axis=1, keepdims=True)
         xy = np.asarray(poly.exterior.coords)[:-1]

@@ -2,7 +2,7 @@
 (tool handles, lathe parts lying along x, handle loops on a wall)."""
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Sequence, Tuple
 
 import numpy as np
 import trimesh
@@ -13,6 +13,11 @@ from ..shapes import loft  # noqa: F401  (builders use it from here)
 
 def u(rng: np.random.Generator, lo: float, hi: float) -> float:
     return float(rng.uniform(lo, hi))
+
+
+def draws(rng: np.random.Generator, *ranges: Tuple[float, float]) -> Tuple[float, ...]:
+    """One ``u`` per (low, high) range, in order: a family's row of a table of sizes."""
+    return tuple(u(rng, lo, hi) for lo, hi in ranges)
 
 
 def pick(rng: np.random.Generator, options: Sequence):

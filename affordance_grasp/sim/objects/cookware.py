@@ -1,9 +1,9 @@
 """Cookware: bowls, saucepans, frying pans, pots with two handles and lids, kettles.
 
-Dimension sources are given per category; "retail" means the stated range covers the product
-dimensions listed for that kind of item by several large homeware/cookware retailers' catalogues.
 Handles that attach to a round or flared wall have their root face moved onto the wall's outer
 surface (sunk a little into the wall), so they neither float off it nor poke through into the pan.
+
+Each category's dimensions, their sources and its task phrasings are in config/object_catalogue.yaml.
 """
 from __future__ import annotations
 
@@ -12,18 +12,12 @@ import shapely.geometry as sg
 import trimesh
 
 from .. import shapes
-from .build import bar, pick, u
-from .registry import Category, register
+from .build import bar, draws, pick, u
+from .registry import builder
 from .spec import ObjectSpec, part
 
 
 # --------------------------------------------------------------------------- helpers
-def _radius_at(outer, z):
-    """Outer radius of a lathe profile [(r, z), ...] (z rising) at height(s) ``z``."""
-    o = np.asarray(outer, float)
-    return np.interp(z, o[:, 1], o[:, 0])
-
-
 def _split_rim(mesh: trimesh.Trimesh, z_cut: float):
     """A vessel cut at ``z_cut`` into the body below and the rim band above (closed meshes)."""
     below = trimesh.creation.box(bounds=[[-1.0, -1.0, -1.0], [1.0, 1.0, z_cut]])
@@ -34,7 +28,7 @@ def _onto_wall(mesh: trimesh.Trimesh, root: np.ndarray, outer, embed: float) -> 
     """Move the ``root`` vertices (a handle's end face, handle pointing along +x) onto the round
     wall given by the lathe profile ``outer``, ``embed`` deep into it."""
     v = mesh.vertices.copy()
-    r = _radius_at(outer, v[root, 2])
+    r = shapes.profile_radius(outer, v[root, 2])
     v[root, 0] = np.sqrt(np.maximum(r ** 2 - v[root, 1] ** 2, 1e-8)) - embed
     return trimesh.Trimesh(v, mesh.faces, process=False)
 
@@ -56,7 +50,7 @@ def _straight_handle(style: str, length: float, width: float, height: float, til
     else:
         m = bar(length, width, height, x0=0.0, z=0.0, section=style, taper=taper)
     root = np.flatnonzero(m.vertices[:, 0] < 1e-6)
-    x_wall = float(_radius_at(outer, z_attach)) - embed
+    x_wall = float(shapes.profile_radius(outer, z_attach)) - embed
     m = shapes.placed(m, (x_wall, 0.0, z_attach), shapes.rotation((0, 1, 0), -tilt))
     m = _onto_wall(m, root, outer, embed)
     if azimuth:
@@ -69,7 +63,7 @@ def _side_loop(kind: str, outer, reach: float, z_top: float, z_bottom: float, th
     """A vertical handle loop on a (possibly tapered) round wall, following the wall's profile."""
     path = shapes.loop_path(kind, reach, z_top - z_bottom)
     path[:, 2] += (z_top + z_bottom) / 2
-    path[:, 0] += _radius_at(outer, path[:, 2]) - embed
+    path[:, 0] += shapes.profile_radius(outer, path[:, 2]) - embed
     m = shapes.tube(path, shapes.rounded_rect(thickness, depth, 0.45 * min(thickness, depth), 3))
     return shapes.placed(m, R=shapes.rotation((0, 0, 1), azimuth)) if azimuth else m
 
@@ -103,6 +97,7 @@ def _knob(stem_r: float, stem_h: float, head_r: float, head_h: float, z0: float)
 
 
 # --------------------------------------------------------------------------- bowl
+@builder("bowl")
 def build_bowl(rng: np.random.Generator, family: str) -> ObjectSpec:
     """family: cereal, serving (wider and shallower), footed (a ring foot under the bowl)."""
     wall, bottom = u(rng, 0.0035, 0.0050), u(rng, 0.005, 0.008)
@@ -137,19 +132,8 @@ def build_bowl(rng: np.random.Generator, family: str) -> ObjectSpec:
     ])
 
 
-register(Category(
-    "bowl", build_bowl, families=("cereal", "serving", "footed"),
-    dims={"diameter": (0.136, 0.224), "height": (0.050, 0.082), "foot_height": (0.008, 0.012),
-          "wall": (0.0035, 0.005), "rim_band": (0.016, 0.022)},
-    source="retail tableware: cereal/soup bowls 14-17 cm across, 5-7.5 cm tall; serving bowls 19-22 cm, "
-           "6-8 cm tall; footed rice/noodle bowls 13.5-17 cm with an 8-12 mm ring foot; stoneware walls 3.5-5 mm",
-    queries=(("pick up the bowl by its rim", "rim"), ("grab the cereal bowl", "rim"),
-             ("hold the bowl so I can pour out the soup", "rim")),
-    hollow=True,
-))
-
-
 # --------------------------------------------------------------------------- saucepan
+@builder("saucepan")
 def build_saucepan(rng: np.random.Generator, family: str) -> ObjectSpec:
     """family: straight (straight-sided), saucier (rounded bottom, slightly flared rim)."""
     R, h = u(rng, 0.072, 0.090), u(rng, 0.072, 0.105)
@@ -179,28 +163,19 @@ def build_saucepan(rng: np.random.Generator, family: str) -> ObjectSpec:
     ])
 
 
-register(Category(
-    "saucepan", build_saucepan, families=("straight", "saucier"),
-    dims={"diameter": (0.144, 0.192), "height": (0.072, 0.105), "wall": (0.0015, 0.0020),
-          "handle_length": (0.11, 0.16), "handle_width": (0.022, 0.028), "handle_height": (0.016, 0.022)},
-    source="retail cookware: 1-2.5 l saucepans 14-18 cm across, 7-11 cm tall; handles 12-19 cm long, 2-3 cm "
-           "wide, rising 8-18 deg; stainless walls 1.5-2 mm, 3-4 mm encapsulated base",
-    queries=(("pick up the saucepan by its handle", "handle"), ("hand me the small pot with the long handle", "handle"),
-             ("grab the saucepan so I can pour the sauce", "handle")),
-    hollow=True,
-))
-
-
 # --------------------------------------------------------------------------- frying pan
+# Body sizes by family, metres: outer radius, height, flare (rim radius less base radius), wall, bottom.
+_PAN_BODY = {
+    "nonstick": ((0.090, 0.105), (0.040, 0.052), (0.018, 0.028), (0.0025, 0.0035), (0.004, 0.005)),
+    "castiron": ((0.092, 0.104), (0.044, 0.054), (0.006, 0.012), (0.0035, 0.0040), (0.0040, 0.0050)),
+}
+
+
+@builder("pan")
 def build_pan(rng: np.random.Generator, family: str) -> ObjectSpec:
     """family: nonstick (flared aluminium, moulded handle), castiron (straighter walls, a cast
     handle with a hanging hole and a helper lug on the far side)."""
-    if family == "nonstick":
-        R, h, flare = u(rng, 0.090, 0.105), u(rng, 0.040, 0.052), u(rng, 0.018, 0.028)
-        wall, bottom = u(rng, 0.0025, 0.0035), u(rng, 0.004, 0.005)
-    else:
-        R, h, flare = u(rng, 0.092, 0.104), u(rng, 0.044, 0.054), u(rng, 0.006, 0.012)
-        wall, bottom = u(rng, 0.0035, 0.0040), u(rng, 0.0040, 0.0050)
+    R, h, flare, wall, bottom = draws(rng, *_PAN_BODY[family])
     rb = R - flare
     outer = [(rb - 0.006, 0.0), (rb - 0.002, 0.002), (rb, 0.005), (R, h)]
     body = shapes.vessel(outer, wall, bottom, sections=48)
@@ -241,20 +216,8 @@ def build_pan(rng: np.random.Generator, family: str) -> ObjectSpec:
     ])
 
 
-register(Category(
-    "pan", build_pan, families=("nonstick", "castiron"),
-    dims={"diameter": (0.180, 0.210), "height": (0.040, 0.054), "handle_length": (0.125, 0.175),
-          "handle_width": (0.020, 0.031), "overall_length": (0.33, 0.38), "wall": (0.0025, 0.0040)},
-    source="retail cookware: 20 cm (8 in) frying pans and skillets 18-21 cm across the rim, 4-5.5 cm deep; "
-           "moulded handles 15-18 cm, cast-iron handles 12.5-15 cm with a hanging hole and a 3-4 cm helper lug; "
-           "aluminium walls 2.5-3.5 mm, cast iron 3.5-4 mm (8 in cast-iron skillet ~1.5-2 kg)",
-    queries=(("pick up the frying pan by the handle", "handle"), ("hand me the skillet", "handle"),
-             ("move the pan off the stove by its handle", "handle")),
-    hollow=True,
-))
-
-
 # --------------------------------------------------------------------------- pot
+@builder("pot")
 def build_pot(rng: np.random.Generator, family: str) -> ObjectSpec:
     """family: ears (two riveted loop handles), side (two straight stub handles). About half the
     variants wear a domed lid with a knob."""
@@ -298,21 +261,8 @@ def build_pot(rng: np.random.Generator, family: str) -> ObjectSpec:
     return ObjectSpec("pot", parts)
 
 
-register(Category(
-    "pot", build_pot, families=("ears", "side"),
-    dims={"diameter": (0.164, 0.228), "height": (0.100, 0.150), "wall": (0.0015, 0.0018),
-          "ear_reach": (0.026, 0.036), "ear_span": (0.060, 0.085), "side_handle_length": (0.045, 0.065),
-          "lid_rise": (0.010, 0.022), "knob_diameter": (0.032, 0.042)},
-    source="retail cookware: 2.5-6 l stock pots and casseroles 16-23 cm across, 10-15 cm tall; riveted loop "
-           "handles 6-8.5 cm wide standing 2.5-3.5 cm proud, stub side handles 4.5-6.5 cm; glass lids 3.5-4.5 mm, "
-           "steel lids ~1.5 mm (shown at >= 1.5 mm)",
-    queries=(("grab the pot by its handles", "handle"), ("lift the stock pot by a side handle", "handle"),
-             ("move the casserole by its handles", "handle")),
-    hollow=False,  # the lidded variants are closed
-))
-
-
 # --------------------------------------------------------------------------- kettle
+@builder("kettle")
 def build_kettle(rng: np.random.Generator, family: str) -> ObjectSpec:
     """family: electric (jug kettle, side loop handle), stovetop (wide body, arched handle over
     the lid), gooseneck (pour-over kettle with a thin swan-neck spout)."""
@@ -352,7 +302,7 @@ def build_kettle(rng: np.random.Generator, family: str) -> ObjectSpec:
         elev = np.radians(u(rng, 40, 55))
         z0 = hb * u(rng, 0.22, 0.32)
         spout = _frustum_towards(u(rng, 0.015, 0.018), u(rng, 0.007, 0.009), u(rng, 0.080, 0.100),
-                                 (_radius_at(outer, z0) - 0.012, 0.0, z0), (np.cos(elev), 0.0, np.sin(elev)))
+                                 (shapes.profile_radius(outer, z0) - 0.012, 0.0, z0), (np.cos(elev), 0.0, np.sin(elev)))
         bmats, lmats, hmats = ("steel", "painted"), ("steel", "painted"), ("plastic", "wood")
     else:  # gooseneck
         rb, hb = u(rng, 0.060, 0.068), u(rng, 0.140, 0.160)
@@ -370,8 +320,7 @@ def build_kettle(rng: np.random.Generator, family: str) -> ObjectSpec:
         out, top = u(rng, 0.09, 0.12), hb * u(rng, 0.85, 0.95)
         P = np.array([(rb - 0.006, 0.0, 0.025), (rb + 0.06, 0.0, 0.015), (rb + 0.035, 0.0, top + 0.02),
                       (rb + out, 0.0, top - 0.005)])
-        s = np.linspace(0.0, 1.0, 24)[:, None]
-        path = ((1 - s) ** 3 * P[0] + 3 * (1 - s) ** 2 * s * P[1] + 3 * (1 - s) * s ** 2 * P[2] + s ** 3 * P[3])
+        path = shapes.bezier(P, 24)
         ro = u(rng, 0.0050, 0.0065)           # a steel tube with a 1.5 mm wall
         section = shapes.ellipse(2 * ro, 2 * ro, 12).difference(shapes.ellipse(2 * ro - 0.003, 2 * ro - 0.003, 12))
         spout = shapes.tube(path, section)
@@ -382,16 +331,3 @@ def build_kettle(rng: np.random.Generator, family: str) -> ObjectSpec:
         part("lid", ("open",), [lid], lmats),
         part("handle", ("grasp", "hold"), [handle], hmats),
     ])
-
-
-register(Category(
-    "kettle", build_kettle, families=("electric", "stovetop", "gooseneck"),
-    dims={"height": (0.17, 0.23), "body_diameter": (0.120, 0.186), "capacity_l": (1.0, 1.9),
-          "handle_section": (0.014, 0.030), "wall": (0.0015, 0.0015)},
-    source="retail: 1.0-1.7 l electric jug kettles 18-23 cm tall (without base), 13-15 cm across; stovetop "
-           "whistling kettles 1.2-1.9 l, 16-18 cm across, 20-22 cm to the top of the handle; gooseneck "
-           "pour-over kettles 0.9-1.2 l, 12-14 cm across, 17-19 cm tall; kettle walls shown at >= 1.5 mm",
-    queries=(("pick up the kettle by its handle", "handle"), ("hand me the kettle so I can pour the water", "handle"),
-             ("grab the kettle's handle", "handle")),
-    hollow=False,
-))

@@ -4,8 +4,8 @@ Every tool is built lying as it rests on a counter (x along its length, z up): f
 side view so the tips and the handle end touch the table and the neck is raised; tools whose parts
 stand at different heights (a turner's raised handle, a whisk's cage, a ladle's bowl and hooked
 handle) are turned about y onto the edge of their side-view silhouette under their centre of mass.
-Dimension sources are given per category; "retail" means the stated range covers the product
-dimensions listed for that kind of item by several large homeware retailers' catalogues.
+
+Each category's dimensions, their sources and its task phrasings are in config/object_catalogue.yaml.
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ import trimesh
 from .. import shapes
 from ..materials import MATERIALS
 from .build import bar, lathe_x, loft, pick, u
-from .registry import Category, register
+from .registry import builder
 from .spec import ObjectSpec, part
 
 
@@ -137,6 +137,7 @@ def _fork_head(length: float, tine_len: float, width: float, w_neck: float, n: i
     return out.buffer(0).simplify(2e-5)
 
 
+@builder("fork")
 def build_fork(rng: np.random.Generator, family: str) -> ObjectSpec:
     """family: dinner (4 tines), salad (shorter, 4 tines), serving (carving fork: 2 long pointed
     tines on a steel shank in a thick handle)."""
@@ -186,20 +187,6 @@ def build_fork(rng: np.random.Generator, family: str) -> ObjectSpec:
     ])
 
 
-register(Category(
-    "fork", build_fork, families=("dinner", "salad", "serving"),
-    dims={"length": (0.16, 0.28), "head_width": (0.015, 0.026), "tine_length": (0.028, 0.090),
-          "handle_width": (0.008, 0.022), "handle_thickness": (0.0022, 0.0036), "neck_height": (0.010, 0.015),
-          "carving_handle_height": (0.015, 0.020)},
-    source="retail flatware: dinner forks 18.5-21 cm, head 2.2-2.6 cm wide with 3.4-4 cm tines, handle "
-           "0.6-0.8 cm at the neck to 1.7-2.2 cm at the end, 2-3.5 mm steel; salad/dessert forks 16-18 cm; "
-           "carving forks 24-28 cm with 7-9 cm two-prong heads and 10.5-12.5 cm handles",
-    queries=(("pick up the fork by its handle", "handle"), ("hand me the fork so I can eat", "handle"),
-             ("grab the carving fork without touching the tines", "handle")),
-    upright=False,
-))
-
-
 # --------------------------------------------------------------------------- spoon
 def _dish(half_length: float, half_width: float, depth: float, wall: float, egg: float,
           theta1: float = 1.22) -> trimesh.Trimesh:
@@ -223,6 +210,7 @@ def _dish(half_length: float, half_width: float, depth: float, wall: float, egg:
     return trimesh.Trimesh(v, dish.faces, process=False)
 
 
+@builder("spoon")
 def build_spoon(rng: np.random.Generator, family: str) -> ObjectSpec:
     """family: table (dinner spoon), tea (teaspoon), wooden (cooking spoon, round handle)."""
     if family in ("table", "tea"):
@@ -260,21 +248,8 @@ def build_spoon(rng: np.random.Generator, family: str) -> ObjectSpec:
     ])
 
 
-register(Category(
-    "spoon", build_spoon, families=("table", "tea", "wooden"),
-    dims={"length": (0.13, 0.32), "bowl_length": (0.040, 0.076), "bowl_width": (0.026, 0.056),
-          "bowl_depth": (0.0055, 0.014), "handle_width": (0.0045, 0.022), "handle_thickness": (0.0020, 0.0036),
-          "wooden_handle_diameter": (0.0096, 0.015)},
-    source="retail flatware: table/dinner spoons 18-21 cm with 5.4-6.6 x 3.8-4.5 cm bowls, handles "
-           "1.7-2.2 cm wide at the end; teaspoons 13-15 cm with 4-4.6 x 2.6-3.1 cm bowls; wooden cooking "
-           "spoons 28-32 cm, bowls 6-7.6 x 4.4-5.6 cm, handles 1-1.5 cm across",
-    queries=(("pick up the spoon by its handle", "handle"), ("hand me the spoon so I can stir", "handle"),
-             ("grab the wooden spoon", "handle")),
-    upright=False,
-))
-
-
 # --------------------------------------------------------------------------- ladle
+@builder("ladle")
 def build_ladle(rng: np.random.Generator, family: str) -> ObjectSpec:
     """family: soup (deep hemispherical bowl, long handle with a hook end), sauce (small bowl,
     shorter handle)."""
@@ -313,18 +288,6 @@ def build_ladle(rng: np.random.Generator, family: str) -> ObjectSpec:
     ])
 
 
-register(Category(
-    "ladle", build_ladle, families=("soup", "sauce"),
-    dims={"length": (0.22, 0.33), "bowl_diameter": (0.052, 0.100), "bowl_depth": (0.018, 0.048),
-          "handle_width": (0.012, 0.017), "handle_thickness": (0.0025, 0.0030), "wall": (0.0015, 0.0017)},
-    source="retail: stainless soup ladles 28-33 cm long with 8-10 cm bowls (120-250 ml), handles "
-           "1.4-1.9 cm wide with a hanging hook; sauce ladles 22-27 cm with 5-6.5 cm bowls (30-60 ml)",
-    queries=(("hand me the ladle so I can serve soup", "handle"), ("pick up the ladle by its handle", "handle"),
-             ("grab the sauce ladle", "handle")),
-    upright=False,
-))
-
-
 # --------------------------------------------------------------------------- spatula (turner)
 def _turner_outline(length: float, width: float, w_root: float, slots: int, rng) -> sg.Polygon:
     """A turner blade in x-y from its root (x = 0, ``w_root`` wide) to its front edge (x = length)."""
@@ -345,6 +308,7 @@ def _turner_outline(length: float, width: float, w_root: float, slots: int, rng)
     return blade
 
 
+@builder("spatula")
 def build_spatula(rng: np.random.Generator, family: str) -> ObjectSpec:
     """family: straight (flat blade in line with the handle), offset (blade bent down from a raised
     handle), slotted (offset, with slots through the blade)."""
@@ -380,19 +344,6 @@ def build_spatula(rng: np.random.Generator, family: str) -> ObjectSpec:
     ])
 
 
-register(Category(
-    "spatula", build_spatula, families=("straight", "offset", "slotted"),
-    dims={"length": (0.21, 0.32), "handle_length": (0.11, 0.17), "handle_width": (0.019, 0.027),
-          "handle_height": (0.012, 0.018), "blade_length": (0.07, 0.10), "blade_width": (0.055, 0.080),
-          "blade_thickness": (0.0015, 0.0030)},
-    source="retail kitchen turners: 28-35 cm overall, blades 7-10 cm long and 5.5-8 cm wide (stainless "
-           "1.5-2.2 mm, nylon 2.2-3 mm), handles 11-17 cm long, 2-2.6 cm wide, 1.2-1.8 cm thick",
-    queries=(("hand me the spatula so I can flip the pancake", "handle"),
-             ("pick up the turner by its handle", "handle"), ("grab the spatula", "handle")),
-    upright=False,
-))
-
-
 # --------------------------------------------------------------------------- whisk
 def _whisk_loop(length: float, radius: float, r0: float, x_max: float, psi: float, z: float,
                 tuck: float = 0.025) -> np.ndarray:
@@ -409,6 +360,7 @@ def _whisk_loop(length: float, radius: float, r0: float, x_max: float, psi: floa
     return np.c_[loop[:, 0], np.zeros(len(loop)), np.full(len(loop), z)] + loop[:, 1:2] * e
 
 
+@builder("whisk")
 def build_whisk(rng: np.random.Generator, family: str) -> ObjectSpec:
     """family: balloon (4-6 loops crossing at the tip, a round cage), flat (3-4 nested loops in one
     plane)."""
@@ -444,18 +396,6 @@ def build_whisk(rng: np.random.Generator, family: str) -> ObjectSpec:
     ])
 
 
-register(Category(
-    "whisk", build_whisk, families=("balloon", "flat"),
-    dims={"length": (0.25, 0.30), "handle_length": (0.10, 0.125), "handle_diameter": (0.020, 0.028),
-          "cage_diameter": (0.056, 0.076), "flat_width": (0.060, 0.080), "wire_diameter": (0.0024, 0.0030)},
-    source="retail: balloon whisks 25-30 cm with 5.5-7.5 cm cages of 8-12 wires, flat (roux) whisks "
-           "25-30 cm, 6-8 cm wide with 3-4 loops; handles 10-12.5 cm, 2-2.8 cm across; wire 2.4-3 mm",
-    queries=(("hand me the whisk so I can beat the eggs", "handle"), ("pick up the whisk by its handle", "handle"),
-             ("grab the whisk", "handle")),
-    upright=False,
-))
-
-
 # --------------------------------------------------------------------------- tongs
 def _scalloped(length: float, height: float, bump: float) -> sg.Polygon:
     """A tong head's outline in its own (x, y) plane: a rounded oblong whose front half is scalloped."""
@@ -479,6 +419,7 @@ def _plate_yz(outline: sg.Polygon, thickness: float, x0: float, y0: float, z0: f
     return m
 
 
+@builder("tongs")
 def build_tongs(rng: np.random.Generator, family: str) -> ObjectSpec:
     """family: kitchen (spring steel arms bent round at the hinge, scalloped heads), salad (wooden or
     plastic paddles, one spoon-like and one slotted, joined by a hinge block). They lie on the edges
@@ -538,15 +479,3 @@ def build_tongs(rng: np.random.Generator, family: str) -> ObjectSpec:
         part("handle", ("grasp", "hold"), list(handle_meshes), mats, look="arms"),
         part("jaws", ("pinch", "serve"), jaws, mats, look="arms"),
     ])
-
-
-register(Category(
-    "tongs", build_tongs, families=("kitchen", "salad"),
-    dims={"length": (0.23, 0.30), "arm_height": (0.014, 0.020), "arm_thickness": (0.0015, 0.0060),
-          "head_length": (0.045, 0.080), "head_height": (0.026, 0.055), "opening": (0.050, 0.090)},
-    source="retail: kitchen tongs 23-30 cm (9-12 in), stainless arms 1.5-2 cm wide with scalloped heads "
-           "4.5-6 cm long, springing open 5-8 cm; bamboo/plastic salad tongs 23-30 cm with 6.5-8 cm paddles",
-    queries=(("hand me the tongs so I can serve the salad", "handle"), ("pick up the tongs", "handle"),
-             ("grab the kitchen tongs by the hinge end", "handle")),
-    upright=False,
-))

@@ -1,19 +1,20 @@
 """Drinkware and containers you pour from: mugs, cups, glasses, bottles, jars, pitchers, teapots.
 
-Dimension sources are given per category; "retail" means the stated range covers the product
-dimensions listed for that kind of item by several large homeware retailers' catalogues.
+Each category's dimensions, their sources and its task phrasings are in config/object_catalogue.yaml.
 """
 from __future__ import annotations
 
 import numpy as np
+import shapely.geometry as sg
 
 from .. import shapes
-from .build import pick, u, wall_handle
-from .registry import Category, register
+from .build import bar, loft, pick, u, wall_handle
+from .registry import builder
 from .spec import ObjectSpec, part
 
 
 # --------------------------------------------------------------------------- mug
+@builder("mug")
 def build_mug(rng: np.random.Generator, family: str) -> ObjectSpec:
     """family = handle shape: round (C), d (straight outer side), square."""
     r = u(rng, 0.038, 0.047)                      # outer radius at the rim
@@ -30,7 +31,7 @@ def build_mug(rng: np.random.Generator, family: str) -> ObjectSpec:
     reach = u(rng, 0.020, 0.034)                  # how far the handle stands proud of the wall
     hh = u(rng, 0.045, min(0.072, h - 0.02))      # between its attachments
     zc = h / 2 + u(rng, -0.004, 0.010)
-    r_attach = float(np.interp(zc, [p[1] for p in outer], [p[0] for p in outer]))
+    r_attach = float(shapes.profile_radius(outer, zc))
     handle = wall_handle(family, r_attach, reach, hh, zc, thickness=u(rng, 0.009, 0.015),
                          depth=u(rng, 0.007, 0.011))
     return ObjectSpec("mug", [
@@ -39,33 +40,11 @@ def build_mug(rng: np.random.Generator, family: str) -> ObjectSpec:
     ])
 
 
-register(Category(
-    "mug", build_mug, families=("round", "d", "square"),
-    dims={"height": (0.081, 0.110), "diameter": (0.072, 0.099), "handle_reach": (0.019, 0.036),
-          "handle_thickness": (0.008, 0.016), "wall": (0.0033, 0.0058)},
-    source="retail: 250-400 ml mugs, 8.5-10.5 cm tall, 7.5-9.5 cm across; handles 2-3.5 cm proud, "
-           "0.8-1.5 cm thick (the issue's scanned mug: 9.5 cm across, 2 cm proud, 1.5 cm thick)",
-    queries=(("grasp the mug by its handle", "handle"), ("pick up the coffee mug by the handle", "handle"),
-             ("hold the mug's handle", "handle")),
-    hollow=True,
-))
-
-
 # --------------------------------------------------------------------------- shared helpers
-import shapely.geometry as sg  # noqa: E402
-
-from .build import bar, loft  # noqa: E402
-
-
 def _split(mesh, z: float):
     """The parts of a closed mesh below and above the plane at height ``z`` (both closed)."""
     cut = shapes.cylinder(0.5, 1.0, center=(0.0, 0.0, z + 0.5), sections=16)
     return mesh.difference(cut), mesh.intersection(cut)
-
-
-def _radius_at(outer, z):
-    o = np.asarray(outer, float)
-    return np.interp(z, o[:, 1], o[:, 0])
 
 
 def _plane_tube(path, section):
@@ -80,15 +59,6 @@ def _plane_tube(path, section):
     return loft(rings)
 
 
-def _densify(path, step: float = 0.004):
-    """The polyline resampled every ``step`` metres or closer (its corners kept)."""
-    out = [path[0]]
-    for a, b in zip(path[:-1], path[1:]):
-        k = max(int(np.ceil(np.linalg.norm(b - a) / step)), 1)
-        out += [a + (b - a) * i / k for i in range(1, k + 1)]
-    return np.asarray(out)
-
-
 def _handle_on(outer, kind: str, reach: float, height: float, zc: float, thickness: float, depth: float,
                angle: float = 0.0, embed: float = 0.006, sink: float = 0.001):
     """A handle loop on a wall whose radius varies with height (a bellied jug, a teacup's bowl):
@@ -97,12 +67,12 @@ def _handle_on(outer, kind: str, reach: float, height: float, zc: float, thickne
     and are trimmed to the wall's outer surface less ``sink``, so they never show inside."""
     o = np.asarray(outer, float)
     z_top, z_bot = zc + height / 2, zc - height / 2
-    r_top, r_bot = _radius_at(o, z_top), _radius_at(o, z_bot)
+    r_top, r_bot = shapes.profile_radius(o, z_top), shapes.profile_radius(o, z_bot)
     zz = np.linspace(z_bot, z_top, 40)
     lean = lambda z: r_bot + (r_top - r_bot) * (z - z_bot) / height  # noqa: E731
-    bulge = max(0.0, float(np.max(_radius_at(o, zz) - lean(zz))))
+    bulge = max(0.0, float(np.max(shapes.profile_radius(o, zz) - lean(zz))))
     embed += bulge
-    path = _densify(shapes.loop_path(kind, reach + embed, height))
+    path = shapes.densify(shapes.loop_path(kind, reach + embed, height))
     path[:, 2] += zc
     path[:, 0] += lean(path[:, 2]) - embed + bulge
     mesh = _plane_tube(path, shapes.rounded_rect(thickness, depth, 0.45 * min(thickness, depth), 3))
@@ -142,6 +112,7 @@ def _shoulder(r0: float, r1: float, z0: float, dz: float, n: int = 7):
 
 
 # --------------------------------------------------------------------------- cup
+@builder("cup")
 def build_cup(rng: np.random.Generator, family: str) -> ObjectSpec:
     """family: tumbler (straight, slightly tapered, glass or plastic), paper (strongly tapered
     disposable cup), flared (stemless cup whose lip flares out)."""
@@ -167,19 +138,8 @@ def build_cup(rng: np.random.Generator, family: str) -> ObjectSpec:
     ])
 
 
-register(Category(
-    "cup", build_cup, families=("tumbler", "paper", "flared"),
-    dims={"height": (0.072, 0.094), "diameter": (0.062, 0.088), "wall": (0.0015, 0.004),
-          "rim_band": (0.015, 0.022)},
-    source="retail: glass/plastic tumblers 200-350 ml, 7.5-9.5 cm tall, 6.5-8.5 cm across; 8-12 oz paper "
-           "cups 8-9.5 cm tall, 7.5-9 cm rim, 5-6.5 cm base; stemless flared cups 7-9 cm tall",
-    queries=(("pick up the cup by its rim", "rim"), ("grab the plastic cup", "rim"),
-             ("hand me that cup so I can drink", "rim")),
-    hollow=True,
-))
-
-
 # --------------------------------------------------------------------------- teacup
+@builder("teacup")
 def build_teacup(rng: np.random.Generator, family: str) -> ObjectSpec:
     """family: round (a bowl on a small foot ring, widest at the lip), straight (near-vertical
     sides on a slightly narrower base)."""
@@ -207,19 +167,8 @@ def build_teacup(rng: np.random.Generator, family: str) -> ObjectSpec:
     ])
 
 
-register(Category(
-    "teacup", build_teacup, families=("round", "straight"),
-    dims={"height": (0.050, 0.066), "diameter": (0.080, 0.098), "handle_reach": (0.015, 0.022),
-          "handle_thickness": (0.006, 0.010), "wall": (0.0025, 0.0038)},
-    source="retail: porcelain teacups 180-250 ml, 5-7 cm tall, 8-10 cm across the lip (saucer not modelled); "
-           "ear/ring handles 6-10 mm thick standing 1.5-2.2 cm proud",
-    queries=(("pick up the teacup by its handle", "handle"), ("hand me the tea cup", "handle"),
-             ("hold the teacup's handle", "handle")),
-    hollow=True,
-))
-
-
 # --------------------------------------------------------------------------- wine glass
+@builder("wine_glass")
 def build_wine_glass(rng: np.random.Generator, family: str) -> ObjectSpec:
     """family: red (wide round bowl), white (smaller tulip bowl), flute (tall narrow bowl)."""
     if family == "red":
@@ -260,19 +209,8 @@ def build_wine_glass(rng: np.random.Generator, family: str) -> ObjectSpec:
     ])
 
 
-register(Category(
-    "wine_glass", build_wine_glass, families=("red", "white", "flute"),
-    dims={"height": (0.150, 0.235), "bowl_diameter": (0.054, 0.100), "stem_length": (0.060, 0.090),
-          "stem_diameter": (0.007, 0.0096), "foot_diameter": (0.064, 0.086), "wall": (0.0016, 0.0022)},
-    source="retail glassware: red/Bordeaux glasses 20-24 cm tall, bowls 8.5-10 cm; white 17-20 cm, bowls "
-           "7-8 cm; flutes 20-24 cm, bowls 5.5-6.5 cm; feet 6.5-8.5 cm; stems 6-9 cm long, 7-10 mm thick",
-    queries=(("pick up the wine glass by its stem", "stem"), ("hand me the wine glass", "stem"),
-             ("hold the glass by the stem so it doesn't get warm", "stem")),
-    hollow=True,
-))
-
-
 # --------------------------------------------------------------------------- bottle
+@builder("bottle")
 def build_bottle(rng: np.random.Generator, family: str) -> ObjectSpec:
     """family: water (plastic, straight or ridged, short neck, screw cap), wine (glass: Bordeaux,
     Burgundy or beer shape with a long neck, capsule or crown cap), sauce (short neck, flip cap).
@@ -336,19 +274,8 @@ def build_bottle(rng: np.random.Generator, family: str) -> ObjectSpec:
     ])
 
 
-register(Category(
-    "bottle", build_bottle, families=("water", "wine", "sauce"),
-    dims={"height": (0.18, 0.32), "diameter": (0.060, 0.082), "neck_diameter": (0.025, 0.032),
-          "neck_length": (0.026, 0.080), "wall": (0.0015, 0.0045)},
-    source="retail/packaging: 0.5-1 l PET water bottles 6.2-8.2 cm across, 20-30 cm tall, 28 mm (PCO) necks "
-           "under 3-3.3 cm caps; 750 ml wine bottles 7.2-8 cm across, 29-31 cm tall, 2.9-3.2 cm necks; 330 ml "
-           "beer bottles 6-6.6 cm, 22-25 cm; sauce bottles 6-7 cm across, 18-23 cm tall",
-    queries=(("pick up the bottle by its neck", "neck"), ("grab the wine bottle", "neck"),
-             ("hand me the water bottle", "neck")),
-))
-
-
 # --------------------------------------------------------------------------- jar
+@builder("jar")
 def build_jar(rng: np.random.Generator, family: str) -> ObjectSpec:
     """family: mason (tall canning jar with a rounded shoulder), jam (short, wide, a low shoulder).
     Glass with a screw lid 5-7 cm across."""
@@ -373,17 +300,6 @@ def build_jar(rng: np.random.Generator, family: str) -> ObjectSpec:
     ])
 
 
-register(Category(
-    "jar", build_jar, families=("mason", "jam"),
-    dims={"height": (0.085, 0.170), "diameter": (0.062, 0.086), "lid_diameter": (0.058, 0.070),
-          "lid_height": (0.012, 0.019), "wall": (0.003, 0.004)},
-    source="retail: regular-mouth mason jars (half-pint to pint) 10-15 cm tall, 7-8.6 cm across, 70 mm lids; "
-           "jam/preserve jars 200-370 ml, 8-11 cm tall, 6.5-8 cm across, 58-70 mm twist-off lids",
-    queries=(("open the jar's lid", "lid"), ("pick up the jam jar by the lid", "lid"),
-             ("grab the mason jar", "lid")),
-))
-
-
 # --------------------------------------------------------------------------- pitcher
 def _pouring_lip(r_rim: float, z_rim: float, r_wide: float, r_tip: float, length: float, wall: float,
                  tilt: float, depth_ratio: float = 0.55):
@@ -404,6 +320,7 @@ def _pouring_lip(r_rim: float, z_rim: float, r_wide: float, r_tip: float, length
     return lip.apply_transform(S), inner.apply_transform(S)
 
 
+@builder("pitcher")
 def build_pitcher(rng: np.random.Generator, family: str) -> ObjectSpec:
     """family: round (a bellied jug narrowing to a neck), tall (a straight or slightly tapered
     pitcher). Open top, a pouring lip opposite the handle."""
@@ -440,19 +357,8 @@ def build_pitcher(rng: np.random.Generator, family: str) -> ObjectSpec:
     ])
 
 
-register(Category(
-    "pitcher", build_pitcher, families=("round", "tall"),
-    dims={"height": (0.175, 0.245), "diameter": (0.088, 0.120), "width_with_handle": (0.13, 0.16),
-          "handle_reach": (0.026, 0.034), "handle_thickness": (0.011, 0.016), "capacity_l": (1.0, 2.0)},
-    source="retail: 1-2 l glass, ceramic and plastic jugs/pitchers 18-25 cm tall, 9-12 cm across the body, "
-           "13-16 cm spout to handle",
-    queries=(("pick up the pitcher by its handle", "handle"), ("grab the jug so I can pour water", "handle"),
-             ("hand me the water jug", "handle")),
-    hollow=True,
-))
-
-
 # --------------------------------------------------------------------------- teapot
+@builder("teapot")
 def build_teapot(rng: np.random.Generator, family: str) -> ObjectSpec:
     """family: round (a squat bellied pot, spout low on the belly), tall (a coffee-pot-like tapered
     pot with a long swan-neck spout). Closed by a lid with a knob; handle opposite the spout."""
@@ -496,7 +402,7 @@ def build_teapot(rng: np.random.Generator, family: str) -> ObjectSpec:
                            (0.8 * rk, z_k + 0.92 * hk), (0.0, z_k + hk)], 24)
     # Spout: leaves the lower body level, then sweeps up to about the rim.
     r_sp0, r_sp1 = u(rng, 0.013, 0.017), u(rng, 0.0055, 0.0075)
-    lo_r = min(_radius_at(outer, z_sp - r_sp0), _radius_at(outer, z_sp + r_sp0))
+    lo_r = min(shapes.profile_radius(outer, z_sp - r_sp0), shapes.profile_radius(outer, z_sp + r_sp0))
     p0 = np.array([lo_r - 0.004, 0.0, z_sp])
     r_out = max(p[0] for p in outer)
     p2 = np.array([r_out + sp_len, 0.0, hb - u(rng, 0.000, 0.015)])
@@ -516,17 +422,6 @@ def build_teapot(rng: np.random.Generator, family: str) -> ObjectSpec:
     ])
 
 
-register(Category(
-    "teapot", build_teapot, families=("round", "tall"),
-    dims={"height": (0.11, 0.22), "body_diameter": (0.092, 0.136), "capacity_l": (0.6, 1.2),
-          "handle_reach": (0.028, 0.040), "handle_thickness": (0.010, 0.014), "spout_reach": (0.040, 0.060)},
-    source="retail: ceramic/glass teapots 0.6-1.2 l, round 11-15 cm tall and 10-14 cm across the body, "
-           "tall (coffee-pot style) 17-22 cm; 22-28 cm spout tip to handle",
-    queries=(("pick up the teapot by its handle", "handle"), ("pour the tea", "handle"),
-             ("hand me the teapot", "handle")),
-))
-
-
 # --------------------------------------------------------------------------- spray bottle
 def _side_outline(points, width: float, y: float = 0.0, round_r: float = 0.002):
     """A part drawn in side view: an (x, z) outline extruded ``width`` across y, corners rounded."""
@@ -539,6 +434,7 @@ def _side_outline(points, width: float, y: float = 0.0, round_r: float = 0.002):
     return mesh
 
 
+@builder("spray_bottle")
 def build_spray_bottle(rng: np.random.Generator, family: str) -> ObjectSpec:
     """family: round (cylindrical), oval (flattened across y), waisted (a grip waist). A closed
     bottle with real walls, a screw closure as the neck, the trigger head facing +x."""
@@ -582,15 +478,3 @@ def build_spray_bottle(rng: np.random.Generator, family: str) -> ObjectSpec:
         part("head", ("press",), [head, nozzle], ("plastic",), look="sprayer"),
         part("trigger", ("press",), [trigger], ("plastic",), look="sprayer"),
     ])
-
-
-register(Category(
-    "spray_bottle", build_spray_bottle, families=("round", "oval", "waisted"),
-    dims={"height": (0.22, 0.30), "diameter": (0.066, 0.092), "neck_diameter": (0.029, 0.035),
-          "neck_height": (0.025, 0.032), "head_height": (0.050, 0.065), "trigger_length": (0.035, 0.050)},
-    source="retail: 500-750 ml trigger spray bottles 22-30 cm tall, 6.5-9 cm across (oval ones 5-6.5 cm deep); "
-           "28/400 screw closures 3-3.5 cm across under 5-6.5 cm trigger heads",
-    queries=(("pick up the spray bottle by its neck", "neck"), ("grab the cleaning spray", "neck"),
-             ("hand me the spray bottle", "neck")),
-    domain="household",
-))

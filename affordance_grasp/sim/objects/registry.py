@@ -5,18 +5,26 @@ Convex decomposition takes seconds, so each category has a fixed number of varia
 per process, their pieces cached on disk); an instance is a variant stretched by a few per cent
 along its axes (pieces stay convex) and dressed in random materials, colours and textures. The
 same generator state gives the same instance.
+
+What a category is (its families, documented dimensions and their source, the phrasings a task
+planner uses) is data, in ``config/object_catalogue.yaml``; how one variant is built is code, a
+builder function that names its catalogue entry with ``@builder(name)``. ``register_catalogue``
+joins the two once every builder module is imported.
 """
 from __future__ import annotations
 
 import copy
 import zlib
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from functools import lru_cache
-from typing import Callable, Dict, List, Optional, Tuple
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 import numpy as np
 
-from ...errors import InvalidInputError
+from ...config import from_mapping, load_yaml
+from ...errors import ConfigError, InvalidInputError
+from ...resources import resource
 from ..materials import Appearance, MATERIALS, random_appearance
 from .spec import ObjectSpec, QuerySpec, material_mass, normalised, scaled
 
@@ -52,6 +60,127 @@ def register(cat: Category) -> Category:
     return cat
 
 
+# --------------------------------------------------------------------------- builders and the catalogue
+CATALOGUE = ("config", "object_catalogue.yaml")
+DOMAINS = ("kitchen", "workshop", "household")
+_BUILDERS: Dict[str, Builder] = {}
+# Everything a catalogue entry may give: Category's fields less those the code supplies.
+ENTRY_KEYS = tuple(f.name for f in fields(Category) if f.name not in ("name", "build"))
+
+
+def builder(name: str) -> Callable[[Builder], Builder]:
+    """Decorator: the function builds the variants of category ``name`` (described in the catalogue)."""
+    def add(build: Builder) -> Builder:
+        if name in _BUILDERS:
+            raise InvalidInputError(f"category {name!r} has two builders: {_BUILDERS[name].__qualname__} "
+                                    f"and {build.__qualname__}")
+        _BUILDERS[name] = build
+        return build
+    return add
+
+
+def load_catalogue(path: Optional[Path] = None) -> Dict[str, Any]:
+    """The catalogue's entries by category name (the shipped one unless ``path``)."""
+    return load_yaml(path or resource(*CATALOGUE), "object catalogue")
+
+
+def catalogue_categories(builders: Mapping[str, Builder], catalogue: Mapping[str, Any],
+                         where: str = "object catalogue") -> List[Category]:
+    """One Category per builder, in the builders' order, from its catalogue entry. A builder
+    without an entry, an entry without a builder, or an entry with a key Category does not have
+    is a ConfigError."""
+    no_entry = [n for n in builders if n not in catalogue]
+    if no_entry:
+        raise ConfigError(f"{where}: no entry for the categories {no_entry}, which have builders")
+    no_builder = [n for n in catalogue if n not in builders]
+    if no_builder:
+        raise ConfigError(f"{where}: entries {no_builder} have no builder; builders: {sorted(builders)}")
+    return [_category(name, build, catalogue[name], f"{where}: {name}") for name, build in builders.items()]
+
+
+def _category(name: str, build: Builder, entry: Any, where: str) -> Category:
+    if not isinstance(entry, Mapping):
+        raise ConfigError(f"{where}: expected a mapping of {list(ENTRY_KEYS)}, got {type(entry).__name__}")
+    unknown = sorted(set(entry) - set(ENTRY_KEYS))
+    if unknown:
+        raise ConfigError(f"{where}: unknown keys {unknown}; known: {list(ENTRY_KEYS)}")
+    values = dict(entry)
+    for key, convert in _CONVERT.items():
+        if key in values:
+            values[key] = convert(values[key], f"{where}: {key}")
+    return from_mapping(Category, {"name": name, "build": build, **values}, where)
+
+
+def _strings(value: Any, where: str, n: Optional[int] = None) -> Tuple[str, ...]:
+    """A YAML list of strings (``n`` of them when given) as a tuple."""
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value) or n not in (None, len(value)):
+        size = f"{n} " if n else ""
+        raise ConfigError(f"{where}: expected a list of {size}strings, got {value!r}")
+    return tuple(value)
+
+
+def _ranges(value: Any, where: str) -> Dict[str, Tuple[float, float]]:
+    """``name: [low, high]`` lines as a dict of float pairs."""
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"{where}: expected name: [low, high] lines, got {value!r}")
+    out = {}
+    for k, pair in value.items():
+        ok = (isinstance(pair, list) and len(pair) == 2
+              and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in pair))
+        if not ok or pair[0] > pair[1]:
+            raise ConfigError(f"{where}: {k} must be [low, high] numbers, low <= high; got {pair!r}")
+        out[str(k)] = (pair[0], pair[1])
+    return out
+
+
+def _queries(value: Any, where: str) -> Tuple[Tuple[str, str], ...]:
+    if not isinstance(value, list):
+        raise ConfigError(f"{where}: expected a list of [phrasing, part] pairs, got {value!r}")
+    return tuple(_strings(q, where, 2) for q in value)
+
+
+def _text(value: Any, where: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"{where}: expected some text, got {value!r}")
+    return value
+
+
+def _domain(value: Any, where: str) -> str:
+    if value not in DOMAINS:
+        raise ConfigError(f"{where}: expected one of {list(DOMAINS)}, got {value!r}")
+    return value
+
+
+def _flag(value: Any, where: str) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(f"{where}: expected true or false, got {value!r}")
+    return value
+
+
+def _count(value: Any, where: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ConfigError(f"{where}: expected a whole number >= 1, got {value!r}")
+    return value
+
+
+def _fraction(value: Any, where: str) -> float:
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 <= value < 1:
+        raise ConfigError(f"{where}: expected a number in [0, 1), got {value!r}")
+    return value
+
+
+_CONVERT = {"families": _strings, "dims": _ranges, "source": _text, "queries": _queries, "domain": _domain,
+            "upright": _flag, "hollow": _flag, "variants": _count, "scale_jitter": _fraction}
+
+
+def register_catalogue(path: Optional[Path] = None) -> List[Category]:
+    """Register every builder's category from the catalogue (called once the builder modules are
+    imported, so that the check for entries without a builder sees them all)."""
+    source = path or resource(*CATALOGUE)
+    return [register(cat) for cat in catalogue_categories(_BUILDERS, load_catalogue(source), str(source))]
+
+
+# --------------------------------------------------------------------------- variants and instances
 def variant(cat: Category, index: int) -> ObjectSpec:
     """The geometry of variant ``index`` (families take turns), built once per process."""
     key = (cat.name, int(index))

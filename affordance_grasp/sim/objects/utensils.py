@@ -9,11 +9,12 @@ import numpy as np
 
 from .. import shapes
 from .build import bar, u
-from .registry import Category, register
+from .registry import builder
 from .spec import ObjectSpec, part
 
 
 # --------------------------------------------------------------------------- knife
+@builder("knife")
 def build_knife(rng: np.random.Generator, family: str) -> ObjectSpec:
     """family: chef (pointed, wide), table (round tip, slim, often one piece of steel), bread
     (long square-ended blade)."""
@@ -38,15 +39,3 @@ def build_knife(rng: np.random.Generator, family: str) -> ObjectSpec:
         part("handle", ("grasp", "hold"), [handle], handle_mats),
         part("blade", ("cut",), [blade], ("steel",)),
     ])
-
-
-register(Category(
-    "knife", build_knife, families=("chef", "table", "bread"),
-    dims={"length": (0.18, 0.38), "blade_width": (0.016, 0.050), "handle_height": (0.007, 0.020),
-          "blade_thickness": (0.0015, 0.003)},
-    source="retail cutlery: chef's knives 15-21 cm blade, 3.5-5 cm wide; table knives 21-23 cm overall, "
-           "1.6-2.2 cm blade; bread knives 19-25 cm blade; handles 10-13 cm",
-    queries=(("pick up the knife by the handle", "handle"), ("hand me the knife so I can cut", "handle"),
-             ("grab the knife without touching the blade", "handle")),
-    upright=False,
-))

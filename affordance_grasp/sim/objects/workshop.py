@@ -5,8 +5,8 @@ Hand tools lie on the table as they would on a bench (long axis along x, z the t
 direction); the cordless drill stands on its battery. Curved or holed flat pieces (a claw, a
 wrench's ring, scissor loops) are built from several convex slabs that together make the real
 outline, so each collides as itself without a convex decomposition and the holes stay open.
-Dimension sources are given per category; "retail" means the stated range covers the product
-dimensions listed for that kind of item by several large tool/homeware retailers' catalogues.
+
+Each category's dimensions, their sources and its task phrasings are in config/object_catalogue.yaml.
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ import trimesh
 
 from .. import shapes
 from .build import lathe_x, loft, pick, u
-from .registry import Category, register
+from .registry import builder
 from .spec import MeshSpec, ObjectSpec, PartSpec, mesh_spec
 
 
@@ -126,14 +126,6 @@ def _grip(xs: Sequence[float], widths: Sequence[float], heights: Sequence[float]
     return loft(rings), [_hull(np.vstack([rings[i], rings[i + 1]])) for i in range(len(rings) - 1)]
 
 
-def _bezier(P: np.ndarray, n: int) -> np.ndarray:
-    P = np.asarray(P, float)
-    s = np.linspace(0.0, 1.0, n)[:, None]
-    if len(P) == 3:
-        return (1 - s) ** 2 * P[0] + 2 * (1 - s) * s * P[1] + s ** 2 * P[2]
-    return (1 - s) ** 3 * P[0] + 3 * (1 - s) ** 2 * s * P[1] + 3 * (1 - s) * s ** 2 * P[2] + s ** 3 * P[3]
-
-
 def _flat_strip(path: np.ndarray, widths: Sequence[float], z_lo, z_hi) -> Piece:
     """A flat band along a 2-D centre line (x, y), ``widths`` across it, between heights z_lo and
     z_hi (scalars or per-point arrays): drawn as one loft, colliding as convex segments."""
@@ -167,6 +159,7 @@ def _lathe_y(profile, x: float = 0.0, z: float = 0.0, sections: int = 32) -> tri
 
 
 # --------------------------------------------------------------------------- hammer
+@builder("hammer")
 def build_hammer(rng: np.random.Generator, family: str) -> ObjectSpec:
     """family: claw (curved split claw), ballpeen (round peen). Handle along x, head along y,
     lying on the side of its head."""
@@ -194,7 +187,7 @@ def build_hammer(rng: np.random.Generator, family: str) -> ObjectSpec:
         yc = hl - yf                                          # claw tip from the eye centre
         curve = u(rng, 0.018, 0.030)
         P = np.array([(xh, -ey / 2 + 0.004), (xh, -0.75 * yc), (xh - curve, -yc)])
-        path = _bezier(P, 7)
+        path = shapes.bezier(P, 7)
         w = np.linspace(ex, 0.35 * ex, 7)
         slot = np.clip(np.linspace(-0.4, 1.0, 7), 0, 1) * u(rng, 0.003, 0.0045)   # V between the prongs
         thick = np.linspace(cheek, 0.8 * cheek, 7)
@@ -212,19 +205,8 @@ def build_hammer(rng: np.random.Generator, family: str) -> ObjectSpec:
     ])
 
 
-register(Category(
-    "hammer", build_hammer, families=("claw", "ballpeen"),
-    dims={"length": (0.28, 0.34), "head_length": (0.10, 0.13), "face_diameter": (0.027, 0.032),
-          "handle_width": (0.030, 0.036), "handle_thickness": (0.021, 0.026)},
-    source="retail: 16-20 oz (450-570 g head) claw hammers and 12-24 oz ball-peen hammers, 28-34 cm long, "
-           "heads 10-13 cm, faces 27-32 mm across; handles ~3.0-3.6 x 2.1-2.6 cm (oval)",
-    queries=(("hand me the hammer", "handle"), ("pick up the hammer by its handle", "handle"),
-             ("grab the hammer so I can pound in a nail", "handle")),
-    domain="workshop", upright=False,
-))
-
-
 # --------------------------------------------------------------------------- mallet
+@builder("mallet")
 def build_mallet(rng: np.random.Generator, family: str) -> ObjectSpec:
     """family: rubber (cylindrical rubber head), wooden (carpenter's block head). Handle along x,
     head along y, lying on the side of its head."""
@@ -260,19 +242,8 @@ def build_mallet(rng: np.random.Generator, family: str) -> ObjectSpec:
     ])
 
 
-register(Category(
-    "mallet", build_mallet, families=("rubber", "wooden"),
-    dims={"length": (0.30, 0.36), "rubber_head_diameter": (0.058, 0.072), "head_length": (0.10, 0.14),
-          "wooden_head_section": (0.048, 0.068), "handle_width": (0.028, 0.034)},
-    source="retail: 16-32 oz rubber mallets, 30-36 cm long, heads 6-7 cm across, 10-13 cm long; "
-           "beech carpenter's mallets, heads 12-14 x 5-7 x 5-6 cm, 30-36 cm long",
-    queries=(("hand me the mallet", "handle"), ("pick up the rubber mallet by its handle", "handle"),
-             ("grab the mallet so I can tap the joint together", "handle")),
-    domain="workshop", upright=False,
-))
-
-
 # --------------------------------------------------------------------------- screwdriver
+@builder("screwdriver")
 def build_screwdriver(rng: np.random.Generator, family: str) -> ObjectSpec:
     """family: slotted, phillips (cross tip), stubby. The handle has a rounded-triangle or fluted
     section so it does not roll."""
@@ -322,19 +293,6 @@ def build_screwdriver(rng: np.random.Generator, family: str) -> ObjectSpec:
     ])
 
 
-register(Category(
-    "screwdriver", build_screwdriver, families=("slotted", "phillips", "stubby"),
-    dims={"length": (0.073, 0.29), "handle_length": (0.048, 0.115), "handle_diameter": (0.026, 0.038),
-          "shaft_length": (0.025, 0.175), "shaft_diameter": (0.005, 0.008)},
-    source="ISO 2380 / ISO 8764 screwdrivers as sold: slotted 0.6x3.5-1.2x6.5 and PH1-PH3 with 75-175 mm "
-           "blades, 10-30 cm overall, handles 9-11.5 cm long and 26-34 mm across; stubbies 25-40 mm blades, "
-           "handles 5-6 cm long and 32-38 mm across",
-    queries=(("hand me the screwdriver", "handle"), ("pick up the screwdriver by its handle", "handle"),
-             ("grab the screwdriver so I can tighten the screw", "handle")),
-    domain="workshop", upright=False,
-))
-
-
 # --------------------------------------------------------------------------- wrench
 def _open_end(S: float, R: float, angle: float, t: float, c=(0.0, 0.0), bottom: float = 0.0) -> Piece:
     """An open jaw head: a disc of radius ``R`` at ``c`` with a slot ``S`` wide opening towards -x
@@ -353,6 +311,7 @@ def _open_end(S: float, R: float, angle: float, t: float, c=(0.0, 0.0), bottom: 
     return _slab(slot, t), [_slab(disc.intersection(j), t) for j in jaws], True
 
 
+@builder("wrench")
 def build_wrench(rng: np.random.Generator, family: str) -> ObjectSpec:
     """family: combination (open end + 12-point ring end), adjustable. Lying flat."""
     if family == "combination":
@@ -395,19 +354,8 @@ def build_wrench(rng: np.random.Generator, family: str) -> ObjectSpec:
     ])
 
 
-register(Category(
-    "wrench", build_wrench, families=("combination", "adjustable"),
-    dims={"length": (0.13, 0.25), "jaw_size": (0.010, 0.019), "head_thickness": (0.006, 0.012),
-          "shank_thickness": (0.004, 0.007), "adjustable_capacity": (0.020, 0.032)},
-    source="DIN 3113 / ISO 7738 combination spanners 10-19 mm (140-235 mm long, heads 6-8 mm thick); "
-           "retail 6-10 in (150-250 mm) adjustable wrenches, 20-32 mm capacity, heads 9-12 mm thick",
-    queries=(("hand me the wrench", "handle"), ("pick up the spanner by its handle", "handle"),
-             ("grab the wrench so I can turn the bolt", "handle")),
-    domain="workshop", upright=False,
-))
-
-
 # --------------------------------------------------------------------------- pliers
+@builder("pliers")
 def build_pliers(rng: np.random.Generator, family: str) -> ObjectSpec:
     """family: combination (slip-joint / combination pliers: broad jaws with a pipe grip),
     longnose. Lying flat, jaws closed, handles a little apart. Pivot at the origin, jaws to +x."""
@@ -434,7 +382,7 @@ def build_pliers(rng: np.random.Generator, family: str) -> ObjectSpec:
     for sgn in (-1, 1):
         P = np.array([(-0.7 * rp, sgn * 0.30 * wj0), (-0.45 * lh, sgn * 0.75 * spread),
                       (-lh + 0.004, sgn * spread)])
-        path = _bezier(P, 6)
+        path = shapes.bezier(P, 6)
         w = np.linspace(0.85 * wg, wg, 6)
         w[-1] *= 0.85
         zs = np.full(6, tg / 2)
@@ -446,19 +394,8 @@ def build_pliers(rng: np.random.Generator, family: str) -> ObjectSpec:
     ])
 
 
-register(Category(
-    "pliers", build_pliers, families=("combination", "longnose"),
-    dims={"length": (0.15, 0.22), "jaw_length": (0.034, 0.068), "jaw_width": (0.015, 0.025),
-          "jaw_thickness": (0.008, 0.011), "grip_thickness": (0.011, 0.014), "handle_gap": (0.044, 0.064)},
-    source="DIN ISO 5746 combination pliers 160-200 mm and slip-joint pliers up to 220 mm; DIN ISO 5745 "
-           "long-nose pliers 150-200 mm (jaws 50-70 mm); retail dual-material grips 13-17 mm wide",
-    queries=(("hand me the pliers", "handle"), ("pick up the pliers by the handles", "handle"),
-             ("grab the pliers so I can pinch the wire", "handle")),
-    domain="workshop", upright=False,
-))
-
-
 # --------------------------------------------------------------------------- scissors
+@builder("scissors")
 def build_scissors(rng: np.random.Generator, family: str) -> ObjectSpec:
     """family: office (two finger rings), shears (kitchen shears: a large finger loop). Closed,
     lying flat. Pivot at the origin, blades to +x, rings to -x."""
@@ -505,19 +442,8 @@ def build_scissors(rng: np.random.Generator, family: str) -> ObjectSpec:
     ])
 
 
-register(Category(
-    "scissors", build_scissors, families=("office", "shears"),
-    dims={"length": (0.15, 0.25), "blade_width": (0.014, 0.024), "blade_thickness": (0.0018, 0.0025),
-          "finger_loop": (0.038, 0.068), "thumb_ring": (0.027, 0.034), "ring_thickness": (0.0065, 0.0085)},
-    source="retail: office scissors 6-8 in (15-21 cm) with two closed rings; kitchen shears 8-10 in "
-           "(20-25 cm) with a 5.5-7 cm finger loop; moulded handles 6.5-8.5 mm thick, steel blades 2-2.5 mm",
-    queries=(("hand me the scissors", "handle"), ("pick up the scissors by the finger holes", "handle"),
-             ("grab the scissors so I can cut the paper", "handle")),
-    domain="household", upright=False,
-))
-
-
 # --------------------------------------------------------------------------- brush
+@builder("brush")
 def build_brush(rng: np.random.Generator, family: str) -> ObjectSpec:
     """family: dish (long handle, round head, bristles slanted forward; lies on its flat back),
     scrub (iron-shaped block, bristles down, loop handle on top; rests on its bristles), paint
@@ -587,21 +513,8 @@ def build_brush(rng: np.random.Generator, family: str) -> ObjectSpec:
     ])
 
 
-register(Category(
-    "brush", build_brush, families=("dish", "scrub", "paint"),
-    dims={"dish_length": (0.21, 0.28), "dish_head_diameter": (0.048, 0.060), "scrub_length": (0.12, 0.16),
-          "scrub_width": (0.060, 0.075), "scrub_height": (0.075, 0.10), "paint_width": (0.025, 0.063),
-          "paint_length": (0.18, 0.26)},
-    source="retail: long-handled dish brushes 22-28 cm with 5-6 cm round heads; iron-shaped scrub brushes "
-           "12-16 x 6-7.5 cm with a loop handle, 7.5-10 cm tall; flat paint brushes 1-2.5 in (25-63 mm), "
-           "18-26 cm long with 45-65 mm bristles",
-    queries=(("hand me the brush", "handle"), ("pick up the scrub brush by its handle", "handle"),
-             ("grab the brush so I can scrub", "handle")),
-    domain="household", upright=False,
-))
-
-
 # --------------------------------------------------------------------------- toothbrush
+@builder("toothbrush")
 def build_toothbrush(rng: np.random.Generator, family: str) -> ObjectSpec:
     """family: manual. Lying on its back, bristles up; handle tail at x = 0."""
     L = u(rng, 0.170, 0.195)
@@ -626,19 +539,8 @@ def build_toothbrush(rng: np.random.Generator, family: str) -> ObjectSpec:
     ])
 
 
-register(Category(
-    "toothbrush", build_toothbrush, families=("manual",),
-    dims={"length": (0.170, 0.195), "grip_width": (0.011, 0.015), "grip_thickness": (0.009, 0.012),
-          "head_length": (0.026, 0.032), "bristle_height": (0.010, 0.012)},
-    source="retail manual toothbrushes: 17-19.5 cm long, grips 11-15 mm wide, heads 26-32 x 11-13.5 mm with "
-           "10-12 mm bristles (ISO 20126 describes the parts)",
-    queries=(("hand me the toothbrush", "handle"), ("pick up the toothbrush by its handle", "handle"),
-             ("grab the toothbrush without touching the bristles", "handle")),
-    domain="household", upright=False,
-))
-
-
 # --------------------------------------------------------------------------- flashlight
+@builder("flashlight")
 def build_flashlight(rng: np.random.Generator, family: str) -> ObjectSpec:
     """family: penlight (slim, pocket clip keeps it from rolling, tail button), large (wide
     hexagonal anti-roll head, side button). Lying along x, head at +x."""
@@ -682,19 +584,8 @@ def build_flashlight(rng: np.random.Generator, family: str) -> ObjectSpec:
     ])
 
 
-register(Category(
-    "flashlight", build_flashlight, families=("penlight", "large"),
-    dims={"length": (0.130, 0.30), "penlight_diameter": (0.013, 0.017), "large_body_diameter": (0.030, 0.040),
-          "large_head_across": (0.050, 0.060)},
-    source="retail: AA/AAA penlights 13-15 cm long, 13-17 mm across with a pocket clip; 2-3 D-cell or "
-           "18650 torches 25-30 cm long, 3-4 cm bodies, 5-6 cm anti-roll heads",
-    queries=(("hand me the flashlight", "body"), ("pick up the torch by its body", "body"),
-             ("grab the flashlight so I can light up the cupboard", "body")),
-    domain="household", upright=False,
-))
-
-
 # --------------------------------------------------------------------------- drill
+@builder("drill")
 def build_drill(rng: np.random.Generator, family: str) -> ObjectSpec:
     """family: pistol (cordless drill-driver standing on its battery). x forward (chuck), z up."""
     bl, bw, bh = u(rng, 0.100, 0.120), u(rng, 0.072, 0.085), u(rng, 0.055, 0.070)
@@ -734,15 +625,3 @@ def build_drill(rng: np.random.Generator, family: str) -> ObjectSpec:
         _part("chuck", ("drill",), chuck, ("aluminium", "plastic")),
         _part("trigger", ("press",), trigger, ("plastic", "rubber")),
     ])
-
-
-register(Category(
-    "drill", build_drill, families=("pistol",),
-    dims={"height": (0.18, 0.25), "length": (0.17, 0.23), "grip_width": (0.036, 0.043),
-          "battery_length": (0.10, 0.12), "battery_height": (0.055, 0.070), "chuck_diameter": (0.038, 0.046)},
-    source="retail 12-18 V cordless drill-drivers (with battery): 18-25 cm tall, 17-23 cm long, 1.2-1.8 kg; "
-           "grips 3.5-4.5 cm across; slide packs 10-12 x 7-8.5 x 5.5-7 cm; 10-13 mm keyless chucks 4-4.6 cm across",
-    queries=(("hand me the drill", "handle"), ("pick up the power drill by its grip", "handle"),
-             ("grab the drill so I can drill a hole", "handle")),
-    domain="workshop", upright=True,
-))
