@@ -149,6 +149,9 @@ def build_parser() -> argparse.ArgumentParser:
     tp.add_argument("--seed", type=int, default=200000, help="first scene seed (away from bench, choose and demo seeds)")
     tp.add_argument("--epochs", type=_positive_int, default=30)
     tp.add_argument("--checkpoint", type=Path, default=None, help="where to write it (default OUT/part_geometry.pt)")
+    tp.add_argument("--stretch", type=float, default=0.0,
+                    help="also describe each training object stretched or shrunk by up to 1 + this along each axis "
+                         "(other proportions; 0: off)")
     sk = sub.add_parser("soak", help="the sim graph under load (N clients at once) and over time (a request every "
                                      "few seconds): answers, errors, latency, memory per node; soak.json + soak.png")
     sk.add_argument("--minutes", type=float, default=30.0)
@@ -252,7 +255,7 @@ def main(argv=None) -> int:
             print(json.dumps({k: v for k, v in summary.items() if k != "machine"}, indent=1))
         elif args.command == "train-part-geometry":
             from .apps.train_part_geometry import train_part_geometry
-            summary = train_part_geometry(args.out, args.scenes, args.seed, args.epochs, args.checkpoint)
+            summary = train_part_geometry(args.out, args.scenes, args.seed, args.epochs, args.checkpoint, args.stretch)
             print(json.dumps({k: v for k, v in summary.items() if k != "machine"}, indent=1))
         elif args.command == "soak":
             if args.replay_cycles:

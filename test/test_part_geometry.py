@@ -176,3 +176,22 @@ def test_training_data_is_collected_in_chunks_that_a_stopped_run_keeps(tmp_path)
     assert sorted(int(x) for p in load_chunks(tmp_path, "y", "x") for x in p["y"]) == [100, 101, 102, 103, 104]
     with pytest.raises(InvalidInputError, match="run train-x with --scenes"):
         load_chunks(tmp_path / "none", "y", "train-x")
+
+
+def test_stretching_changes_proportions_along_the_objects_own_axes():
+    """Training objects are also described at other proportions: stretched along the footprint's
+    main axis, across it and in height above the table, wherever the object lies and points;
+    normals stay unit and follow the surface (an upward normal stays upward)."""
+    from affordance_grasp.apps.train_part_geometry import stretched
+    pts, nrm, _ = hammer()
+    placed, R = place(pts, 0.7, np.array([0.5, -0.2, 0.75]))
+    same, same_n = stretched(placed, nrm, 0.75, np.ones(3))
+    np.testing.assert_allclose(same, placed, atol=1e-12)
+    np.testing.assert_allclose(same_n, nrm, atol=1e-12)
+    out, out_n = stretched(placed, nrm, 0.75, np.array([1.3, 0.8, 1.2]))
+    back = (out - [0.5, -0.2, 0.0]) @ R                         # into the hammer's own frame
+    # (its footprint's main axis is the handle's to within the sensor noise)
+    assert np.ptp(back[:, 0]) == pytest.approx(1.3 * np.ptp(pts[:, 0]), rel=1e-3)
+    assert np.ptp(back[:, 1]) == pytest.approx(0.8 * np.ptp(pts[:, 1]), rel=1e-3)
+    assert (out[:, 2] - 0.75).max() == pytest.approx(1.2 * (placed[:, 2] - 0.75).max(), rel=1e-6)
+    np.testing.assert_allclose(out_n, nrm, atol=1e-12)

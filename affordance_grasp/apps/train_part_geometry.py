@@ -24,6 +24,7 @@ from tqdm import tqdm
 
 from ..affordance.data import SEEN_CATEGORIES
 from ..affordance.part_geometry import PartGeometryModel, point_features
+from ..affordance.shape import footprint_frame
 from ..errors import InvalidInputError
 from .chunks import collect_in_chunks, load_chunks, owner, rendered_scenes
 from .report import machine_description
@@ -33,9 +34,28 @@ MIN_PURITY = 0.7
 POINTS_PER_CLUSTER = 400
 
 
-def _collect_chunk(seeds: List[int]) -> Dict[str, np.ndarray]:
-    X, part, parts_of, cat, seed_of, obj_id = [], [], [], [], [], []
+def stretched(points: np.ndarray, normals: np.ndarray, table_height: float,
+              factors: np.ndarray) -> tuple:
+    """(points, normals) of one object stretched by ``factors`` (3,) along its footprint's main
+    axis, across it and in height above the table, about its footprint's centre: a new object of
+    other proportions (a squat teapot from a tall kettle), parts where they were. Normals follow
+    the inverse transpose."""
+    _, _, _, _, _, _, axes = footprint_frame(points, table_height)
+    frame = np.eye(3)
+    frame[:2, :2] = axes
+    centre = np.array([*points[:, :2].mean(0), table_height])
+    local = (points - centre) @ frame
+    n_local = normals @ frame
+    local = local * factors
+    n_local = n_local / factors
+    n_local /= np.maximum(np.linalg.norm(n_local, axis=1, keepdims=True), 1e-12)
+    return local @ frame.T + centre, n_local @ frame.T
+
+
+def _collect_chunk(seeds: List[int], stretch: float = 0.0) -> Dict[str, np.ndarray]:
+    X, part, parts_of, cat, seed_of, obj_id, extra = [], [], [], [], [], [], []
     n_obj = 0
+    taught = set(SEEN_CATEGORIES)
     for s, _, cloud, boxes, masks in rendered_scenes(seeds):
         rng = np.random.default_rng(s)
         for c in boxes:
@@ -44,34 +64,49 @@ def _collect_chunk(seeds: List[int]) -> Dict[str, np.ndarray]:
             m = owner(px, masks, MIN_PURITY)
             if m is None or sel.sum() < 30:
                 continue
-            f = point_features(cloud.points[sel], cloud.normals[sel], cloud.table_height)
             label = np.full(len(px), "", dtype=object)
             for name, pm in m.parts.items():
                 label[pm[px[:, 0], px[:, 1]]] = name
             keep = np.flatnonzero(label != "")
             keep = rng.choice(keep, min(len(keep), POINTS_PER_CLUSTER), replace=False)
-            X.append(f[keep])
-            part += list(label[keep])
-            n = len(keep)
-            parts_of += [",".join(sorted(m.parts))] * n
-            cat += [m.category] * n
-            seed_of += [s] * n
-            obj_id += [n_obj] * n
-            n_obj += 1
+            versions = [(cloud.points[sel], cloud.normals[sel])]
+            # Training objects also once more at other proportions, so that a part is learnt by
+            # where it lies and how it is shaped rather than by the taught kinds' exact ratios
+            # (validation and the held-out kinds are described as seen).
+            if stretch > 0 and s % 5 != 0 and m.category in taught:
+                factors = np.exp(rng.uniform(-np.log1p(stretch), np.log1p(stretch), 3))
+                versions.append(stretched(cloud.points[sel], cloud.normals[sel], cloud.table_height, factors))
+            for k, (pts, nrm) in enumerate(versions):
+                f = point_features(pts, nrm, cloud.table_height)
+                X.append(f[keep])
+                part += list(label[keep])
+                n = len(keep)
+                parts_of += [",".join(sorted(m.parts))] * n
+                cat += [m.category] * n
+                seed_of += [s] * n
+                obj_id += [n_obj] * n
+                extra += [k > 0] * n
+                n_obj += 1
     return {"X": np.concatenate(X) if X else np.zeros((0, 1), np.float32), "part": np.asarray(part, str),
             "parts_of": np.asarray(parts_of, str), "category": np.asarray(cat, str),
-            "seed": np.asarray(seed_of, int), "object": np.asarray(obj_id, int)}
+            "seed": np.asarray(seed_of, int), "object": np.asarray(obj_id, int),
+            "stretched": np.asarray(extra, bool)}
 
 
-def collect(out: Path, scenes: int, seed: int) -> Path:
+def collect(out: Path, scenes: int, seed: int, stretch: float = 0.0) -> Path:
     """Render and describe ``scenes`` scenes from ``seed`` into ``out/data``; chunks already
-    there are kept (a stopped run resumes)."""
-    return collect_in_chunks(Path(out) / "data", scenes, seed, CHUNK, _collect_chunk)
+    there are kept (a stopped run resumes). ``stretch`` > 0 adds each training object once more,
+    stretched by up to 1 + ``stretch`` (or shrunk by as much) along each axis independently."""
+    if not 0.0 <= stretch < 1.0:
+        raise InvalidInputError(f"stretch must be in [0, 1), got {stretch}")
+    return collect_in_chunks(Path(out) / "data", scenes, seed, CHUNK, lambda seeds: _collect_chunk(seeds, stretch))
 
 
 def load_data(data: Path) -> Dict[str, np.ndarray]:
     parts = load_chunks(data, "part", "train-part-geometry")
     d = {k: np.concatenate([p[k] for p in parts]) for k in ("X", "part", "parts_of", "category", "seed")}
+    # Chunks collected without stretching have no such rows.
+    d["stretched"] = np.concatenate([p.get("stretched", np.zeros(len(p["part"]), bool)) for p in parts])
     # Object ids are per chunk; make them global.
     offset, ids = 0, []
     for p in parts:
@@ -143,11 +178,11 @@ def evaluate(model: PartGeometryModel, d: Dict[str, np.ndarray], rows: np.ndarra
 
 
 def train_part_geometry(out: Path, scenes: int = 0, seed: int = 200000, epochs: int = 30,
-                        checkpoint: Optional[Path] = None) -> dict:
+                        checkpoint: Optional[Path] = None, stretch: float = 0.0) -> dict:
     """Collect ``scenes`` more scenes (0: use what ``out/data`` holds), train, report."""
     out = Path(out)
     if scenes:
-        collect(out, scenes, seed)
+        collect(out, scenes, seed, stretch)
     d = load_data(out / "data")
     taught = np.isin(d["category"], sorted(SEEN_CATEGORIES))
     val = d["seed"] % 5 == 0
