@@ -234,17 +234,3 @@ def test_a_known_mass_leaves_the_rest_to_what_the_part_held_does_not_weigh():
     np.testing.assert_allclose(tiny.com, tiny.bodies[0].centroid)
     assert free.mass_range is None
 
-
-def test_torsion_uses_a_measured_patch_only_where_it_is_narrower_than_the_pads():
-    """Hand-computed: the weight's torque about the closing axis is held by 2 x 2/3 mu F r. A
-    measured 3 mm strip gives 2 x 2/3 x 0.5 x 70 x 0.003 = 0.14 N m; a measured 12 mm patch is
-    held to the pad's 5 mm, 0.233 N m (on a wider patch the pressure gathers on its highest ridge)."""
-    from affordance_grasp.grasping.hold import hold_load
-    R, tcp = vertical_grasps([0.06])              # closing across the bar: the torque is torsion
-    com = np.array([0.0, 0.0, 0.02])
-    cfg = HoldConfig()
-    _, strip = hold_load(R, tcp, np.array([0.02]), com, 10.0, 0.5, cfg, radius=[0.003])
-    _, wide = hold_load(R, tcp, np.array([0.02]), com, 10.0, 0.5, cfg, radius=[0.012])
-    _, nominal = hold_load(R, tcp, np.array([0.02]), com, 10.0, 0.5, cfg)
-    assert strip[0] == pytest.approx(2 * 2 / 3 * 0.5 * 70 * 0.003)
-    assert wide[0] == pytest.approx(2 * 2 / 3 * 0.5 * 70 * 0.005) == nominal[0]
