@@ -244,19 +244,12 @@ def hold_load(R: np.ndarray, tcp: np.ndarray, width: np.ndarray, com: np.ndarray
 
 
 def _radius(radius, n: int, cfg: HoldConfig) -> np.ndarray:
-    """(N,) radius of each grasp's torsional friction: the measured patch (``radius``) where it is
-    narrower than the pad's ``torsion_radius`` (a thin round handle touches a strip), never wider.
-    Where the surface lies within the rubber's give over more of the pad, the pressure still
-    gathers on its highest ridge: in the twin a pad meets a handle at one point carrying the
-    torsion of a 5 mm patch, and pan handles measured at 8-12 mm, predicted to hold in 16-56 % of
-    the draws, slipped in 8 of 8 trials. Planning on the smaller radius is the safe side, as the
-    friction's low end is."""
+    """(N,) contact patch radius of each grasp: measured (``radius``), else the configured one."""
     if radius is None:
         return np.full(n, cfg.torsion_radius)
     r = np.asarray(radius, float).reshape(-1)
     if r.shape != (n,) or not (np.isfinite(r).all() and (r > 0).all()):
         raise InvalidInputError(f"contact patch radius must be {n} positive numbers")
-    r = np.minimum(r, cfg.torsion_radius)
     return r
 
 
