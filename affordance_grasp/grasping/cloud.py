@@ -167,6 +167,31 @@ class SceneCloud:
         return len(self.points)
 
 
+def refine_plane(points: np.ndarray, plane: np.ndarray, distance: float, iterations: int = 3):
+    """(unit normal, offset, inlier mask) of the least-squares plane through the points within
+    ``distance`` of ``plane`` (a, b, c, d), refitted on its own inliers ``iterations`` times.
+    Open3D's RANSAC runs its iterations on several threads and returns a slightly different plane
+    from run to run (the same frame gave table heights 1e-7 m apart and one object point more or
+    less, so candidates differed between runs of one benchmark); the refit lands on the same
+    inliers, and so the same plane, from any of them."""
+    plane = np.asarray(plane, float)
+    scale = np.linalg.norm(plane[:3])
+    n, d = plane[:3] / scale, plane[3] / scale
+    near = np.abs(points @ n + d) < distance
+    for _ in range(iterations):
+        if near.sum() < 3:
+            break
+        c = points[near].mean(0)
+        normal = np.linalg.svd(points[near] - c, full_matrices=False)[2][2]
+        n = normal if normal @ n >= 0 else -normal
+        d = -float(n @ c)
+        now = np.abs(points @ n + d) < distance
+        if np.array_equal(now, near):
+            break
+        near = now
+    return n, d, near
+
+
 def build_scene_cloud(frame: RGBDFrame, cfg: Optional[CloudConfig] = None,
                       target_mask: Optional[np.ndarray] = None,
                       target_box: Optional[np.ndarray] = None) -> SceneCloud:
@@ -206,14 +231,14 @@ def build_scene_cloud(frame: RGBDFrame, cfg: Optional[CloudConfig] = None,
     up = np.array([0.0, 0.0, 1.0])
     if len(points) >= 50:
         with times.stage("plane"):
-            plane, inliers = down.segment_plane(cfg.plane_distance, 3, 300)
-        n = np.asarray(plane[:3]) / np.linalg.norm(plane[:3])
+            plane, _ = down.segment_plane(cfg.plane_distance, 3, 300)
+            n, d, inliers = refine_plane(points, np.asarray(plane), cfg.plane_distance)
         if abs(n[2]) > 0.9:  # only a horizontal plane is the table
             sign = 1.0 if n[2] > 0 else -1.0
             up = n * sign
-            height = (points @ np.asarray(plane[:3]) + plane[3]) * sign / np.linalg.norm(plane[:3])
+            height = (points @ n + d) * sign
             is_table = height < cfg.plane_distance
-            table_height = float(np.median(points[np.asarray(inliers), 2]))
+            table_height = float(np.median(points[inliers, 2]))
     normals = np.tile(up, (len(points), 1))
     cluster = np.full(len(points), -1, int)
     obj_idx = np.nonzero(~is_table)[0]
