@@ -308,33 +308,9 @@ class Grasp:
     @classmethod
     def many(cls, poses, widths, quality, contacts, frame_id: str = "base", hold=None,
              part_only=None) -> List["Grasp"]:
-        """Grasps from arrays (``score`` = ``quality``), checked as a whole first: per-grasp
-        checks cost more than generating them."""
-        poses = check_transforms("Grasp.pose", poses)
-        n = len(poses)
-        widths, quality = np.asarray(widths, np.float64), np.asarray(quality, np.float64)
-        contacts = np.asarray(contacts, np.float64)
-        if widths.shape != (n,) or quality.shape != (n,) or contacts.shape != (n, 2, 3):
-            raise InvalidInputError(f"Grasp.many needs {n} widths, qualities and (2, 3) contacts")
-        if not (np.isfinite(widths).all() and np.isfinite(quality).all() and np.isfinite(contacts).all()):
-            raise InvalidInputError("Grasp.many: widths, qualities and contacts must be finite")
-        if (widths < 0).any():
-            raise InvalidInputError(f"Grasp.width must be >= 0, got {float(widths.min())}")
-        hold = np.ones(n) if hold is None else np.asarray(hold, np.float64)
-        if hold.shape != (n,) or not (np.isfinite(hold).all() and (hold >= 0).all() and (hold <= 1).all()):
-            raise InvalidInputError(f"Grasp.many needs {n} hold probabilities in [0, 1]")
-        part_only = np.ones(n) if part_only is None else np.asarray(part_only, np.float64)
-        if part_only.shape != (n,) or not (np.isfinite(part_only).all() and (part_only >= 0).all()
-                                           and (part_only <= 1).all()):
-            raise InvalidInputError(f"Grasp.many needs {n} part_only values in [0, 1]")
-        out = []
-        for T, w, q, c, h, o in zip(poses, widths.tolist(), quality.tolist(), contacts, hold.tolist(),
-                                    part_only.tolist()):
-            g = object.__new__(cls)              # every field was checked above, as a whole
-            g.pose, g.width, g.quality, g.affordance_score, g.score = T, w, q, 0.0, q
-            g.contacts, g.frame_id, g.hold, g.part_only = c, frame_id, h, o
-            out.append(g)
-        return out
+        """Grasps from arrays (``score`` = ``quality``), checked as a whole (see GraspSet)."""
+        return GraspSet(poses, widths, quality, contacts, hold=hold, part_only=part_only,
+                        frame_id=frame_id).grasps()
 
     def rescored(self, affordance_score: float, score: float) -> "Grasp":
         """A copy with these scores. The pose, width and contacts were checked when this grasp
@@ -357,6 +333,146 @@ class Grasp:
     @property
     def closing(self) -> np.ndarray:
         return self.pose[:3, 1]
+
+
+class GraspSet:
+    """N two-finger grasps as arrays, the way graspnetAPI's GraspGroup holds them: what the
+    generator makes and the scorer reads, with no object per grasp (a frame has a thousand
+    candidates or more). An int index gives one :class:`Grasp`, the type at the ROS boundary; a
+    slice, a boolean mask or an index array gives another GraspSet. Arrays are checked once, when
+    the set is made; a subset shares the checks."""
+
+    ARRAYS = ("poses", "widths", "quality", "affordance", "score", "contacts", "hold", "part_only")
+
+    def __init__(self, poses=(), widths=(), quality=(), contacts=(), *, hold=None, part_only=None,
+                 affordance=None, score=None, frame_id: str = "base"):
+        poses = np.zeros((0, 4, 4)) if len(poses) == 0 else check_transforms("Grasp.pose", poses)
+        n = len(poses)
+        widths, quality = np.asarray(widths, np.float64).reshape(-1), np.asarray(quality, np.float64).reshape(-1)
+        contacts = np.asarray(contacts, np.float64).reshape(-1, 2, 3) if n else np.zeros((0, 2, 3))
+        if widths.shape != (n,) or quality.shape != (n,) or contacts.shape != (n, 2, 3):
+            raise InvalidInputError(f"a grasp set of {n} needs {n} widths, qualities and (2, 3) contacts")
+        if not (np.isfinite(widths).all() and np.isfinite(quality).all() and np.isfinite(contacts).all()):
+            raise InvalidInputError("grasp widths, qualities and contacts must be finite")
+        if (widths < 0).any():
+            raise InvalidInputError(f"Grasp.width must be >= 0, got {float(widths.min())}")
+        hold = self._unit("hold probabilities", hold, n)
+        part_only = self._unit("part_only values", part_only, n)
+        affordance = np.zeros(n) if affordance is None else np.asarray(affordance, np.float64).reshape(-1)
+        score = quality.copy() if score is None else np.asarray(score, np.float64).reshape(-1)
+        if affordance.shape != (n,) or score.shape != (n,) or not (np.isfinite(affordance).all()
+                                                                   and np.isfinite(score).all()):
+            raise InvalidInputError(f"a grasp set of {n} needs {n} finite affordance scores and scores")
+        self.poses, self.widths, self.quality, self.contacts = poses, widths, quality, contacts
+        self.hold, self.part_only, self.affordance, self.score = hold, part_only, affordance, score
+        self.frame_id = frame_id
+
+    @staticmethod
+    def _unit(what: str, values, n: int) -> np.ndarray:
+        v = np.ones(n) if values is None else np.asarray(values, np.float64).reshape(-1)
+        if v.shape != (n,) or not (np.isfinite(v).all() and (v >= 0).all() and (v <= 1).all()):
+            raise InvalidInputError(f"a grasp set of {n} needs {n} {what} in [0, 1]")
+        return v
+
+    @classmethod
+    def from_grasps(cls, grasps) -> "GraspSet":
+        """The set of a sequence of Grasps (each already checked; their frame must be one)."""
+        grasps = list(grasps)
+        if isinstance(grasps and grasps[0], GraspSet):
+            raise InvalidInputError("from_grasps takes Grasps, not GraspSets")
+        frames = {g.frame_id for g in grasps}
+        if len(frames) > 1:
+            raise InvalidInputError(f"grasps in one set share one frame, got {sorted(frames)}")
+        out = cls._of(frames.pop() if frames else "base", **{
+            "poses": np.array([g.pose for g in grasps]).reshape(-1, 4, 4),
+            "widths": np.array([g.width for g in grasps], np.float64),
+            "quality": np.array([g.quality for g in grasps], np.float64),
+            "affordance": np.array([g.affordance_score for g in grasps], np.float64),
+            "score": np.array([g.score for g in grasps], np.float64),
+            "contacts": np.array([g.contacts for g in grasps], np.float64).reshape(-1, 2, 3),
+            "hold": np.array([g.hold for g in grasps], np.float64),
+            "part_only": np.array([g.part_only for g in grasps], np.float64)})
+        return out
+
+    @classmethod
+    def _of(cls, frame_id: str, **arrays) -> "GraspSet":
+        """A set from arrays that were checked already (a subset, a rescoring)."""
+        out = object.__new__(cls)
+        for name in cls.ARRAYS:
+            setattr(out, name, arrays[name])
+        out.frame_id = frame_id
+        return out
+
+    def _subset(self, index) -> "GraspSet":
+        return GraspSet._of(self.frame_id, **{name: getattr(self, name)[index] for name in self.ARRAYS})
+
+    def __len__(self) -> int:
+        return len(self.poses)
+
+    def __getitem__(self, index):
+        if isinstance(index, (int, np.integer)):
+            return self.grasp(int(index))
+        return self._subset(index)
+
+    def __iter__(self):
+        return (self.grasp(i) for i in range(len(self)))
+
+    def grasp(self, i: int) -> Grasp:
+        """Grasp ``i`` (negative counts from the end)."""
+        n = len(self)
+        if not -n <= i < n:
+            raise IndexError(f"grasp {i} of a set of {n}")
+        g = object.__new__(Grasp)              # every field was checked with the set
+        g.pose, g.width, g.quality = self.poses[i], float(self.widths[i]), float(self.quality[i])
+        g.affordance_score, g.score = float(self.affordance[i]), float(self.score[i])
+        g.contacts, g.frame_id = self.contacts[i], self.frame_id
+        g.hold, g.part_only = float(self.hold[i]), float(self.part_only[i])
+        return g
+
+    def grasps(self) -> List[Grasp]:
+        return [self.grasp(i) for i in range(len(self))]
+
+    @property
+    def positions(self) -> np.ndarray:
+        """(N, 3) TCP positions."""
+        return self.poses[:, :3, 3]
+
+    def rescored(self, affordance, score) -> "GraspSet":
+        """The same grasps with these affordance scores and scores (N each, finite)."""
+        affordance, score = np.asarray(affordance, np.float64), np.asarray(score, np.float64)
+        n = len(self)
+        if affordance.shape != (n,) or score.shape != (n,) or not (np.isfinite(affordance).all()
+                                                                   and np.isfinite(score).all()):
+            raise InvalidInputError(f"rescoring a set of {n} needs {n} finite affordance scores and scores")
+        arrays = {name: getattr(self, name) for name in self.ARRAYS}
+        arrays.update(affordance=affordance, score=score)
+        return GraspSet._of(self.frame_id, **arrays)
+
+    def sort_by_score(self) -> "GraspSet":
+        """Best score first (ties keep their order)."""
+        return self._subset(np.argsort(-self.score, kind="stable"))
+
+    def nms(self, translation: float = 0.01, rotation: float = np.deg2rad(30.0)) -> "GraspSet":
+        """Best score first, without any grasp within ``translation`` metres and ``rotation``
+        radians of a better one kept (a two-finger grasp turned half a turn about its approach is
+        the same grasp)."""
+        if translation < 0 or rotation < 0:
+            raise InvalidInputError(f"nms needs translation and rotation >= 0, got {translation}, {rotation}")
+        ranked = self.sort_by_score()
+        R, t = ranked.poses[:, :3, :3], ranked.positions
+        keep: List[int] = []
+        for i in range(len(ranked)):
+            if keep:
+                k = np.asarray(keep)
+                near = np.linalg.norm(t[k] - t[i], axis=1) <= translation
+                rel = np.einsum("kji,jl->kil", R[k], R[i])             # R_k^T R_i
+                flip = rel * np.array([-1.0, -1.0, 1.0])               # the same grasp with the fingers swapped
+                angle = np.minimum(*(np.arccos(np.clip((np.trace(m, axis1=1, axis2=2) - 1) / 2, -1, 1))
+                                     for m in (rel, flip)))
+                if (near & (angle <= rotation)).any():
+                    continue
+            keep.append(i)
+        return ranked._subset(np.asarray(keep, int))
 
 
 class FailureReason(str, enum.Enum):

@@ -24,7 +24,7 @@ import torch
 from scipy.spatial import cKDTree
 
 from ..errors import EmptyCloudError, InvalidInputError
-from ..types import Grasp
+from ..types import GraspSet
 from .base import Candidates, GenerationReport, GraspGenerator
 from .cloud import SceneCloud
 from .gripper import GripperGeometry
@@ -394,8 +394,8 @@ class AntipodalGenerator(GraspGenerator):
         order = np.argsort(-quality * only_part, kind="stable")
         T = np.tile(np.eye(4), (len(order), 1, 1))
         T[:, :3, :3], T[:, :3, 3] = R[order], tcp[order]
-        return Candidates(Grasp.many(T, width[order], quality[order], contacts[order], hold=hold[order],
-                                     part_only=only_part[order]), rep)
+        return Candidates(GraspSet(T, width[order], quality[order], contacts[order], hold=hold[order],
+                                   part_only=only_part[order]), rep)
 
     def _poses(self, axis, centre, width, align_pair, cloud: SceneCloud, rng: np.random.Generator,
                rep: GenerationReport):

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..errors import InvalidInputError
 from ..timing import StageTimes
-from ..types import Grasp
+from ..types import Grasp, GraspSet
 from .cloud import SceneCloud
 
 
@@ -40,17 +40,22 @@ class GenerationReport:
         return f"made {made}; removed by {removed}"
 
 
-class Candidates(list):
-    """What a generator returns: its grasps (a list, best first where it ranks them) and its
-    ``report`` (what each stage made and removed, the target's estimated mass)."""
+class Candidates(GraspSet):
+    """What a generator returns: its grasps as one GraspSet (best first where it ranks them) and
+    its ``report`` (what each stage made and removed, the target's estimated mass)."""
 
-    def __init__(self, grasps: Sequence[Grasp] = (), report: Optional[GenerationReport] = None):
-        super().__init__(grasps)
+    def __init__(self, grasps=(), report: Optional[GenerationReport] = None):
+        if not isinstance(grasps, GraspSet):
+            grasps = GraspSet.from_grasps(grasps)
+        for name in GraspSet.ARRAYS:
+            setattr(self, name, getattr(grasps, name))
+        self.frame_id = grasps.frame_id
         self.report = report if report is not None else GenerationReport()
 
     @classmethod
-    def of(cls, result: Sequence[Grasp]) -> "Candidates":
-        """``result`` as Candidates: a generator written against a plain list gets an empty report."""
+    def of(cls, result) -> "Candidates":
+        """``result`` as Candidates: a generator written against a plain list of Grasps (or a
+        GraspSet) gets an empty report."""
         return result if isinstance(result, Candidates) else cls(result)
 
 

@@ -8,14 +8,14 @@ and the score is divided by the full weight so an occluded contact can never car
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import List, Optional
+from typing import List, Optional, Sequence, Union
 
 import cv2
 import numpy as np
 
 from ..errors import InvalidInputError
 from ..geometry import pixel_indices, project_base_points
-from ..types import AffordanceMap, Grasp, RGBDFrame
+from ..types import AffordanceMap, Grasp, GraspSet, RGBDFrame
 
 
 @dataclass
@@ -55,9 +55,13 @@ class Projection:
     inside: np.ndarray
 
 
-def project_grasps(grasps: List[Grasp], frame: RGBDFrame, tol: float = 0.015) -> Projection:
-    pts = np.concatenate([np.stack([g.contacts[0], g.contacts[1], g.position]) for g in grasps]) \
-        if grasps else np.zeros((0, 3))
+def _as_set(grasps: Union[GraspSet, Sequence[Grasp]]) -> GraspSet:
+    return grasps if isinstance(grasps, GraspSet) else GraspSet.from_grasps(grasps)
+
+
+def project_grasps(grasps: Union[GraspSet, Sequence[Grasp]], frame: RGBDFrame, tol: float = 0.015) -> Projection:
+    gs = _as_set(grasps)
+    pts = np.concatenate([gs.contacts, gs.positions[:, None]], axis=1).reshape(-1, 3)
     uv, z = project_base_points(pts, frame.T_base_camera, frame.intrinsics)
     uv, z = uv.reshape(-1, 3, 2), z.reshape(-1, 3)
     inside, ui, vi = pixel_indices(uv, *frame.depth.shape)
@@ -104,28 +108,28 @@ def heat_at_points(heatmap: np.ndarray, pixels: np.ndarray, cfg: Optional[Scorin
     return heat[v, u].astype(np.float64)
 
 
-def score_grasps(grasps: List[Grasp], amap: AffordanceMap, frame: RGBDFrame,
+def score_grasps(grasps: Union[GraspSet, Sequence[Grasp]], amap: AffordanceMap, frame: RGBDFrame,
                  cfg: Optional[ScoringConfig] = None, avoid: Optional[np.ndarray] = None) -> List[Grasp]:
     """Ranked copies of ``grasps`` with ``affordance_score`` and ``score`` filled in, best first.
     ``avoid`` is an optional non-negative map (H, W) of regions the contacts must not touch."""
     cfg = (cfg or ScoringConfig()).validate()
     if amap.heatmap.shape != frame.depth.shape:
         raise InvalidInputError(f"heatmap {amap.heatmap.shape} and frame {frame.depth.shape} differ in size")
-    if not grasps:
+    gs = _as_set(grasps)
+    if not len(gs):
         return []
-    proj = project_grasps(grasps, frame, cfg.occlusion_tol)
+    proj = project_grasps(gs, frame, cfg.occlusion_tol)
     heat = normalised_heat(amap.heatmap, cfg.disc_radius_px)
     aff = contact_affordance(sample_heat(heat, proj), proj.visible, cfg.occluded_weight)
-    total = cfg.w_aff * aff + cfg.w_q * np.array([g.quality for g in grasps])
+    total = cfg.w_aff * aff + cfg.w_q * gs.quality
     # A grasp on the right part that will turn in the fingers serves the request less than one a
     # little off its centre that holds (Grasp.hold: 1 where the generator does not predict it).
-    hold = np.array([g.hold for g in grasps])
-    total = total * (cfg.hold_floor + (1 - cfg.hold_floor) * hold)
+    total = total * (cfg.hold_floor + (1 - cfg.hold_floor) * gs.hold)
     # One whose pads would also touch a part not asked for (a teacup's body beside its handle)
     # fails the request however well it holds (Grasp.part_only: 1 where not judged).
-    total = total * np.array([g.part_only for g in grasps])
+    total = total * gs.part_only
     if avoid is not None:
         av = sample_heat(normalised_heat(np.asarray(avoid, np.float32), cfg.disc_radius_px), proj)
         total = total - cfg.w_avoid * av[:, :2].max(1)
-    order = np.lexsort((-total, hold < cfg.min_hold))          # those that may hold first, each group by score
-    return [grasps[i].rescored(aff[i], total[i]) for i in order]
+    order = np.lexsort((-total, gs.hold < cfg.min_hold))       # those that may hold first, each group by score
+    return gs.rescored(aff, total)[order].grasps()
