@@ -252,7 +252,7 @@ def _cloud_of(clusters):
 
 
 def test_pieces_of_one_object_are_those_close_nested_and_of_one_kind():
-    from affordance_grasp.pipeline import split_pieces
+    from affordance_grasp.grasping.segmentation import split_pieces
     # A 10 cm bowl seen from -x: its inside (the near part hidden), and its near outer wall 1 cm in front.
     inside, wall = ([0.47, -0.05, 0.01], [0.55, 0.05, 0.05], 300), ([0.45, -0.05, 0.0], [0.46, 0.05, 0.05], 80)
     cloud = _cloud_of({0: inside, 1: wall, 2: ([0.5, 0.25, 0.0], [0.6, 0.35, 0.05], 200),

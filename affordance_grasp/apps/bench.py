@@ -21,7 +21,8 @@ from ..sim.executor import SimExecutor
 from ..grasping.antipodal import AntipodalGenerator
 from ..grasping.base import Candidates
 from ..grasping.cloud import build_scene_cloud
-from ..pipeline import MIN_HOLD, GraspPipeline, check_request, mark_hold_inputs, mask_box, refine_heat
+from ..grasping.segmentation import mask_box
+from ..pipeline import MIN_HOLD, GraspPipeline, check_request, mark_hold_inputs, refine_heat
 from ..timing import StageTimes
 from ..errors import AffordanceGraspError, CannotHoldError, EmptyCloudError, PartNotReachedError
 from ..execution.fallback import execute_with_fallback, would_not_hold

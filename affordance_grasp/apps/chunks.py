@@ -46,7 +46,7 @@ def rendered_scenes(seeds: List[int]):
     ground-truth masks). Scenes that cannot be placed or show no object cluster are skipped."""
     from ..affordance.data import SEEN_CATEGORIES, UNSEEN_CATEGORIES
     from ..grasping.cloud import build_scene_cloud
-    from ..pipeline import cluster_boxes
+    from ..grasping.segmentation import cluster_boxes
     from ..sim.camera import DepthNoise, SimCamera
     from ..sim.ground_truth import object_masks
     from ..sim.objects import CATEGORIES
