@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import torch
 
-from affordance_grasp.affordance.data import (AGD20KData, AffordanceSample, CropConfig, SimAffordanceData,
-                                              TorchAffordanceDataset, UNSEEN_CATEGORIES, crop_box, crop_matrix,
-                                              open_data, prepare, stitch)
+from affordance_grasp.affordance.datasets import (AGD20KData, SimAffordanceData, TorchAffordanceDataset,
+                                                  UNSEEN_CATEGORIES, open_data)
+from affordance_grasp.affordance.transforms import AffordanceSample, CropConfig, crop_box, crop_matrix, prepare, stitch
 from affordance_grasp.apps.dataset import render_dataset
 from affordance_grasp.apps.train import build_vocab
 from affordance_grasp.errors import InvalidInputError
@@ -250,7 +250,7 @@ def test_train_resume_fine_tune_and_eval_end_to_end(tmp_path):
 
 def test_raised_box_keeps_what_a_depth_cluster_sees():
     """A camera 1 m above the table looking down: a 2 cm tall handle and a 2 mm flat blade."""
-    from affordance_grasp.affordance.data import raised_box
+    from affordance_grasp.affordance.transforms import raised_box
     from affordance_grasp.types import CameraIntrinsics
 
     K = CameraIntrinsics(500.0, 500.0, 99.5, 79.5, 200, 160)

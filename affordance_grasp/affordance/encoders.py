@@ -11,7 +11,7 @@ from torch import Tensor, nn
 
 from ..errors import CheckpointError, ConfigError
 from ..resources import resource
-from .data import UNKNOWN
+from .datasets import UNKNOWN
 
 log = logging.getLogger(__name__)
 

@@ -3,28 +3,19 @@
 Used by training (validation each epoch) and by ``affordance-grasp eval``."""
 from __future__ import annotations
 
-from contextlib import nullcontext
 from typing import Callable, Dict, Iterator, Optional, Tuple
 
 import numpy as np
 import torch
 from tqdm import tqdm
 
-from .data import TorchAffordanceDataset, gt_heatmap
+from .datasets import TorchAffordanceDataset
+from .device import autocast
+
+from .transforms import gt_heatmap
 from .metrics import MetricAccumulator
 
 BASELINES = ("uniform", "centre_gaussian", "whole_object")
-
-
-def pick_device(requested: Optional[str] = None) -> str:
-    if requested:
-        return requested
-    return "cuda" if torch.cuda.is_available() else "cpu"
-
-
-def autocast(device: str):
-    """Mixed precision on CUDA; plain float32 on the CPU (CPU autocast is slower for this model)."""
-    return torch.autocast("cuda", dtype=torch.float16) if device.startswith("cuda") else nullcontext()
 
 
 def iterate_predictions(model, dataset: TorchAffordanceDataset, batch_size: int = 32, device: str = "cpu",

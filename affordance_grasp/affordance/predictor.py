@@ -21,9 +21,10 @@ from ..timing import StageTimes
 from ..types import AffordanceMap, AffordanceQuery, RGBDFrame
 from .backends.base import Predictor
 from .checkpoint import load_model
-from .data import CropConfig, UNKNOWN, crop_matrix, normalise_depth, normalise_rgb, warp
+from .datasets import UNKNOWN
+from .transforms import CropConfig, crop_matrix, normalise_depth, normalise_rgb, warp
 from .encoders import query_prompt
-from .evaluation import autocast, pick_device
+from .device import autocast, pick_device
 from .grounding import PRESENCE_THRESHOLD
 from .query import Vocabulary
 from .regions import regions_from_heatmap

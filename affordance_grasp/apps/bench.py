@@ -12,7 +12,7 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 from tqdm import tqdm
 
-from ..affordance.data import SEEN_CATEGORIES, UNSEEN_CATEGORIES
+from ..affordance.datasets import SEEN_CATEGORIES, UNSEEN_CATEGORIES
 from ..affordance.part_geometry import PartGeometry
 from ..affordance.recognizer import load_recognizer
 from ..affordance.query import QueryParser

@@ -44,7 +44,7 @@ def rendered_scenes(seeds: List[int]):
     """Each seed's scene of 1-4 objects of the taught and held-out kinds with randomised looks,
     rendered with depth noise as the camera node renders it: (seed, frame, cloud, cluster boxes,
     ground-truth masks). Scenes that cannot be placed or show no object cluster are skipped."""
-    from ..affordance.data import SEEN_CATEGORIES, UNSEEN_CATEGORIES
+    from ..affordance.datasets import SEEN_CATEGORIES, UNSEEN_CATEGORIES
     from ..grasping.cloud import build_scene_cloud
     from ..grasping.segmentation import cluster_boxes
     from ..sim.camera import DepthNoise, SimCamera

@@ -27,7 +27,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from ..affordance.data import SPLITS, split_categories
+from ..affordance.datasets import SPLITS, split_categories
 from ..errors import InvalidInputError
 from ..sim.camera import DepthNoise, SimCamera
 from ..sim.external import USER_OBJECTS, load_objects

@@ -18,7 +18,7 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
-from ..affordance.data import SEEN_CATEGORIES, UNSEEN_CATEGORIES
+from ..affordance.datasets import SEEN_CATEGORIES, UNSEEN_CATEGORIES
 from ..affordance.grounding import colour_shares
 from ..affordance.query import QueryParser
 from ..errors import AffordanceGraspError

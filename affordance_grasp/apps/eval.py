@@ -11,8 +11,10 @@ import cv2
 import numpy as np
 
 from ..affordance.checkpoint import load_model
-from ..affordance.data import CLIP_MEAN, CLIP_STD, CropConfig, SimAffordanceData, TorchAffordanceDataset, open_data
-from ..affordance.evaluation import BASELINES, evaluate, locate_accuracy, pick_device, presence_calibration
+from ..affordance.datasets import SimAffordanceData, TorchAffordanceDataset, open_data
+from ..affordance.transforms import CLIP_MEAN, CLIP_STD, CropConfig
+from ..affordance.device import pick_device
+from ..affordance.evaluation import BASELINES, evaluate, locate_accuracy, presence_calibration
 from ..affordance.predictor import AffordancePredictor, PredictorConfig
 from ..affordance.query import Vocabulary
 from ..visualize import heat_overlay, save_rgb

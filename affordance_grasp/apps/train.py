@@ -16,9 +16,11 @@ import torch
 from tqdm import tqdm
 
 from ..affordance.checkpoint import load_model, read_checkpoint, save_checkpoint
-from ..affordance.data import UNSEEN_CATEGORIES, CropConfig, TorchAffordanceDataset, open_data
+from ..affordance.datasets import UNSEEN_CATEGORIES, TorchAffordanceDataset, open_data
+from ..affordance.transforms import CropConfig
 from ..affordance.encoders import LabelVocab, query_prompt
-from ..affordance.evaluation import autocast, evaluate, pick_device
+from ..affordance.device import autocast, pick_device
+from ..affordance.evaluation import evaluate
 from ..affordance.model import AffordanceModel, ModelConfig
 from ..affordance.query import Vocabulary
 from ..errors import CheckpointError, ConfigError, InvalidInputError

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from ..affordance.data import SEEN_CATEGORIES
+from ..affordance.datasets import SEEN_CATEGORIES
 from ..affordance.part_geometry import PartGeometryModel, point_features
 from ..affordance.shape import footprint_frame
 from ..errors import InvalidInputError

@@ -22,7 +22,7 @@ from typing import Dict, List, Optional
 import numpy as np
 import torch
 
-from ..affordance.data import SEEN_CATEGORIES
+from ..affordance.datasets import SEEN_CATEGORIES
 from ..affordance.recognizer import ShapeRecognizer, fuse
 from ..affordance.shape import shape_descriptor
 from ..errors import InvalidInputError

@@ -31,9 +31,10 @@ import torch
 from tqdm import tqdm
 
 from ..affordance.checkpoint import load_model, read_checkpoint, save_checkpoint
-from ..affordance.data import CropConfig, TorchAffordanceDataset, open_data
+from ..affordance.datasets import TorchAffordanceDataset, open_data
+from ..affordance.transforms import CropConfig
 from ..affordance.encoders import query_prompt
-from ..affordance.evaluation import autocast, pick_device
+from ..affordance.device import autocast, pick_device
 from ..affordance.grpo import GRPOConfig, group_advantages, grpo_loss, log_prob_of, sample_pixels
 from ..affordance.query import Vocabulary
 from ..errors import CheckpointError, ConfigError, InvalidInputError

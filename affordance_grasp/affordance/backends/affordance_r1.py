@@ -27,7 +27,7 @@ from ...config import from_mapping, load_yaml
 from ...errors import CheckpointError, ConfigError, InvalidInputError, PredictionError
 from ...timing import StageTimes
 from ...types import AffordanceMap, AffordanceQuery, RGBDFrame
-from ..evaluation import pick_device
+from ..device import pick_device
 from ..reasoned_answer import PartAnswer, ReasonedAnswer, parse_answer
 from .base import Predictor
 
