@@ -48,6 +48,16 @@ def from_mapping(cls: Type[T], raw: Mapping[str, Any], where: str) -> T:
         raise ConfigError(f"{where}: {e}") from None
 
 
+def with_overrides(cfg: T, overrides: Mapping[str, Any], where: str) -> T:
+    """A copy of the dataclass ``cfg`` with ``overrides`` applied (``dataclasses.replace``), refusing
+    keys it does not have, as :func:`from_mapping` does."""
+    known = {f.name for f in dataclasses.fields(cfg)}
+    unknown = set(overrides) - known
+    if unknown:
+        raise ConfigError(f"{where}: unknown overrides {sorted(unknown)}; known: {sorted(known)}")
+    return dataclasses.replace(cfg, **overrides)
+
+
 def node_params(paths, node_name: str, namespace: str = "/") -> dict:
     """The parameters ROS params files give one node: the ``/**`` section, then the node's own (by
     name, fully qualified, or ``/**/name``), later files and sections winning, as ROS applies them."""

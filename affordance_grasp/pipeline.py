@@ -154,7 +154,8 @@ class GraspPipeline:
         self.part_geometry = part_geometry
 
     def _check_request(self, ranked: List[Grasp], q: AffordanceQuery, report) -> None:
-        cfg = getattr(getattr(self.generator, "cfg", None), "hold", None) or HoldConfig()
+        # The hold model the generator judged the candidates with (the antipodal one's), else the default.
+        cfg = self.generator.cfg.hold if isinstance(self.generator, AntipodalGenerator) else HoldConfig()
         check_request(ranked, q, report.physical, cfg)
 
     def recognisable(self) -> List[str]:

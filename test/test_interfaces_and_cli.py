@@ -143,3 +143,16 @@ def test_the_grasp_pipeline_config_file_holds_every_setting_at_its_default(tmp_p
         f.write_text(text)
         with pytest.raises(ConfigError, match=words):
             PipelineConfig.load(f)
+
+
+def test_overrides_make_a_checked_copy_and_refuse_unknown_keys():
+    """Overrides (a predictor's from_config keywords) are dataclasses.replace on the loaded config:
+    the loaded one is left as it was, and a typo is a ConfigError naming the config."""
+    from affordance_grasp.affordance.predictor import PredictorConfig
+    from affordance_grasp.config import with_overrides
+    from affordance_grasp.errors import ConfigError
+    cfg = PredictorConfig.load()
+    cpu = with_overrides(cfg, {"device": "cpu", "max_regions": 5}, "predictor config")
+    assert (cpu.device, cpu.max_regions) == ("cpu", 5) and cfg.max_regions == 3
+    with pytest.raises(ConfigError, match=r"predictor config: unknown overrides \['devcie'\]"):
+        with_overrides(cfg, {"devcie": "cpu"}, "predictor config")

@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 import torch
 
-from ..config import from_mapping, load_yaml
+from ..config import from_mapping, load_yaml, with_overrides
 from ..errors import CheckpointError, ConfigError, InvalidInputError
 from ..resources import resolve, resource
 from ..timing import StageTimes
@@ -92,9 +92,7 @@ class AffordancePredictor(Predictor):
     @classmethod
     def from_config(cls, path=None, **overrides) -> "AffordancePredictor":
         """The predictor described by a YAML file; with no file, the shipped default checkpoint."""
-        cfg = PredictorConfig.load(path)
-        for k, v in overrides.items():
-            setattr(cfg, k, v)
+        cfg = with_overrides(PredictorConfig.load(path), overrides, f"predictor config {path or default_predictor_config()}")
         if not Path(cfg.checkpoint).exists():
             raise CheckpointError(f"affordance checkpoint {cfg.checkpoint} does not exist; train one with "
                                   f"`affordance-grasp train` or set `checkpoint` in {path or default_predictor_config()}")

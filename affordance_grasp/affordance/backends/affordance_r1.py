@@ -23,7 +23,7 @@ from typing import List, Optional, Sequence
 import cv2
 import numpy as np
 
-from ...config import from_mapping, load_yaml
+from ...config import from_mapping, load_yaml, with_overrides
 from ...errors import CheckpointError, ConfigError, InvalidInputError, PredictionError
 from ...timing import StageTimes
 from ...types import AffordanceMap, AffordanceQuery, RGBDFrame
@@ -185,9 +185,7 @@ class AffordanceR1Predictor(Predictor):
 
     @classmethod
     def from_config(cls, path, **overrides) -> "AffordanceR1Predictor":
-        cfg = AffordanceR1Config.load(path)
-        for k, v in overrides.items():
-            setattr(cfg, k, v)
+        cfg = with_overrides(AffordanceR1Config.load(path), overrides, f"Affordance-R1 config {path}")
         if not cfg.model_path or not cfg.sam2_checkpoint:
             raise ConfigError(f"{path}: set model_path (a local Qwen2.5-VL folder) and sam2_checkpoint (local SAM2 "
                               f"weights); nothing is downloaded")
