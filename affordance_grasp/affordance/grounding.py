@@ -19,7 +19,7 @@ Position is in the robot's base frame: left is +y, near is close to the base. Si
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
@@ -210,6 +210,140 @@ def _by_size(cands: List[SceneObject], kinds: Sequence[str], vocab: Vocabulary,
                   if out else "")
 
 
+@dataclass
+class Shortlist:
+    """The objects in view that may be what a request means, how each scores on the deciding
+    measure, and what that measure is called (for the reason given with the choice)."""
+
+    objects: List[SceneObject]
+    score: Callable[[SceneObject], float]
+    basis: str
+    outshone: List[SceneObject] = field(default_factory=list)   # passed, but look more like another kind
+    kinds: Tuple[str, ...] = ()     # the taught kinds it resolves to, when a known kind was named
+    called_by: str = ""             # the requested name, when the object found is a kind called by it
+
+
+def by_known_kind(query: AffordanceQuery, objects: List[SceneObject], vocab: Vocabulary, kinds: List[str],
+                  seen: List[str], recognisable: Optional[Sequence[str]] = None) -> Shortlist:
+    """A taught kind named (or the taught ``kinds`` called by its name that have the part asked
+    for): the objects likely enough to be one, by that probability."""
+    noun = query.object.replace("_", " ")
+    called_by = ""
+
+    def present(ks: Sequence[str]):
+        p = lambda o: sum(o.probs.get(c, 0.0) for c in ks)  # noqa: E731
+        return (p, *_by_size([o for o in objects if p(o) >= o.presence], ks, vocab, objects))
+
+    prob, cands, misfits = present(kinds)
+    if not cands and not query.kin:
+        # None of the kind named, but a kind that people also call by that name, with what
+        # the request names ("the pot" and a saucepan, a "sauce pot"; "the bottle" and a
+        # spray bottle): that is what was meant.
+        named = [c for c in vocab.called(query.object) if (recognisable is None or c in recognisable)
+                 and all(p in vocab.parts_of(c) for p in (query.part, *query.avoid_parts) if p)]
+        found = present(named) if named else None
+        if found and found[1]:
+            kinds, (prob, cands, _), called_by = named, found, noun
+    if not cands:
+        what = noun if not query.kin else f"{noun} with a {query.part} ({_either(kinds)})"
+        raise GroundingError(f"no {what} in view (I see: {'; '.join(seen)}){misfits}")
+    # The presence threshold is set to miss few objects, so a mug often passes it for "cup"
+    # too. An object that looks more like something else is no rival to one that looks most
+    # like what was asked for: only those are weighed against each other.
+    best_fit = [o for o in cands if o.most_likely() in kinds]
+    outshone: List[SceneObject] = []
+    if best_fit:
+        outshone = [o for o in cands if o not in best_fit]
+        cands = best_fit
+    cands.sort(key=lambda o: -prob(o))
+    basis = (f"{noun} probability" if not called_by else
+             f"{_either(kinds)} probability (no {noun} in view; also called one)")
+    return Shortlist(cands, prob, basis, outshone, tuple(kinds), called_by)
+
+
+def by_untaught_noun(query: AffordanceQuery, objects: List[SceneObject], vocab: Vocabulary,
+                     seen: List[str]) -> Shortlist:
+    """A noun the model was not taught: the objects not surely of an unlike kind, by the
+    requested part's heat on them and how much they look like what was named."""
+    noun = query.object.replace("_", " ")
+    # A vocabulary category held out of training (a pitcher) is none of the taught kinds, but the vocabulary says which taught kinds are
+    # like it (a kettle, a saucepan): the score is the part's heat on the object times how
+    # much it looks like those kin, plus half how little it looks like anything taught.
+    # (Scoring unfamiliarity alone, a spoon lost to a bottle the head was unsure of.)
+    # A noun outside the vocabulary may also name a kind of a taught one (a cleaver is a
+    # knife; the head says "knife 0.8"). There what the request asks of it tells more than
+    # familiarity: a thing held by its handle is not a bowl. So only an object surely of a
+    # taught kind without the requested part or action is out; the score is the heat, times
+    # the probability that the object is not a kind lacking the part, times a softer
+    # discount for looking familiar (the user might have used that kind's word). (Held-out
+    # vocabulary categories often name parts no taught kind has, a whisk's wires: every
+    # object would "lack" them, which tells nothing.) The heat alone hardly separates
+    # objects: a crop centred on any object keeps most of the heat on it.
+    asks = not query.known_object and _asks_for_something(query, vocab)
+    discount = FAMILIARITY_DISCOUNT if asks else 1.0
+    # A vocabulary category the head was not taught is looked for among the kinds it was
+    # taught that are like it (a spoon among ladles and whisks, a teapot among kettles):
+    # an object that is surely a kind unlike it is out, and looking like its kin counts.
+    kin = (lambda c: vocab.kinship(query.object, c)) if query.known_object else None
+
+    def surely_other(o: SceneObject) -> bool:
+        c = o.most_likely()
+        if o.probs.get(c, 0.0) < CONFIDENT:
+            return False
+        if kin is not None:
+            return kin(c) < KIN or o.probs[c] >= SURE
+        return not asks or _kind_lacks(c, query, vocab)
+
+    cands = [o for o in objects if not surely_other(o)]
+    misfits = ""
+    if kin is not None:
+        cands, misfits = _by_size(cands, query.kin or (query.object,), vocab, objects)
+        if not cands and misfits:
+            raise GroundingError(f"no {noun} in view (I see: {'; '.join(seen)}){misfits}")
+    if not cands:
+        what = f" with a {query.part or query.affordance}" if asks else ""
+        raise GroundingError(f"no {noun} in view: everything I see is a known object{what} "
+                             f"(I see: {'; '.join(seen)}); add '{noun}' to the vocabulary if it is one of them")
+
+    def score(o: SceneObject) -> float:
+        heat = float(np.nan_to_num(o.part_score))
+        familiar = max(o.probs.values(), default=0.0)
+        if kin is not None:
+            return heat * (KIN_UNFAMILIAR * (1.0 - familiar) + sum(p * kin(c) for c, p in o.probs.items()))
+        without = sum(p for c, p in o.probs.items() if _kind_lacks(c, query, vocab)) if asks else 0.0
+        return heat * (1.0 - without) * (1.0 - discount * familiar)
+
+    cands.sort(key=lambda o: -score(o))
+    basis = (f"{query.part or query.affordance} heat x "
+             + ("(likeness to its kin + unfamiliarity)" if kin is not None else
+                f"{'fit x ' if asks else ''}unfamiliarity"))
+    return Shortlist(cands, score, basis)
+
+
+def by_part_or_action(query: AffordanceQuery, objects: List[SceneObject], vocab: Vocabulary,
+                      seen: List[str]) -> Shortlist:
+    """No object named: those whose (likely) kind has the part or the action asked for, by the
+    part's heat on them."""
+    # An object that is not surely a known kind is judged by its part score, weighed by the probability
+    # that it is not a kind without that part or action: a crop centred on a mug the head is
+    # unsure of still shows "head" heat for "something to pound with".
+    def fits(o: SceneObject) -> bool:
+        c = o.most_likely()
+        return o.probs.get(c, 0.0) < CONFIDENT or not _kind_lacks(c, query, vocab)
+    cands = [o for o in objects if fits(o)]
+    what = query.part or query.affordance
+    if not cands:
+        raise GroundingError(f"nothing in view has a {what} (I see: {'; '.join(seen)})")
+
+    def score(o: SceneObject) -> float:
+        without = sum(p for c, p in o.probs.items() if _kind_lacks(c, query, vocab))
+        return float(np.nan_to_num(o.part_score)) * (1.0 - without)
+
+    cands.sort(key=lambda o: -score(o))
+    basis = f"{what} heat x fit"
+    return Shortlist(cands, score, basis)
+
+
 def choose(query: AffordanceQuery, objects: Sequence[SceneObject], vocab: Vocabulary, pick_any: bool = False,
            recognisable: Optional[Sequence[str]] = None) -> Choice:
     """The object ``query`` means among ``objects``; raises GroundingError when there is none or
@@ -222,115 +356,19 @@ def choose(query: AffordanceQuery, objects: Sequence[SceneObject], vocab: Vocabu
     noun = query.object.replace("_", " ")
     seen = [describe(o, objects) for o in objects]
     sel = query.selector
-    outshone: List[SceneObject] = []   # passed for the named category, but look more like another
     # The kinds the named object may be: itself, or (it lacks the part asked for) the kinds
     # called by its name that have it ("the cup by its handle": a mug or a teacup).
     kinds = [c for c in (query.kin or (query.object,)) if recognisable is None or c in recognisable]
     taught = bool(kinds)
-
-    called_by = ""     # the requested name, when the object found is a kind called by it
     if query.object and query.known_object and taught:
-        def present(ks: Sequence[str]):
-            p = lambda o: sum(o.probs.get(c, 0.0) for c in ks)  # noqa: E731
-            return (p, *_by_size([o for o in objects if p(o) >= o.presence], ks, vocab, objects))
-
-        prob, cands, misfits = present(kinds)
-        if not cands and not query.kin:
-            # None of the kind named, but a kind that people also call by that name, with what
-            # the request names ("the pot" and a saucepan, a "sauce pot"; "the bottle" and a
-            # spray bottle): that is what was meant.
-            named = [c for c in vocab.called(query.object) if (recognisable is None or c in recognisable)
-                     and all(p in vocab.parts_of(c) for p in (query.part, *query.avoid_parts) if p)]
-            found = present(named) if named else None
-            if found and found[1]:
-                kinds, (prob, cands, _), called_by = named, found, noun
-        if not cands:
-            what = noun if not query.kin else f"{noun} with a {query.part} ({_either(kinds)})"
-            raise GroundingError(f"no {what} in view (I see: {'; '.join(seen)}){misfits}")
-        # The presence threshold is set to miss few objects, so a mug often passes it for "cup"
-        # too. An object that looks more like something else is no rival to one that looks most
-        # like what was asked for: only those are weighed against each other.
-        best_fit = [o for o in cands if o.most_likely() in kinds]
-        if best_fit:
-            outshone = [o for o in cands if o not in best_fit]
-            cands = best_fit
-        cands.sort(key=lambda o: -prob(o))
-        score = prob
-        basis = (f"{noun} probability" if not called_by else
-                 f"{_either(kinds)} probability (no {noun} in view; also called one)")
+        short = by_known_kind(query, objects, vocab, kinds, seen, recognisable)
+        kinds = list(short.kinds)
     elif query.object:
-        # A noun the model was not taught. A vocabulary category held out of training (a
-        # pitcher) is none of the taught kinds, but the vocabulary says which taught kinds are
-        # like it (a kettle, a saucepan): the score is the part's heat on the object times how
-        # much it looks like those kin, plus half how little it looks like anything taught.
-        # (Scoring unfamiliarity alone, a spoon lost to a bottle the head was unsure of.)
-        # A noun outside the vocabulary may also name a kind of a taught one (a cleaver is a
-        # knife; the head says "knife 0.8"). There what the request asks of it tells more than
-        # familiarity: a thing held by its handle is not a bowl. So only an object surely of a
-        # taught kind without the requested part or action is out; the score is the heat, times
-        # the probability that the object is not a kind lacking the part, times a softer
-        # discount for looking familiar (the user might have used that kind's word). (Held-out
-        # vocabulary categories often name parts no taught kind has, a whisk's wires: every
-        # object would "lack" them, which tells nothing.) The heat alone hardly separates
-        # objects: a crop centred on any object keeps most of the heat on it.
-        asks = not query.known_object and _asks_for_something(query, vocab)
-        discount = FAMILIARITY_DISCOUNT if asks else 1.0
-        # A vocabulary category the head was not taught is looked for among the kinds it was
-        # taught that are like it (a spoon among ladles and whisks, a teapot among kettles):
-        # an object that is surely a kind unlike it is out, and looking like its kin counts.
-        kin = (lambda c: vocab.kinship(query.object, c)) if query.known_object else None
-
-        def surely_other(o: SceneObject) -> bool:
-            c = o.most_likely()
-            if o.probs.get(c, 0.0) < CONFIDENT:
-                return False
-            if kin is not None:
-                return kin(c) < KIN or o.probs[c] >= SURE
-            return not asks or _kind_lacks(c, query, vocab)
-
-        cands = [o for o in objects if not surely_other(o)]
-        misfits = ""
-        if kin is not None:
-            cands, misfits = _by_size(cands, query.kin or (query.object,), vocab, objects)
-            if not cands and misfits:
-                raise GroundingError(f"no {noun} in view (I see: {'; '.join(seen)}){misfits}")
-        if not cands:
-            what = f" with a {query.part or query.affordance}" if asks else ""
-            raise GroundingError(f"no {noun} in view: everything I see is a known object{what} "
-                                 f"(I see: {'; '.join(seen)}); add '{noun}' to the vocabulary if it is one of them")
-
-        def score(o: SceneObject) -> float:
-            heat = float(np.nan_to_num(o.part_score))
-            familiar = max(o.probs.values(), default=0.0)
-            if kin is not None:
-                return heat * (KIN_UNFAMILIAR * (1.0 - familiar) + sum(p * kin(c) for c, p in o.probs.items()))
-            without = sum(p for c, p in o.probs.items() if _kind_lacks(c, query, vocab)) if asks else 0.0
-            return heat * (1.0 - without) * (1.0 - discount * familiar)
-
-        cands.sort(key=lambda o: -score(o))
-        basis = (f"{query.part or query.affordance} heat x "
-                 + ("(likeness to its kin + unfamiliarity)" if kin is not None else
-                    f"{'fit x ' if asks else ''}unfamiliarity"))
+        short = by_untaught_noun(query, objects, vocab, seen)
     else:
-        # No object named: those whose (likely) kind has the part or the action asked for. One
-        # that is not surely a known kind is judged by its part score, weighed by the probability
-        # that it is not a kind without that part or action: a crop centred on a mug the head is
-        # unsure of still shows "head" heat for "something to pound with".
-        def fits(o: SceneObject) -> bool:
-            c = o.most_likely()
-            return o.probs.get(c, 0.0) < CONFIDENT or not _kind_lacks(c, query, vocab)
-        cands = [o for o in objects if fits(o)]
-        what = query.part or query.affordance
-        if not cands:
-            raise GroundingError(f"nothing in view has a {what} (I see: {'; '.join(seen)})")
-
-        def score(o: SceneObject) -> float:
-            without = sum(p for c, p in o.probs.items() if _kind_lacks(c, query, vocab))
-            return float(np.nan_to_num(o.part_score)) * (1.0 - without)
-
-        cands.sort(key=lambda o: -score(o))
-        basis = f"{what} heat x fit"
+        short = by_part_or_action(query, objects, vocab, seen)
         noun = "object"
+    cands, score, basis, outshone, called_by = short.objects, short.score, short.basis, short.outshone, short.called_by
 
     reason_sel = ""
     if sel:
