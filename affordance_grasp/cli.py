@@ -170,6 +170,8 @@ def build_parser() -> argparse.ArgumentParser:
     ob.add_argument("--grid", type=Path, default=None, help="write a PNG grid of every category (or object file)")
     ob.add_argument("--check", action="store_true", help="settle each one in the twin and report problems")
     ob.add_argument("--markdown", type=Path, default=None, help="write the categories table (README format)")
+    nd = sub.add_parser("nodes", help="write each node's parameter table, from its code, into the nodes manual")
+    nd.add_argument("--markdown", type=Path, default=Path("docs/nodes.md"), help="the manual to update in place")
     rec = sub.add_parser("record", help="record camera topics of a running graph into a rosbag2 (mcap)")
     rec.add_argument("--out", type=Path, required=True, help="bag folder to create")
     rec.add_argument("--duration", type=float, required=True, help="seconds")
@@ -269,6 +271,9 @@ def main(argv=None) -> int:
         elif args.command == "objects":
             from .apps.objects import objects_command
             objects_command(args.objects, args.grid, args.check, args.markdown)
+        elif args.command == "nodes":
+            from .apps.nodes_doc import write_tables
+            print(f"{args.markdown}: " + ("parameter tables updated" if write_tables(args.markdown) else "up to date"))
         elif args.command == "record":
             from .apps.bag import CAMERA_TOPICS, record
             r = record(args.out, args.duration, args.topics or CAMERA_TOPICS)

@@ -228,3 +228,13 @@ def test_rviz_reads_the_base_frame_from_a_params_file_written_for_every_node(tmp
     assert node_params([f], "grasp_planner_node")["base_frame"] == "b"
     src = (ROOT / "launch" / "realsense_panda.launch.py").read_text()
     assert '["grasp_planner_node"]' not in src and "node_params([params], \"grasp_planner_node\")" in src
+
+
+def test_the_nodes_manual_shows_every_parameter_as_the_code_declares_it():
+    """docs/nodes.md's parameter tables are what `affordance-grasp nodes` writes from each node's
+    PARAMS: a parameter added, renamed or re-ranged in the code without the manual fails here."""
+    from affordance_grasp.apps.nodes_doc import NODES, parameter_table, with_tables
+    text = (ROOT / "docs" / "nodes.md").read_text()
+    assert with_tables(text) == text
+    for node in NODES:
+        assert parameter_table(node) in text
