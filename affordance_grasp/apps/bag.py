@@ -13,10 +13,10 @@ import importlib
 import threading
 import time
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, Optional, Sequence
 
 from ..errors import InvalidInputError
-from ..ros.common import COLOR_TOPIC, DEPTH_TOPIC, INFO_TOPIC, camera_qos, image_qos
+from ..ros.common import COLOR_TOPIC, DEPTH_TOPIC, INFO_TOPIC, image_qos
 
 CAMERA_TOPICS = ("/" + COLOR_TOPIC, "/" + DEPTH_TOPIC, "/" + INFO_TOPIC)
 

@@ -19,9 +19,8 @@ import multiprocessing as mp
 import shutil
 import time
 from collections import Counter
-from dataclasses import replace
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import List, Optional, Sequence
 
 import cv2
 import numpy as np
