@@ -47,6 +47,8 @@ _STOPS = {"by", "with", "without", "from", "to", "so", "and", "or", "in", "on", 
           "because", "since", "if", "while", "when", "not", "don't", "do", "just", "now", "gently", "carefully",
           "quickly", "slowly", "again", "one", "ones", "via", "through", "around", "behind", "beside", "between"}
 _TOKEN = re.compile(r"[a-z0-9][a-z0-9'\-]*")
+# After an -ing word, these start that verb's own object: the noun phrase before it has ended.
+_ING_OBJECTS = _DETERMINERS | {"it", "its", "it's", "one", "them", "both", "either"}
 
 
 def default_vocabulary_path():
@@ -448,11 +450,14 @@ class QueryParser:
             if tok[2] not in _DETERMINERS or any(abs(tok[0] - 1 - e) <= 0 for e in functional_ends):
                 continue
             words, end = [], tok[1]
-            for nxt in tokens[i + 1:]:
+            for j, nxt in enumerate(tokens[i + 1:], start=i + 1):
                 # A noun phrase ends at a stop word, a verb or part, or punctuation ("the watering
-                # can, holding it ...").
+                # can, holding it ..."), and at a verb's -ing form that takes an object of its own
+                # ("the rolling pin holding one handle"; "rolling" before "pin" names the thing).
+                after = tokens[j + 1][2] if j + 1 < len(tokens) else ""
                 if (nxt[2] in _STOPS or nxt[2] in _DETERMINERS or hits(nxt, blocking)
-                        or re.search(r"[,;:.!?]", t[end:nxt[0]])):
+                        or re.search(r"[,;:.!?]", t[end:nxt[0]])
+                        or (words and nxt[2].endswith("ing") and after in _ING_OBJECTS)):
                     break
                 end = nxt[1]
                 w = word(nxt)
