@@ -358,14 +358,19 @@ class GraspSet:
             raise InvalidInputError(f"Grasp.width must be >= 0, got {float(widths.min())}")
         hold = self._unit("hold probabilities", hold, n)
         part_only = self._unit("part_only values", part_only, n)
-        affordance = np.zeros(n) if affordance is None else np.asarray(affordance, np.float64).reshape(-1)
-        score = quality.copy() if score is None else np.asarray(score, np.float64).reshape(-1)
-        if affordance.shape != (n,) or score.shape != (n,) or not (np.isfinite(affordance).all()
-                                                                   and np.isfinite(score).all()):
-            raise InvalidInputError(f"a grasp set of {n} needs {n} finite affordance scores and scores")
+        affordance, score = self._scores(np.zeros(n) if affordance is None else affordance,
+                                         quality.copy() if score is None else score, n)
         self.poses, self.widths, self.quality, self.contacts = poses, widths, quality, contacts
         self.hold, self.part_only, self.affordance, self.score = hold, part_only, affordance, score
         self.frame_id = frame_id
+
+    @staticmethod
+    def _scores(affordance, score, n: int) -> Tuple[np.ndarray, np.ndarray]:
+        affordance, score = np.asarray(affordance, np.float64).reshape(-1), np.asarray(score, np.float64).reshape(-1)
+        if affordance.shape != (n,) or score.shape != (n,) or not (np.isfinite(affordance).all()
+                                                                   and np.isfinite(score).all()):
+            raise InvalidInputError(f"a grasp set of {n} needs {n} finite affordance scores and scores")
+        return affordance, score
 
     @staticmethod
     def _unit(what: str, values, n: int) -> np.ndarray:
@@ -378,12 +383,12 @@ class GraspSet:
     def from_grasps(cls, grasps) -> "GraspSet":
         """The set of a sequence of Grasps (each already checked; their frame must be one)."""
         grasps = list(grasps)
-        if isinstance(grasps and grasps[0], GraspSet):
-            raise InvalidInputError("from_grasps takes Grasps, not GraspSets")
+        if not all(isinstance(g, Grasp) for g in grasps):
+            raise InvalidInputError("a grasp set is made from Grasps")
         frames = {g.frame_id for g in grasps}
         if len(frames) > 1:
             raise InvalidInputError(f"grasps in one set share one frame, got {sorted(frames)}")
-        out = cls._of(frames.pop() if frames else "base", **{
+        return cls._of(frames.pop() if frames else "base", **{
             "poses": np.array([g.pose for g in grasps]).reshape(-1, 4, 4),
             "widths": np.array([g.width for g in grasps], np.float64),
             "quality": np.array([g.quality for g in grasps], np.float64),
@@ -392,7 +397,6 @@ class GraspSet:
             "contacts": np.array([g.contacts for g in grasps], np.float64).reshape(-1, 2, 3),
             "hold": np.array([g.hold for g in grasps], np.float64),
             "part_only": np.array([g.part_only for g in grasps], np.float64)})
-        return out
 
     @classmethod
     def _of(cls, frame_id: str, **arrays) -> "GraspSet":
@@ -439,11 +443,7 @@ class GraspSet:
 
     def rescored(self, affordance, score) -> "GraspSet":
         """The same grasps with these affordance scores and scores (N each, finite)."""
-        affordance, score = np.asarray(affordance, np.float64), np.asarray(score, np.float64)
-        n = len(self)
-        if affordance.shape != (n,) or score.shape != (n,) or not (np.isfinite(affordance).all()
-                                                                   and np.isfinite(score).all()):
-            raise InvalidInputError(f"rescoring a set of {n} needs {n} finite affordance scores and scores")
+        affordance, score = self._scores(affordance, score, len(self))
         arrays = {name: getattr(self, name) for name in self.ARRAYS}
         arrays.update(affordance=affordance, score=score)
         return GraspSet._of(self.frame_id, **arrays)

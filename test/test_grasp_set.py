@@ -79,5 +79,7 @@ def test_bad_arrays_are_refused_with_what_is_wrong():
         GraspSet(T * 2, [0.03, 0.03], [0.5, 0.5], np.zeros((2, 2, 3)))     # not rigid transforms
     with pytest.raises(InvalidInputError, match="one frame"):
         GraspSet.from_grasps([Grasp(np.eye(4), 0.03), Grasp(np.eye(4), 0.03, frame_id="other")])
-    with pytest.raises(InvalidInputError, match="rescoring"):
+    with pytest.raises(InvalidInputError, match="finite affordance scores"):
         make([0.0], [0.5]).rescored([0.1, 0.2], [1.0, 2.0])
+    with pytest.raises(InvalidInputError, match="made from Grasps"):
+        GraspSet.from_grasps([make([0.0], [0.5])])
