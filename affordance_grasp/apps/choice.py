@@ -79,7 +79,7 @@ def absent_refusals(trials: int, seed: int, out: Path, max_objects: int = 4,
                     predictor_config: Optional[Path] = None, recognizer_config: Optional[Path] = None) -> dict:
     """How often a request for something not in view is refused: scenes of 1-4 objects, each
     asked for a category of the twin that is not among them, in one of that category's own
-    phrasings. Accepted requests (a grasp would be planned on a wrong object) are listed."""
+    phrasings that names an object. Accepted requests (a grasp would be planned on a wrong object) are listed."""
     from ..sim.objects import REGISTRY
     from .bench import category_queries
 
@@ -95,7 +95,9 @@ def absent_refusals(trials: int, seed: int, out: Path, max_objects: int = 4,
                                                                          if set(vocab.called(c)) & present}
         absent = sorted(set(REGISTRY) - taken)
         target = str(rng.choice(absent))
-        phrasings = category_queries(target)
+        # Only phrasings that name an object: "pour the tea" asks for anything that pours, and a
+        # kettle in view serves it; it is no request for an absent teapot.
+        phrasings = [q for q in category_queries(target) if pipeline.parser.parse(q.text).object]
         text = phrasings[int(rng.integers(len(phrasings)))].text
         world = scene.build()
         with SimCamera(world) as cam:
