@@ -168,11 +168,9 @@ class GraspPipeline:
         position, size, and (when the request names no known object) its part score."""
         ids = list(boxes)
         probs = self.predictor.category_probabilities(frame, [boxes[i] for i in ids])
-        shapes: List[Dict[str, float]] = []
         if self.recognizer is not None:
-            descriptors = self.recognizer.cluster_descriptors(cloud.points, cloud.normals, cloud.cluster, ids,
-                                                              cloud.table_height)
-            shapes = self.recognizer.category_probabilities(descriptors)
+            shapes = self.recognizer.describe_clusters(cloud.points, cloud.normals, cloud.cluster, ids,
+                                                       cloud.table_height)
             probs = [fuse(p, sp, self.recognizer.shape_weight) for p, sp in zip(probs, shapes)]
         presence = self.predictor.presence_threshold or PRESENCE_THRESHOLD
         if self.recognizer is not None and self.recognizer.presence_threshold is not None:
@@ -188,15 +186,6 @@ class GraspPipeline:
                                        nearest, p, presence=presence, colours_near=near,
                                        sides=(length, width, height)))
         taught = self.recognisable()
-        # A vocabulary kind the recognizer was not taught: how likely each object is to be one,
-        # from what the vocabulary says of it (affordance/kind_match.py).
-        matcher = self.recognizer.kind_matcher if self.recognizer is not None else None
-        named = query.kin or (query.object,)
-        if (matcher is not None and shapes and query.known_object and all(named) and self.recognizer.knows_novelty
-                and not any(k in self.recognizer.categories or k in taught for k in named)):
-            for o, sp, nov in zip(objects, shapes, self.recognizer.novelty(descriptors)):
-                o.kind_match = matcher.match(sp, nov, o.sides, named, vocab)
-                o.match_threshold = matcher.threshold
         if not (query.object and query.known_object and any(k in taught for k in query.kin or (query.object,))):
             masks = [cluster_mask(cloud, i) for i in ids]
             for o, score in zip(objects, self.predictor.part_scores(frame, query, [boxes[i] for i in ids], masks)):

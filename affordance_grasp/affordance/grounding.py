@@ -65,10 +65,6 @@ class SceneObject:
     presence: float = PRESENCE_THRESHOLD  # probability from which it counts as a category
     colours_near: Dict[str, float] = field(default_factory=dict)  # share within tolerance of each (overlapping)
     sides: Tuple[float, ...] = ()       # seen length, width and height in m (footprint frame); () unknown
-    # The probability that it is the untaught vocabulary kind a request names (kind_match.py),
-    # and the one from which it counts as one; nan when not asked.
-    kind_match: float = float("nan")
-    match_threshold: float = float("nan")
 
     @property
     def category(self) -> str:
@@ -298,8 +294,6 @@ def by_untaught_noun(query: AffordanceQuery, objects: List[SceneObject], vocab: 
             return kin(c) < KIN or o.probs[c] >= SURE
         return not asks or _kind_lacks(c, query, vocab)
 
-    if kin is not None and objects and all(np.isfinite(o.kind_match) for o in objects):
-        return _by_kind_match(query, objects, seen)
     cands = [o for o in objects if not surely_other(o)]
     misfits = ""
     if kin is not None:
@@ -324,19 +318,6 @@ def by_untaught_noun(query: AffordanceQuery, objects: List[SceneObject], vocab: 
              + ("(likeness to its kin + unfamiliarity)" if kin is not None else
                 f"{'fit x ' if asks else ''}unfamiliarity"))
     return Shortlist(cands, score, basis)
-
-
-def _by_kind_match(query: AffordanceQuery, objects: List[SceneObject], seen: List[str]) -> Shortlist:
-    """An untaught vocabulary kind, with the kind matcher's probabilities: the objects from its
-    threshold, the most probable first."""
-    noun = query.object.replace("_", " ")
-    cands = sorted((o for o in objects if o.kind_match >= o.match_threshold), key=lambda o: -o.kind_match)
-    if not cands:
-        best = max(objects, key=lambda o: o.kind_match)
-        raise GroundingError(f"no {noun} in view (I see: {'; '.join(seen)}); the likeliest, "
-                             f"{describe(best, objects)}, is a {noun} with probability {best.kind_match:.2f}, "
-                             f"below {best.match_threshold:.2f}")
-    return Shortlist(cands, lambda o: o.kind_match, f"probability of being a {noun}")
 
 
 def by_part_or_action(query: AffordanceQuery, objects: List[SceneObject], vocab: Vocabulary,

@@ -21,7 +21,6 @@ from torch import nn
 from ..config import from_mapping, load_yaml
 from ..errors import ConfigError, InvalidInputError
 from ..resources import resolve, resource
-from .kind_match import KindMatcher
 from .shape import FEATURE_NAMES, N_FEATURES, shape_descriptor
 
 
@@ -36,55 +35,15 @@ class ShapeRecognizer(nn.Module):
         # The fused probability from which an object counts as a kind (set on validation for at
         # most 1 % of requests for a kind not in view accepted); None: the predictor's own.
         self.presence_threshold: Optional[float] = None
-        # Whether an object is a vocabulary kind it was never taught (fitted leave-kinds-out).
-        self.kind_matcher: Optional[KindMatcher] = None
         self.register_buffer("mean", torch.zeros(N_FEATURES))
         self.register_buffer("std", torch.ones(N_FEATURES))
         self.register_buffer("temperature", torch.ones(()))
-        # How far an object lies from every taught kind in the last hidden layer: the class means
-        # and the shared precision matrix (Lee et al., 2018), set by fit_novelty after training.
-        self.register_buffer("class_means", torch.zeros(len(self.categories), hidden))
-        self.register_buffer("precision", torch.zeros(hidden, hidden))
         self.net = nn.Sequential(nn.Linear(N_FEATURES, hidden), nn.GELU(), nn.Dropout(0.1),
                                  nn.Linear(hidden, hidden), nn.GELU(), nn.Linear(hidden, len(self.categories)))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logits (M, C) before the temperature."""
         return self.net((x - self.mean) / self.std)
-
-    def embed(self, x: torch.Tensor) -> torch.Tensor:
-        """(M, hidden) last hidden layer."""
-        return self.net[:-1]((x - self.mean) / self.std)
-
-    def fit_novelty(self, descriptors: np.ndarray, labels: np.ndarray) -> None:
-        """Class means and shared precision of the training descriptors' embeddings."""
-        self.eval()
-        with torch.no_grad():
-            h = self.embed(torch.as_tensor(np.asarray(descriptors, np.float32)))
-        lab = torch.as_tensor(np.asarray(labels, np.int64))
-        if lab.min() < 0 or lab.max() >= len(self.categories):
-            raise InvalidInputError("fit_novelty needs labels in 0..categories-1")
-        means = torch.stack([h[lab == k].mean(0) if (lab == k).any() else torch.zeros(h.shape[1])
-                             for k in range(len(self.categories))])
-        centred = h - means[lab]
-        cov = centred.T @ centred / max(len(h) - 1, 1) + 1e-3 * torch.eye(h.shape[1])
-        self.class_means.copy_(means)
-        self.precision.copy_(torch.linalg.inv(cov))
-
-    @property
-    def knows_novelty(self) -> bool:
-        return bool(self.precision.abs().sum() > 0)
-
-    def novelty(self, descriptors: np.ndarray) -> np.ndarray:
-        """(M,) Mahalanobis distance of each descriptor's embedding to the nearest taught kind's
-        mean: large for a kind the recognizer never saw."""
-        if not self.knows_novelty:
-            raise InvalidInputError("this recognizer has no novelty statistics; retrain it")
-        x = torch.as_tensor(np.asarray(descriptors, np.float32)).reshape(-1, N_FEATURES)
-        self.eval()
-        with torch.no_grad():
-            d = self.embed(x)[:, None, :] - self.class_means[None]
-            return torch.einsum("nkd,de,nke->nk", d, self.precision, d).clamp(min=0).sqrt().min(1).values.numpy()
 
     def probabilities(self, descriptors: np.ndarray) -> np.ndarray:
         """(M, C) calibrated category probabilities for (M, N_FEATURES) descriptors."""
@@ -100,8 +59,7 @@ class ShapeRecognizer(nn.Module):
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         torch.save({"state_dict": self.state_dict(), "categories": self.categories, "hidden": self.hidden,
                     "features": list(FEATURE_NAMES), "shape_weight": self.shape_weight,
-                    "presence_threshold": self.presence_threshold,
-                    "kind_matcher": self.kind_matcher.to_dict() if self.kind_matcher else None}, path)
+                    "presence_threshold": self.presence_threshold}, path)
 
     @classmethod
     def load(cls, path: Path) -> "ShapeRecognizer":
@@ -109,31 +67,20 @@ class ShapeRecognizer(nn.Module):
         blob = load_feature_model(path, FEATURE_NAMES, "recognizer", "train one with 'affordance-grasp "
                                   "train-recognizer' or unset shape_recognizer")
         model = cls(blob["categories"], int(blob["hidden"]), float(blob.get("shape_weight", 0.5)))
-        state = dict(blob["state_dict"])
-        for name in ("class_means", "precision"):        # older checkpoints: no novelty statistics
-            state.setdefault(name, getattr(model, name))
-        model.load_state_dict(state)
+        model.load_state_dict(blob["state_dict"])
         presence = blob.get("presence_threshold")
         model.presence_threshold = None if presence is None else float(presence)
-        model.kind_matcher = KindMatcher.from_dict(blob.get("kind_matcher"))
         return model.eval()
 
 
-    @staticmethod
-    def cluster_descriptors(points: np.ndarray, normals: np.ndarray, cluster: np.ndarray, ids: Sequence[int],
-                            table_height: float) -> np.ndarray:
-        """(M, N_FEATURES) descriptors of each cluster ``ids`` of a scene cloud (points, normals
-        and cluster labels per point)."""
-        if len(ids) == 0:
-            return np.zeros((0, N_FEATURES), np.float32)
-        return np.stack([shape_descriptor(points[cluster == i], table_height, normals[cluster == i]) for i in ids])
-
     def describe_clusters(self, points: np.ndarray, normals: np.ndarray, cluster: np.ndarray, ids: Sequence[int],
                           table_height: float) -> List[Dict[str, float]]:
-        """Category probabilities of each cluster ``ids`` of a scene cloud."""
+        """Category probabilities of each cluster ``ids`` of a scene cloud (points, normals and
+        cluster labels per point)."""
         if len(ids) == 0:
             return []
-        return self.category_probabilities(self.cluster_descriptors(points, normals, cluster, ids, table_height))
+        X = np.stack([shape_descriptor(points[cluster == i], table_height, normals[cluster == i]) for i in ids])
+        return self.category_probabilities(X)
 
 
 @dataclass

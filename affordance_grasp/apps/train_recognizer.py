@@ -17,16 +17,12 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from ..affordance.datasets import SEEN_CATEGORIES
-from ..affordance.kind_match import FEATURE_NAMES as MATCH_FEATURES, N_FEATURES as N_MATCH
-from ..affordance.kind_match import KindMatcher, match_features
-from ..affordance.query import QueryParser
 from ..affordance.recognizer import ShapeRecognizer, fuse
 from ..affordance.shape import shape_descriptor
 from ..errors import InvalidInputError
@@ -138,105 +134,6 @@ def _presence_threshold(model: ShapeRecognizer, heads, shapes, d, va) -> dict:
     return {**pick, "objects_per_scene": round(per_scene, 2), "table": table}
 
 
-THRESHOLD_GRID = tuple(np.round(np.arange(0.05, 0.96, 0.01), 2))
-MATCH_FOLDS = 5
-# No threshold serves both kinds of request for an untaught kind (leave-kinds-out, a recognizer
-# of 20 kinds: 1 % of absent requests accepted finds about one present object in six). The
-# kind matcher's threshold minimises this many false accepts (the arm would move to the wrong
-# object) per miss (the user is told it is not seen, and can say more).
-FALSE_ACCEPT_COST = 2.0
-
-
-def _pairs(model: ShapeRecognizer, X: np.ndarray, labels: np.ndarray, scenes: np.ndarray,
-           kinds: Sequence[str], vocab) -> Dict[str, np.ndarray]:
-    """Every object (descriptors ``X``) paired with every kind in ``kinds``, as ``model`` sees it:
-    match features, whether it is that kind, its scene and the kind."""
-    F, y, s, k = [], [], [], []
-    for p, nov, side, lab, sc in zip(model.category_probabilities(X), model.novelty(X), X[:, :3], labels, scenes):
-        for kind in kinds:
-            F.append(match_features(p, nov, side, kind, vocab))
-            y.append(lab == kind)
-            s.append(sc)
-            k.append(kind)
-    return {"F": np.asarray(F, np.float32).reshape(-1, N_MATCH), "y": np.asarray(y, bool),
-            "scene": np.asarray(s, int), "kind": np.asarray(k, str)}
-
-
-def _requests(prob: np.ndarray, pairs: Dict[str, np.ndarray], t: float) -> Dict[str, float]:
-    """Requests for each kind in each scene, judged at threshold ``t``: a kind not in the scene is
-    wrongly accepted when some object reaches ``t``; one in it is found when its object reaches
-    ``t`` and is the most likely."""
-    false_accept, absent, found, present = 0, 0, 0, 0
-    order = np.lexsort((pairs["kind"], pairs["scene"]))
-    keys = np.stack([pairs["scene"][order], np.unique(pairs["kind"], return_inverse=True)[1].ravel()[order]], 1)
-    starts = np.r_[0, np.nonzero(np.any(np.diff(keys, axis=0) != 0, axis=1))[0] + 1, len(order)]
-    for a, b in zip(starts[:-1], starts[1:]):
-        idx = order[a:b]
-        p, y = prob[idx], pairs["y"][idx]
-        if y.any():
-            present += 1
-            found += bool(p[y].max() >= t and p[y].max() >= p.max())
-        else:
-            absent += 1
-            false_accept += bool(p.max() >= t)
-    return {"false_accept": false_accept / max(absent, 1), "found": found / max(present, 1),
-            "absent_requests": absent, "present_requests": present}
-
-
-def _auroc(score: np.ndarray, y: np.ndarray) -> float:
-    from scipy.stats import rankdata
-    r = rankdata(score)
-    n1, n0 = int(y.sum()), int((~y).sum())
-    return float((r[y].sum() - n1 * (n1 + 1) / 2) / max(n1 * n0, 1))
-
-
-def fit_kind_matcher(d: Dict[str, np.ndarray], taught: Sequence[str], final: ShapeRecognizer, epochs: int,
-                     seed: int) -> Tuple[KindMatcher, dict]:
-    """The kind matcher, fitted leave-kinds-out on the taught kinds (each fold held out of a
-    recognizer trained on the rest), its threshold, and a report: the folds' requests at the
-    threshold, and the same for the held-out categories through the ``final`` recognizer."""
-    vocab = QueryParser().vocab
-    val = d["seed"] % 5 == 0
-    rng = np.random.default_rng(seed)
-    folds = np.array_split(rng.permutation(sorted(taught)), MATCH_FOLDS)
-    parts = []
-    for fold in tqdm(folds, desc="kind matcher folds", unit="fold"):
-        rest = sorted(c for c in taught if c not in fold)
-        lab = np.array([rest.index(c) if c in rest else -1 for c in d["y"]])
-        m = ShapeRecognizer(rest)
-        _fit(m, d["X"][(lab >= 0) & ~val], lab[(lab >= 0) & ~val], epochs, seed)
-        _fit_temperature(m, d["X"][(lab >= 0) & val], lab[(lab >= 0) & val])
-        m.fit_novelty(d["X"][(lab >= 0) & ~val], lab[(lab >= 0) & ~val])
-        # Validation scenes of the taught kinds: the fold's kinds are new to this recognizer.
-        idx = np.nonzero(val & np.isin(d["y"], taught))[0]
-        parts.append(_pairs(m, d["X"][idx], d["y"][idx], d["seed"][idx], list(fold), vocab))
-    pairs = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
-    matcher = KindMatcher.fit(pairs["F"], pairs["y"])
-    prob = matcher.probability(pairs["F"])
-    table = [{"threshold": float(t), **_requests(prob, pairs, t)} for t in THRESHOLD_GRID]
-    pick = min(table, key=lambda r: FALSE_ACCEPT_COST * r["false_accept"] + 1.0 - r["found"])
-    matcher.threshold = pick["threshold"]
-    report = {"weights": dict(zip(MATCH_FEATURES, np.round(matcher.weights, 3).tolist())),
-              "bias": round(matcher.bias, 3),
-              "folds": [list(map(str, f)) for f in folds], "pairs": int(len(pairs["y"])),
-              "fold_auroc": round(_auroc(prob, pairs["y"]), 4),
-              "threshold": {k: (round(v, 4) if isinstance(v, float) else v) for k, v in pick.items()},
-              "folds_by_threshold": [{k: round(v, 4) for k, v in r.items()} for r in table[::5]]}
-    held = sorted(set(map(str, d["y"])) - set(taught))
-    if held:
-        # Validation scenes: new variants of the taught kinds beside the held-out ones.
-        idx = np.nonzero(val)[0]
-        hp = _pairs(final, d["X"][idx], d["y"][idx], d["seed"][idx], held, vocab)
-        hprob = matcher.probability(hp["F"])
-        report["held_out"] = {"kinds": held, "auroc": round(_auroc(hprob, hp["y"]), 4),
-                              **{k: (round(v, 4) if isinstance(v, float) else v)
-                                 for k, v in _requests(hprob, hp, matcher.threshold).items()},
-                              "by_threshold": [{"threshold": float(t), **{k: round(v, 4) for k, v in
-                                                                          _requests(hprob, hp, t).items()}}
-                                               for t in THRESHOLD_GRID[::5]]}
-    return matcher, report
-
-
 def _confusion_png(path: Path, true: List[str], pred: List[str], rows: List[str], cols: List[str], title: str) -> None:
     import matplotlib
     matplotlib.use("Agg")
@@ -278,7 +175,6 @@ def train_recognizer(out: Path, scenes: int = 0, seed: int = 100000, epochs: int
     _fit(model, d["X"][tr], lab[tr], epochs, seed)
     train_s = time.perf_counter() - t0
     temperature = _fit_temperature(model, d["X"][va], lab[va])
-    model.fit_novelty(d["X"][tr], lab[tr])
     p_shape = model.probabilities(d["X"])
     pred_shape = np.array([cats[i] for i in p_shape.argmax(1)])
     summary = {"clusters": int(len(d["y"])), "train": int(tr.sum()), "val": int(va.sum()), "categories": cats,
@@ -300,7 +196,6 @@ def train_recognizer(out: Path, scenes: int = 0, seed: int = 100000, epochs: int
         model.shape_weight = float(summary["shape_weight"])
         summary["presence"] = _presence_threshold(model, heads, shape, d, va)
         model.presence_threshold = summary["presence"]["threshold"]
-    model.kind_matcher, summary["kind_matcher"] = fit_kind_matcher(d, taught, model, epochs, seed)
     unseen = ~is_taught
     if unseen.any():
         held = sorted(set(d["y"][unseen]))
