@@ -39,7 +39,7 @@ PARAMS = [
     Param("min_affordance_ratio", 0.75, "candidates whose affordance score is below this share of the best one "
           "are not tried: when no grasp on the requested part is reachable, fail rather than grasp another part",
           (0.0, 1.0)),
-    Param("min_hold", 0.5, "candidates predicted to hold the object's weight less often than this are not tried "
+    Param("min_hold", 0.1, "candidates predicted to hold the object's weight less often than this are not tried "
           "(hold_probability): when the ones that may hold are out of reach, fail with nothing moved rather than "
           "drop it", (0.0, 1.0)),
     Param("redetect_after_slip", True, "after a grasp slipped (the object may have moved), detect again on a "
