@@ -126,6 +126,26 @@ def test_a_request_not_to_act_is_refused(parser, text):
         parser.parse(text)
 
 
+@pytest.mark.parametrize("text, excluded", [("pick up anything but the knife", "knife"),
+                                            ("grab something other than the red mug", "mug"),
+                                            ("hand me everything except the pan", "pan"),
+                                            ("pick up any tool but the hammer", "hammer"),
+                                            ("hand me anything but the clamp", "clamp"),
+                                            ("pick up the mug instead of the cup", "cup")])
+def test_a_request_that_names_the_object_not_to_take_is_refused(parser, text, excluded):
+    """Read by its noun, "anything but the knife" would send the arm to the knife."""
+    with pytest.raises(QueryError, match=f"names the {excluded} as the one not to take: nothing will move"):
+        parser.parse(text)
+
+
+@pytest.mark.parametrize("text", ["grab the knife but do not touch the blade",
+                                  "pick up the knife by its handle but not by the blade",
+                                  "grab the knife by the handle, not the blade"])
+def test_excluding_a_part_is_not_excluding_the_object(parser, text):
+    q = parser.parse(text)
+    assert q.object == "knife" and q.avoid_parts == ("blade",)
+
+
 @pytest.mark.parametrize("text, avoid", [("don't touch the blade, grab the knife", ("blade",)),
                                          ("pick up the knife, don't touch the blade", ("blade",))])
 def test_a_negated_part_beside_an_action_is_avoided_not_refused(parser, text, avoid):

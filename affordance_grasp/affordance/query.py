@@ -37,6 +37,13 @@ SIZE_NOISE_CM = 1.5
 # blade, grab the knife" avoid a part instead.
 _NEGATED_REQUEST = re.compile(r"^(?:(?:please|just|now|and|so|ok|okay|robot)\b[\s,]*)*"
                               r"(?:do\s+not|don'?t|dont|never|not|no\s+need\s+to|stop|avoid|refrain\s+from)\b")
+# A request that names the object *not* to take ("anything but the knife", "pick up something
+# other than the mug", "grab everything except the pan"): the named object is the one thing it
+# must not move to, so it is refused rather than read as a request for that object. (Excluding a
+# part, "by the handle, not the blade", is an avoided part, read elsewhere.)
+_EXCLUSION = re.compile(r"\b(?:(?:anything|everything|something|all|any\s+\w+|every\s+\w+)\s+but|but\s+not|"
+                        r"except(?:\s+for)?|besides|apart\s+from|aside\s+from|other\s+than|rather\s+than|"
+                        r"instead\s+of|save\s+for)\s+(?:(?:the|a|an|my|that|this|your|those|these)\s+)?")
 _NEGATION = re.compile(r"\b(?:don'?t|do not|never|without|avoid|not|no)\b(?:\s+\w+){0,3}?\s+(?:touch(?:ing)?\s+|"
                        r"holding\s+|grabbing\s+)?(?:the\s+|its\s+|it'?s\s+|their\s+)?$")
 _DETERMINERS = {"the", "a", "an", "my", "your", "that", "this", "those", "these", "some", "any", "his", "her",
@@ -278,6 +285,10 @@ class QueryParser:
                              f"(e.g. 'pick up the mug by its handle')")
         parts_found = _find(t, self._phrases["parts"])
         objs = _find(t, self._phrases["objects"])
+        excluded = self._excluded_object(t, objs, parts_found)
+        if excluded:
+            raise QueryError(f"{text!r} names the {excluded} as the one not to take: nothing will move. "
+                             f"Name the object to take (e.g. 'pick up the mug by its handle')")
         # A word that is both an object and a part ("bowl") is the part when another object that
         # has that part is named too ("the bowl of the spoon").
         if len({o[2] for o in objs}) > 1:
@@ -356,6 +367,21 @@ class QueryParser:
             modifier = b if own is not None and b[2] not in own and a[2] in own else a
             drop.add(modifier)
         return [p for p in found if p not in drop]
+
+    @staticmethod
+    def _excluded_object(t: str, objs, parts) -> str:
+        """The object a request excludes ("anything but the knife", "something other than the red
+        mug"), or "" (none, or a part: "by the handle rather than the blade")."""
+        for m in _EXCLUSION.finditer(t):
+            words = t[m.end():].split(",")[0].split()[:3]
+            if not words or words[0] in _STOPS:      # "but not by the blade": a part, said another way
+                continue
+            if any(a == m.end() for a, _, _ in parts):
+                continue
+            near = m.end() + len(" ".join(words))
+            named = [name for a, _, name in objs if m.end() <= a <= near]
+            return (named[0] if named else words[0]).replace("_", " ")
+        return ""
 
     def _positive_clause_after(self, t: str) -> bool:
         """Whether a clause after the first one says what to do ("don't touch the blade, grab the
