@@ -67,10 +67,13 @@ def run_trial(trial: int, seed: int, out: Path, ik: PandaIK, gen: AntipodalGener
            "part": part, "objects": sorted(world.objects), "n_oracle_grasps": len(grasps),
            "oracle_checked": outcome.checked}
     if chosen is None:
-        weak = outcome.failure_reason == FailureReason.WOULD_NOT_HOLD   # what may hold is out of reach
+        weak = outcome.failure_reason == FailureReason.WOULD_NOT_HOLD   # none tried: all predicted to slip
         cause = "no oracle grasp" if not grasps else outcome.failure_reason.value if weak else "none reachable"
-        extra = {"holdable_as_asked": False, "physical": grasps.report.physical, "why_not": "what may hold is out of reach",
-                 "best_hold_on_part": round(float(max(g.hold for g in grasps)), 3)} if weak else {}
+        best = float(max((g.hold for g in grasps), default=0.0))
+        why = (f"no grasp on the part may hold (best {best:.2f}, below {MIN_HOLD})" if best < MIN_HOLD
+               else "what may hold is out of reach")
+        extra = {"holdable_as_asked": False, "physical": grasps.report.physical, "why_not": why,
+                 "best_hold_on_part": round(best, 3)} if weak else {}
         return {**row, "success": False, "part_correct": False, "failure_reason": cause, "parts_touched": [],
                 "wall_s": round(time.perf_counter() - t0, 3), "generation": grasps.report.to_dict(), **extra}
     part_correct = judge_grasp(outcome.success, outcome.parts_touched, instance, part)[1]
