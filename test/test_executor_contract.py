@@ -59,6 +59,7 @@ class FakeScene:
 
     def is_state_colliding(self, state, group, verbose=False):
         self.calls.append(("collision_check", group))
+        self.double.stale_checks += bool(getattr(state, "stale", False))
         return self.double.colliding
 
 
@@ -81,17 +82,36 @@ class FakeMoveIt:
         self.calls = Calls()
         self.fail, self.colliding, self.on_execute = set(), False, {}
         self.z_range = {}           # object id -> (bottom, top) of its box in the planning scene
+        self.stale_checks = 0       # collision checks of a state whose transforms were not updated
         self.executions = 0
         double = self
         scene = FakeScene(self.calls, self)
 
         class RobotState:
+            """moveit_py's RobotState: setting joints (joint_positions, set_from_ik) leaves its link
+            and collision transforms stale until update(); PlanningScene.is_state_colliding reads
+            them as they are (moveit_core planning_scene.hpp: "It is expected that the link
+            transforms of state are up to date")."""
+
             def __init__(self, model):
-                pass
+                self._joints, self.stale = {}, True
+
+            @property
+            def joint_positions(self):
+                return dict(self._joints)
+
+            @joint_positions.setter
+            def joint_positions(self, values):
+                self._joints.update(values)
+                self.stale = True
+
+            def update(self, force=False, category="all"):
+                self.stale = False
 
             def set_from_ik(self, group, pose, tip, timeout):
                 double.calls.append(("ik", round(pose.position.z, 4), round(pose.orientation.x, 3)))
-                double.calls.append(("ik_state", tip, dict(getattr(self, "joint_positions", {}))))
+                double.calls.append(("ik_state", tip, self.joint_positions))
+                self.stale = True
                 if "ik" in double.fail:
                     return False
                 if "ik_first" in double.fail and double.first_pose_quat_x is not None \
@@ -283,6 +303,15 @@ def test_an_empty_or_slipped_grasp_is_reported_and_the_arm_backs_out():
     out = ex.execute(top_down(width=0.03))
     assert not out.success and out.failure_reason is FailureReason.EMPTY_GRASP
     assert "attach" not in double.calls.names()[double.calls.names().index("gripper_close"):]
+
+
+def test_the_reachability_check_tests_the_ik_solution_not_stale_transforms():
+    """set_from_ik sets the arm's joints but leaves the state's collision transforms as they were;
+    moveit_py's is_state_colliding reads them without updating (the const overload), so a check
+    without RobotState.update() tested a zero-filled robot, not the solution."""
+    double, ex = backend()
+    assert ex.check_reachable(top_down())
+    assert double.calls.names().count("collision_check") == 2 and double.stale_checks == 0
 
 
 def test_holds_checks_the_width_on_both_sides():

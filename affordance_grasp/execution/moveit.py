@@ -283,6 +283,9 @@ class MoveItExecutor(Executor):
         state.joint_positions = {j: opening / len(s.finger_joints) for j in s.finger_joints}
         if not state.set_from_ik(s.planning_group, self._pose_msg(T).pose, s.end_effector_link, s.ik_timeout):
             return False
+        # set_from_ik leaves the collision transforms stale, and is_state_colliding (the const
+        # overload moveit_py binds) reads them as they are: without this it checks a zero-filled arm.
+        state.update()
         if touching is not None:
             self._allow_touch(touching, True)
         try:
