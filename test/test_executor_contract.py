@@ -47,9 +47,17 @@ class Calls(list):
 class FakeScene:
     def __init__(self, calls, double):
         self.calls, self.double = calls, double
-        self.allowed_collision_matrix = SimpleNamespace(
-            set_entry=lambda a, b, allowed: calls.append(("acm", a, b, allowed)))
+        self.acm = {}               # (name1, name2) -> allowed: the entries the backend added
+        self.allowed_collision_matrix = SimpleNamespace(set_entry=self._set_entry, remove_entry=self._remove_entry)
         self.current_state = SimpleNamespace(update=lambda: None)
+
+    def _set_entry(self, a, b, allowed):
+        self.calls.append(("acm", a, b, allowed))
+        self.acm[frozenset((a, b))] = allowed
+
+    def _remove_entry(self, a, b):
+        self.calls.append(("acm_remove", a, b))
+        self.acm.pop(frozenset((a, b)), None)
 
     def apply_collision_object(self, co):
         self.calls.append(("scene_object", co.id, co.operation))
@@ -85,7 +93,7 @@ class FakeMoveIt:
         self.stale_checks = 0       # collision checks of a state whose transforms were not updated
         self.executions = 0
         double = self
-        scene = FakeScene(self.calls, self)
+        self.scene = scene = FakeScene(self.calls, self)
 
         class RobotState:
             """moveit_py's RobotState: setting joints (joint_positions, set_from_ik) leaves its link
@@ -237,8 +245,9 @@ def test_success_checks_every_step_in_order():
     # touching the target is allowed only for the approach (and the grasp pose's collision check,
     # then revoked), and it is attached after closing
     last_check = len(names) - 1 - names[::-1].index("collision_check")
-    acm = [c for c in double.calls[last_check:] if c[0] == "acm"]
-    assert all(c[1] == "mug_cluster" for c in acm) and [c[3] for c in acm] == [False] * 3 + [True] * 3
+    acm = [c for c in double.calls[last_check:] if c[0] in ("acm", "acm_remove")]
+    assert all(c[1] == "mug_cluster" for c in acm)
+    assert [c[0] for c in acm] == ["acm_remove"] * 3 + ["acm"] * 3 and all(c[3] for c in acm[3:])
     checks = [i for i, n in enumerate(names) if n == "collision_check"]
     assert len(checks) == 2                                # pre-grasp, then grasp
     before = lambda i: [c for c in double.calls[:i] if c[0] == "acm"]   # noqa: E731
@@ -314,6 +323,23 @@ def test_the_reachability_check_tests_the_ik_solution_not_stale_transforms():
     assert double.calls.names().count("collision_check") == 2 and double.stale_checks == 0
 
 
+def test_the_allowed_collision_matrix_is_restored_after_a_check_a_failure_and_a_release():
+    """The hand may touch the target during the grasp pose's collision check, the approach and
+    while holding it; afterwards its ACM entries are removed, not left behind set to 'not allowed'
+    (cluster ids come back every frame, and the ACM would only grow)."""
+    double, ex = backend()
+    assert ex.check_reachable(top_down())
+    assert double.scene.acm == {}
+    double, ex = backend(closes_to=0.001)
+    assert ex.execute(top_down()).failure_reason is FailureReason.EMPTY_GRASP
+    assert double.scene.acm == {}
+    double, ex = backend()
+    assert ex.execute(top_down()).success
+    assert double.scene.acm and all(double.scene.acm.values())      # held: the hand touches it
+    ex.release()
+    assert double.scene.acm == {}
+
+
 def test_holds_checks_the_width_on_both_sides():
     from affordance_grasp.execution.gripper import holds
     assert holds(0.029, 0.03, 0.005) and holds(0.038, 0.03, 0.005)
@@ -384,7 +410,8 @@ def test_a_held_object_is_released_detached_and_taken_out_of_the_scene():
     after = double.calls[n:]
     assert after[0] == ("gripper_open", 0.06)
     assert ("detach", "mug_cluster") in after and ("scene_object", "mug_cluster", CollisionObject.REMOVE) in after
-    assert [c for c in after if c[0] == "acm"] and all(not c[3] for c in after if c[0] == "acm")
+    assert "acm_remove" in [c[0] for c in after] and "acm" not in [c[0] for c in after]
+    assert double.scene.acm == {}
     n = len(double.calls)
     ex.release()                                              # nothing held: only opens
     assert "detach" not in [c[0] for c in double.calls[n:]]
@@ -413,7 +440,7 @@ def test_an_error_mid_grasp_backs_out_and_opens_only_to_the_checked_width():
     after = double.calls[names.index("gripper_close"):]
     assert ("gripper_open", 0.06) in after and ("gripper_open", 0.08) not in after
     assert [c for c in after if c[0] == "plan"][-1][1] == "LIN"          # straight back
-    assert any(c[0] == "acm" and not c[3] for c in after)                 # contacts revoked
+    assert any(c[0] == "acm_remove" for c in after) and double.scene.acm == {}   # contacts revoked
 
 
 def test_gripper_command_halves_the_command_and_reads_the_whole_opening_back():

@@ -245,10 +245,16 @@ class MoveItExecutor(Executor):
         return center, size
 
     def _allow_touch(self, target: str, allowed: bool) -> None:
+        """Let the hand touch ``target``, or take that back by removing the entries (the ACM is as
+        it was before: the target ids are this backend's own, and an entry left at 'not allowed'
+        would pile up as cluster ids come back frame after frame)."""
         with self.psm.read_write() as scene:
             acm = scene.allowed_collision_matrix
             for link in self.settings.hand_links:
-                acm.set_entry(target, link, allowed)
+                if allowed:
+                    acm.set_entry(target, link, True)
+                else:
+                    acm.remove_entry(target, link)
 
     def _attach(self, target: str, attach: bool) -> bool:
         a, s = self.api, self.settings
