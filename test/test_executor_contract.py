@@ -443,6 +443,28 @@ def test_an_error_mid_grasp_backs_out_and_opens_only_to_the_checked_width():
     assert any(c[0] == "acm_remove" for c in after) and double.scene.acm == {}   # contacts revoked
 
 
+def test_a_step_of_the_back_out_that_raises_does_not_stop_the_others():
+    """Backing out is best effort, step by step: a detach that raises (a binding or scene error)
+    must neither skip the retreat and the ACM's restore nor escape execute() (which reports, and
+    never raises for a grasp that fails)."""
+    double, ex = backend(closes_to=0.001)
+
+    def broken(aco):
+        if aco.object.operation == CollisionObject.REMOVE:
+            double.calls.append(("detach_failed", aco.object.id))
+            raise RuntimeError("planning scene monitor went away")
+        return True
+
+    double.psm.process_attached_collision_object = broken
+    out = ex.execute(top_down(width=0.03))
+    assert not out.success and out.failure_reason is FailureReason.EMPTY_GRASP
+    names = double.calls.names()
+    after = names[names.index("gripper_close"):]
+    assert after.count("detach_failed") == 1                  # one back-out, not a second one
+    assert "plan" in after[after.index("detach_failed"):]     # the retreat still runs
+    assert double.scene.acm == {}
+
+
 def test_gripper_command_halves_the_command_and_reads_the_whole_opening_back():
     """franka_gripper's GripperCommand server takes one finger's travel and answers with the whole
     opening (franka_ros2 gripper_action_server.cpp: target = 2 * command.position, result.position =

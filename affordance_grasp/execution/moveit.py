@@ -445,14 +445,12 @@ class MoveItExecutor(Executor):
 
     def _back_out(self, pre: np.ndarray, target: Optional[str], reason: FailureReason, outcome) -> GraspOutcome:
         """Open to the width the candidate was checked with (wider could hit a neighbour the check
-        never saw), let go of the target, and retreat straight back to the pre-grasp (best effort:
-        a failure here is logged in the timings, the reported reason stays the first one)."""
-        try:
-            self.gripper.open(self._opening)
-        except Exception as e:  # noqa: BLE001 - still back out
-            _log.error("opening the gripper to back out failed: %s", e)
+        never saw), let go of the target, and retreat straight back to the pre-grasp. Best effort,
+        step by step: a step that fails or raises is logged and the next one still runs (the
+        reported reason stays the first one; a failed retreat is marked in the timings)."""
+        opened = self._best_effort("opening the gripper", lambda: self.gripper.open(self._opening).ok)
         if target is not None:
-            self._attach(target, False)
+            self._best_effort("detaching the target", lambda: self._attach(target, False))
         try:
             # straight back: from the grasp, and from a lift too (a free-space plan may swing wide)
             back = self._move(pre, straight=True)
@@ -462,8 +460,21 @@ class MoveItExecutor(Executor):
             _log.error("backing out failed: %s", e)
             back = FailureReason.EXECUTION_FAILED
         if target is not None:
-            self._allow_touch(target, False)
+            self._best_effort("restoring the allowed collisions", lambda: self._allow_touch(target, False))
         out = outcome(reason)
         if back is not None:
             out.timings["retreat_failed"] = 1.0
+        if not opened:
+            out.timings["open_failed"] = 1.0
         return out
+
+    @staticmethod
+    def _best_effort(what: str, step):
+        """``step()``'s result, or None (logged) when it raises: one failed step of a back-out must
+        not skip the others, nor escape execute()."""
+        try:
+            result = step()
+        except Exception as e:  # noqa: BLE001
+            _log.error("%s while backing out failed: %s: %s", what, type(e).__name__, e)
+            return None
+        return True if result is None else result
