@@ -487,6 +487,23 @@ def test_gripper_command_halves_the_command_and_reads_the_whole_opening_back():
     assert fake(0.015, result_per_finger=True).open(0.03).width == pytest.approx(0.03)
 
 
+def test_the_gripper_actions_are_where_franka_gripper_serves_them_for_a_panda():
+    """franka_gripper's node is named ``<arm_id>_gripper`` and serves ``~/gripper_action``,
+    ``~/grasp`` and ``~/move`` (franka_ros2 v0.1.13: franka_gripper/launch/gripper.launch.py,
+    gripper_action_server.cpp; 3.x names them ``<robot_type>_gripper`` too): /panda_gripper/...,
+    never /franka_gripper/..., which no release serves."""
+    from pathlib import Path
+
+    import yaml
+
+    from affordance_grasp.ros.executor_node import PARAMS
+    defaults = {p.name: p.default for p in PARAMS}
+    given = yaml.safe_load((Path(__file__).resolve().parents[1] / "config" / "realsense_panda.yaml").read_text())
+    for params in (defaults, given["executor_node"]["ros__parameters"]):
+        assert params["gripper_action"] == "/panda_gripper/gripper_action"
+        assert params["franka_gripper_namespace"] == "/panda_gripper"
+
+
 def test_object_boxes_stop_above_the_table_so_the_attached_target_does_not_start_the_lift_in_collision():
     """The padded box of an object standing on the table reached 5 mm into it; attached to the hand,
     it put the LIN lift's start state in collision. Every box now ends just above the table top."""

@@ -35,13 +35,14 @@ PARAMS = [
     Param("moveit_settings", "", "MoveIt backend settings YAML (backend moveit); empty: config/moveit.yaml"),
     Param("gripper_interface", "gripper_command", "gripper driver interface (backend moveit): control_msgs "
           "GripperCommand, or franka_ros2's franka_msgs Grasp/Move", choices=("gripper_command", "franka")),
-    Param("gripper_action", "/franka_gripper/gripper_action", "GripperCommand action (gripper_interface "
-          "gripper_command)"),
+    Param("gripper_action", "/panda_gripper/gripper_action", "GripperCommand action (gripper_interface "
+          "gripper_command); franka_gripper's node is named after the arm: /fr3_gripper/gripper_action on an FR3"),
     Param("gripper_position_per_finger", True, "GripperCommand position is one finger's travel (half the opening), "
           "as franka_gripper reads it"),
     Param("gripper_result_per_finger", False, "GripperCommand's result position is one finger's travel; false: the "
-          "whole opening, as franka_gripper (franka_ros2 v2.x) reports it"),
-    Param("franka_gripper_namespace", "/franka_gripper", "namespace of franka_gripper's grasp and move actions"),
+          "whole opening, as franka_gripper (franka_ros2 v0.1.13) reports it"),
+    Param("franka_gripper_namespace", "/panda_gripper", "namespace of franka_gripper's grasp and move actions "
+          "(franka_gripper's node: /fr3_gripper on an FR3)"),
     Param("gripper_joints", ["panda_finger_joint1", "panda_finger_joint2"], "finger joints in joint_states "
           "(their sum is the opening)"),
     Param("gripper_timeout", 10.0, "seconds to wait for a gripper action", (0.5, 120.0)),

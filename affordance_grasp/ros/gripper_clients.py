@@ -1,12 +1,14 @@
 """Gripper drivers over their ROS 2 action servers, for the MoveIt backend.
 
 - ``GripperCommandClient``: control_msgs/action/GripperCommand, the common interface (franka_ros2's
-  franka_gripper serves it as ``gripper_action``; ros2_control's parallel-gripper controller
-  too). franka_gripper reads ``command.position`` as half the opening (one finger), so
-  ``per_finger`` halves the command; its result's ``position`` is the whole opening
-  (franka_ros2's gripper_action_server.cpp, v2.x, read at 43357d1: ``kTargetWidth = 2 *
-  command.position``, ``result->position = current_gripper_state_.width``). A server that
-  reports one finger's travel instead needs ``result_per_finger``.
+  franka_gripper serves it as ``/<arm_id>_gripper/gripper_action``; ros2_control's
+  parallel-gripper controller too). franka_gripper reads ``command.position`` as half the opening
+  (one finger), so ``per_finger`` halves the command; its result's ``position`` is the whole
+  opening. Checked in franka_ros2 v0.1.13 (40cf08b, 2024-01-26),
+  franka_gripper/src/gripper_action_server.cpp line 167 ``kTargetWidth = 2 *
+  kGoal->command.position`` and line 233 ``kResult->position = current_gripper_state_.width``
+  (so since 229efa6, 2021-09-28; before it the result was halved). A server that reports one
+  finger's travel instead needs ``result_per_finger``.
 - ``FrankaGraspClient``: franka_ros2's own franka_msgs/action/Grasp and Move, where the driver
   also judges the grasp against a width and tolerances.
 
@@ -143,5 +145,5 @@ class FrankaGraspClient(_ActionGripper):
 def build_gripper(node, kind: str, action: str, joints: Sequence[str], per_finger: bool, timeout: float,
                   franka_namespace: Optional[str] = None, result_per_finger: bool = False) -> Gripper:
     if kind == "franka":
-        return FrankaGraspClient(node, franka_namespace or "/franka_gripper", joints, timeout=timeout)
+        return FrankaGraspClient(node, franka_namespace or "/panda_gripper", joints, timeout=timeout)
     return GripperCommandClient(node, action, joints, per_finger, timeout, result_per_finger)
