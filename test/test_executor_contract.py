@@ -217,9 +217,10 @@ def top_down(x=0.5, y=0.0, z=0.05, frame="panda_link0", width=0.03) -> Grasp:
     return Grasp(pose, width, contacts=np.array([[x, y - width / 2, z], [x, y + width / 2, z]]), frame_id=frame)
 
 
-def backend(**gripper):
+def backend(gripper_cls=None, **gripper):
     double = FakeMoveIt()
-    g = FakeGripper(double.calls, **gripper)
+    g = (gripper_cls or FakeGripper)(double.calls, **gripper)
+    g.double = double
     ex = MoveItExecutor(double, g, MoveItSettings(), api=double.api)
     ex.set_scene(SceneModel(0.0, [SceneBox("mug_cluster", [0.5, 0.0, 0.05], [0.1, 0.1, 0.1], is_target=True),
                                   SceneBox("neighbour", [0.5, 0.2, 0.05], [0.05, 0.05, 0.1])]))
@@ -294,13 +295,13 @@ def test_an_empty_or_slipped_grasp_is_reported_and_the_arm_backs_out():
     names = double.calls.names()
     after = names[names.index("gripper_close"):]
     assert "attach" not in after and "gripper_open" in after and "plan" in after   # opens and retreats
-    double, ex = backend(after_lift=0.0)      # held at first, gone after the lift
+    double, ex = backend(after_lift=0.0, readings=[0.03])   # held through the probe, gone after the lift
     out = ex.execute(top_down(width=0.03))
     assert out.failure_reason is FailureReason.SLIPPED
     assert "detach" in double.calls.names()
     # Closing further during the slow first lift is a slip caught early: back down, open, back out,
     # and the fallback may try the next candidate (the object was set down where it was).
-    double, ex = backend(readings=[0.030, 0.015])
+    double, ex = backend(readings=[0.015])         # 3 cm when closed, 1.5 cm after the probe
     out = ex.execute(top_down(width=0.03))
     assert out.failure_reason is FailureReason.SLIP_CAUGHT and not out.success
     names = double.calls.names()
@@ -338,6 +339,29 @@ def test_the_allowed_collision_matrix_is_restored_after_a_check_a_failure_and_a_
     assert double.scene.acm and all(double.scene.acm.values())      # held: the hand touches it
     ex.release()
     assert double.scene.acm == {}
+
+
+class LaggingGripper(FakeGripper):
+    """joint_states behind the driver: until the arm next moves, width() still reads the opening
+    from before the close (the driver's reply already has the new one)."""
+
+    def close(self, width, force):
+        self.before, self.at = self.opening, self.double.executions
+        return super().close(width, force)
+
+    def width(self):
+        if getattr(self, "at", None) == self.double.executions:
+            return self.before
+        return super().width()
+
+
+def test_the_slip_watch_starts_from_the_closed_width_not_a_late_joint_state():
+    """The probe's baseline read from joint_states right after closing could still be the open
+    fingers (6 cm): the closed 3 cm after the probe then looked like a 3 cm slip, and a good grasp
+    was set down. The baseline is the close's own answer."""
+    double, ex = backend(gripper_cls=LaggingGripper)
+    out = ex.execute(top_down(width=0.03))
+    assert out.success, out.failure_reason
 
 
 def test_holds_checks_the_width_on_both_sides():

@@ -417,8 +417,10 @@ class MoveItExecutor(Executor):
             if target is not None and not self._attach(target, True):
                 return self._back_out(pre, target, FailureReason.EXECUTION_FAILED, outcome)
             if probe is not None:
-                # the first centimetres slowly, then the opening again: closing further means slipping
-                width0 = self.gripper.width()
+                # the first centimetres slowly, then the opening again: closing further means slipping.
+                # The baseline is the close's own answer: joint_states read right after it may still
+                # show the fingers open, and the closed width after the probe would look like a slip.
+                width0 = reply.width if math.isfinite(reply.width) else self.gripper.width()
                 fail = self._move(probe, straight=True, slow=True)
                 if fail is not None:
                     return self._back_out(pre, target, fail, outcome)
