@@ -528,6 +528,30 @@ def test_the_gripper_actions_are_where_franka_gripper_serves_them_for_a_panda():
         assert params["franka_gripper_namespace"] == "/panda_gripper"
 
 
+def test_franka_grasp_reads_the_opening_after_the_grasp_not_before():
+    """franka_msgs Grasp/Move answer without a width, so the opening comes from joint_states; read
+    at once, the last message may still show the fingers open (6 cm), and a held 3 cm object read
+    as a gripper that never closed."""
+    import threading
+
+    from affordance_grasp.ros.gripper_clients import FrankaGraspClient, _JointWidth
+    state = _JointWidth(SimpleNamespace(create_subscription=lambda *a, **k: None), ["f1", "f2"])
+    msg = lambda w: SimpleNamespace(name=["f1", "f2"], position=[w / 2, w / 2])   # noqa: E731
+    state._on(msg(0.06))                                      # open, before the grasp
+    c = FrankaGraspClient.__new__(FrankaGraspClient)
+    c.state, c.epsilon, c.speed, c.grasp_client, c.move_client = state, 0.005, 0.05, None, None
+    goal = lambda **kw: SimpleNamespace(epsilon=SimpleNamespace(inner=None, outer=None), **kw)   # noqa: E731
+    c.Grasp = c.Move = SimpleNamespace(Goal=goal)
+
+    def run(client, g, what):                                 # joint_states catch up after the result
+        threading.Timer(0.05, lambda: [state._on(msg(g.width)) for _ in range(3)]).start()
+        return SimpleNamespace(success=True, error=""), ""
+
+    c._run = run
+    reply = c.close(0.03, 70.0)
+    assert reply.ok and reply.width == pytest.approx(0.03)
+
+
 def test_object_boxes_stop_above_the_table_so_the_attached_target_does_not_start_the_lift_in_collision():
     """The padded box of an object standing on the table reached 5 mm into it; attached to the hand,
     it put the LIN lift's start state in collision. Every box now ends just above the table top."""

@@ -39,13 +39,30 @@ class _JointWidth:
         from sensor_msgs.msg import JointState
         from .common import camera_qos
 
-        self.joints, self.width = tuple(joints), math.nan
+        self._setup(joints)
         node.create_subscription(JointState, "joint_states", self._on, camera_qos(), callback_group=callback_group)
+
+    def _setup(self, joints: Sequence[str]) -> None:
+        self.joints, self.width = tuple(joints), math.nan
+        self._seen, self._news = 0, threading.Condition()
 
     def _on(self, msg) -> None:
         pos = dict(zip(msg.name, msg.position))
         if all(j in pos for j in self.joints):
-            self.width = float(sum(pos[j] for j in self.joints))
+            with self._news:
+                self.width = float(sum(pos[j] for j in self.joints))
+                self._seen += 1
+                self._news.notify_all()
+
+    def after_next(self, messages: int = 3, timeout: float = 1.0) -> float:
+        """The opening once ``messages`` more have come (or ``timeout`` s passed). Right after an
+        action's result the last message may predate it: franka_gripper publishes its state at
+        50 Hz and franka_bringup's joint_state_publisher merges it into joint_states at 30 Hz
+        (franka_ros2 v0.1.13: franka_gripper_node.yaml, franka.launch.py)."""
+        with self._news:
+            start = self._seen
+            self._news.wait_for(lambda: self._seen >= start + messages, timeout)
+            return self.width
 
 
 class _ActionGripper(Gripper):
@@ -130,16 +147,20 @@ class FrankaGraspClient(_ActionGripper):
 
     def open(self, width: float) -> GripperReply:
         goal = self.Move.Goal(width=float(width), speed=self.speed)
-        result, why = self._run(self.move_client, goal, "open")
-        ok = result is not None and result.success
-        return GripperReply(ok, self.width(), why or ("" if ok else getattr(result, "error", "")))
+        return self._reply(*self._run(self.move_client, goal, "open"))
 
     def close(self, width: float, force: float) -> GripperReply:
         goal = self.Grasp.Goal(width=float(width), speed=self.speed, force=float(force))
         goal.epsilon.inner = goal.epsilon.outer = float(self.epsilon)
-        result, why = self._run(self.grasp_client, goal, "close")
+        return self._reply(*self._run(self.grasp_client, goal, "close"))
+
+    def _reply(self, result, why: str) -> GripperReply:
+        """Move and Grasp answer success without a width: the opening comes from joint_states,
+        read once they show the fingers after the action, not before it (a stale open reading
+        after a grasp looks like fingers that never closed)."""
         ok = result is not None and result.success
-        return GripperReply(ok, self.width(), why or ("" if ok else getattr(result, "error", "")))
+        width = self.state.after_next() if result is not None else self.width()
+        return GripperReply(ok, width, why or ("" if ok else getattr(result, "error", "")))
 
 
 def build_gripper(node, kind: str, action: str, joints: Sequence[str], per_finger: bool, timeout: float,
