@@ -93,6 +93,10 @@ def test_bench_cli_writes_results_comparison_and_overlays(tmp_path):
         assert 0 <= r["task_success_rate"] <= min(r["success_rate"], r["part_correct_rate"])
         assert (tmp_path / s / "trials" / "000.png").stat().st_size > 1000
         assert f"| {s} |" in table
+        # A refusal is tried anyway in a copy of the scene, as a measure of the refusal alone.
+        for t in r["trials"]:
+            assert t["refusal"] is not None or t["if_tried"] is None
+            assert not t["task_success"] or t["refusal"] is None
     # Every strategy saw the same scenes and queries.
     queries = {s: [t["query"] for t in json.loads((tmp_path / s / "results.json").read_text())["trials"]]
                for s in ("oracle", "random")}

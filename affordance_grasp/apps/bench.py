@@ -247,6 +247,7 @@ class Bench:
                 refusal = would_not_hold(MIN_HOLD)
         else:
             outcome = GraspOutcome(False, failure_reason=FailureReason.NO_CANDIDATES, attempts=0)
+        if_tried = self.try_refused(p, ranked, ratio) if refusal is not None else None
         intended = f"{p['target']}/{p['part']}"
         touched = set(outcome.parts_touched)
         success, part_correct = judge_grasp(outcome.success, touched, p["target"], p["part"])
@@ -265,11 +266,24 @@ class Bench:
                 "success": success, "part_correct": part_correct,
                 "task_success": success and part_correct, "attempts": outcome.attempts,
                 "failure_reason": cause if refusal else outcome.failure_reason.value, "refusal": refusal,
+                "if_tried": if_tried,
                 "parts_touched": sorted(touched),
                 "chosen_score": None if chosen is None else round(chosen.score, 4),
                 "chosen_affordance": None if chosen is None else round(chosen.affordance_score, 4),
                 "latency_s": {"affordance": t_aff, "grasp_generation": p["t_gen"][source], "selection": t_sel,
                               "total": t_aff + p["t_gen"][source] + t_sel}}
+
+    def try_refused(self, p: dict, ranked, ratio: float) -> Optional[dict]:
+        """What a refused request would have done had it been tried anyway (in a fresh copy of
+        the scene, the same grasps in the same order, no holding floor): whether the refusal was
+        right is a measure of its own, never part of task success."""
+        if not ranked:
+            return None
+        outcome = execute_with_fallback(SimExecutor(p["scene"].build(), ik=self.ik), ranked, self.max_attempts,
+                                        min_affordance_ratio=ratio, min_hold=0.0)
+        success, part_correct = judge_grasp(outcome.success, set(outcome.parts_touched), p["target"], p["part"])
+        return {"task_success": success and part_correct, "success": success, "part_correct": part_correct,
+                "failure_reason": outcome.failure_reason.value, "parts_touched": sorted(outcome.parts_touched)}
 
     def run(self, trials: int, seed: int) -> Dict[str, dict]:
         rows: Dict[str, List[dict]] = defaultdict(list)
@@ -298,6 +312,11 @@ class Bench:
                "refused_not_on_part": sum(r["failure_reason"] == NOT_ON_PART for r in rows),
                "task_success_rate_holdable": rate([r for r in rows if r["failure_reason"] != CANNOT_HOLD],
                                                   "task_success"),
+               # Refusals tried anyway in a copy of the scene: how many would have served the request.
+               "refused_would_have_served": {
+                   cause: f"{sum(r['if_tried']['task_success'] for r in rs if r['if_tried'])} of {len(rs)}"
+                   for cause in (CANNOT_HOLD, NOT_ON_PART)
+                   for rs in [[r for r in rows if r["failure_reason"] == cause]] if rs},
                "part_visible_trials": len(visible), "task_success_rate_part_visible": rate(visible, "task_success"),
                "no_candidate_on_visible_part": [{k: r[k] for k in ("trial", "seed", "category", "family", "query",
                                                                     "part_visible_px", "n_candidates")}
@@ -363,13 +382,14 @@ def profile_table(summary: dict) -> str:
 
 def comparison_table(results: Dict[str, dict]) -> str:
     lines = ["| strategy | n | success | part correct | task success | refused: cannot hold | refused: no grasp on "
-             "the part | task success of the rest | generation ms (median / p95) | total ms (median / p95) |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "the part | refused that would have served | task success of the rest | generation ms (median / p95) | "
+             "total ms (median / p95) |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     for s, r in results.items():
         g, t = r["latency_ms"]["grasp_generation"], r["latency_ms"]["total"]
         rest = r["task_success_rate_holdable"]
         lines.append(f"| {s} | {r['n_trials']} | {r['success_rate']:.2f} | {r['part_correct_rate']:.2f} | "
                      f"{r['task_success_rate']:.2f} | {r['refused_cannot_hold']} | {r.get('refused_not_on_part', 0)} | "
+                     f"{', '.join(r.get('refused_would_have_served', {}).values()) or '-'} | "
                      f"{'-' if rest is None else f'{rest:.2f}'} | {g['median']} / {g['p95']} | "
                      f"{t['median']} / {t['p95']} |")
     return "\n".join(lines)
