@@ -202,6 +202,25 @@ def test_a_grasp_predicted_to_slip_is_never_tried():
         execute_with_fallback(lifts, [weak], 3, min_hold=1.5)
 
 
+def test_a_caught_slip_rejudges_the_rest_by_what_it_showed_of_the_load():
+    """A grasp that held in 40 % of the draws slipped: the object is beyond what it carries. One
+    that held in 70 % holds in (0.7 - 0.4) / 0.6 = 50 % of what is left and is tried next; one no
+    stronger (30 %) is not tried at all, however well it sits on the part."""
+    from affordance_grasp.execution.fallback import hold_after_slip
+    assert np.allclose(hold_after_slip([0.7, 0.4, 0.3, 1.0], 0.4), [0.5, 0.0, 0.0, 1.0])
+    # A slip from a grasp predicted sure to hold is not about the load: the rest stand.
+    assert np.allclose(hold_after_slip([0.7, 0.3], 1.0), [0.7, 0.3])
+    first, weaker, stronger = (replace(grasp_at(0.1 * i, 0.0), hold=h) for i, h in ((1, 0.4), (2, 0.3), (3, 0.7)))
+    slips = ScriptedExecutor(lambda gr: True, lambda gr: GraspOutcome(
+        gr.hold > 0.5, failure_reason=FailureReason.NONE if gr.hold > 0.5 else FailureReason.SLIP_CAUGHT))
+    out = execute_with_fallback(slips, [first, weaker, stronger], max_attempts=3, min_hold=0.1)
+    assert out.success and slips.executed == [first, stronger]
+    # Nothing stronger left: one try, caught, and nothing more moves.
+    again = ScriptedExecutor(lambda gr: True, lambda gr: GraspOutcome(False, failure_reason=FailureReason.SLIP_CAUGHT))
+    out = execute_with_fallback(again, [first, weaker], max_attempts=3, min_hold=0.1)
+    assert out.failure_reason is FailureReason.SLIP_CAUGHT and again.executed == [first] and out.attempts == 1
+
+
 def test_fallback_in_the_twin_when_the_first_is_unreachable(ik):
     from affordance_grasp.sim.executor import SimExecutor
     from affordance_grasp.sim.oracle import oracle_grasp

@@ -7,6 +7,8 @@ from __future__ import annotations
 import time
 from typing import Callable, List, Optional, Tuple
 
+import numpy as np
+
 from ..errors import InvalidInputError
 from .base import Executor
 from ..types import FailureReason, Grasp, GraspOutcome
@@ -24,6 +26,22 @@ def would_not_hold(min_hold: float) -> str:
             f"predicted to slip; nothing moved")
 
 
+def hold_after_slip(holds: np.ndarray, slipped: float) -> np.ndarray:
+    """The candidates' holding probabilities once a grasp predicted to hold with ``slipped`` has
+    slipped: the object is heavier (or its load further out) than that grasp could carry.
+
+    A grasp holds for the draws of mass, centre of mass and friction whose load it resists, and
+    the load orders them much the same way for every grasp on one object: what turns out of a grasp
+    that holds a 1 kg pan turns out of one that holds 1.2 kg. So the slip keeps only the draws
+    beyond the slipped grasp's, and a grasp that held in a share p of all draws holds in
+    (p - slipped) / (1 - slipped) of those left; one no stronger holds in none. A slip from a grasp
+    predicted sure to hold (1.0) is not about the load, and tells nothing of the others."""
+    holds = np.asarray(holds, float)
+    if not slipped < 1.0:
+        return holds
+    return np.clip((holds - slipped) / (1.0 - slipped), 0.0, 1.0)
+
+
 def execute_with_fallback(executor: Executor, ranked: List[Grasp], max_attempts: int = 3,
                           max_checked: int = 60, should_stop: Optional[Callable[[], bool]] = None,
                           min_affordance_ratio: float = 0.0, min_hold: float = 0.0) -> GraspOutcome:
@@ -34,7 +52,9 @@ def execute_with_fallback(executor: Executor, ranked: List[Grasp], max_attempts:
     the requested part is out of reach, failing says so, where grasping another part would not.
     Candidates predicted to hold less often than ``min_hold`` (``Grasp.hold``) are not tried either:
     a kettle taken where its weight turns it out of the pads is dropped, which is worse than not
-    lifting it; when nothing else is left the outcome is WOULD_NOT_HOLD, with no motion."""
+    lifting it; when nothing else is left the outcome is WOULD_NOT_HOLD, with no motion. A slip
+    caught in the slow first lift says the load is beyond that grasp: the rest are judged again
+    (``hold_after_slip``), and those no stronger are not tried."""
     if max_attempts < 1:
         raise InvalidInputError(f"max_attempts must be >= 1, got {max_attempts}")
     if not 0.0 <= min_affordance_ratio <= 1.0:
@@ -44,12 +64,13 @@ def execute_with_fallback(executor: Executor, ranked: List[Grasp], max_attempts:
     t0 = time.perf_counter()
     floor = min_affordance_ratio * max((g.affordance_score for g in ranked), default=0.0)
     attempts, checked, weak, last = 0, 0, 0, None
-    for g in ranked:
+    holds = np.array([g.hold for g in ranked], float)
+    for i, g in enumerate(ranked):
         if attempts >= max_attempts or checked >= max_checked or (should_stop is not None and should_stop()):
             break
         if g.affordance_score < floor:
             continue
-        if g.hold < min_hold:
+        if holds[i] < min_hold or (holds[i] <= 0.0 and g.hold > 0.0):
             weak += 1
             continue
         checked += 1
@@ -59,6 +80,8 @@ def execute_with_fallback(executor: Executor, ranked: List[Grasp], max_attempts:
         last = executor.execute(g)
         if last.success or last.failure_reason not in RETRYABLE:
             break
+        if last.failure_reason is FailureReason.SLIP_CAUGHT:
+            holds = hold_after_slip(holds, holds[i])
     if last is None:
         reason = (FailureReason.NO_CANDIDATES if not ranked else FailureReason.WOULD_NOT_HOLD if weak
                   else FailureReason.UNREACHABLE)
