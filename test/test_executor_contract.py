@@ -578,3 +578,105 @@ def test_the_moveit_config_reaches_moveit_py_from_the_nodes_own_params_sections(
     g.write_text("executor_node:\n  ros__parameters:\n    backend: moveit\n")
     with pytest.raises(InvalidInputError, match="no robot_description for /arm/executor_node"):
         moveit_config_from_params([g], "executor_node", "/arm")
+
+
+# --------------------------------------------------------------------------- the load on the wrist
+class ScriptedWrench:
+    """The wrist's external force along the base's z (franka_robot_state_broadcaster's
+    external_wrench_in_base_frame, force.z: a carried weight reads +m g), scripted by how many
+    motions have run: ``before`` until the slow probe lift (the third motion, after the pre-grasp
+    and the approach) has run, ``after`` from then on."""
+
+    def __init__(self, double, before, after, probe_motion=3):
+        self.double, self.before, self.after, self.probe_motion = double, before, after, probe_motion
+
+    def __call__(self):
+        self.double.calls.append(("wrench", self.double.executions))
+        return self.after if self.double.executions >= self.probe_motion else self.before
+
+
+def loaded_backend(before, after, expected_n, **settings):
+    double = FakeMoveIt()
+    ex = MoveItExecutor(double, FakeGripper(double.calls), MoveItSettings(**settings), api=double.api,
+                        load_reader=ScriptedWrench(double, before, after))
+    ex.set_scene(SceneModel(0.0, [SceneBox("pan_cluster", [0.5, 0.0, 0.05], [0.3, 0.3, 0.06], is_target=True)]))
+    ex.set_expected_load(expected_n)
+    return double, ex
+
+
+def test_an_object_left_resting_on_the_table_after_the_probe_is_a_caught_slip():
+    """A 2 kg pan taken by its handle turns in the pads about the grasp, its body left on the
+    table: the fingers keep their width, so the width alone passes it, and it slips out later in
+    the lift. The wrist feels it: after the probe the load has risen by a fraction of the pan's
+    weight only. It is set back down, let go, and the arm backs out, as for a width-caught slip."""
+    double, ex = loaded_backend(before=0.4, after=6.0, expected_n=2.0 * 9.81)
+    out = ex.execute(top_down(width=0.03))
+    assert out.failure_reason is FailureReason.SLIP_CAUGHT and not out.success
+    names = double.calls.names()
+    assert names.count("plan") == 5                    # pre-grasp, approach, probe, back down, back out
+    assert "detach" in names and "gripper_open" in names[names.index("gripper_close"):]
+    # one reading before the probe (after the close), one after it has run
+    assert [c[1] for c in double.calls if c[0] == "wrench"] == [2, 3]
+    assert names.index("gripper_close") < names.index("wrench")
+
+
+def test_a_carried_object_passes_the_load_check():
+    double, ex = loaded_backend(before=0.4, after=19.0, expected_n=2.0 * 9.81)
+    out = ex.execute(top_down(width=0.03))
+    assert out.success, out.failure_reason
+    assert "load_unknown" not in out.timings
+
+
+@pytest.mark.parametrize("expected_n, after, why", [
+    (None, 0.4, "no expected load: the caller knows no mass"),
+    (0.1 * 9.81, 0.4, "a 100 g object: half its weight is within the estimate's noise"),
+    (2.0 * 9.81, float("nan"), "no reading (the topic is silent)"),
+])
+def test_the_load_check_stands_aside_where_it_cannot_tell(expected_n, after, why):
+    double, ex = loaded_backend(before=0.4, after=after, expected_n=expected_n)
+    out = ex.execute(top_down(width=0.03))
+    assert out.success, why
+    assert out.timings.get("load_unknown") == 1.0, why
+
+
+def test_without_a_wrench_reader_the_probe_reads_the_width_only():
+    double, ex = backend()
+    ex.set_expected_load(2.0 * 9.81)
+    assert ex.execute(top_down()).success
+    assert "wrench" not in double.calls.names()
+
+
+def test_load_check_settings_are_checked():
+    with pytest.raises(InvalidInputError, match="load_share"):
+        MoveItSettings(load_share=1.5)
+    with pytest.raises(InvalidInputError, match="load_noise"):
+        MoveItSettings(load_noise=-1.0)
+    double, ex = backend()
+    with pytest.raises(InvalidInputError, match="expected load"):
+        ex.set_expected_load(-3.0)
+
+
+def test_the_wrist_load_reader_averages_fresh_readings_in_the_base_frame():
+    """The ROS side of the check: franka_robot_state_broadcaster's external_wrench_in_base_frame
+    (geometry_msgs/WrenchStamped, frame the arm's link0, newtons). The reading is the mean force.z
+    of messages that came after it was asked for; a wrench in another frame, or libfranka's
+    all-zero wrench near a singularity, is no reading."""
+    import threading
+
+    from affordance_grasp.ros.wrist_load import WristLoad
+    load = WristLoad(SimpleNamespace(create_subscription=lambda *a, **k: None), "/w", "panda_link0",
+                     messages=4, timeout=1.0)
+
+    def msg(fz, frame="panda_link0", fx=0.0):
+        return SimpleNamespace(header=SimpleNamespace(frame_id=frame),
+                               wrench=SimpleNamespace(force=SimpleNamespace(x=fx, y=0.0, z=fz)))
+
+    load._on(msg(50.0))                                        # stale: before the request
+    threading.Timer(0.05, lambda: [load._on(msg(z)) for z in (1.0, 2.0, 3.0, 6.0)]).start()
+    assert load() == pytest.approx(3.0)
+    threading.Timer(0.05, lambda: [load._on(msg(5.0, frame="panda_K")) for _ in range(4)]).start()
+    assert math.isnan(load())
+    threading.Timer(0.05, lambda: [load._on(msg(0.0)) for _ in range(4)]).start()
+    assert math.isnan(load())
+    load.timeout = 0.05
+    assert math.isnan(load())                                  # nothing came

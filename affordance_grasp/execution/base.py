@@ -91,6 +91,11 @@ class Executor(abc.ABC):
         """What perception saw around the grasp (a SceneModel: table and object boxes), for
         backends that plan against it. The twin knows its own scene and ignores this."""
 
+    def set_expected_load(self, newtons: Optional[float]) -> None:
+        """What the target would weigh carried whole (N), the low end of what the caller knows,
+        or None. Backends that feel the load at the wrist check it after the slow first lift
+        (MoveIt, with a wrench reader); the twin knows its own masses and ignores this."""
+
     def cancel(self) -> None:
         """Stop a running execute() where the backend can; it then reports 'cancelled'."""
 

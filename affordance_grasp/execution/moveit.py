@@ -15,8 +15,11 @@ One grasp, step by step:
 4. a free-space plan (OMPL by default) to the pre-grasp;
 5. the hand may now touch the target: a straight line (Pilz LIN) to the grasp;
 6. close; an opening well below the object's width is an empty grasp;
-7. the target is attached to the hand, and a straight lift follows; an opening that collapses
-   while lifting is a slip;
+7. the target is attached to the hand, and a straight lift follows, its first centimetres slow:
+   an opening that collapses there is a slip caught (set back down), and so, with a wrist-load
+   reader and the object's expected weight, is a load that has not risen by a share of that
+   weight (the object turns about the grasp, still resting on the table: execution/load.py);
+   an opening that collapses later is a slip;
 8. after any failure past step 4 (an exception included): open to the checked width, detach,
    and back out straight along the approach;
 9. a held object stays attached until ``release()`` (or the next grasp): then it is detached,
@@ -48,6 +51,7 @@ from ..resources import resource
 from ..types import FailureReason, Grasp, GraspOutcome, SceneModel
 from .base import ExecutionConfig, Executor
 from .gripper import Gripper, holds
+from .load import LoadReader, check_expected_load, load_carried
 
 _FLIP = np.diag([-1.0, -1.0, 1.0, 1.0])  # 180 deg about the approach axis
 _log = logging.getLogger(__name__)
@@ -76,6 +80,13 @@ class MoveItSettings:
     table_thickness: float = 0.02
     table_size: Tuple[float, float] = (1.6, 1.6)
     box_padding: float = 0.005         # added to every object box
+    # The wrist-load check after the slow probe lift (only with a load reader and an expected
+    # weight): the load must rise by this share of the object's weight carried whole. Below 1:
+    # the expected weight is an estimate, and a pivoting object loads the hand with a fraction
+    # of its weight, less the farther its resting end lies from the grasp.
+    load_share: float = 0.5
+    load_noise: float = 3.0            # N: a required rise at or below this is not checked (the estimate's
+                                       # spread at rest; set it at bring-up from the topic, see real_robot.md)
 
     def __post_init__(self):
         self.hand_links = tuple(self.hand_links)
@@ -89,6 +100,10 @@ class MoveItSettings:
                 raise InvalidInputError(f"moveit.{name} must be in (0, 1], got {getattr(self, name)}")
         if not (self.planning_time > 0 and self.ik_timeout > 0 and self.width_tolerance >= 0):
             raise InvalidInputError("moveit planning_time and ik_timeout must be > 0, width_tolerance >= 0")
+        if not 0 < self.load_share <= 1:
+            raise InvalidInputError(f"moveit.load_share must be in (0, 1], got {self.load_share}")
+        if not (math.isfinite(self.load_noise) and self.load_noise >= 0):
+            raise InvalidInputError(f"moveit.load_noise must be a force >= 0 N, got {self.load_noise}")
 
     @classmethod
     def load(cls, path=None) -> "MoveItSettings":
@@ -135,7 +150,7 @@ class _Cancelled(Exception):
 class MoveItExecutor(Executor):
     def __init__(self, moveit, gripper: Gripper, settings: Optional[MoveItSettings] = None,
                  config: Optional[ExecutionConfig] = None, api: Optional[SimpleNamespace] = None,
-                 geometry: Optional[GripperGeometry] = None):
+                 geometry: Optional[GripperGeometry] = None, load_reader: Optional[LoadReader] = None):
         self.api = api or moveit_api()
         self.moveit, self.gripper = moveit, gripper
         self.settings = settings or MoveItSettings()
@@ -150,6 +165,8 @@ class MoveItExecutor(Executor):
         self._held: Optional[str] = None        # the object attached to the hand after a successful grasp
         self._opening = self.config.max_opening  # the width the last grasp's candidate was checked with
         self._cancel = threading.Event()
+        self.load_reader = load_reader           # the wrist's external force along +z (N); None: not read
+        self._expected_load: Optional[float] = None
 
     @classmethod
     def from_moveit_config(cls, config_dict: dict, gripper: Gripper, node_name: str = "affordance_grasp_moveit",
@@ -169,6 +186,12 @@ class MoveItExecutor(Executor):
         if scene is not None and not isinstance(scene, SceneModel):
             raise InvalidInputError(f"expected a SceneModel, got {type(scene).__name__}")
         self.scene = scene
+
+    def set_expected_load(self, newtons: Optional[float]) -> None:
+        """The target's weight if carried whole (N), the low end of what the caller knows (the
+        pipeline's estimate: GenerationReport.physical['mass_kg'] times g); None: unknown, and the
+        probe then reads the gripper's width only."""
+        self._expected_load = check_expected_load(newtons)
 
     def _box_object(self, oid: str, center, size, yaw: float):
         a, s = self.api, self.settings
@@ -421,10 +444,11 @@ class MoveItExecutor(Executor):
                 # The baseline is the close's own answer: joint_states read right after it may still
                 # show the fingers open, and the closed width after the probe would look like a slip.
                 width0 = reply.width if math.isfinite(reply.width) else self.gripper.width()
+                load0 = self._read_load()       # still on the table: the grip squeezes it sideways only
                 fail = self._move(probe, straight=True, slow=True)
                 if fail is not None:
                     return self._back_out(pre, target, fail, outcome)
-                if math.isfinite(width0) and width0 - self.gripper.width() > self.config.slip_width:
+                if self._probe_slipped(width0, load0, timings):
                     fail = self._move(at, straight=True, slow=True)     # set it back down where it was
                     return self._back_out(pre, target, fail or FailureReason.SLIP_CAUGHT, outcome)
             fail = self._move(up, straight=True)
@@ -444,6 +468,32 @@ class MoveItExecutor(Executor):
             if not moved:
                 return outcome(FailureReason.EXECUTION_FAILED)
             return self._back_out(pre, target, FailureReason.EXECUTION_FAILED, outcome)
+
+    def _read_load(self) -> float:
+        """The wrist's load (N), or nan: no reader, or no expected weight to judge it against (a
+        reading then only costs the wait for fresh messages)."""
+        if self.load_reader is None or self._expected_load is None:
+            return math.nan
+        return self.load_reader()
+
+    def _probe_slipped(self, width0: float, load0: float, timings: dict) -> bool:
+        """After the probe lift: the fingers closed further (slipping through the pads), or the
+        wrist took up less than ``load_share`` of the object's weight (it turns about the grasp,
+        its far end still on the table, and would slip out later in the lift). A load that cannot
+        be judged is marked in the timings, and the width alone decides."""
+        if math.isfinite(width0) and width0 - self.gripper.width() > self.config.slip_width:
+            return True
+        if self.load_reader is None:
+            return False
+        s = self.settings
+        load1 = self._read_load()
+        carried = load_carried(load0, load1, self._expected_load, s.load_share, s.load_noise)
+        if carried is None:
+            timings["load_unknown"] = 1.0
+        elif not carried:
+            _log.warning("slip caught at the wrist: the load rose %.1f N after the probe, under %.0f%% of the "
+                         "%.1f N expected", load1 - load0, 100 * s.load_share, self._expected_load)
+        return carried is False
 
     def _back_out(self, pre: np.ndarray, target: Optional[str], reason: FailureReason, outcome) -> GraspOutcome:
         """Open to the width the candidate was checked with (wider could hit a neighbour the check

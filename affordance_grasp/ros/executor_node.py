@@ -46,6 +46,12 @@ PARAMS = [
     Param("gripper_joints", ["panda_finger_joint1", "panda_finger_joint2"], "finger joints in joint_states "
           "(their sum is the opening)"),
     Param("gripper_timeout", 10.0, "seconds to wait for a gripper action", (0.5, 120.0)),
+    Param("wrench_topic", "", "geometry_msgs/WrenchStamped of the external wrench at the hand in the base frame "
+          "(backend moveit), read after the slow first lift: an object the wrist does not feel carried is a caught "
+          "slip. franka_ros2: /franka_robot_state_broadcaster/external_wrench_in_base_frame. Empty: not read, the "
+          "gripper width alone judges the probe. The check also needs the target's expected weight "
+          "(MoveItExecutor.set_expected_load), which the ExecuteGrasp request does not carry yet: through this "
+          "service it stands aside"),
     Param("base_frame", "base_link", "grasps must be expressed in this frame (the robot's base link)"),
     Param("max_opening", 0.08, "gripper stroke (m); wider grasps are refused", (0.01, 0.3)),
     Param("max_reach", 1.0, "grasps farther than this from the base origin (m) are refused before planning",
@@ -99,8 +105,12 @@ class ExecutorNode(Node):
         gripper = build_gripper(self, self.p["gripper_interface"], self.p["gripper_action"], self.p["gripper_joints"],
                                 self.p["gripper_position_per_finger"], self.p["gripper_timeout"],
                                 self.p["franka_gripper_namespace"], self.p["gripper_result_per_finger"])
+        load = None
+        if self.p["wrench_topic"]:
+            from .wrist_load import WristLoad
+            load = WristLoad(self, self.p["wrench_topic"], settings.base_frame, callback_group=ReentrantCallbackGroup())
         return MoveItExecutor.from_moveit_config(config, gripper, node_name="affordance_grasp_moveit",
-                                                 settings=settings, config=self.config)
+                                                 settings=settings, config=self.config, load_reader=load)
 
     def _release(self, req, resp):
         """Let go of what the last grasp holds: open, and (MoveIt) detach it from the hand and take
