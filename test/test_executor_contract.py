@@ -680,3 +680,63 @@ def test_the_wrist_load_reader_averages_fresh_readings_in_the_base_frame():
     assert math.isnan(load())
     load.timeout = 0.05
     assert math.isnan(load())                                  # nothing came
+
+
+def test_a_namespaced_executor_node_still_gives_moveit_py_its_robot_description(tmp_path, monkeypatch):
+    """launch_ros writes a node's dict parameters under ``/**`` only while its namespace is
+    unspecified; with one (``namespace=`` or PushRosNamespace) under its fully qualified name
+    (launch_ros jazzy, actions/node.py lines 369-377). MoveItPy left to read the process's params
+    files itself (its default ``launch_params_filepaths``, moveit_py's utils.py) runs a node of
+    its own name, which that section does not name: it lost robot_description. The double below
+    resolves parameters as rcl does and as MoveItPy's constructor feeds them (moveit_py
+    moveit_cpp.cpp lines 65-124: config_dict is written under the bare node name, utils.py line
+    47; the launch files are passed on as they are)."""
+    import sys
+
+    import yaml
+
+    from affordance_grasp.execution import moveit as moveit_module
+    from affordance_grasp.execution.base import ExecutionConfig
+    from affordance_grasp.ros import executor_node, gripper_clients
+
+    def section(params: dict, fqn: str) -> dict:
+        out = {}
+        for key, value in params.items():
+            if key == "/**" or ("/" + key.lstrip("/")) == fqn:
+                out.update(value["ros__parameters"])
+        return out
+
+    made = []
+
+    class MoveItPy(FakeMoveIt):
+        def __init__(self, node_name="moveit_py", name_space="", launch_params_filepaths=None, config_dict=None,
+                     provide_planning_service=True, remappings=None):
+            super().__init__()
+            if config_dict is not None:
+                files = [{node_name: {"ros__parameters": config_dict}}]
+            else:
+                paths = launch_params_filepaths if launch_params_filepaths is not None else \
+                    [sys.argv[i + 1] for i, a in enumerate(sys.argv[:-1]) if a == "--params-file"]
+                files = [yaml.safe_load(open(p)) for p in paths]
+            fqn = "/".join(("", name_space.strip("/"), node_name)).replace("//", "/")
+            self.params = {}
+            for f in files:
+                self.params.update(section(f, fqn))
+            made.append(self)
+
+    api = SimpleNamespace(**vars(FakeMoveIt().api), MoveItPy=MoveItPy)
+    monkeypatch.setattr(moveit_module, "moveit_api", lambda: api)
+    monkeypatch.setattr(gripper_clients, "build_gripper", lambda *a, **k: FakeGripper(Calls()))
+    launch_file = tmp_path / "launch_params_ns"          # what launch_ros writes for /arm/executor_node
+    launch_file.write_text(yaml.safe_dump({"/arm/executor_node": {"ros__parameters": {
+        "robot_description": "<robot name='panda'/>", "robot_description_semantic": "<robot/>",
+        "backend": "moveit"}}}))
+    monkeypatch.setattr(sys, "argv", ["executor_node", "--ros-args", "-r", "__node:=executor_node",
+                                      "-r", "__ns:=/arm", "--params-file", str(launch_file)])
+    params = {p.name: p.default for p in executor_node.PARAMS}
+    params.update(backend="moveit", base_frame="panda_link0")
+    node = SimpleNamespace(p=params, config=ExecutionConfig(), get_name=lambda: "executor_node",
+                           get_namespace=lambda: "/arm")
+    ex = executor_node.ExecutorNode._moveit_backend(node)
+    assert isinstance(ex, MoveItExecutor) and len(made) == 1
+    assert made[0].params.get("robot_description") == "<robot name='panda'/>"

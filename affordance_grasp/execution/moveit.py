@@ -179,6 +179,10 @@ class MoveItExecutor(Executor):
             raise InvalidInputError("the MoveIt backend needs a MoveIt config (robot_description, "
                                     "robot_description_semantic, kinematics, planning pipelines): start it from "
                                     "launch/realsense_panda.launch.py, which builds one with MoveItConfigsBuilder")
+        # Given explicitly: left to read the process's params files, MoveItPy's node finds only the
+        # /** section, and launch_ros writes a namespaced node's under its own name. No name_space:
+        # moveit_py writes config_dict under the bare node name (moveit/utils.py
+        # create_params_file_from_dict), which a namespaced node's fully qualified name misses.
         return cls(api.MoveItPy(node_name=node_name, config_dict=config_dict), gripper, api=api, **kw)
 
     # ------------------------------------------------------------------ the planning scene
