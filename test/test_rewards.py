@@ -50,15 +50,20 @@ def test_a_malformed_answer_is_a_prediction_error_naming_the_fault(reply, words)
 
 
 def test_format_reward():
+    """Affordance-R1 (hq-King/Affordance-R1, verl/utils/reward_score/aff_r1.py): 1 for the structure and
+    up to 3 for the fields (one each for bbox_2d of 4, point_2d of 2, affordance, averaged over the
+    items), out of 4; here divided by 4."""
     assert format_reward(GOOD) == 1.0
-    # no <rethink>: structure 0; item fields 3/3 and 1/3 -> mean 2/3 -> 0.5 x 2/3
+    # no <rethink>: structure 0; item fields 3 and 1 -> mean 2 -> (0 + 2) / 4
     two = ('<think>x</think><answer>[{"bbox_2d": [1, 2, 3, 4], "point_2d": [2, 3], "affordance": "hold"},'
            ' {"bbox_2d": [1, 2, 3, 4]}]</answer>')
-    assert format_reward(two) == pytest.approx(1 / 3)
-    # the structure without a JSON answer: half
-    assert format_reward("<think>x</think><rethink>y</rethink><answer>the handle</answer>") == 0.5
-    # text around the stages breaks the structure
-    assert format_reward("Sure! " + GOOD) == 0.5
+    assert format_reward(two) == pytest.approx(0.5)
+    # the structure without a JSON answer: (1 + 0) / 4
+    assert format_reward("<think>x</think><rethink>y</rethink><answer>the handle</answer>") == pytest.approx(0.25)
+    # text around the stages breaks the structure; the fields still count: (0 + 3) / 4
+    assert format_reward("Sure! " + GOOD) == pytest.approx(0.75)
+    # an empty list has no items to score: the structure alone, (1 + 0) / 4
+    assert format_reward("<think>x</think><rethink>y</rethink><answer>[]</answer>") == pytest.approx(0.25)
     assert format_reward("") == 0.0
 
 

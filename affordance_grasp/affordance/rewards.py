@@ -6,8 +6,8 @@ sums unnormalised terms: its format reward runs to 4 and its accuracy reward to 
 the terms are kept and only their scale differs.)
 
 - :func:`format_reward`: the reply is ``<think>``, ``<rethink>``, ``<answer>`` in that order
-  (half), and each answer item has a 4-number ``bbox_2d``, a 2-number ``point_2d`` and an
-  ``affordance`` (half, averaged over items). For a language-model backend's replies.
+  (1 of 4), and each answer item has a 4-number ``bbox_2d``, a 2-number ``point_2d`` and an
+  ``affordance`` (1 each, averaged over items: 3 of 4). For a language-model backend's replies.
 - :func:`box_point_reward`: Affordance-R1's accuracy reward. Predicted and true parts are
   matched one to one (Hungarian, scipy) on the cost 3 - [IoU > 0.65] - [mean L1 of the box
   coordinates < 10 px] - [point within 30 px of the true point and inside its own box]; the
@@ -37,6 +37,7 @@ from .reasoned_answer import PartAnswer, answer_items, boxes_of, has_structure, 
 IOU_HIT = 0.65        # Affordance-R1: a box counts when its IoU exceeds this
 L1_HIT_PX = 10.0      # ... or its coordinates are off by less than this on average
 POINT_HIT_PX = 30.0   # a point counts within this distance of the true one (and inside its own box)
+FORMAT_MAX = 4.0      # Affordance-R1's format reward: 1 for the structure + up to 3 for the fields
 
 
 @dataclass(frozen=True)
@@ -90,22 +91,27 @@ def pairwise_giou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return iou - np.divide(hull - union, hull, out=np.zeros_like(hull), where=hull > 0)
 
 
+def _field_count(item: dict) -> int:
+    """0 to 3: a 4-number ``bbox_2d``, a 2-number ``point_2d``, an ``affordance`` key."""
+    box, point = item.get("bbox_2d"), item.get("point_2d")
+    return (int(isinstance(box, list) and len(box) == 4) + int(isinstance(point, list) and len(point) == 2)
+            + int("affordance" in item))
+
+
 def format_reward(text: str) -> float:
-    """Half for the think/rethink/answer structure, half for the answer items' fields."""
+    """Affordance-R1's format reward scaled to [0, 1]: (structure + mean field count) / 4.
+
+    Definition from hq-King/Affordance-R1, verl/utils/reward_score/aff_r1.py
+    (``aff_r1_score_format_reward``): 1 when the reply is think, rethink, answer in that order, plus
+    the item fields averaged over the items (0 to 3), so the structure weighs 1 and the fields 3 of
+    the 4. An answer that is not JSON, or an empty list, scores no fields."""
     structure = 1.0 if has_structure(text) else 0.0
     try:
         items = answer_items(text)
     except PredictionError:
-        return 0.5 * structure
-    if not items:
-        return 0.5 * structure
-
-    def fields(item: dict) -> float:
-        box, point = item.get("bbox_2d"), item.get("point_2d")
-        return (float(isinstance(box, list) and len(box) == 4) + float(isinstance(point, list) and len(point) == 2)
-                + float("affordance" in item)) / 3.0
-
-    return 0.5 * structure + 0.5 * float(np.mean([fields(i) for i in items]))
+        items = []
+    fields = float(np.mean([_field_count(i) for i in items])) if items else 0.0
+    return (structure + fields) / FORMAT_MAX
 
 
 def box_point_reward(pred: Sequence[PartAnswer], truth: Sequence[PartAnswer]) -> float:
