@@ -5,7 +5,7 @@ import pytest
 
 from affordance_grasp.affordance.reasoned_answer import PartAnswer, parse_answer
 from affordance_grasp.affordance.rewards import (ThresholdSchedule, box_count_reward, box_point_reward, format_reward,
-                                                 pairwise_giou, physical_reward, point_in_part_reward,
+                                                 pairwise_giou, pairwise_iou, physical_reward, point_in_part_reward,
                                                  precision_recall_rewards)
 from affordance_grasp.errors import InvalidInputError, PredictionError
 from affordance_grasp.types import FailureReason, GraspOutcome
@@ -74,7 +74,8 @@ def test_box_point_reward():
     # a second, wrong part: one match of cost 0 over max(2, 1) parts -> 3 / 6
     assert box_point_reward([part((0, 0, 100, 100), (50, 50)), part((300, 300, 400, 400), (350, 350))],
                             truth) == pytest.approx(0.5)
-    # IoU 100x100 / 100x120 = 0.83 (hit); L1 mean(0, 0, 0, 20) = 5 (hit); point 50 px off (miss): 2/3
+    # IoU 101x101 / 101x121 = 0.83 (hit, end pixels counted); L1 mean(0, 0, 0, 20) = 5 (hit); point 50 px off
+    # (miss): 2/3
     assert box_point_reward([part((0, 0, 100, 100), (50, 50))],
                             [part((0, 0, 100, 120), (50, 100))]) == pytest.approx(2 / 3)
     # the right point outside its own box is no hit: 2/3
@@ -82,8 +83,26 @@ def test_box_point_reward():
     # matching is one to one: the second true part finds no partner -> 3 / 6
     assert box_point_reward([part((0, 0, 100, 100), (50, 50))],
                             truth + [part((0, 0, 100, 100), (50, 50))]) == pytest.approx(0.5)
-    assert box_point_reward([], []) == 1.0 and box_point_reward([], truth) == 0.0
     assert box_count_reward([1, 2], [3, 4]) == 1.0 and box_count_reward([1], [3, 4]) == 0.0
+
+
+def test_box_point_reward_as_released():
+    """Affordance-R1's accuracy reward (hq-King/Affordance-R1, verl/utils/reward_score/aff_r1.py,
+    ``batch_iou`` and ``aff_r1_score_accuracy_reward``): box widths and heights count their end
+    pixels (+1), and an empty prediction or truth scores 0, two empty lists included."""
+    # inclusive pixels: [0, 9] x [0, 9] is 10 x 10 = 100 px, [0, 9] x [0, 14] is 10 x 15 = 150 px,
+    # IoU 100 / 150 = 0.667 > 0.65 (continuous coordinates would give 81 / 126 = 0.643, a miss)
+    assert pairwise_iou(np.array([[0, 0, 9, 9.0]]), np.array([[0, 0, 9, 14.0]]), plus_one=True)[0, 0] == \
+        pytest.approx(100 / 150)
+    assert pairwise_iou(np.array([[0, 0, 9, 9.0]]), np.array([[0, 0, 9, 14.0]]))[0, 0] == pytest.approx(81 / 126)
+    # so the IoU term is a hit; L1 mean(0, 0, 0, 5) = 1.25 is a hit; the point 36 px off is not: 2/3
+    assert box_point_reward([part((0, 0, 9, 9), (4, 4))], [part((0, 0, 9, 14), (4, 40))]) == pytest.approx(2 / 3)
+    # a one-pixel box is 1 x 1 px, not empty: IoU with itself 1
+    assert pairwise_iou(np.array([[5, 5, 5, 5.0]]), np.array([[5, 5, 5, 5.0]]), plus_one=True)[0, 0] == 1.0
+    # nothing to match scores 0, also when nothing was to be found
+    truth = [part((0, 0, 100, 100), (60, 50))]
+    assert box_point_reward([], []) == 0.0
+    assert box_point_reward([], truth) == 0.0 and box_point_reward(truth, []) == 0.0
 
 
 def test_giou_by_hand():

@@ -11,7 +11,8 @@ the terms are kept and only their scale differs.)
 - :func:`box_point_reward`: Affordance-R1's accuracy reward. Predicted and true parts are
   matched one to one (Hungarian, scipy) on the cost 3 - [IoU > 0.65] - [mean L1 of the box
   coordinates < 10 px] - [point within 30 px of the true point and inside its own box]; the
-  reward is (3 x matches - matched cost) / (3 x max(M, N)), so extra and missing parts cost.
+  reward is (3 x matches - matched cost) / (3 x max(M, N)), so extra and missing parts cost. The
+  IoU counts end pixels (+1 on widths and heights); an empty prediction or truth scores 0.
 - :func:`box_count_reward`: 1 when as many parts are named as there are.
 - :func:`precision_recall_rewards`: Vision-R1's. Boxes matched one to one on GIoU; a matched
   GIoU under the low threshold counts 0, over the high one 1, between them itself; precision is
@@ -69,13 +70,19 @@ def _boxes(b, name: str) -> np.ndarray:
     return a
 
 
-def pairwise_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU of every box in ``a`` with every box in ``b`` (continuous coordinates, M x N)."""
+def pairwise_iou(a: np.ndarray, b: np.ndarray, plus_one: bool = False) -> np.ndarray:
+    """IoU of every box in ``a`` with every box in ``b`` (M x N).
+
+    ``plus_one``: corners are inclusive pixel indices, so a box [x0, x1] is x1 - x0 + 1 pixels wide,
+    as Affordance-R1's ``batch_iou`` (hq-King/Affordance-R1, verl/utils/reward_score/aff_r1.py)
+    counts them; its accuracy reward's 0.65 threshold was set on that IoU. Without it, continuous
+    coordinates, as GIoU (Vision-R1) uses them."""
+    px = 1.0 if plus_one else 0.0
     lt = np.maximum(a[:, None, :2], b[None, :, :2])
     rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.clip(rb - lt, 0, None).prod(-1)
-    area_a = (a[:, 2:] - a[:, :2]).prod(-1)
-    area_b = (b[:, 2:] - b[:, :2]).prod(-1)
+    inter = np.clip(rb - lt + px, 0, None).prod(-1)
+    area_a = (a[:, 2:] - a[:, :2] + px).prod(-1)
+    area_b = (b[:, 2:] - b[:, :2] + px).prod(-1)
     union = area_a[:, None] + area_b[None] - inter
     return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
 
@@ -115,13 +122,17 @@ def format_reward(text: str) -> float:
 
 
 def box_point_reward(pred: Sequence[PartAnswer], truth: Sequence[PartAnswer]) -> float:
-    """Affordance-R1's accuracy reward, scaled to [0, 1] (see the module text)."""
+    """Affordance-R1's accuracy reward, scaled to [0, 1] (see the module text).
+
+    From hq-King/Affordance-R1, verl/utils/reward_score/aff_r1.py (``aff_r1_score_accuracy_reward``):
+    the IoU counts end pixels (+1), and an empty prediction or truth scores 0, two empty lists
+    included (the released function fails on the empty arrays and keeps its 0)."""
     m, n = len(pred), len(truth)
     if m == 0 or n == 0:
-        return 1.0 if m == n else 0.0
+        return 0.0
     pb, tb = _boxes(boxes_of(pred), "predicted boxes"), _boxes(boxes_of(truth), "true boxes")
     pp, tp = points_of(pred), points_of(truth)
-    iou_hit = pairwise_iou(pb, tb) > IOU_HIT
+    iou_hit = pairwise_iou(pb, tb, plus_one=True) > IOU_HIT
     l1_hit = np.abs(pb[:, None] - tb[None]).mean(-1) < L1_HIT_PX
     inside = ((pp[:, 0] >= pb[:, 0]) & (pp[:, 0] <= pb[:, 2]) & (pp[:, 1] >= pb[:, 1]) & (pp[:, 1] <= pb[:, 3]))
     point_hit = (np.linalg.norm(pp[:, None] - tp[None], axis=-1) < POINT_HIT_PX) & inside[:, None]
