@@ -5,8 +5,8 @@ import pytest
 
 from affordance_grasp.affordance.reasoned_answer import PartAnswer, parse_answer
 from affordance_grasp.affordance.rewards import (ThresholdSchedule, box_count_reward, box_point_reward, format_reward,
-                                                 pairwise_giou, pairwise_iou, physical_reward, point_in_part_reward,
-                                                 precision_recall_rewards)
+                                                 non_repeat_reward, pairwise_giou, pairwise_iou, physical_reward,
+                                                 point_in_part_reward, precision_recall_rewards, recognition_reward)
 from affordance_grasp.errors import InvalidInputError, PredictionError
 from affordance_grasp.types import FailureReason, GraspOutcome
 
@@ -103,6 +103,36 @@ def test_box_point_reward_as_released():
     truth = [part((0, 0, 100, 100), (60, 50))]
     assert box_point_reward([], []) == 0.0
     assert box_point_reward([], truth) == 0.0 and box_point_reward(truth, []) == 0.0
+
+
+def test_non_repeat_reward_as_released():
+    """Affordance-R1's non-repeat reward (hq-King/Affordance-R1, verl/utils/reward_score/aff_r1.py,
+    ``aff_r1_score_non_repeat_reward``): the reply split on '.', blank pieces dropped, each piece
+    stripped; 0 once two pieces repeat earlier ones, else 1."""
+    assert non_repeat_reward("The handle. The rim. The handle.") == 1.0       # one repeat is allowed
+    assert non_repeat_reward("The handle. The rim. The handle. The rim.") == 0.0   # two are not
+    assert non_repeat_reward("Hold it. Hold it . Hold it") == 0.0             # stripped: the same three times
+    assert non_repeat_reward("") == 1.0 and non_repeat_reward("...") == 1.0   # nothing said, nothing repeated
+    assert non_repeat_reward(GOOD) == 1.0
+
+
+def test_recognition_reward_as_released():
+    """Affordance-R1's recognition reward (hq-King/Affordance-R1, verl/utils/reward_score/aff_r1.py,
+    ``aff_reward_compute_score``): 1 when the answer's affordance is more similar than 0.8 to the true
+    one. The release measures word2vec cosine similarity; here the similarity is passed in
+    (exact words by default)."""
+    assert recognition_reward(GOOD, "hold") == 1.0
+    assert recognition_reward(GOOD, " Hold ") == 1.0      # case and surrounding space do not matter
+    assert recognition_reward(GOOD, "cut") == 0.0
+    assert recognition_reward(GOOD, "grasp", similarity=lambda a, b: 0.85) == 1.0
+    assert recognition_reward(GOOD, "grasp", similarity=lambda a, b: 0.8) == 0.0   # strictly over 0.8
+    # the release compares the list of the answer's affordances with the true one: it gives a number
+    # for one item; for several, an array whose truth is ambiguous, which it scores 0
+    two = GOOD.replace("]</answer>", ', {"bbox_2d": [1, 2, 3, 4], "point_2d": [2, 3], "affordance": "hold"}]</answer>')
+    assert recognition_reward(two, "hold") == 0.0
+    assert recognition_reward('<answer>[{"bbox_2d": [1, 2, 3, 4], "point_2d": [2, 3]}]</answer>', "hold") == 0.0
+    assert recognition_reward("<answer>[]</answer>", "hold") == 0.0
+    assert recognition_reward("no answer", "hold") == 0.0
 
 
 def test_giou_by_hand():

@@ -14,6 +14,9 @@ the terms are kept and only their scale differs.)
   reward is (3 x matches - matched cost) / (3 x max(M, N)), so extra and missing parts cost. The
   IoU counts end pixels (+1 on widths and heights); an empty prediction or truth scores 0.
 - :func:`box_count_reward`: 1 when as many parts are named as there are.
+- :func:`recognition_reward`: Affordance-R1's: 1 when the answer's one affordance is more similar
+  than 0.8 to the true one (the similarity is passed in; exact words by default).
+- :func:`non_repeat_reward`: Affordance-R1's: 0 once two sentences of the reply repeat earlier ones.
 - :func:`precision_recall_rewards`: Vision-R1's. Boxes matched one to one on GIoU; a matched
   GIoU under the low threshold counts 0, over the high one 1, between them itself; precision is
   their sum over the predicted count, recall the matches at or over the low threshold over the
@@ -26,7 +29,7 @@ the terms are kept and only their scale differs.)
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence, Tuple
+from typing import Callable, Sequence, Tuple
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
@@ -39,6 +42,8 @@ IOU_HIT = 0.65        # Affordance-R1: a box counts when its IoU exceeds this
 L1_HIT_PX = 10.0      # ... or its coordinates are off by less than this on average
 POINT_HIT_PX = 30.0   # a point counts within this distance of the true one (and inside its own box)
 FORMAT_MAX = 4.0      # Affordance-R1's format reward: 1 for the structure + up to 3 for the fields
+RECOGNITION_SIMILARITY = 0.8   # Affordance-R1: the answer's affordance counts above this similarity
+NON_REPEAT_LIMIT = 2  # Affordance-R1: the non-repeat reward is 0 once this many sentences repeat
 
 
 @dataclass(frozen=True)
@@ -143,6 +148,50 @@ def box_point_reward(pred: Sequence[PartAnswer], truth: Sequence[PartAnswer]) ->
 
 def box_count_reward(pred: Sequence, truth: Sequence) -> float:
     return 1.0 if len(pred) == len(truth) else 0.0
+
+
+def exact_words(a: str, b: str) -> float:
+    """1.0 for the same words (case and surrounding space aside), else 0.0: the default similarity
+    of :func:`recognition_reward`, which needs no word vectors."""
+    return float(a.strip().casefold() == b.strip().casefold())
+
+
+def recognition_reward(text: str, true_affordance: str, similarity: Callable[[str, str], float] = exact_words,
+                       threshold: float = RECOGNITION_SIMILARITY) -> float:
+    """Affordance-R1's recognition reward: 1 when the answer's ``affordance`` is more similar than
+    ``threshold`` to the true one, else 0.
+
+    From hq-King/Affordance-R1, verl/utils/reward_score/aff_r1.py (``aff_reward_compute_score``). The
+    release scores similarity with word2vec vectors (GoogleNews, 300-d, gensim) loaded in
+    verl/workers/reward/custom.py; weights are never downloaded here, so ``similarity`` is passed in
+    (e.g. a locally loaded ``KeyedVectors.similarity``) and defaults to :func:`exact_words`. The
+    release compares the list of the answer's affordances with the true one, which yields a number
+    for a one-item answer only: an answer with no item or several, an item without an affordance,
+    or a reply without a JSON answer scores 0, as there."""
+    try:
+        items = answer_items(text)
+    except PredictionError:
+        return 0.0
+    if len(items) != 1 or not isinstance(items[0].get("affordance"), str):
+        return 0.0
+    return float(similarity(items[0]["affordance"], true_affordance) > threshold)
+
+
+def non_repeat_reward(text: str) -> float:
+    """Affordance-R1's non-repeat reward: the reply split on '.', each piece stripped and blank ones
+    dropped; 0 once two pieces repeat earlier ones, else 1 (one repeat is allowed).
+
+    From hq-King/Affordance-R1, verl/utils/reward_score/aff_r1.py (``aff_r1_score_non_repeat_reward``).
+    The whole reply is split, the JSON answer included, as there."""
+    seen, repeats = set(), 0
+    for piece in (p.strip() for p in str(text).split(".")):
+        if not piece:
+            continue
+        repeats += piece in seen
+        if repeats >= NON_REPEAT_LIMIT:
+            return 0.0
+        seen.add(piece)
+    return 1.0
 
 
 def precision_recall_rewards(pred_boxes, true_boxes, step: int = 0,
