@@ -5,8 +5,9 @@ import pytest
 
 from affordance_grasp.affordance.reasoned_answer import PartAnswer, parse_answer
 from affordance_grasp.affordance.rewards import (ThresholdSchedule, box_count_reward, box_point_reward, format_reward,
-                                                 non_repeat_reward, pairwise_giou, pairwise_iou, physical_reward,
-                                                 point_in_part_reward, precision_recall_rewards, recognition_reward)
+                                                 match_boxes, non_repeat_reward, pairwise_giou, pairwise_iou,
+                                                 physical_reward, point_in_part_reward, precision_recall_rewards,
+                                                 recognition_reward)
 from affordance_grasp.errors import InvalidInputError, PredictionError
 from affordance_grasp.types import FailureReason, GraspOutcome
 
@@ -143,19 +144,54 @@ def test_giou_by_hand():
     assert pairwise_giou(a, np.array([[0, 0, 10, 20.0]]))[0, 0] == pytest.approx(0.5)
 
 
-def test_precision_recall_thresholds_tighten_with_the_step():
+def test_vision_r1_matching_cost_is_l1_plus_class_minus_giou():
+    """Vision-R1's matching (jefferyZhan/Griffon, Vision-R1/vision_r1/visionr1_qwen.py,
+    ``BoxPriorMatcher``): cost = L1 of the corners in pixels + class (-1 for the true class) - GIoU."""
+    t = np.array([[0, 0, 10, 10.0]])
+    # A (0, 0, 10, 20): GIoU 0.5, L1 10 -> cost 9.5; B (2, 2, 12, 12): IoU 64/136 = 8/17, hull 144,
+    # GIoU 8/17 - 8/144 = 127/306 = 0.415, L1 8 -> cost 7.585: B is matched, though A has the higher GIoU
+    rows, cols, giou = match_boxes(np.array([[0, 0, 10, 20.0], [2, 2, 12, 12.0]]), t)
+    assert rows.tolist() == [1] and cols.tolist() == [0] and giou.tolist() == pytest.approx([127 / 306])
+    # the class term: P (0, 0, 10, 10) 'cup' against T1 itself 'mug' (0 - 1 + 0 = -1) and T2
+    # (0.25, 0, 10.25, 10) 'cup' (L1 0.5, GIoU 97.5 / 102.5 = 0.951: 0.5 - 0.951 - 1 = -1.451)
+    two = np.array([[0, 0, 10, 10.0], [0.25, 0, 10.25, 10.0]])
+    assert match_boxes(t, two, ["cup"], ["mug", "cup"])[1].tolist() == [1]
+    assert match_boxes(t, two)[1].tolist() == [0]          # no labels: one class, the L1 and GIoU decide
+    with pytest.raises(InvalidInputError, match="labels"):
+        match_boxes(t, two, ["cup"], ["mug"])
+    # at the reward: B's GIoU 0.415 is under 0.5, so precision and recall are 0 (A's 0.5 would score)
+    assert precision_recall_rewards([[0, 0, 10, 20], [2, 2, 12, 12]], [[0, 0, 10, 10]]) == (0.0, 0.0)
+
+
+def test_precision_recall_as_released():
+    """Vision-R1's precision and recall (jefferyZhan/Griffon, Vision-R1/vision_r1/visionr1_qwen.py,
+    ``precision_reward``, ``recall_reward``, ``modify_tensor``, ``modify_list``). Precision: each
+    matched GIoU under the low threshold 0, over the high one 1, else itself, averaged over the matched
+    pairs. Recall: matched GIoUs over the low threshold count 1 (at it, itself), over the true count;
+    that recall is then thresholded again at (0.5, 0.75). Thresholds (0.5, 0.75) become (0.75, 0.9)
+    at step 1500."""
     sched = ThresholdSchedule(early=(0.5, 0.75), late=(0.75, 0.9), switch_step=100)
     pred = [[0, 0, 10, 10]]
-    # GIoU 0.5: early it is in (0.5, 0.75) and counts itself; late it is under 0.75 and counts 0
-    assert precision_recall_rewards(pred, [[0, 0, 10, 20]], 0, sched) == pytest.approx((0.5, 1.0))
+    # GIoU exactly 0.5: early, precision itself 0.5, recall 0.5 / 1 = 0.5, in [0.5, 0.75]: itself
+    assert precision_recall_rewards(pred, [[0, 0, 10, 20]], 0, sched) == pytest.approx((0.5, 0.5))
+    # late: 0.5 is under 0.75: 0 and 0
     assert precision_recall_rewards(pred, [[0, 0, 10, 20]], 100, sched) == pytest.approx((0.0, 0.0))
-    # GIoU 100/120 = 0.833: over 0.75 early (1), between 0.75 and 0.9 late (itself)
+    # GIoU 100/120 = 0.833: over 0.75 early (1), between 0.75 and 0.9 late (itself); recall 1 both
     assert precision_recall_rewards(pred, [[0, 0, 10, 12]], 99, sched) == pytest.approx((1.0, 1.0))
     assert precision_recall_rewards(pred, [[0, 0, 10, 12]], 100, sched) == pytest.approx((100 / 120, 1.0))
-    # an extra prediction halves precision, not recall; a missed true box halves recall
-    assert precision_recall_rewards([[0, 0, 10, 10], [50, 50, 60, 60]], [[0, 0, 10, 10]]) == pytest.approx((0.5, 1.0))
-    assert precision_recall_rewards([[0, 0, 10, 10]], [[0, 0, 10, 10], [50, 50, 60, 60]]) == pytest.approx((1.0, 0.5))
+    # precision averages over the matched pairs: an extra prediction costs nothing there
+    far = [[50, 50, 60, 60]]
+    assert precision_recall_rewards(pred + far, pred) == pytest.approx((1.0, 1.0))
+    # recall thresholded again: 1 of 2 found = 0.5 (kept), 2 of 3 = 0.667 (kept), 1 of 3 = 0.333 -> 0,
+    # 4 of 5 = 0.8 -> 1
+    boxes = [[100 * i, 0, 100 * i + 10, 10] for i in range(5)]
+    assert precision_recall_rewards(boxes[:1], boxes[:2]) == pytest.approx((1.0, 0.5))
+    assert precision_recall_rewards(boxes[:2], boxes[:3]) == pytest.approx((1.0, 2 / 3))
+    assert precision_recall_rewards(boxes[:1], boxes[:3]) == pytest.approx((1.0, 0.0))
+    assert precision_recall_rewards(boxes[:4], boxes) == pytest.approx((1.0, 1.0))
+    # nothing predicted: 1 and 1 when nothing was there, else 0 and 0; boxes where none are: 0 and 0
     assert precision_recall_rewards([], []) == (1.0, 1.0) and precision_recall_rewards([], [[0, 0, 1, 1]]) == (0.0, 0.0)
+    assert precision_recall_rewards([[0, 0, 1, 1]], []) == (0.0, 0.0)
     with pytest.raises(InvalidInputError, match="x1 >= x0"):
         precision_recall_rewards([[10, 0, 0, 10]], [[0, 0, 10, 10]])
     with pytest.raises(InvalidInputError, match="thresholds"):

@@ -17,11 +17,12 @@ the terms are kept and only their scale differs.)
 - :func:`recognition_reward`: Affordance-R1's: 1 when the answer's one affordance is more similar
   than 0.8 to the true one (the similarity is passed in; exact words by default).
 - :func:`non_repeat_reward`: Affordance-R1's: 0 once two sentences of the reply repeat earlier ones.
-- :func:`precision_recall_rewards`: Vision-R1's. Boxes matched one to one on GIoU; a matched
-  GIoU under the low threshold counts 0, over the high one 1, between them itself; precision is
-  their sum over the predicted count, recall the matches at or over the low threshold over the
-  true count. The thresholds tighten from (0.5, 0.75) to (0.75, 0.9) at a configurable step, so
-  boxes that were good enough early must become better later.
+- :func:`precision_recall_rewards`: Vision-R1's. Boxes matched one to one on L1 + class - GIoU;
+  a matched GIoU under the low threshold counts 0, over the high one 1, between them itself;
+  precision is the mean of that over the matched pairs; recall is the matched GIoUs over the low
+  threshold over the true count, thresholded again at (0.5, 0.75). The GIoU thresholds tighten
+  from (0.5, 0.75) to (0.75, 0.9) at a configurable step, so boxes that were good enough early
+  must become better later.
 - :func:`point_in_part_reward`: the share of points that land on the true part's mask.
 - :func:`physical_reward`: the twin executed the grasp the prediction chose: 1 when the object was
   lifted and held by the requested part alone, half for each of the two otherwise.
@@ -29,7 +30,7 @@ the terms are kept and only their scale differs.)
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Sequence, Tuple
+from typing import Callable, List, Optional, Sequence, Tuple
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment
@@ -49,21 +50,34 @@ NON_REPEAT_LIMIT = 2  # Affordance-R1: the non-repeat reward is 0 once this many
 @dataclass(frozen=True)
 class ThresholdSchedule:
     """Vision-R1's progressive rule refinement: (low, high) GIoU thresholds before and after
-    ``switch_step``."""
+    ``switch_step``, and the (low, high) thresholds its recall passes through once more.
+
+    Values from jefferyZhan/Griffon, Vision-R1/vision_r1/visionr1_qwen.py (``precision_reward``,
+    ``recall_reward``): (0.5, 0.75) then (0.75, 0.9) from step 1500; recall (0.5, 0.75) always."""
 
     early: Tuple[float, float] = (0.5, 0.75)
     late: Tuple[float, float] = (0.75, 0.9)
     switch_step: int = 1500
+    recall: Tuple[float, float] = (0.5, 0.75)
 
     def __post_init__(self):
         for lo, hi in (self.early, self.late):
             if not -1.0 <= lo <= hi <= 1.0:
                 raise InvalidInputError(f"GIoU thresholds must satisfy -1 <= low <= high <= 1, got {(lo, hi)}")
+        if not 0.0 <= self.recall[0] <= self.recall[1] <= 1.0:
+            raise InvalidInputError(f"recall thresholds must satisfy 0 <= low <= high <= 1, got {self.recall}")
         if self.switch_step < 0:
             raise InvalidInputError(f"switch_step must be >= 0, got {self.switch_step}")
 
     def at(self, step: int) -> Tuple[float, float]:
         return self.early if step < self.switch_step else self.late
+
+
+def thresholded(x: np.ndarray, low: float, high: float) -> np.ndarray:
+    """Under ``low`` 0, over ``high`` 1, else itself (Vision-R1's ``modify_tensor``/``modify_list``:
+    a value exactly at a threshold keeps itself)."""
+    x = np.asarray(x, float)
+    return np.where(x < low, 0.0, np.where(x > high, 1.0, x))
 
 
 def _boxes(b, name: str) -> np.ndarray:
@@ -194,19 +208,53 @@ def non_repeat_reward(text: str) -> float:
     return 1.0
 
 
+def _labels(labels: Optional[Sequence[str]], n: int, name: str) -> List[str]:
+    if labels is None:
+        return [""] * n       # no labels: one class for all, so the class term is the same everywhere
+    if len(labels) != n:
+        raise InvalidInputError(f"{name} labels: expected {n}, one per box, got {len(labels)}")
+    return [str(label).strip().casefold() for label in labels]
+
+
+def match_boxes(pb: np.ndarray, tb: np.ndarray, pred_labels: Optional[Sequence[str]] = None,
+                true_labels: Optional[Sequence[str]] = None) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Vision-R1's one-to-one matching: (predicted rows, true columns, their GIoU).
+
+    From jefferyZhan/Griffon, Vision-R1/vision_r1/visionr1_qwen.py (``BoxPriorMatcher``): the cost is
+    the L1 distance of the corners in pixels (not normalised) + the class cost (minus the one-hot
+    probability of the true class: -1 for the same label, 0 otherwise) - GIoU, solved by Hungarian
+    matching (scipy). min(M, N) pairs come out."""
+    pl, tl = _labels(pred_labels, len(pb), "predicted"), _labels(true_labels, len(tb), "true")
+    giou = pairwise_giou(pb, tb)
+    l1 = np.abs(pb[:, None] - tb[None]).sum(-1)
+    same_class = np.array([[float(p == t) for t in tl] for p in pl]).reshape(len(pb), len(tb))
+    rows, cols = linear_sum_assignment(l1 - same_class - giou)
+    return rows, cols, giou[rows, cols]
+
+
 def precision_recall_rewards(pred_boxes, true_boxes, step: int = 0,
-                             schedule: ThresholdSchedule = ThresholdSchedule()) -> Tuple[float, float]:
-    """Vision-R1's precision and recall rewards at training ``step`` (see the module text)."""
+                             schedule: ThresholdSchedule = ThresholdSchedule(),
+                             pred_labels: Optional[Sequence[str]] = None,
+                             true_labels: Optional[Sequence[str]] = None) -> Tuple[float, float]:
+    """Vision-R1's precision and recall rewards at training ``step``.
+
+    From jefferyZhan/Griffon, Vision-R1/vision_r1/visionr1_qwen.py (``precision_reward``,
+    ``recall_reward``), on the pairs of :func:`match_boxes`:
+    - precision: each matched GIoU thresholded at the step's (low, high), averaged over the matched
+      pairs (so a prediction left unmatched costs nothing here);
+    - recall: matched GIoUs thresholded at (low, low), i.e. over it 1, summed over the true count,
+      and that recall thresholded again at ``schedule.recall`` (0.5, 0.75).
+    No prediction scores (1, 1) when there was nothing to find and (0, 0) otherwise, as released;
+    predictions where nothing is (which the release does not handle) score (0, 0)."""
     pb, tb = _boxes(pred_boxes, "predicted boxes"), _boxes(true_boxes, "true boxes")
     if len(pb) == 0 or len(tb) == 0:
         both_empty = float(len(pb) == len(tb))
         return both_empty, both_empty
     lo, hi = schedule.at(step)
-    giou = pairwise_giou(pb, tb)
-    rows, cols = linear_sum_assignment(-giou)
-    g = giou[rows, cols]
-    credit = np.where(g < lo, 0.0, np.where(g > hi, 1.0, g))
-    return float(credit.sum() / len(pb)), float((g >= lo).sum() / len(tb))
+    _, _, g = match_boxes(pb, tb, pred_labels, true_labels)
+    precision = float(thresholded(g, lo, hi).mean())
+    recall = float(thresholded(g, lo, lo).sum()) / len(tb)
+    return precision, float(thresholded(recall, *schedule.recall))
 
 
 def point_in_part_reward(points, part_mask: np.ndarray) -> float:
