@@ -249,6 +249,20 @@ def test_k3_kl_and_the_clipped_loss_by_hand():
         GRPOConfig(group_size=1)
 
 
+def test_k3_kl_is_clamped_as_released():
+    """verl's low_var_kl, as Affordance-R1 releases it (hq-King/Affordance-R1, verl/trainer/core_algos.py,
+    ``kl_penalty``): k3 clamped to [-10, 10], so one pixel the reference all but rules out cannot
+    swamp the loss."""
+    # d = ref - logp = 7: exp(7) - 7 - 1 = 1088.6 -> 10; d = -20: exp(-20) + 20 - 1 = 19.0 -> 10
+    assert k3_kl(torch.tensor([-10.0, -1.0]), torch.tensor([-3.0, -21.0])).tolist() == [10.0, 10.0]
+    # d = 2: exp(2) - 3 = 4.389, under the clamp
+    assert float(k3_kl(torch.tensor(-3.0), torch.tensor(-1.0))) == pytest.approx(4.3891, abs=1e-4)
+    # and the clamped value is what the loss sees: kl_coef 0.1 x 10, no advantage
+    loss, stats = grpo_loss(torch.tensor([-10.0]), torch.tensor([-10.0]), torch.tensor([-3.0]), torch.tensor([0.0]),
+                            GRPOConfig(kl_coef=0.1))
+    assert float(loss) == pytest.approx(1.0) and stats["kl"] == pytest.approx(10.0)
+
+
 def test_a_grpo_step_moves_probability_towards_the_rewarded_pixel():
     logits = torch.zeros(1, 2, 2, requires_grad=True)
     opt = torch.optim.SGD([logits], lr=0.5)

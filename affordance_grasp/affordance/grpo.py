@@ -9,7 +9,7 @@ value function, as DeepSeek's GRPO and the seed works (Affordance-R1, Reason-RFT
   it; a group whose rewards are all equal teaches nothing (advantage 0);
 - surrogate = min(ratio x A, clip(ratio, 1 - eps, 1 + eps) x A), ratio = p_new / p_old, eps 0.2;
 - KL to the frozen reference model with the k3 estimator exp(ref - logp) - (ref - logp) - 1
-  (unbiased, always >= 0), weighted by ``kl_coef`` (Affordance-R1 used 5e-3);
+  (unbiased, always >= 0), clamped to [-10, 10] as verl's ``low_var_kl``, weighted by ``kl_coef``;
 - loss = -mean(surrogate) + kl_coef x mean(k3).
 """
 from __future__ import annotations
@@ -21,6 +21,8 @@ import torch
 from torch import Tensor
 
 from ..errors import InvalidInputError
+
+KL_CLAMP = 10.0   # verl's low_var_kl clamps k3 to [-10, 10]
 
 
 @dataclass(frozen=True)
@@ -47,9 +49,14 @@ def group_advantages(rewards: Tensor, eps: float = 1e-6) -> Tensor:
 
 
 def k3_kl(logp: Tensor, ref_logp: Tensor) -> Tensor:
-    """Per-sample k3 estimate of KL(policy || reference) from the sampled actions' log-probs."""
+    """Per-sample k3 estimate of KL(policy || reference) from the sampled actions' log-probs,
+    exp(ref - logp) - (ref - logp) - 1, clamped to [-KL_CLAMP, KL_CLAMP].
+
+    The clamp is verl's ``low_var_kl`` as Affordance-R1 releases it (hq-King/Affordance-R1,
+    verl/trainer/core_algos.py, ``kl_penalty``): a pixel the reference all but rules out gives an
+    exponentially large k3, and one such sample would otherwise swamp the batch's loss."""
     d = ref_logp - logp
-    return torch.exp(d) - d - 1.0
+    return torch.clamp(torch.exp(d) - d - 1.0, min=-KL_CLAMP, max=KL_CLAMP)
 
 
 def grpo_loss(logp: Tensor, old_logp: Tensor, ref_logp: Tensor, advantages: Tensor,
