@@ -97,7 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     rl.add_argument("--kl-coef", type=float, default=5e-3, help="weight of the k3 KL to the starting model")
     rl.add_argument("--clip-eps", type=float, default=0.2)
     rl.add_argument("--reward", action="append", default=None, metavar="NAME=WEIGHT",
-                    help="point | peak (repeatable; default point=1)")
+                    help="point (repeatable; default point=1)")
     rl.add_argument("--val-every", type=_positive_int, default=50)
     rl.add_argument("--val-samples", type=_positive_int, default=256)
     rl.add_argument("--seed", type=int, default=0)

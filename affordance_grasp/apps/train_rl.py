@@ -8,8 +8,10 @@ k3 KL penalty to the frozen starting model (``affordance/grpo.py``).
 Rewards (weights on the command line, ``--reward NAME=WEIGHT``):
 - ``point``: the point lies on the requested part (the part's mask: the rendered ground-truth
   heatmap at or above half its peak).
-- ``peak``: the same test for the heatmap's peak, shared by the whole group (it rewards a policy
-  whose mode is on the part even when its spread is wide).
+
+Every reward must be able to differ between the points of one group: a reward shared by the group
+(the heatmap's peak on the part was one) is cancelled by the group normalisation, and is refused.
+The peak on the part is reported by validation instead.
 
 Resumable (``<out>.last.pt`` holds the model, optimiser, step and curves); every ``--val-every``
 steps the validation split is scored (expected point reward: the heat on the part; the peak on
@@ -40,7 +42,9 @@ from ..affordance.query import Vocabulary
 from ..errors import CheckpointError, ConfigError, InvalidInputError
 from .train import kld_loss
 
-REWARDS = ("point", "peak")
+REWARDS = ("point",)
+# Rewards that are the same for every point of a group: group normalisation gives them advantage 0.
+GROUP_CONSTANT = {"peak": "the heatmap's peak on the part (validation reports it as val_peak_on_part)"}
 PART_LEVEL = 0.5   # the part's mask: ground-truth heat at or above this x its peak
 
 
@@ -56,6 +60,10 @@ class RLConfig:
     seed: int = 0
 
     def __post_init__(self):
+        shared = sorted(set(self.rewards) & set(GROUP_CONSTANT))
+        if shared:
+            raise ConfigError(f"reward {shared[0]!r}, {GROUP_CONSTANT[shared[0]]}, is the same for the whole group of "
+                              f"points drawn for a query, so the group normalisation cancels it; use {', '.join(REWARDS)}")
         unknown = set(self.rewards) - set(REWARDS)
         if unknown or not self.rewards or any(w < 0 for w in self.rewards.values()):
             raise ConfigError(f"rewards must be non-negative weights of {', '.join(REWARDS)}; got {self.rewards}")
@@ -74,15 +82,11 @@ def part_masks(gt: torch.Tensor) -> torch.Tensor:
     return flat >= PART_LEVEL * flat.max(1, keepdim=True).values.clamp_min(1e-12)
 
 
-def rewards_for(pixels: torch.Tensor, log_heatmap: torch.Tensor, masks: torch.Tensor,
-                weights: Dict[str, float]) -> torch.Tensor:
-    """(B, G) weighted rewards for the drawn pixels."""
+def rewards_for(pixels: torch.Tensor, masks: torch.Tensor, weights: Dict[str, float]) -> torch.Tensor:
+    """(B, G) weighted rewards for the drawn pixels, each its own point's."""
     r = torch.zeros(pixels.shape, dtype=torch.float32)
     if weights.get("point"):
         r += weights["point"] * masks.gather(1, pixels).float()
-    if weights.get("peak"):
-        peak = log_heatmap.flatten(1).argmax(1, keepdim=True)
-        r += weights["peak"] * masks.gather(1, peak).float().expand_as(r)
     return r
 
 
@@ -195,7 +199,7 @@ def train_rl(data: Path, init: Path, out: Path, val: Optional[Path] = None, cfg:
                 old_h = _forward(model, batch, device).cpu()
                 ref_h = _forward(reference, batch, device).cpu()
             pixels = sample_pixels(old_h, cfg.grpo.group_size, gen)
-            rewards = rewards_for(pixels, old_h, masks, cfg.rewards)
+            rewards = rewards_for(pixels, masks, cfg.rewards)
             adv = group_advantages(rewards, cfg.grpo.eps_std)
             logp = log_prob_of(_forward(model, batch, device).cpu(), pixels)
             loss, stats = grpo_loss(logp, log_prob_of(old_h, pixels), log_prob_of(ref_h, pixels), adv, cfg.grpo)
