@@ -6,7 +6,7 @@ torch = pytest.importorskip("torch")
 
 from affordance_grasp.affordance.grpo import group_advantages  # noqa: E402
 from affordance_grasp.apps.train_rl import REWARDS, RLConfig, rewards_for  # noqa: E402
-from affordance_grasp.errors import ConfigError  # noqa: E402
+from affordance_grasp.errors import ConfigError, InvalidInputError  # noqa: E402
 
 
 def test_every_reward_can_differ_within_a_group():
@@ -19,3 +19,41 @@ def test_every_reward_can_differ_within_a_group():
     masks = torch.tensor([[True, False, False, False]])
     r = rewards_for(torch.tensor([[0, 3]]), masks, {"point": 1.0})
     assert r.tolist() == [[1.0, 0.0]] and group_advantages(r).abs().sum() > 0
+
+
+class TablePolicy(torch.nn.Module):
+    """A policy with a free logit per query and pixel of a 1 x W image: policy(idx) -> (k, 1, W)."""
+
+    def __init__(self, queries: int, width: int):
+        super().__init__()
+        self.logits = torch.nn.Parameter(torch.zeros(queries, 1, width))
+
+    def forward(self, idx):
+        return torch.log_softmax(self.logits[idx].flatten(1), 1).view(len(idx), 1, -1)
+
+
+def test_several_minibatch_epochs_per_rollout_make_the_ratio_and_the_clip_act():
+    """One update per rollout leaves ratio = 1 (old and new log-probs from the same weights), so the
+    clip never acts. With epochs x minibatches updates per rollout, every update after the first
+    sees moved weights: the ratio leaves 1 and the clip takes over."""
+    from affordance_grasp.affordance.grpo import GRPOConfig, collect_rollout, update_policy
+
+    policy = TablePolicy(4, 4)
+    reference = TablePolicy(4, 4).requires_grad_(False)
+    opt = torch.optim.SGD(policy.parameters(), lr=2.0)
+    cfg = GRPOConfig(group_size=4, epochs=3, minibatch=2, kl_coef=0.0)
+    gen = torch.Generator().manual_seed(0)
+    on_pixel_0 = lambda pixels: (pixels == 0).float()   # noqa: E731
+    rollout = collect_rollout(policy, reference, 4, on_pixel_0, cfg, gen)
+    assert rollout.pixels.shape == (4, 4) and rollout.rewards.tolist() == on_pixel_0(rollout.pixels).tolist()
+    stats = update_policy(policy, opt, rollout, cfg, gen)
+    assert stats["updates"] == 3 * 2                     # 3 epochs of 2 minibatches of 2 queries
+    assert stats["ratio_dev"] > 0.05 and stats["clip_fraction"] > 0
+    # one update of the whole rollout: the ratio is exactly 1 and nothing is clipped
+    one = GRPOConfig(group_size=4, epochs=1, minibatch=4, kl_coef=0.0)
+    stats1 = update_policy(policy, opt, collect_rollout(policy, reference, 4, on_pixel_0, one, gen), one, gen)
+    assert stats1["updates"] == 1 and stats1["ratio_dev"] == 0.0 and stats1["clip_fraction"] == 0.0
+    with pytest.raises(InvalidInputError, match="epochs"):
+        GRPOConfig(epochs=0)
+    with pytest.raises(InvalidInputError, match="minibatch"):
+        GRPOConfig(minibatch=0)

@@ -244,7 +244,8 @@ def test_k3_kl_and_the_clipped_loss_by_hand():
     logp = torch.log(torch.tensor([0.6, 0.6]))
     old = torch.log(torch.tensor([0.4, 0.4]))
     loss, stats = grpo_loss(logp, old, logp, torch.tensor([1.0, -1.0]), GRPOConfig(clip_eps=0.2, kl_coef=0.1))
-    assert float(loss) == pytest.approx(-(1.2 - 1.5) / 2) and stats["kl"] == 0.0 and stats["clip_fraction"] == 1.0
+    # the clip acts on the first sample only (verl's pg_clipfrac): 0.5
+    assert float(loss) == pytest.approx(-(1.2 - 1.5) / 2) and stats["kl"] == 0.0 and stats["clip_fraction"] == 0.5
     with pytest.raises(InvalidInputError, match="group_size"):
         GRPOConfig(group_size=1)
 

@@ -2,8 +2,10 @@
 (Reason-RFT's second stage; the shipped supervised model is its first).
 
 Each step takes a batch of rendered queries, draws ``group_size`` points per query from the
-model's own heatmap (the policy), rewards each point, and takes one clipped-surrogate step with a
-k3 KL penalty to the frozen starting model (``affordance/grpo.py``).
+model's own heatmap (the policy), rewards each point, and then makes ``epochs`` passes over that
+rollout in minibatches of ``minibatch`` queries, one clipped-surrogate step each, with a clamped
+k3 KL penalty to the frozen starting model (``affordance/grpo.py``). Each step logs the mean
+reward, loss, surrogate, KL, clip fraction and mean |ratio - 1| over its updates.
 
 Rewards (weights on the command line, ``--reward NAME=WEIGHT``):
 - ``point``: the point lies on the requested part (the part's mask: the rendered ground-truth
@@ -37,7 +39,7 @@ from ..affordance.datasets import TorchAffordanceDataset, open_data
 from ..affordance.transforms import CropConfig
 from ..affordance.encoders import query_prompt
 from ..affordance.device import autocast, pick_device
-from ..affordance.grpo import GRPOConfig, group_advantages, grpo_loss, log_prob_of, sample_pixels
+from ..affordance.grpo import GRPOConfig, collect_rollout, update_policy
 from ..affordance.query import Vocabulary
 from ..errors import CheckpointError, ConfigError, InvalidInputError
 from .train import kld_loss
@@ -88,6 +90,13 @@ def rewards_for(pixels: torch.Tensor, masks: torch.Tensor, weights: Dict[str, fl
     if weights.get("point"):
         r += weights["point"] * masks.gather(1, pixels).float()
     return r
+
+
+def _policy(model, batch, device):
+    """The model as a policy over the batch's queries (``grpo.Policy``): indices -> log-heatmaps."""
+    def policy(idx: torch.Tensor) -> torch.Tensor:
+        return _forward(model, {k: v[idx] for k, v in batch.items()}, device).cpu()
+    return policy
 
 
 def _forward(model, batch, device):
@@ -195,23 +204,16 @@ def train_rl(data: Path, init: Path, out: Path, val: Optional[Path] = None, cfg:
                 break
             model.train()
             masks = part_masks(batch["heatmap"])
-            with torch.no_grad():
-                old_h = _forward(model, batch, device).cpu()
-                ref_h = _forward(reference, batch, device).cpu()
-            pixels = sample_pixels(old_h, cfg.grpo.group_size, gen)
-            rewards = rewards_for(pixels, masks, cfg.rewards)
-            adv = group_advantages(rewards, cfg.grpo.eps_std)
-            logp = log_prob_of(_forward(model, batch, device).cpu(), pixels)
-            loss, stats = grpo_loss(logp, log_prob_of(old_h, pixels), log_prob_of(ref_h, pixels), adv, cfg.grpo)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-            opt.step()
+            rollout = collect_rollout(_policy(model, batch, device), _policy(reference, batch, device), len(masks),
+                                      lambda pixels: rewards_for(pixels, masks, cfg.rewards), cfg.grpo, gen)
+            stats = update_policy(_policy(model, batch, device), opt, rollout, cfg.grpo, gen)
+            rewards = rollout.rewards
             step += 1
-            history.append({"step": step, "reward": round(float(rewards.mean()), 4), "loss": round(float(loss.detach()), 5),
+            history.append({"step": step, "reward": round(float(rewards.mean()), 4),
                             **{k: round(v, 5) for k, v in stats.items()}})
             bar.update(1)
-            bar.set_postfix(reward=f"{np.mean([h['reward'] for h in history[-20:]]):.3f}", kl=f"{stats['kl']:.4f}")
+            bar.set_postfix(reward=f"{np.mean([h['reward'] for h in history[-20:]]):.3f}", kl=f"{stats['kl']:.4f}",
+                            clip=f"{stats['clip_fraction']:.3f}")
             timed_out = bool(max_minutes) and time.perf_counter() - t0 > max_minutes * 60
             if step % cfg.val_every == 0 or step == cfg.steps or timed_out:
                 record = {"step": step, **(validate(model, val_set, cfg, device) if val_set is not None else {})}
