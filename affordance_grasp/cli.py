@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from .errors import AffordanceGraspError, ConfigError
+from .errors import AffordanceGraspError
 
 
 def _positive_int(v: str) -> int:
@@ -90,17 +90,22 @@ def build_parser() -> argparse.ArgumentParser:
     rl.add_argument("--init", type=Path, default=Path("models/affordance_anneal.pt"),
                     help="the supervised model to start from (and the frozen KL reference)")
     rl.add_argument("--out", type=Path, required=True, help="checkpoint path (.pt); .last.pt, .json, .png beside it")
-    rl.add_argument("--steps", type=_positive_int, default=200)
-    rl.add_argument("--batch-size", type=_positive_int, default=8)
-    rl.add_argument("--group-size", type=_positive_int, default=8, help="points drawn per query (a GRPO group)")
-    rl.add_argument("--lr", type=float, default=1e-5)
-    rl.add_argument("--kl-coef", type=float, default=5e-3, help="weight of the k3 KL to the starting model")
-    rl.add_argument("--clip-eps", type=float, default=0.2)
+    rl.add_argument("--config", type=Path, default=None,
+                    help="settings file (default config/train_rl.yaml); the options below override it")
+    rl.add_argument("--steps", type=_positive_int, default=None, help="rollouts (default from the config)")
+    rl.add_argument("--batch-size", type=_positive_int, default=None, help="queries per rollout")
+    rl.add_argument("--group-size", type=_positive_int, default=None, help="points drawn per query (a GRPO group)")
+    rl.add_argument("--epochs", type=_positive_int, default=None, help="passes over each rollout")
+    rl.add_argument("--minibatch", type=_positive_int, default=None, help="queries per update")
+    rl.add_argument("--lr", type=float, default=None)
+    rl.add_argument("--weight-decay", type=float, default=None)
+    rl.add_argument("--kl-coef", type=float, default=None, help="weight of the clamped k3 KL to the starting model")
+    rl.add_argument("--clip-eps", type=float, default=None)
     rl.add_argument("--reward", action="append", default=None, metavar="NAME=WEIGHT",
-                    help="point (repeatable; default point=1)")
-    rl.add_argument("--val-every", type=_positive_int, default=50)
-    rl.add_argument("--val-samples", type=_positive_int, default=256)
-    rl.add_argument("--seed", type=int, default=0)
+                    help="point (repeatable; default from the config: point=1)")
+    rl.add_argument("--val-every", type=_positive_int, default=None)
+    rl.add_argument("--val-samples", type=_positive_int, default=None)
+    rl.add_argument("--seed", type=int, default=None)
     rl.add_argument("--max-minutes", type=float, default=None, help="stop (resumably) after this long")
     rl.add_argument("--device", default=None)
     rl.add_argument("--restart", action="store_true", help="ignore a .last.pt and start from --init")
@@ -210,18 +215,8 @@ def main(argv=None) -> int:
                             args.max_minutes, init=args.init)
             print(f"best val KLD {summary['best_val_kld']:.4f}; wrote {args.out} ({summary['size_mb']} MB)")
         elif args.command == "train-rl":
-            from .affordance.grpo import GRPOConfig
-            from .apps.train_rl import RLConfig, train_rl
-            rewards = {}
-            for item in args.reward or ["point=1"]:
-                name, _, weight = item.partition("=")
-                try:
-                    rewards[name] = float(weight or 1.0)
-                except ValueError:
-                    raise ConfigError(f"--reward {item!r}: expected NAME=WEIGHT, e.g. point=1") from None
-            cfg = RLConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr, rewards=rewards,
-                           grpo=GRPOConfig(group_size=args.group_size, clip_eps=args.clip_eps, kl_coef=args.kl_coef),
-                           val_every=args.val_every, val_samples=args.val_samples, seed=args.seed)
+            from .apps.train_rl import config_from_args, train_rl
+            cfg = config_from_args(args)
             summary = train_rl(args.data, args.init, args.out, args.val, cfg, args.device, args.restart, args.max_minutes)
             print(f"{summary['steps']} steps; best validation point reward {summary.get('best_val_point_reward')}; "
                   f"checkpoint {summary.get('checkpoint')}")

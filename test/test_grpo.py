@@ -57,3 +57,39 @@ def test_several_minibatch_epochs_per_rollout_make_the_ratio_and_the_clip_act():
         GRPOConfig(epochs=0)
     with pytest.raises(InvalidInputError, match="minibatch"):
         GRPOConfig(minibatch=0)
+
+
+def test_train_rl_defaults_are_the_papers_and_live_in_one_config_file(tmp_path):
+    """config/train_rl.yaml holds train-rl's defaults, read the one way configs are read (unknown
+    keys refused); the command line overrides them. lr 1e-6 and weight decay 1e-2 as Affordance-R1's
+    training_scripts/aff_r1.yaml, G = 8 as there and in Reason-RFT's stage-2 scripts, KL 1e-2."""
+    from affordance_grasp.affordance.grpo import GRPOConfig
+    from affordance_grasp.apps.train_rl import make_optimizer
+    from affordance_grasp.cli import build_parser
+
+    cfg = RLConfig.load()
+    assert cfg == RLConfig()
+    assert (cfg.lr, cfg.weight_decay, cfg.grpo.kl_coef, cfg.grpo.group_size) == (1e-6, 1e-2, 1e-2, 8)
+    opt = make_optimizer(torch.nn.Linear(2, 2), cfg)
+    assert isinstance(opt, torch.optim.AdamW) and (opt.defaults["lr"], opt.defaults["weight_decay"]) == (1e-6, 1e-2)
+    # a file sets what it names and keeps the rest
+    f = tmp_path / "rl.yaml"
+    f.write_text("steps: 7\ngrpo: {kl_coef: 0.05, epochs: 3}\n")
+    mine = RLConfig.load(f)
+    assert (mine.steps, mine.grpo.kl_coef, mine.grpo.epochs, mine.grpo.group_size, mine.lr) == (7, 0.05, 3, 8, 1e-6)
+    f.write_text("klcoef: 0.05\n")
+    with pytest.raises(ConfigError, match="unknown keys"):
+        RLConfig.load(f)
+    f.write_text("grpo: {kl: 0.05}\n")
+    with pytest.raises(ConfigError, match="unknown keys"):
+        RLConfig.load(f)
+    # the command line: nothing given is the file's; what is given wins
+    from affordance_grasp.apps.train_rl import config_from_args
+    base = ["train-rl", "--data", "D", "--out", "o.pt"]
+    assert config_from_args(build_parser().parse_args(base)) == RLConfig()
+    over = config_from_args(build_parser().parse_args(base + ["--lr", "2e-5", "--kl-coef", "0.05", "--epochs", "4",
+                                                              "--minibatch", "2", "--reward", "point=2"]))
+    assert over == RLConfig(lr=2e-5, rewards={"point": 2.0},
+                            grpo=GRPOConfig(kl_coef=0.05, epochs=4, minibatch=2))
+    f.write_text("steps: 7\n")
+    assert config_from_args(build_parser().parse_args(base + ["--config", str(f)])).steps == 7

@@ -32,7 +32,7 @@ KL_CLAMP = 10.0   # verl's low_var_kl clamps k3 to [-10, 10]
 class GRPOConfig:
     group_size: int = 8        # points drawn per query
     clip_eps: float = 0.2
-    kl_coef: float = 5e-3
+    kl_coef: float = 1e-2
     eps_std: float = 1e-6
     # Updates per rollout: ``epochs`` passes over the rollout in minibatches of ``minibatch`` queries
     # (whole groups). Only updates after the first see weights that differ from the ones that drew

@@ -41,7 +41,9 @@ from ..affordance.encoders import query_prompt
 from ..affordance.device import autocast, pick_device
 from ..affordance.grpo import GRPOConfig, collect_rollout, update_policy
 from ..affordance.query import Vocabulary
+from ..config import from_mapping, load_yaml, with_overrides
 from ..errors import CheckpointError, ConfigError, InvalidInputError
+from ..resources import resource
 from .train import kld_loss
 
 REWARDS = ("point",)
@@ -52,9 +54,12 @@ PART_LEVEL = 0.5   # the part's mask: ground-truth heat at or above this x its p
 
 @dataclass
 class RLConfig:
+    """train-rl's settings; ``config/train_rl.yaml`` holds the same defaults (``RLConfig.load``)."""
+
     steps: int = 200
     batch_size: int = 8
-    lr: float = 1e-5
+    lr: float = 1e-6              # Affordance-R1's released AdamW learning rate
+    weight_decay: float = 1e-2    # ... and weight decay
     grpo: GRPOConfig = field(default_factory=GRPOConfig)
     rewards: Dict[str, float] = field(default_factory=lambda: {"point": 1.0})
     val_every: int = 50
@@ -71,6 +76,58 @@ class RLConfig:
             raise ConfigError(f"rewards must be non-negative weights of {', '.join(REWARDS)}; got {self.rewards}")
         if self.steps < 1 or self.batch_size < 1 or self.val_every < 1 or not 0 < self.lr < 1:
             raise ConfigError("steps, batch_size and val_every must be >= 1 and 0 < lr < 1")
+        if self.weight_decay < 0:
+            raise ConfigError(f"weight_decay must be >= 0, got {self.weight_decay}")
+
+    @classmethod
+    def load(cls, path: Optional[Path] = None) -> "RLConfig":
+        """The settings in ``path`` (default ``config/train_rl.yaml``), the rest at their defaults."""
+        p = Path(path) if path is not None else resource("config", "train_rl.yaml")
+        raw = dict(load_yaml(p, "train-rl config", allow_empty=True))
+        try:
+            grpo = from_mapping(GRPOConfig, raw.pop("grpo", None) or {}, f"{p}: grpo")
+            return from_mapping(cls, {**raw, "grpo": grpo}, str(p))
+        except InvalidInputError as e:
+            raise ConfigError(f"{p}: {e}") from None
+
+
+# Command-line options that override the config file: option name -> (section, field).
+_RL_OVERRIDES = {"steps": (None, "steps"), "batch_size": (None, "batch_size"), "lr": (None, "lr"),
+                 "weight_decay": (None, "weight_decay"), "val_every": (None, "val_every"),
+                 "val_samples": (None, "val_samples"), "seed": (None, "seed"),
+                 "group_size": ("grpo", "group_size"), "clip_eps": ("grpo", "clip_eps"),
+                 "kl_coef": ("grpo", "kl_coef"), "epochs": ("grpo", "epochs"), "minibatch": ("grpo", "minibatch")}
+
+
+def parse_rewards(items) -> Dict[str, float]:
+    """``["point=1", ...]`` -> ``{"point": 1.0}``; ConfigError for text that is not NAME=WEIGHT."""
+    rewards = {}
+    for item in items:
+        name, _, weight = item.partition("=")
+        try:
+            rewards[name] = float(weight or 1.0)
+        except ValueError:
+            raise ConfigError(f"--reward {item!r}: expected NAME=WEIGHT, e.g. point=1") from None
+    return rewards
+
+
+def config_from_args(args) -> RLConfig:
+    """``args.config`` (or config/train_rl.yaml) with the options given on the command line applied."""
+    cfg = RLConfig.load(getattr(args, "config", None))
+    top = {f: getattr(args, a) for a, (sec, f) in _RL_OVERRIDES.items() if sec is None and getattr(args, a) is not None}
+    grpo = {f: getattr(args, a) for a, (sec, f) in _RL_OVERRIDES.items() if sec and getattr(args, a) is not None}
+    if getattr(args, "reward", None):
+        top["rewards"] = parse_rewards(args.reward)
+    try:
+        return with_overrides(cfg, {**top, "grpo": with_overrides(cfg.grpo, grpo, "train-rl options")},
+                              "train-rl options")
+    except InvalidInputError as e:
+        raise ConfigError(f"train-rl options: {e}") from None
+
+
+def make_optimizer(model: torch.nn.Module, cfg: RLConfig) -> torch.optim.Optimizer:
+    """AdamW at the config's learning rate and weight decay (Affordance-R1's optimiser)."""
+    return torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
 
 
 def _identity(cfg: RLConfig) -> str:
@@ -158,7 +215,7 @@ def plot_curves(history: list, val: list, path: Path) -> None:
 
 def train_rl(data: Path, init: Path, out: Path, val: Optional[Path] = None, cfg: Optional[RLConfig] = None,
              device: Optional[str] = None, restart: bool = False, max_minutes: Optional[float] = None) -> dict:
-    cfg = cfg or RLConfig()
+    cfg = cfg or RLConfig.load()
     device = pick_device(device)
     torch.manual_seed(cfg.seed)
     torch.set_num_threads(os.cpu_count() or 1)
@@ -175,7 +232,7 @@ def train_rl(data: Path, init: Path, out: Path, val: Optional[Path] = None, cfg:
     train_set = TorchAffordanceDataset(source, crop, model.vocab, train=True, seed=cfg.seed)
     val_set = (TorchAffordanceDataset(open_data(val, load_depth=model.cfg.use_depth, part_map=words.part_map), crop,
                                       model.vocab) if val else None)
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.0)
+    opt = make_optimizer(model, cfg)
     state_path = out.with_name(out.name + ".last.pt")
     step, history, val_hist, best = 0, [], [], -1.0
     keep = {k: blob[k] for k in ("calibration", "held_out", "trained_categories") if k in blob}
