@@ -149,6 +149,18 @@ def rewards_for(pixels: torch.Tensor, masks: torch.Tensor, weights: Dict[str, fl
     return r
 
 
+def grpo_step(model, reference, batch: dict, opt: torch.optim.Optimizer, cfg: RLConfig,
+              gen: torch.Generator, device: str) -> Dict[str, float]:
+    """One train-rl step: a rollout of the batch's queries, then ``cfg.grpo.epochs`` passes of
+    minibatch updates; the batch's mean reward and the updates' means."""
+    model.train()
+    masks = part_masks(batch["heatmap"])
+    rollout = collect_rollout(_policy(model, batch, device), _policy(reference, batch, device), len(masks),
+                              lambda pixels: rewards_for(pixels, masks, cfg.rewards), cfg.grpo, gen)
+    stats = update_policy(_policy(model, batch, device), opt, rollout, cfg.grpo, gen)
+    return {"reward": float(rollout.rewards.mean()), **stats}
+
+
 def _policy(model, batch, device):
     """The model as a policy over the batch's queries (``grpo.Policy``): indices -> log-heatmaps."""
     def policy(idx: torch.Tensor) -> torch.Tensor:
@@ -259,15 +271,9 @@ def train_rl(data: Path, init: Path, out: Path, val: Optional[Path] = None, cfg:
         for batch in loader:
             if step >= cfg.steps:
                 break
-            model.train()
-            masks = part_masks(batch["heatmap"])
-            rollout = collect_rollout(_policy(model, batch, device), _policy(reference, batch, device), len(masks),
-                                      lambda pixels: rewards_for(pixels, masks, cfg.rewards), cfg.grpo, gen)
-            stats = update_policy(_policy(model, batch, device), opt, rollout, cfg.grpo, gen)
-            rewards = rollout.rewards
+            stats = grpo_step(model, reference, batch, opt, cfg, gen, device)
             step += 1
-            history.append({"step": step, "reward": round(float(rewards.mean()), 4),
-                            **{k: round(v, 5) for k, v in stats.items()}})
+            history.append({"step": step, **{k: round(v, 5) for k, v in stats.items()}})
             bar.update(1)
             bar.set_postfix(reward=f"{np.mean([h['reward'] for h in history[-20:]]):.3f}", kl=f"{stats['kl']:.4f}",
                             clip=f"{stats['clip_fraction']:.3f}")
