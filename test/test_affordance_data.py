@@ -269,13 +269,15 @@ def test_raised_box_keeps_what_a_depth_cluster_sees():
 
 
 def test_train_rl_runs_resumes_and_writes_its_curves(tmp_path):
-    """GRPO fine-tuning (issue 15, part 3) from a random model built from the shipped config: the
-    validation rewards lie in [0, 1], a longer second call resumes the first, another config is
-    refused, and the
-    best checkpoint loads as a predictor."""
+    """GRPO fine-tuning from a random model built from the shipped config: every step makes its
+    epochs x minibatches updates and they move the weights (no weight decay, so only the gradient
+    can), the later updates of a rollout see a ratio off 1 and a surrogate off 0, validation
+    rewards lie in [0, 1], a longer second call resumes the first, another config is refused, the
+    best checkpoint is written exactly when validation improved, and the last state loads as a
+    predictor. (Whether it learns is test_grpo.py's learning test.)"""
     import json
 
-    from affordance_grasp.affordance.checkpoint import save_checkpoint
+    from affordance_grasp.affordance.checkpoint import read_checkpoint, save_checkpoint
     from affordance_grasp.affordance.grpo import GRPOConfig
     from affordance_grasp.affordance.model import AffordanceModel, ModelConfig
     from affordance_grasp.affordance.predictor import AffordancePredictor
@@ -288,7 +290,8 @@ def test_train_rl_runs_resumes_and_writes_its_curves(tmp_path):
     cfg = ModelConfig.load("config/model/default.yaml")
     source = open_data(tmp_path / "train")
     init = save_checkpoint(tmp_path / "init.pt", AffordanceModel(cfg, build_vocab(source, open_data(tmp_path / "val"))))
-    rl = RLConfig(steps=2, batch_size=4, lr=1e-3, grpo=GRPOConfig(group_size=4), val_every=2, val_samples=8)
+    rl = RLConfig(steps=2, batch_size=4, lr=1e-3, weight_decay=0.0, val_every=2, val_samples=8,
+                  grpo=GRPOConfig(group_size=8, epochs=2, minibatch=2))
     out = tmp_path / "rl.pt"
     s1 = train_rl(tmp_path / "train", init, out, tmp_path / "val", rl, device="cpu")
     assert s1["steps"] == 2 and [v["step"] for v in s1["validation"]] == [0, 2]
@@ -296,10 +299,18 @@ def test_train_rl_runs_resumes_and_writes_its_curves(tmp_path):
     s2 = train_rl(tmp_path / "train", init, out, tmp_path / "val", RLConfig(**{**rl.__dict__, "steps": 4}), device="cpu")
     assert s2["steps"] == 4 and s2["validation"][:2] == s1["validation"]          # resumed, not restarted
     assert [v["step"] for v in s2["validation"]] == [0, 2, 4]
+    state = read_checkpoint(tmp_path / "rl.pt.last.pt")
+    history = json.loads(state["history"])
+    assert [h["step"] for h in history] == [1, 2, 3, 4] and all(h["updates"] == 2 * 2 for h in history)
+    assert all(0.0 <= h["clip_fraction"] <= 1.0 and h["kl"] >= 0.0 for h in history)
+    assert max(h["ratio_dev"] for h in history) > 0 and max(abs(h["surrogate"]) for h in history) > 0
+    start = read_checkpoint(init)["state_dict"]
+    assert any(not torch.equal(v, start[k]) for k, v in state["state_dict"].items())   # the weights moved
+    assert out.exists() == (s2["best_val_point_reward"] > s1["validation"][0]["val_point_reward"])
+    assert isinstance(AffordancePredictor.from_config(None, checkpoint=str(tmp_path / "rl.pt.last.pt"), device="cpu"),
+                      AffordancePredictor)
     with pytest.raises(CheckpointError, match="another config"):   # another learning rate: not the same run
         train_rl(tmp_path / "train", init, out, tmp_path / "val", RLConfig(**{**rl.__dict__, "lr": 1e-4}), device="cpu")
     assert (tmp_path / "rl.png").stat().st_size > 1000 and json.loads((tmp_path / "rl.json").read_text())["steps"] == 4
-    if out.exists():   # written only when a step beat the start on validation
-        assert isinstance(AffordancePredictor.from_config(None, checkpoint=str(out), device="cpu"), AffordancePredictor)
     with pytest.raises(ConfigError, match="rewards"):
         RLConfig(rewards={"iou": 1.0})
