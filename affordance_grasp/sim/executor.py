@@ -265,11 +265,7 @@ class SimExecutor(Executor):
         the point of the object that was between them has fallen behind the hand by more than a
         third of the probe. The twin sees the object move; a robot reads the gripper's width (the
         MoveIt backend), which here would also flag objects that turn in the pads and come along.
-        An object that swings about the grasp to hang level is not slipping: that point stays.
-        Nor is it carried while it still rests on the table once the hand has risen the probe's
-        height: it is turning in the pads about the grasp (a pan taken by its handle, its body
-        left on the table), and slips out once the rest of the lift takes it off. A robot reads the
-        same from the load on its wrist, which stays short of the object's weight."""
+        An object that swings about the grasp to hang level is not slipping: that point stays."""
         w, cfg = self.world, self.config
         tcp0 = w.tcp_pose()[:3, 3]
         grip_point = {}        # the TCP in each held object's frame: the point between the pads
@@ -283,7 +279,7 @@ class SimExecutor(Executor):
         for inst, p in grip_point.items():
             T = w.object_pose(inst)
             lag = max(lag, float(np.linalg.norm(T[:3, :3] @ p + T[:3, 3] - tcp)))
-        return lag > cfg.probe_height / 3 or all(w.rests_on_table(inst) for inst in grip_point)
+        return lag > cfg.probe_height / 3
 
     def cancel(self) -> None:
         """Stop the running execute() at its next physics step: it opens, backs out along the

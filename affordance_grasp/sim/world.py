@@ -299,16 +299,6 @@ class SimWorld:
                     out.append(self.geom_part[b])
         return out
 
-    def rests_on_table(self, instance: str) -> bool:
-        """Whether ``instance`` touches the table top."""
-        for i in range(self.data.ncon):
-            c = self.data.contact[i]
-            g1, g2 = int(c.geom1), int(c.geom2)
-            for a, b in ((g1, g2), (g2, g1)):
-                if a == self.table_geom and self.geom_part.get(b, ("",))[0] == instance:
-                    return True
-        return False
-
     def robot_collisions(self, allowed_geoms=(), max_penetration: float = 0.0) -> List[Tuple[str, str, float]]:
         """Contacts between the robot and anything else (table, objects) deeper than
         ``max_penetration``, ignoring robot geoms against ``allowed_geoms``."""
