@@ -24,6 +24,15 @@ def _objects_args(p: argparse.ArgumentParser) -> None:
                    help="comma-separated categories to use as targets (default: all of the split)")
 
 
+def _workers_args(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument("--workers", type=_positive_int, default=1,
+                   help=f"{what} at once, on Ray (default 1: one after another in this process, no Ray); "
+                        "the output is the same for any number")
+    p.add_argument("--ray-address", default=None, metavar="HOST:PORT",
+                   help="run the workers on the Ray cluster there (`ray start --head` prints it; auto: the one "
+                        "started on this machine) instead of a local one started for this command")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="affordance-grasp", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -61,16 +70,17 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also time every stage (cloud, model, generation, scoring), given the object and for "
                         "the whole request with no hint; writes profile.json and prints a table")
     _objects_args(b)
+    _workers_args(b, "trials")
     d = sub.add_parser("dataset", help="render an affordance dataset split with the sim twin (resumable)")
     d.add_argument("--out", type=Path, required=True)
     d.add_argument("--n", type=_positive_int, required=True, help="number of rendered scenes (each gives several samples)")
     d.add_argument("--split", choices=("train", "val", "test_seen", "test_unseen"), required=True)
     d.add_argument("--seed", type=int, default=0)
-    d.add_argument("--workers", type=_positive_int, default=1, help="rendering processes")
     d.add_argument("--max-targets", type=_positive_int, default=2,
                    help="at most this many objects of the split's target categories per scene (1..N)")
     d.add_argument("--objects", type=Path, nargs="+", default=(), metavar="PATH",
                    help="object files (YAML) or folders of them: their objects join the split's targets")
+    _workers_args(d, "scenes rendered")
     t = sub.add_parser("train", help="train the affordance model (KLD loss, AdamW); resumable, keeps the best checkpoint")
     t.add_argument("--data", type=Path, required=True, nargs="+",
                    help="rendered split(s), or an AGD20K root (ROOT or ROOT::Unseen); several are read as one")
@@ -204,11 +214,12 @@ def main(argv=None) -> int:
             from .apps.bench import bench
             bench(args.strategy, args.trials, args.seed, args.split, args.out, args.max_attempts, args.depth_noise,
                   args.predictor, args.oracle_affordance, args.objects, args.categories, args.profile,
-                  args.part_geometry)
+                  args.part_geometry, args.workers, args.ray_address)
             print(f"wrote {args.out}")
         elif args.command == "dataset":
             from .apps.dataset import render_dataset
-            render_dataset(args.out, args.n, args.split, args.seed, args.workers, args.max_targets, args.objects)
+            render_dataset(args.out, args.n, args.split, args.seed, args.workers, args.max_targets, args.objects,
+                           args.ray_address)
         elif args.command == "train":
             from .apps.train import train
             summary = train(args.data, args.config, args.out, args.val, args.device, args.epochs, args.restart,

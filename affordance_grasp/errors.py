@@ -58,3 +58,8 @@ class BackendUnavailableError(AffordanceGraspError, RuntimeError):
 
 class ExecutionError(AffordanceGraspError, RuntimeError):
     """The executor could not carry out a command (not a grasp failure, which is an outcome)."""
+
+
+class ClusterError(AffordanceGraspError, RuntimeError):
+    """Parallel work could not run: the Ray cluster named with ``--ray-address`` cannot be reached
+    or is too small for ``--workers``, or a worker process died."""

@@ -83,6 +83,9 @@ SLOW_TESTS = {
     "test_same_seed_same_result_and_typed_errors", "test_a_malformed_reply_is_a_prediction_error_and_nothing_is_chosen",
     "test_fine_tuning_starts_from_a_checkpoint_of_the_same_model",
     "test_grasps_on_flat_tools_handle_loops_rims_and_necks_succeed",
+    "test_bench_on_two_workers_writes_the_serial_rows_pngs_and_summaries",
+    "test_bench_on_a_cluster_started_before_it_writes_the_serial_rows",
+    "test_dataset_on_two_workers_writes_the_serial_files",
 }
 
 

@@ -3,11 +3,13 @@ on the same seeded scenes. Speed and success are measured here, not in tests."""
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
 import time
 from collections import Counter, defaultdict
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 from tqdm import tqdm
@@ -285,12 +287,21 @@ class Bench:
         return {"task_success": success and part_correct, "success": success, "part_correct": part_correct,
                 "failure_reason": outcome.failure_reason.value, "parts_touched": sorted(outcome.parts_touched)}
 
-    def run(self, trials: int, seed: int) -> Dict[str, dict]:
+    def trial(self, i: int, seed: int) -> Dict[str, dict]:
+        """Trial ``i`` on the scene of ``seed``: its row per strategy. It depends on (i, seed) alone,
+        so any worker may run any trial."""
+        p = self.perceive(i, seed)
+        return {s: self.run_strategy(p, s) for s in self.strategies}
+
+    def run(self, trials: int, seed: int, trial_rows: Optional[Iterable[Dict[str, dict]]] = None) -> Dict[str, dict]:
+        """Summaries per strategy of ``trials`` trials from ``seed``, run here one after another, or
+        of ``trial_rows`` (each trial's rows, in trial order) when workers ran them."""
+        if trial_rows is None:
+            trial_rows = (self.trial(i, seed + i) for i in tqdm(range(trials), desc=f"bench {self.split}", unit="trial"))
         rows: Dict[str, List[dict]] = defaultdict(list)
-        for i in tqdm(range(trials), desc=f"bench {self.split}", unit="trial"):
-            p = self.perceive(i, seed + i)
+        for by_strategy in trial_rows:
             for s in self.strategies:
-                rows[s].append(self.run_strategy(p, s))
+                rows[s].append(by_strategy[s])
         return {s: self.summarise(s, rows[s], seed) for s in self.strategies}
 
     def summarise(self, strategy: str, rows: List[dict], seed: int) -> dict:
@@ -395,27 +406,103 @@ def comparison_table(results: Dict[str, dict]) -> str:
     return "\n".join(lines)
 
 
+@dataclass(frozen=True)
+class BenchSettings:
+    """What a Bench is built from, as plain values: each ``--workers`` worker builds its own."""
+    strategies: Tuple[str, ...]
+    split: str
+    max_attempts: int = 3
+    depth_noise: bool = True
+    predictor_config: Optional[Path] = None
+    oracle_affordance: bool = False
+    objects: Tuple[Path, ...] = ()
+    categories: Optional[Tuple[str, ...]] = None
+    profile: bool = False
+    part_geometry_config: Optional[Path] = None
+
+
+def make_bench(st: BenchSettings, out: Path) -> Bench:
+    """A Bench writing its PNGs under ``out``: the user's objects loaded, the model and the part
+    model loaded when a strategy or the profile needs them."""
+    if st.objects:
+        load_objects(st.objects)
+    model = None
+    if st.profile or ("affordance" in st.strategies and not st.oracle_affordance):
+        from ..affordance.backends import load_predictor
+        model = load_predictor(st.predictor_config)
+    predictor = model if "affordance" in st.strategies and not st.oracle_affordance else None
+    # The part model refines a learned predictor's heat (none for the oracle heatmap).
+    part_geometry = PartGeometry.load(st.part_geometry_config) if model is not None else None
+    return Bench(st.strategies, st.split, out, st.max_attempts, st.depth_noise, predictor, st.categories,
+                 profile_predictor=model if st.profile else None, part_geometry=part_geometry)
+
+
+class BenchWorker:
+    """A ``bench --workers`` worker (a Ray actor): its own Bench, built once, runs whole trials.
+    Its PNGs go to a scratch folder and travel back with the rows, for the driver to write."""
+
+    def __init__(self, settings: BenchSettings):
+        from .parallel import worker_setup
+        worker_setup()
+        self.scratch = Path(tempfile.mkdtemp(prefix="ag-bench-"))
+        self.runner = make_bench(settings, self.scratch)
+
+    def run_trial(self, i: int, seed: int) -> Tuple[Dict[str, dict], List[dict], Dict[str, bytes]]:
+        """Trial ``i``: its rows per strategy, its profile rows and its PNGs (path under --out: bytes)."""
+        from .parallel import take_files
+        n = len(self.runner.profiles)
+        rows = self.runner.trial(i, seed)
+        return rows, self.runner.profiles[n:], take_files(self.scratch)
+
+    def close(self) -> None:
+        shutil.rmtree(self.scratch, ignore_errors=True)
+
+
+def run_on_ray(runner: Bench, settings: BenchSettings, trials: int, seed: int, workers: int,
+               ray_address: Optional[str]) -> List[Dict[str, dict]]:
+    """Each trial's rows, in trial order, from ``workers`` BenchWorkers. Their PNGs are written under
+    ``runner.out`` as they arrive and their profile rows added to ``runner.profiles`` in trial
+    order, as the serial loop does."""
+    from .parallel import put_files, ray_cluster, run_on_workers
+    rows: List[Optional[Dict[str, dict]]] = [None] * trials
+    profiles: List[List[dict]] = [[] for _ in range(trials)]
+    jobs = [(i, seed + i) for i in range(trials)]
+    with ray_cluster(workers, ray_address) as ray, \
+            tqdm(total=trials, desc=f"bench {runner.split} ({workers} workers)", unit="trial") as bar:
+        for i, (trial_rows, trial_profiles, files) in run_on_workers(ray, BenchWorker, (settings,), "run_trial",
+                                                                     jobs, workers):
+            rows[i], profiles[i] = trial_rows, trial_profiles
+            put_files(runner.out, files)
+            bar.update()
+    runner.profiles.extend(p for trial_profiles in profiles for p in trial_profiles)
+    return rows
+
+
 def bench(strategy: str, trials: int, seed: int, split: str, out: Path, max_attempts: int = 3,
           depth_noise: bool = True, predictor_config: Optional[Path] = None,
           oracle_affordance: bool = False, objects: Sequence[Path] = (),
           categories: Optional[Sequence[str]] = None, profile: bool = False,
-          part_geometry_config: Optional[Path] = None) -> Dict[str, dict]:
+          part_geometry_config: Optional[Path] = None, workers: int = 1,
+          ray_address: Optional[str] = None) -> Dict[str, dict]:
+    """``workers`` above 1 runs the trials on Ray, on a local cluster or the one at ``ray_address``
+    (where one worker is enough to use it); the rows, PNGs and summaries are the serial run's."""
     strategies = list(STRATEGIES) if strategy == "all" else [x.strip() for x in strategy.split(",") if x.strip()]
     if any(s not in STRATEGIES for s in strategies):
         raise AffordanceGraspError(f"unknown strategy {strategy!r}; choose from {', '.join(STRATEGIES)} or all")
-    if objects:
-        load_objects(objects)
+    if workers < 1:
+        raise AffordanceGraspError(f"--workers must be at least 1, got {workers}")
+    # Absolute paths: a worker's working folder is not the driver's.
+    resolve = lambda p: None if p is None else Path(p).resolve()  # noqa: E731
+    settings = BenchSettings(tuple(strategies), split, max_attempts, depth_noise, resolve(predictor_config),
+                             oracle_affordance, tuple(resolve(p) for p in objects),
+                             tuple(categories) if categories else None, profile, resolve(part_geometry_config))
     out.mkdir(parents=True, exist_ok=True)
-    model = None
-    if profile or ("affordance" in strategies and not oracle_affordance):
-        from ..affordance.backends import load_predictor
-        model = load_predictor(predictor_config)
-    predictor = model if "affordance" in strategies and not oracle_affordance else None
-    # The part model refines a learned predictor's heat (none for the oracle heatmap).
-    part_geometry = PartGeometry.load(part_geometry_config) if model is not None else None
-    runner = Bench(strategies, split, out, max_attempts, depth_noise, predictor, categories,
-                   profile_predictor=model if profile else None, part_geometry=part_geometry)
-    results = runner.run(trials, seed)
+    # Built here in every case: it checks the settings before any worker starts, and summarises.
+    runner = make_bench(settings, out)
+    if workers > 1 or ray_address:
+        results = runner.run(trials, seed, run_on_ray(runner, settings, trials, seed, workers, ray_address))
+    else:
+        results = runner.run(trials, seed)
     if profile:
         summary = profile_summary(runner.profiles)
         (out / "profile.json").write_text(json.dumps({**summary, "trials": runner.profiles}, indent=2))

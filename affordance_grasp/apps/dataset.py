@@ -15,12 +15,12 @@ from __future__ import annotations
 
 import functools
 import json
-import multiprocessing as mp
 import shutil
+import tempfile
 import time
 from collections import Counter
 from pathlib import Path
-from typing import List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
@@ -141,6 +141,60 @@ def _render_job(args):
     return render_scene(*args)
 
 
+class RenderWorker:
+    """A ``dataset --workers`` worker (a Ray actor): renders scenes into a scratch folder of its own
+    and sends each scene's files back, for the driver to write (its --out may be on another machine)."""
+
+    def __init__(self, split: str, seed: int, max_targets: int, objects: Tuple[str, ...]):
+        from .parallel import worker_setup
+        worker_setup()
+        self.args = (split, seed, max_targets, objects)
+        self.scratch = Path(tempfile.mkdtemp(prefix="ag-render-"))
+
+    def render(self, index: int) -> Tuple[Optional[dict], Dict[str, bytes]]:
+        """Scene ``index``: its meta (None if nothing usable) and its files by path in its folder."""
+        from .parallel import take_files
+        split, seed, max_targets, objects = self.args
+        meta = render_scene(self.scratch, split, index, seed, max_targets, objects)
+        folder = self.scratch / "scenes" / f"{index:06d}"
+        files = take_files(folder) if meta is not None else {}
+        shutil.rmtree(folder, ignore_errors=True)
+        return meta, files
+
+    def close(self) -> None:
+        shutil.rmtree(self.scratch, ignore_errors=True)
+
+
+def write_scene(out: Path, index: int, files: Dict[str, bytes]) -> None:
+    """A worker's scene written as ``render_scene`` writes its own: into a .tmp folder, meta.json
+    last, renamed when whole, so an interrupted run resumes at this scene."""
+    from .parallel import put_files
+    folder = out / "scenes" / f"{index:06d}"
+    tmp = folder.with_name(folder.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    put_files(tmp, {rel: data for rel, data in files.items() if rel != "meta.json"})
+    put_files(tmp, {"meta.json": files["meta.json"]})
+    shutil.rmtree(folder, ignore_errors=True)
+    tmp.rename(folder)
+
+
+def render_on_ray(out: Path, split: str, seed: int, max_targets: int, objects: Tuple[str, ...], todo: List[int],
+                  workers: int, ray_address: Optional[str], bar) -> List[Optional[dict]]:
+    """The metas of scenes ``todo`` rendered by ``workers`` RenderWorkers, each scene written under
+    ``out`` as it arrives (in any order: the manifest sorts them)."""
+    from .parallel import ray_cluster, run_on_workers
+    metas: List[Optional[dict]] = []
+    with ray_cluster(workers, ray_address) as ray:
+        jobs = [(i,) for i in todo]
+        for k, (meta, files) in run_on_workers(ray, RenderWorker, (split, seed, max_targets, objects), "render", jobs,
+                                               workers):
+            if meta is not None:
+                write_scene(out, todo[k], files)
+            metas.append(meta)
+            bar.update()
+    return metas
+
+
 def write_manifest(root: Path, split: str, seed: int, metas: List[dict], elapsed: float, rendered: int,
                    max_targets: int = 2) -> dict:
     cats, affs, pairs = Counter(), Counter(), Counter()
@@ -164,7 +218,9 @@ def write_manifest(root: Path, split: str, seed: int, metas: List[dict], elapsed
 
 
 def render_dataset(out: Path, n: int, split: str, seed: int, workers: int = 1, max_targets: int = 2,
-                   objects: Sequence[Path] = ()) -> dict:
+                   objects: Sequence[Path] = (), ray_address: Optional[str] = None) -> dict:
+    """Render scenes 0..n-1 of ``split`` into ``out`` (those not already there). ``workers`` above 1
+    renders them on Ray, on a local cluster or the one at ``ray_address``; the files are the same."""
     if split not in SPLITS:
         raise InvalidInputError(f"unknown split {split!r}; choose from {', '.join(SPLITS)}")
     if n <= 0:
@@ -185,17 +241,14 @@ def render_dataset(out: Path, n: int, split: str, seed: int, workers: int = 1, m
     if len(todo) < n:
         print(f"resuming: {n - len(todo)} of {n} scenes already rendered")
     t0 = time.perf_counter()
-    objects = tuple(str(p) for p in objects)
+    objects = tuple(str(Path(p).resolve()) for p in objects)   # a worker's working folder is not ours
     if objects:
         _load_user_objects(objects)  # every file checked before any worker starts
     jobs = [(out, split, i, seed, max_targets, objects) for i in todo]
     bar = tqdm(total=len(jobs), desc=f"render {split}", unit="scene")
     metas: List[dict] = []
-    if workers > 1 and len(jobs) > 1:
-        with mp.get_context("spawn").Pool(workers) as pool:
-            for meta in pool.imap_unordered(_render_job, jobs, chunksize=4):
-                metas.append(meta)
-                bar.update()
+    if jobs and (workers > 1 or ray_address):
+        metas = render_on_ray(out, split, seed, max_targets, objects, todo, workers, ray_address, bar)
     else:
         for job in jobs:
             metas.append(_render_job(job))

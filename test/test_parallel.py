@@ -1,0 +1,140 @@
+"""Parallel work on Ray (``--workers``, ``--ray-address``): bench and dataset write what the serial
+run writes, on a local cluster started for the command and on a cluster started beforehand; the
+serial run does not import Ray; a wrong address is a clear error."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from affordance_grasp.cli import main
+
+SEED = 1000
+STRATEGIES = "affordance,oracle"
+# Everything in a trial's row that is not a time: the outcome must not depend on the worker.
+ROW_KEYS = ("trial", "seed", "category", "family", "query", "target", "intended_part", "n_objects",
+            "part_visible_px", "n_candidates", "n_candidates_on_part", "success", "part_correct", "task_success",
+            "attempts", "failure_reason", "refusal", "if_tried", "parts_touched", "chosen_score",
+            "chosen_affordance")
+NOT_COMPARED = ("latency_ms", "machine", "trials")   # summary fields that hold times or the machine
+
+
+def bench_out(out: Path, strategy: str) -> dict:
+    """Per strategy: the rows without times, the summary without times, and every PNG's bytes."""
+    res = {}
+    for s in strategy.split(","):
+        folder = out / s if (out / s / "results.json").exists() else out
+        r = json.loads((folder / "results.json").read_text())
+        res[s] = {"rows": [{k: t[k] for k in ROW_KEYS} for t in r["trials"]],
+                  "summary": {k: v for k, v in r.items() if k not in NOT_COMPARED},
+                  "pngs": {p.name: p.read_bytes() for p in sorted((out / s / "trials").glob("*.png"))}}
+    return res
+
+
+@pytest.fixture(scope="module")
+def serial_bench(tmp_path_factory):
+    """The serial run of 3 trials, in a process of its own, which must not import Ray."""
+    out = tmp_path_factory.mktemp("serial")
+    code = ("import sys\nfrom affordance_grasp.cli import main\n"
+            f"rc = main(['bench', '--strategy', '{STRATEGIES}', '--trials', '3', '--seed', '{SEED}', "
+            f"'--out', '{out}'])\n"
+            "assert 'ray' not in sys.modules, 'the serial run imported ray'\nsys.exit(rc)\n")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    return out
+
+
+def test_bench_on_two_workers_writes_the_serial_rows_pngs_and_summaries(serial_bench, tmp_path):
+    scratch = lambda: set(Path(tempfile.gettempdir()).glob("ag-bench-*"))  # noqa: E731
+    before = scratch()
+    assert main(["bench", "--strategy", STRATEGIES, "--trials", "3", "--seed", str(SEED), "--workers", "2",
+                 "--out", str(tmp_path)]) == 0
+    serial, parallel = bench_out(serial_bench, STRATEGIES), bench_out(tmp_path, STRATEGIES)
+    for s in STRATEGIES.split(","):
+        assert [r["trial"] for r in parallel[s]["rows"]] == [0, 1, 2]
+        assert parallel[s]["rows"] == serial[s]["rows"], s
+        assert parallel[s]["summary"] == serial[s]["summary"], s
+        assert len(parallel[s]["pngs"]) == 3 and parallel[s]["pngs"] == serial[s]["pngs"], s
+    assert (tmp_path / "comparison.md").is_file()
+    assert scratch() - before == set()   # the workers removed their scratch folders
+
+
+def start_head(temp_dir: Path) -> tuple:
+    """A Ray head on this machine (2 CPUs, no dashboard, its own temp folder so that no other
+    ``ray.init()`` here finds it), in a process group of its own; its address once it is up."""
+    ray = Path(sys.executable).with_name("ray")
+    head = subprocess.Popen([str(ray), "start", "--head", "--port=0", "--num-cpus=2", "--include-dashboard=false",
+                             "--node-ip-address=127.0.0.1", f"--temp-dir={temp_dir}",
+                             f"--object-store-memory={200 * 1024 ** 2}", "--disable-usage-stats", "--block"],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+                            env={**os.environ, "RAY_USAGE_STATS_ENABLED": "0"})
+    # `ray start` records the address it serves in its temp folder once the head is up.
+    record = temp_dir / "ray_current_cluster"
+    deadline = time.monotonic() + 120
+    while not (record.is_file() and record.read_text().strip()):
+        if head.poll() is not None or time.monotonic() > deadline:
+            stop_head(head)
+            pytest.fail(f"ray start --head did not come up:\n{head.stdout.read()[-3000:]}")
+        time.sleep(0.2)
+    return head, record.read_text().strip()
+
+
+def stop_head(head: subprocess.Popen) -> None:
+    """Stop this test's cluster alone: its process group (SIGTERM, then SIGKILL). ``ray stop`` would
+    stop every Ray process of this user on the machine, other people's clusters included."""
+    for sig, wait in ((signal.SIGTERM, 15), (signal.SIGKILL, 15)):
+        try:
+            os.killpg(head.pid, sig)
+        except ProcessLookupError:
+            break
+        try:
+            head.wait(wait)
+            break
+        except subprocess.TimeoutExpired:
+            continue
+    if head.stdout:
+        head.stdout.close()
+
+
+def test_bench_on_a_cluster_started_before_it_writes_the_serial_rows(serial_bench, tmp_path):
+    # A short folder: Ray's socket paths inside it must stay under the 107 bytes of a Unix socket.
+    temp_dir = Path(tempfile.mkdtemp(prefix="agray", dir="/tmp"))
+    head, address = start_head(temp_dir)
+    try:
+        assert main(["bench", "--strategy", "oracle", "--trials", "2", "--seed", str(SEED), "--workers", "2",
+                     "--ray-address", address, "--out", str(tmp_path)]) == 0
+    finally:
+        stop_head(head)
+        subprocess.run(["rm", "-rf", str(temp_dir)], check=False)
+    serial, cluster = bench_out(serial_bench, "oracle")["oracle"], bench_out(tmp_path, "oracle")["oracle"]
+    assert cluster["rows"] == serial["rows"][:2]
+    assert cluster["pngs"] == {k: v for k, v in serial["pngs"].items() if k in ("000.png", "001.png")}
+
+
+def test_a_wrong_ray_address_says_what_to_do(tmp_path, capsys):
+    for address in ("127.0.0.1:1", "no-port"):
+        assert main(["bench", "--strategy", "oracle", "--trials", "1", "--workers", "2", "--ray-address", address,
+                     "--out", str(tmp_path)]) == 2
+        err = capsys.readouterr().err
+        assert f"--ray-address {address}" in err or f"--ray-address {address!r}" in err, err
+        assert "ray start --head" in err and "leave --ray-address out" in err, err
+
+
+def test_dataset_on_two_workers_writes_the_serial_files(tmp_path):
+    serial, parallel = tmp_path / "serial", tmp_path / "parallel"
+    assert main(["dataset", "--out", str(serial), "--n", "3", "--split", "val", "--seed", "7"]) == 0
+    assert main(["dataset", "--out", str(parallel), "--n", "3", "--split", "val", "--seed", "7", "--workers",
+                 "2"]) == 0
+    files = lambda root: {str(p.relative_to(root)): p.read_bytes()  # noqa: E731
+                          for p in sorted((root / "scenes").rglob("*")) if p.is_file()}
+    assert files(parallel) == files(serial) and len(files(serial)) > 6
+    timing = ("seconds_this_run", "scenes_per_minute", "machine")
+    manifest = lambda root: {k: v for k, v in json.loads((root / "manifest.json").read_text()).items()  # noqa: E731
+                             if k not in timing}
+    assert manifest(parallel) == manifest(serial) and manifest(serial)["n_scenes"] == 3
+    assert not list((parallel / "scenes").glob("*.tmp"))
