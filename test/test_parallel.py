@@ -71,7 +71,7 @@ def start_head(temp_dir: Path) -> tuple:
     head = subprocess.Popen([str(ray), "start", "--head", "--port=0", "--num-cpus=2", "--include-dashboard=false",
                              "--node-ip-address=127.0.0.1", f"--temp-dir={temp_dir}",
                              f"--object-store-memory={200 * 1024 ** 2}", "--disable-usage-stats", "--block"],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, process_group=0,
                             env={**os.environ, "RAY_USAGE_STATS_ENABLED": "0"})
     # `ray start` records the address it serves in its temp folder once the head is up.
     record = temp_dir / "ray_current_cluster"
