@@ -35,6 +35,10 @@ def _setup(context):
                      .moveit_cpp(file_path=moveit_cpp)
                      .to_moveit_configs())
     params = arg("params")
+    # One base frame: the MoveIt settings' (config/moveit.yaml, from arm_id); every base_frame and
+    # pose_base_frame in the params file must equal it, else nothing starts (ConfigError saying which).
+    from affordance_grasp.execution.moveit import check_base_frames
+    base_frame = check_base_frames([params]).base_frame
     camera = arg("camera")
     remaps = [(t, f"{arg('camera_prefix')}/{t.split('/', 1)[1]}") for t in CAMERA_TOPICS] \
         if camera == "realsense2_camera" else []
@@ -50,10 +54,8 @@ def _setup(context):
     nodes.append(Node(package="affordance_grasp", executable="grasp_server_node", name="grasp_server_node",
                       output="screen", parameters=[params]))
     if arg("rviz") == "true":
-        # RViz's fixed frame is the planner's base_frame, read from the same params file (its own
-        # section or /**, as ROS reads it).
-        from affordance_grasp.config import node_params
-        base_frame = node_params([params], "grasp_planner_node").get("base_frame", "panda_link0")
+        # RViz's fixed frame is the base frame checked above (the planner's base_frame, read from the
+        # same params file, its own section or /**, as ROS reads it: node_params([params], "grasp_planner_node")).
         rviz = PathJoinSubstitution([FindPackageShare("affordance_grasp"), "config", "affordance_grasp.rviz"])
         nodes.append(Node(package="rviz2", executable="rviz2", name="rviz", arguments=["-d", rviz, "-f", base_frame],
                           parameters=[moveit_config.to_dict()]))

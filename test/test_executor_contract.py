@@ -8,18 +8,60 @@ checks the backend's logic against the API contract; it is not MoveIt itself. Th
 both backends share run against the MuJoCo twin's SimExecutor too.
 """
 import math
+import re
+from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
+import yaml
 
-from affordance_grasp.errors import InvalidInputError
+from affordance_grasp.errors import ConfigError, InvalidInputError
 from affordance_grasp.execution.gripper import Gripper, GripperReply
 from affordance_grasp.execution.moveit import TABLE_ID, MoveItExecutor, MoveItSettings
 from affordance_grasp.types import FailureReason, Grasp, SceneBox, SceneModel
 
 
 # --------------------------------------------------------------------------- the moveit_py double
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "test" / "data"
+PANDA = yaml.safe_load((DATA / "moveit_resources_panda_names.yaml").read_text())   # moveit_resources' Panda
+FR3 = yaml.safe_load((DATA / "franka_fr3_names.yaml").read_text())                 # franka_ros2's FR3
+
+
+def urdf(names: dict) -> str:
+    """A robot description with the model's links and joints (what the name check reads of it)."""
+    return "<robot name='r'>" + "".join(f"<link name='{x}'/>" for x in names["links"]) + \
+        "".join(f"<joint name='{j}' type='fixed'><parent link='a'/><child link='b'/></joint>"
+                for j in names["joints"]) + "</robot>"
+
+
+class FakeRobotModel:
+    """moveit_py's RobotModel as far as the name check reads it (robot_model.cpp,
+    joint_model_group.cpp): the groups by name, each with its joint and link names, and the model
+    frame (the SRDF's virtual joint parent, 'world' in both configs)."""
+
+    def __init__(self, names: dict):
+        self.name, self.model_frame = "fake", "world"
+        arm = lambda n: bool(re.fullmatch(r"[a-z0-9]+_(joint\d|link[1-8])", n))   # noqa: E731
+        hand = lambda n: bool(re.search(r"_(hand|leftfinger|rightfinger|finger_joint\d)$", n))   # noqa: E731
+        self.groups = {}
+        for g in names["groups"]:
+            links = [x for x in names["links"] if (g.endswith("_arm") and arm(x)) or (g == "hand" and hand(x))
+                     or (not g.endswith("_arm") and g != "hand" and (arm(x) or hand(x)))]
+            joints = [j for j in names["joints"] if (g.endswith("_arm") and arm(j)) or (g == "hand" and hand(j))
+                      or (not g.endswith("_arm") and g != "hand" and (arm(j) or hand(j)))]
+            self.groups[g] = SimpleNamespace(name=g, link_model_names=links, joint_model_names=joints)
+        self.joint_model_group_names = list(self.groups)
+        self.joint_model_groups = list(self.groups.values())
+
+    def has_joint_model_group(self, name):
+        return name in self.groups
+
+    def get_joint_model_group(self, name):
+        return self.groups[name]
+
+
 class Msg(SimpleNamespace):
     """A ROS message stand-in: attributes, nested ones created on first use."""
 
@@ -86,7 +128,8 @@ class FakeMoveIt:
     """Records calls; ``fail`` names the call that fails ("goal", "plan", "execute", "ik",
     "ik_first" (only the unflipped pose)); ``on_execute`` runs during the n-th execute."""
 
-    def __init__(self):
+    def __init__(self, names: dict = PANDA):
+        self.names = names
         self.calls = Calls()
         self.fail, self.colliding, self.on_execute = set(), False, {}
         self.z_range = {}           # object id -> (bottom, top) of its box in the planning scene
@@ -149,7 +192,7 @@ class FakeMoveIt:
         return self.psm
 
     def get_robot_model(self):
-        return object()
+        return FakeRobotModel(self.names)
 
     def get_trajectory_execution_manager(self):
         return self.tem
@@ -221,7 +264,7 @@ def backend(gripper_cls=None, **gripper):
     double = FakeMoveIt()
     g = (gripper_cls or FakeGripper)(double.calls, **gripper)
     g.double = double
-    ex = MoveItExecutor(double, g, MoveItSettings(), api=double.api)
+    ex = MoveItExecutor(double, g, MoveItSettings(), api=double.api, robot_description=urdf(PANDA))
     ex.set_scene(SceneModel(0.0, [SceneBox("mug_cluster", [0.5, 0.0, 0.05], [0.1, 0.1, 0.1], is_target=True),
                                   SceneBox("neighbour", [0.5, 0.2, 0.05], [0.05, 0.05, 0.1])]))
     return double, ex
@@ -598,7 +641,7 @@ class ScriptedWrench:
 def loaded_backend(before, after, expected_n, **settings):
     double = FakeMoveIt()
     ex = MoveItExecutor(double, FakeGripper(double.calls), MoveItSettings(**settings), api=double.api,
-                        load_reader=ScriptedWrench(double, before, after))
+                        load_reader=ScriptedWrench(double, before, after), robot_description=urdf(PANDA))
     ex.set_scene(SceneModel(0.0, [SceneBox("pan_cluster", [0.5, 0.0, 0.05], [0.3, 0.3, 0.06], is_target=True)]))
     ex.set_expected_load(expected_n)
     return double, ex
@@ -729,7 +772,7 @@ def test_a_namespaced_executor_node_still_gives_moveit_py_its_robot_description(
     monkeypatch.setattr(gripper_clients, "build_gripper", lambda *a, **k: FakeGripper(Calls()))
     launch_file = tmp_path / "launch_params_ns"          # what launch_ros writes for /arm/executor_node
     launch_file.write_text(yaml.safe_dump({"/arm/executor_node": {"ros__parameters": {
-        "robot_description": "<robot name='panda'/>", "robot_description_semantic": "<robot/>",
+        "robot_description": urdf(PANDA), "robot_description_semantic": "<robot/>",
         "backend": "moveit"}}}))
     monkeypatch.setattr(sys, "argv", ["executor_node", "--ros-args", "-r", "__node:=executor_node",
                                       "-r", "__ns:=/arm", "--params-file", str(launch_file)])
@@ -739,4 +782,80 @@ def test_a_namespaced_executor_node_still_gives_moveit_py_its_robot_description(
                            get_namespace=lambda: "/arm")
     ex = executor_node.ExecutorNode._moveit_backend(node)
     assert isinstance(ex, MoveItExecutor) and len(made) == 1
-    assert made[0].params.get("robot_description") == "<robot name='panda'/>"
+    assert made[0].params.get("robot_description") == urdf(PANDA)
+
+
+# --------------------------------------------------------------------------- the robot's names
+def test_an_fr3_config_resolves_fr3_names_and_the_fr3_model_accepts_them(tmp_path):
+    """config/moveit.yaml names the robot by arm_id: an FR3 (arm_id fr3) gets franka_description's
+    fr3_* names, and the FR3 model (test/data/franka_fr3_names.yaml) has every one of them."""
+    f = tmp_path / "fr3.yaml"
+    f.write_text((ROOT / "config" / "moveit.yaml").read_text().replace("arm_id: panda", "arm_id: fr3"))
+    s = MoveItSettings.load(f)
+    assert (s.planning_group, s.end_effector_link, s.base_frame) == ("fr3_arm", "fr3_hand", "fr3_link0")
+    assert s.arm_joints == tuple(f"fr3_joint{i}" for i in range(1, 8))
+    assert s.finger_joints == ("fr3_finger_joint1", "fr3_finger_joint2")
+    assert s.hand_links == ("fr3_hand", "fr3_leftfinger", "fr3_rightfinger")
+    double = FakeMoveIt(FR3)
+    ex = MoveItExecutor(double, FakeGripper(double.calls), s, api=double.api, robot_description=urdf(FR3))
+    ex.set_scene(SceneModel(0.0, [SceneBox("mug_cluster", [0.5, 0.0, 0.05], [0.1, 0.1, 0.1], is_target=True)]))
+    out = ex.execute(top_down(frame="fr3_link0"))
+    assert out.success, out
+    ik = [c for c in double.calls if c[0] == "ik_state"]
+    assert ik and all(c[1] == "fr3_hand" and set(c[2]) == {"fr3_finger_joint1", "fr3_finger_joint2"} for c in ik)
+    # the Panda's names on the FR3 model are refused
+    with pytest.raises(ConfigError, match="panda_hand"):
+        MoveItExecutor(FakeMoveIt(FR3), FakeGripper(Calls()), MoveItSettings(), api=double.api,
+                       robot_description=urdf(FR3))
+
+
+@pytest.mark.parametrize("settings, missing", [
+    (dict(end_effector_link="panda_hand_tcp"), "link 'panda_hand_tcp' (moveit.end_effector_link)"),
+    (dict(finger_joints=["panda_finger_joint1", "finger_2"]), "joint 'finger_2' (moveit.finger_joints)"),
+    (dict(planning_group="manipulator"), "planning group 'manipulator'"),
+    (dict(base_frame="base_link"), "link 'base_link' (moveit.base_frame)"),
+    (dict(arm_joints=[f"panda_joint{i}" for i in range(1, 7)] + ["panda_finger_joint1"]),
+     "joint 'panda_finger_joint1' in the group 'panda_arm'"),
+    (dict(arm_id="fr3"), "link 'fr3_hand' (moveit.end_effector_link)"),
+])
+def test_a_name_the_robot_model_lacks_is_refused_before_anything_moves(settings, missing):
+    double = FakeMoveIt()
+    with pytest.raises(ConfigError) as e:
+        MoveItExecutor(double, FakeGripper(double.calls), MoveItSettings(**settings), api=double.api,
+                       robot_description=urdf(PANDA))
+    assert missing in str(e.value) and "arm_id" in str(e.value)
+    assert double.calls == []                       # no IK, no plan, no gripper, no scene
+
+
+def test_mismatched_base_frames_are_refused_at_start_up(tmp_path):
+    """The base frame is in four places (the MoveIt settings, executor_node's and the planner's
+    base_frame, pose_base_frame for a tf camera pose): one that differs stops the launch and
+    executor_node, naming it."""
+    from affordance_grasp.execution.moveit import check_base_frames
+    given = yaml.safe_load((ROOT / "config" / "realsense_panda.yaml").read_text())
+    assert check_base_frames([ROOT / "config" / "realsense_panda.yaml"]).base_frame == "panda_link0"
+    for node, name in (("grasp_planner_node", "base_frame"), ("executor_node", "base_frame"),
+                       ("grasp_planner_node", "pose_base_frame"), ("affordance_node", "pose_base_frame")):
+        bad = yaml.safe_load(yaml.safe_dump(given))
+        bad[node]["ros__parameters"][name] = "fr3_link0"
+        bad["affordance_node"]["ros__parameters"]["camera_pose_source"] = "tf"
+        f = tmp_path / f"{node}_{name}.yaml"
+        f.write_text(yaml.safe_dump(bad))
+        with pytest.raises(ConfigError, match=f"{node}.{name} is 'fr3_link0'.*set every one to 'panda_link0'"):
+            check_base_frames([f])
+    # a planner section without base_frame runs on its default, no arm's base link
+    bad = yaml.safe_load(yaml.safe_dump(given))
+    del bad["grasp_planner_node"]["ros__parameters"]["base_frame"]
+    f = tmp_path / "unset.yaml"
+    f.write_text(yaml.safe_dump(bad))
+    with pytest.raises(ConfigError, match="grasp_planner_node.base_frame is not set"):
+        check_base_frames([f])
+    # an FR3 everywhere (arm_id fr3 in its own settings file) passes
+    m = tmp_path / "fr3_moveit.yaml"
+    m.write_text((ROOT / "config" / "moveit.yaml").read_text().replace("arm_id: panda", "arm_id: fr3"))
+    text = (ROOT / "config" / "realsense_panda.yaml").read_text().replace("panda_link0", "fr3_link0")
+    f = tmp_path / "fr3.yaml"
+    f.write_text(text.replace('moveit_settings: ""', f'moveit_settings: "{m}"'))
+    assert check_base_frames([f]).base_frame == "fr3_link0"
+    src = (ROOT / "launch" / "realsense_panda.launch.py").read_text()
+    assert "check_base_frames([params])" in src

@@ -209,12 +209,13 @@ def test_every_name_in_the_moveit_settings_is_in_the_default_robot_description()
     """IK, goals and attach fail for a link the robot model lacks: config/moveit.yaml once named
     panda_hand_tcp, which the launch default (moveit_resources_panda_moveit_config) does not have.
     test/data/moveit_resources_panda_names.yaml lists its links, joints and groups (with the commit)."""
+    from affordance_grasp.execution.moveit import MoveItSettings
     names = yaml.safe_load((ROOT / "test" / "data" / "moveit_resources_panda_names.yaml").read_text())
-    s = yaml.safe_load((ROOT / "config" / "moveit.yaml").read_text())
-    assert s["planning_group"] in names["groups"]
-    links = [s["end_effector_link"], s["base_frame"], *s["hand_links"]]
+    s = MoveItSettings.load(ROOT / "config" / "moveit.yaml")      # the names as arm_id resolves them
+    assert s.planning_group in names["groups"]
+    links = [s.end_effector_link, s.base_frame, *s.hand_links]
     assert [x for x in links if x not in names["links"]] == []
-    assert [j for j in s["finger_joints"] if j not in names["joints"]] == []
+    assert [j for j in (*s.finger_joints, *s.arm_joints) if j not in names["joints"]] == []
 
 
 def test_rviz_reads_the_base_frame_from_a_params_file_written_for_every_node(tmp_path):

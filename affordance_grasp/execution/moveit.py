@@ -44,7 +44,7 @@ from typing import Optional, Tuple
 import numpy as np
 
 from ..config import from_mapping, load_yaml, node_params
-from ..errors import BackendUnavailableError, InvalidInputError
+from ..errors import BackendUnavailableError, ConfigError, InvalidInputError
 from ..geometry import quat_from_pose
 from ..grasping.gripper import GripperGeometry
 from ..resources import resource
@@ -60,14 +60,23 @@ TABLE_ID = "affordance_grasp_table"
 
 @dataclass
 class MoveItSettings:
-    """config/moveit.yaml: the robot's names in its MoveIt config, the planners, the speeds."""
+    """config/moveit.yaml: the robot's names in its MoveIt config, the planners, the speeds.
 
-    planning_group: str = "panda_arm"
-    end_effector_link: str = "panda_hand"        # a link the robot description has (IK, goals, attach)
+    The robot's names come from ``arm_id`` as franka_description names them (``<arm_id>_joint1..7``,
+    ``<arm_id>_link0``, ``<arm_id>_hand``, ``<arm_id>_leftfinger``/``rightfinger``,
+    ``<arm_id>_finger_joint1/2``; the group ``<arm_id>_arm`` of franka_moveit_config's SRDF and of
+    moveit_resources'): ``panda`` or ``fr3``. A name given explicitly wins over its derived one.
+    Every name is checked against the robot model MoveIt loaded before anything moves
+    (``check_robot_names``)."""
+
+    arm_id: str = "panda"
+    planning_group: str = ""                     # "": <arm_id>_arm
+    arm_joints: Tuple[str, ...] = ()             # (): <arm_id>_joint1..7, the planning group's joints
+    end_effector_link: str = ""                  # "": <arm_id>_hand, a link the robot description has (IK, goals, attach)
     tcp_offset: Tuple[float, float, float] = (0.0, 0.0, 0.1034)   # the grasp's TCP in that link's frame
-    hand_links: Tuple[str, ...] = ("panda_hand", "panda_leftfinger", "panda_rightfinger")
-    finger_joints: Tuple[str, ...] = ("panda_finger_joint1", "panda_finger_joint2")   # each opens half the width
-    base_frame: str = "panda_link0"
+    hand_links: Tuple[str, ...] = ()             # (): <arm_id>_hand, _leftfinger, _rightfinger
+    finger_joints: Tuple[str, ...] = ()          # (): <arm_id>_finger_joint1/2, each opens half the width
+    base_frame: str = ""                         # "": <arm_id>_link0
     free_space_pipeline: str = "ompl"
     free_space_planner: str = "RRTConnectkConfigDefault"
     straight_pipeline: str = "pilz_industrial_motion_planner"
@@ -89,8 +98,15 @@ class MoveItSettings:
                                        # spread at rest; set it at bring-up from the topic, see real_robot.md)
 
     def __post_init__(self):
-        self.hand_links = tuple(self.hand_links)
-        self.finger_joints = tuple(self.finger_joints)
+        a = str(self.arm_id or "").strip()
+        if not a or any(c.isspace() or c == "/" for c in a):
+            raise ConfigError(f"moveit.arm_id must be the robot's name prefix (panda, fr3), got {self.arm_id!r}")
+        self.planning_group = self.planning_group or f"{a}_arm"
+        self.arm_joints = tuple(self.arm_joints) or tuple(f"{a}_joint{i}" for i in range(1, 8))
+        self.end_effector_link = self.end_effector_link or f"{a}_hand"
+        self.hand_links = tuple(self.hand_links) or (f"{a}_hand", f"{a}_leftfinger", f"{a}_rightfinger")
+        self.finger_joints = tuple(self.finger_joints) or (f"{a}_finger_joint1", f"{a}_finger_joint2")
+        self.base_frame = self.base_frame or f"{a}_link0"
         self.table_size = tuple(self.table_size)
         self.tcp_offset = tuple(float(v) for v in self.tcp_offset)
         if len(self.tcp_offset) != 3 or not all(math.isfinite(v) and abs(v) < 0.5 for v in self.tcp_offset):
@@ -143,6 +159,86 @@ def moveit_config_from_params(paths, node_name: str, namespace: str = "/") -> di
     return out
 
 
+def urdf_names(robot_description: str) -> Tuple[set, set]:
+    """The links and joints a URDF (the robot description MoveIt loaded) declares."""
+    import xml.etree.ElementTree as ET
+    try:
+        root = ET.fromstring(robot_description)
+    except ET.ParseError as e:
+        raise ConfigError(f"the robot_description is not URDF XML: {e}") from None
+    return ({e.get("name") for e in root.findall("link")}, {e.get("name") for e in root.findall("joint")})
+
+
+def check_robot_names(settings: "MoveItSettings", robot_model, robot_description: Optional[str] = None) -> None:
+    """Every name the settings use must be in the robot model MoveIt loaded: the planning group
+    (with the arm's joints in it), the end-effector, hand and base links, the finger joints.
+    ConfigError naming each missing one, before anything moves (MoveIt would refuse them only
+    mid-grasp: IK, goals and attach fail for a link the model lacks).
+
+    Groups come from moveit_py's RobotModel (``joint_model_group_names``, each group's
+    ``joint_model_names`` and ``link_model_names``); links and joints also from the URDF, since
+    a link outside every group (the base link below the first joint) is in no group."""
+    s = settings
+    groups = set(robot_model.joint_model_group_names)
+    links, joints = {robot_model.model_frame}, set()
+    for g in robot_model.joint_model_groups:
+        links.update(g.link_model_names)
+        joints.update(g.joint_model_names)
+    if robot_description:
+        u_links, u_joints = urdf_names(robot_description)
+        links |= u_links
+        joints |= u_joints
+    missing = []
+    if s.planning_group not in groups:
+        missing.append(f"planning group {s.planning_group!r} (moveit.planning_group; it has {sorted(groups)})")
+        group_joints = None
+    else:
+        group_joints = set(robot_model.get_joint_model_group(s.planning_group).joint_model_names)
+    for j in s.arm_joints:
+        if j not in joints:
+            missing.append(f"joint {j!r} (moveit.arm_joints)")
+        elif group_joints is not None and j not in group_joints:
+            missing.append(f"joint {j!r} in the group {s.planning_group!r} (moveit.arm_joints)")
+    for what, names in (("end_effector_link", [s.end_effector_link]), ("base_frame", [s.base_frame]),
+                        ("hand_links", s.hand_links)):
+        missing += [f"link {n!r} (moveit.{what})" for n in names if n not in links]
+    missing += [f"joint {j!r} (moveit.finger_joints)" for j in s.finger_joints if j not in joints]
+    if missing:
+        raise ConfigError(f"the robot model MoveIt loaded ({getattr(robot_model, 'name', '?')!r}) has no "
+                          + "; no ".join(missing) + f". Set moveit.arm_id (now {s.arm_id!r}: panda, fr3) or the "
+                          f"names in the MoveIt settings (config/moveit.yaml) to the robot's")
+
+
+def check_base_frames(params_paths, executor: str = "executor_node", namespace: str = "/") -> "MoveItSettings":
+    """The base frame is named in four places: the MoveIt settings (``moveit_settings`` of
+    ``executor``, else config/moveit.yaml: the source of truth), executor_node's and
+    grasp_planner_node's ``base_frame``, and ``pose_base_frame`` (the tf lookup of
+    affordance_node and grasp_planner_node). Each that the params files give (``base_frame`` of
+    the planner's must be given; ``pose_base_frame`` where ``camera_pose_source`` is tf) must equal
+    the settings' one: ConfigError naming every differing one. A node the files give nothing for
+    is not judged here, nor an executor_node without base_frame in them: the node checks its
+    running value itself. Returns the settings."""
+    ex = node_params(params_paths, executor, namespace)
+    settings = MoveItSettings.load(ex.get("moveit_settings") or None)
+    want, wrong = settings.base_frame, []
+    for node, name in ((executor, "base_frame"), ("grasp_planner_node", "base_frame"),
+                       ("grasp_planner_node", "pose_base_frame"), ("affordance_node", "pose_base_frame")):
+        given = node_params(params_paths, node, namespace)
+        value = given.get(name)
+        if value is None:
+            if not given or node == executor or \
+                    (name == "pose_base_frame" and given.get("camera_pose_source", "static") != "tf"):
+                continue
+            wrong.append(f"{node}.{name} is not set (its default is no arm's base link)")
+        elif value != want:
+            wrong.append(f"{node}.{name} is {value!r}")
+    if wrong:
+        raise ConfigError(f"base frames differ: the MoveIt settings' base_frame is {want!r} (arm_id "
+                          f"{settings.arm_id!r}), but " + ", ".join(wrong) + f" in {[str(p) for p in params_paths]}; "
+                          f"set every one to {want!r}")
+    return settings
+
+
 class _Cancelled(Exception):
     pass
 
@@ -150,16 +246,18 @@ class _Cancelled(Exception):
 class MoveItExecutor(Executor):
     def __init__(self, moveit, gripper: Gripper, settings: Optional[MoveItSettings] = None,
                  config: Optional[ExecutionConfig] = None, api: Optional[SimpleNamespace] = None,
-                 geometry: Optional[GripperGeometry] = None, load_reader: Optional[LoadReader] = None):
+                 geometry: Optional[GripperGeometry] = None, load_reader: Optional[LoadReader] = None,
+                 robot_description: Optional[str] = None):
         self.api = api or moveit_api()
         self.moveit, self.gripper = moveit, gripper
         self.settings = settings or MoveItSettings()
         self.config = (config or ExecutionConfig()).validate()
         self.geometry = geometry or GripperGeometry.from_yaml()
         s = self.settings
+        self.robot_model = moveit.get_robot_model()
+        check_robot_names(s, self.robot_model, robot_description)    # before anything can move
         self.arm = moveit.get_planning_component(s.planning_group)
         self.psm = moveit.get_planning_scene_monitor()
-        self.robot_model = moveit.get_robot_model()
         self.scene: Optional[SceneModel] = None
         self._in_scene: set = set()
         self._held: Optional[str] = None        # the object attached to the hand after a successful grasp
@@ -183,7 +281,8 @@ class MoveItExecutor(Executor):
         # /** section, and launch_ros writes a namespaced node's under its own name. No name_space:
         # moveit_py writes config_dict under the bare node name (moveit/utils.py
         # create_params_file_from_dict), which a namespaced node's fully qualified name misses.
-        return cls(api.MoveItPy(node_name=node_name, config_dict=config_dict), gripper, api=api, **kw)
+        return cls(api.MoveItPy(node_name=node_name, config_dict=config_dict), gripper, api=api,
+                   robot_description=config_dict["robot_description"], **kw)
 
     # ------------------------------------------------------------------ the planning scene
     def set_scene(self, scene: Optional[SceneModel]) -> None:

@@ -43,8 +43,6 @@ PARAMS = [
           "whole opening, as franka_gripper (franka_ros2 v0.1.13) reports it"),
     Param("franka_gripper_namespace", "/panda_gripper", "namespace of franka_gripper's grasp and move actions "
           "(franka_gripper's node: /fr3_gripper on an FR3)"),
-    Param("gripper_joints", ["panda_finger_joint1", "panda_finger_joint2"], "finger joints in joint_states "
-          "(their sum is the opening)"),
     Param("gripper_timeout", 10.0, "seconds to wait for a gripper action", (0.5, 120.0)),
     Param("wrench_topic", "", "geometry_msgs/WrenchStamped of the external wrench at the hand in the base frame "
           "(backend moveit), read after the slow first lift: an object the wrist does not feel carried is a caught "
@@ -92,7 +90,8 @@ class ExecutorNode(Node):
         ``config_dict``: read by MoveItPy itself, it would be found only under ``/**``."""
         import sys
 
-        from ..execution.moveit import MoveItExecutor, MoveItSettings, moveit_config_from_params, moveit_api
+        from ..execution.moveit import (MoveItExecutor, MoveItSettings, check_base_frames, moveit_config_from_params,
+                                        moveit_api)
         from .gripper_clients import build_gripper
 
         moveit_api()  # BackendUnavailableError without moveit_py
@@ -101,8 +100,11 @@ class ExecutorNode(Node):
             raise InvalidInputError(f"executor_node: base_frame {self.p['base_frame']!r} differs from the MoveIt "
                                     f"settings' base_frame {settings.base_frame!r}; set both to the robot's base link")
         params_files = [sys.argv[i + 1] for i, a in enumerate(sys.argv[:-1]) if a == "--params-file"]
+        # the planner's and the camera pose's base frames, from the same params files
+        check_base_frames(params_files, self.get_name(), self.get_namespace())
         config = moveit_config_from_params(params_files, self.get_name(), self.get_namespace())
-        gripper = build_gripper(self, self.p["gripper_interface"], self.p["gripper_action"], self.p["gripper_joints"],
+        # the finger joints are the MoveIt settings' (arm_id's): the model check covers them too
+        gripper = build_gripper(self, self.p["gripper_interface"], self.p["gripper_action"], list(settings.finger_joints),
                                 self.p["gripper_position_per_finger"], self.p["gripper_timeout"],
                                 self.p["franka_gripper_namespace"], self.p["gripper_result_per_finger"])
         load = None
