@@ -36,16 +36,21 @@ def bench_out(out: Path, strategy: str) -> dict:
     return res
 
 
-@pytest.fixture(scope="module")
-def serial_bench(tmp_path_factory):
-    """The serial run of 3 trials, in a process of its own, which must not import Ray."""
-    out = tmp_path_factory.mktemp("serial")
+def run_serial(args: list) -> None:
+    """The command with ``--workers 1``, in a fresh process as a user runs it (an earlier test in
+    this process may have left objects or settings loaded), which must not import Ray."""
     code = ("import sys\nfrom affordance_grasp.cli import main\n"
-            f"rc = main(['bench', '--strategy', '{STRATEGIES}', '--trials', '3', '--seed', '{SEED}', "
-            f"'--out', '{out}'])\n"
+            f"rc = main({args!r})\n"
             "assert 'ray' not in sys.modules, 'the serial run imported ray'\nsys.exit(rc)\n")
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr[-3000:]
+
+
+@pytest.fixture(scope="module")
+def serial_bench(tmp_path_factory):
+    """The serial run of 3 trials."""
+    out = tmp_path_factory.mktemp("serial")
+    run_serial(["bench", "--strategy", STRATEGIES, "--trials", "3", "--seed", str(SEED), "--out", str(out)])
     return out
 
 
@@ -127,7 +132,7 @@ def test_a_wrong_ray_address_says_what_to_do(tmp_path, capsys):
 
 def test_dataset_on_two_workers_writes_the_serial_files(tmp_path):
     serial, parallel = tmp_path / "serial", tmp_path / "parallel"
-    assert main(["dataset", "--out", str(serial), "--n", "3", "--split", "val", "--seed", "7"]) == 0
+    run_serial(["dataset", "--out", str(serial), "--n", "3", "--split", "val", "--seed", "7"])
     assert main(["dataset", "--out", str(parallel), "--n", "3", "--split", "val", "--seed", "7", "--workers",
                  "2"]) == 0
     files = lambda root: {str(p.relative_to(root)): p.read_bytes()  # noqa: E731
