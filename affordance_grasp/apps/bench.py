@@ -228,7 +228,6 @@ class Bench:
         ranked = rank(strategy, grasps, p["frame"], amap=amap, avoid=avoid,
                       object_centroid=p["centroid"], rng=np.random.default_rng(p["seed"]))
         t_sel = time.perf_counter() - t0
-        world = p["scene"].build()
         ratio = MIN_AFFORDANCE_RATIO if strategy in ("affordance", "oracle") else 0.0
         refusal, cause = None, CANNOT_HOLD
         if strategy == "oracle" and not p["part_px"]:
@@ -243,8 +242,7 @@ class Bench:
             except CannotHoldError as e:
                 refusal = str(e)
         if refusal is None:
-            outcome = execute_with_fallback(SimExecutor(world, ik=self.ik), ranked, self.max_attempts,
-                                            min_affordance_ratio=ratio, min_hold=MIN_HOLD if ratio else 0.0)
+            outcome = self.execute(p, ranked, ratio, MIN_HOLD if ratio else 0.0)
             if outcome.failure_reason == FailureReason.WOULD_NOT_HOLD:   # nothing moved, for that reason
                 refusal = would_not_hold(MIN_HOLD)
         else:
@@ -275,14 +273,18 @@ class Bench:
                 "latency_s": {"affordance": t_aff, "grasp_generation": p["t_gen"][source], "selection": t_sel,
                               "total": t_aff + p["t_gen"][source] + t_sel}}
 
+    def execute(self, p: dict, ranked, ratio: float, min_hold: float) -> GraspOutcome:
+        """``ranked`` tried as the server tries them, in a fresh build of the trial's scene."""
+        return execute_with_fallback(SimExecutor(p["scene"].build(), ik=self.ik), ranked, self.max_attempts,
+                                     min_affordance_ratio=ratio, min_hold=min_hold)
+
     def try_refused(self, p: dict, ranked, ratio: float) -> Optional[dict]:
         """What a refused request would have done had it been tried anyway (in a fresh copy of
         the scene, the same grasps in the same order, no holding floor): whether the refusal was
         right is a measure of its own, never part of task success."""
         if not ranked:
             return None
-        outcome = execute_with_fallback(SimExecutor(p["scene"].build(), ik=self.ik), ranked, self.max_attempts,
-                                        min_affordance_ratio=ratio, min_hold=0.0)
+        outcome = self.execute(p, ranked, ratio, 0.0)
         success, part_correct = judge_grasp(outcome.success, set(outcome.parts_touched), p["target"], p["part"])
         return {"task_success": success and part_correct, "success": success, "part_correct": part_correct,
                 "failure_reason": outcome.failure_reason.value, "parts_touched": sorted(outcome.parts_touched)}
