@@ -207,9 +207,14 @@ def test_a_caught_slip_rejudges_the_rest_by_what_it_showed_of_the_load():
     that held in 70 % holds in (0.7 - 0.4) / 0.6 = 50 % of what is left and is tried next; one no
     stronger (30 %) is not tried at all, however well it sits on the part."""
     from affordance_grasp.execution.fallback import hold_after_slip
-    assert np.allclose(hold_after_slip([0.7, 0.4, 0.3, 1.0], 0.4), [0.5, 0.0, 0.0, 1.0])
+    assert np.allclose(hold_after_slip([0.7, 0.4, 0.3, 1.0], 0.4, other=0.0), [0.5, 0.0, 0.0, 1.0])
+    # A slip may also not be about the load (2.5 % of sure grasps slip): one no stronger keeps
+    # 0.3 x 0.025 / (1 - 0.975 x 0.4) = 0.0123 of the draws, a stronger one (0.7 - 0.39) / 0.61.
+    assert np.allclose(hold_after_slip([0.7, 0.3], 0.4, other=0.025), [0.31 / 0.61, 0.0075 / 0.61])
     # A slip from a grasp predicted sure to hold is not about the load: the rest stand.
     assert np.allclose(hold_after_slip([0.7, 0.3], 1.0), [0.7, 0.3])
+    # Nearly sure (0.95): the slip is the load's two times in three, the rest are not given up.
+    assert np.allclose(hold_after_slip([0.7, 0.3], 0.95), [0.0175 / 0.07375, 0.0075 / 0.07375])
     first, weaker, stronger = (replace(grasp_at(0.1 * i, 0.0), hold=h) for i, h in ((1, 0.4), (2, 0.3), (3, 0.7)))
     slips = ScriptedExecutor(lambda gr: True, lambda gr: GraspOutcome(
         gr.hold > 0.5, failure_reason=FailureReason.NONE if gr.hold > 0.5 else FailureReason.SLIP_CAUGHT))

@@ -26,20 +26,30 @@ def would_not_hold(min_hold: float) -> str:
             f"predicted to slip; nothing moved")
 
 
-def hold_after_slip(holds: np.ndarray, slipped: float) -> np.ndarray:
+# A slip that is not about the load (a part sliding out of a pinch, a pad on an edge): grasps
+# predicted sure to hold slip this often. Hold calibration, `sim-check --trials 150 --seed 0`:
+# of 118 grasps predicted 0.9-1.0 (mean 0.994), 97.5 % held.
+OTHER_SLIP = 0.025
+
+
+def hold_after_slip(holds: np.ndarray, slipped: float, other: float = OTHER_SLIP) -> np.ndarray:
     """The candidates' holding probabilities once a grasp predicted to hold with ``slipped`` has
-    slipped: the object is heavier (or its load further out) than that grasp could carry.
+    slipped, either because the load is beyond it or, with probability ``other``, for a reason
+    that is not the load.
 
     A grasp holds for the draws of mass, centre of mass and friction whose load it resists, and
     the load orders them much the same way for every grasp on one object: what turns out of a grasp
-    that holds a 1 kg pan turns out of one that holds 1.2 kg. So the slip keeps only the draws
-    beyond the slipped grasp's, and a grasp that held in a share p of all draws holds in
-    (p - slipped) / (1 - slipped) of those left; one no stronger holds in none. A slip from a grasp
-    predicted sure to hold (1.0) is not about the load, and tells nothing of the others."""
+    that holds a 1 kg pan turns out of one that holds 1.2 kg. So a grasp that held in a share q of
+    the draws holds with both only in min(p, q), and after the slip in
+    (q - (1 - other) min(p, q)) / (1 - (1 - other) p). With other = 0 that is (q - p) / (1 - p)
+    for a stronger grasp and none for one no stronger; a slip from a grasp predicted sure to hold
+    (p = 1) is then not about the load, and leaves every other grasp as it was."""
     holds = np.asarray(holds, float)
-    if not slipped < 1.0:
+    kept = 1.0 - other
+    slip = 1.0 - kept * slipped
+    if slip <= 0.0:
         return holds
-    return np.clip((holds - slipped) / (1.0 - slipped), 0.0, 1.0)
+    return np.clip((holds - kept * np.minimum(holds, slipped)) / slip, 0.0, 1.0)
 
 
 def execute_with_fallback(executor: Executor, ranked: List[Grasp], max_attempts: int = 3,
@@ -70,7 +80,7 @@ def execute_with_fallback(executor: Executor, ranked: List[Grasp], max_attempts:
             break
         if g.affordance_score < floor:
             continue
-        if holds[i] < min_hold or (holds[i] <= 0.0 and g.hold > 0.0):
+        if holds[i] < min_hold:
             weak += 1
             continue
         checked += 1
