@@ -69,6 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--profile", action="store_true",
                    help="also time every stage (cloud, model, generation, scoring), given the object and for "
                         "the whole request with no hint; writes profile.json and prints a table")
+    b.add_argument("--executor", choices=("sim", "moveit-double"), default="sim",
+                   help="run the ranked grasps with the twin's executor (sim), or with the MoveIt backend over a "
+                        "moveit_py contract-test double backed by the twin (moveit-double; docs/real_robot.md)")
     _objects_args(b)
     _workers_args(b, "trials")
     d = sub.add_parser("dataset", help="render an affordance dataset split with the sim twin (resumable)")
@@ -214,7 +217,7 @@ def main(argv=None) -> int:
             from .apps.bench import bench
             bench(args.strategy, args.trials, args.seed, args.split, args.out, args.max_attempts, args.depth_noise,
                   args.predictor, args.oracle_affordance, args.objects, args.categories, args.profile,
-                  args.part_geometry, args.workers, args.ray_address)
+                  args.part_geometry, args.workers, args.ray_address, args.executor)
             print(f"wrote {args.out}")
         elif args.command == "dataset":
             from .apps.dataset import render_dataset

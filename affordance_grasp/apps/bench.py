@@ -23,7 +23,7 @@ from ..sim.executor import SimExecutor
 from ..grasping.antipodal import AntipodalGenerator
 from ..grasping.base import Candidates
 from ..grasping.cloud import build_scene_cloud
-from ..grasping.segmentation import mask_box
+from ..grasping.segmentation import mask_box, scene_model
 from ..pipeline import MIN_HOLD, GraspPipeline, check_request, mark_hold_inputs, refine_heat
 from ..timing import StageTimes
 from ..errors import AffordanceGraspError, CannotHoldError, EmptyCloudError, PartNotReachedError
@@ -40,6 +40,9 @@ from ..types import FailureReason, GraspOutcome, judge_grasp
 from ..visualize import draw_trial, save_rgb
 from .report import machine_description
 
+# sim: the twin's own executor. moveit-double: the MoveIt backend (execution/moveit.py) over a
+# moveit_py contract-test double backed by the twin (sim/moveit_twin.py), judged by the twin.
+EXECUTORS = ("sim", "moveit-double")
 CANNOT_HOLD = "refused: cannot hold as asked"
 NOT_ON_PART = "refused: no grasp on the part"   # none lies on it (or, to the oracle, it is not in view)
 
@@ -94,7 +97,10 @@ def candidates_on(grasps, frame, mask: np.ndarray) -> int:
 class Bench:
     def __init__(self, strategies: Sequence[str], split: str, out: Path, max_attempts: int = 3,
                  depth_noise: bool = True, predictor=None, categories: Optional[Sequence[str]] = None,
-                 profile_predictor=None, part_geometry=None):
+                 profile_predictor=None, part_geometry=None, executor: str = "sim"):
+        if executor not in EXECUTORS:
+            raise AffordanceGraspError(f"unknown executor {executor!r}; choose from {', '.join(EXECUTORS)}")
+        self.executor = executor
         self.strategies = list(strategies)
         self.split, self.out = split, out
         self.cats = split_categories(split)
@@ -195,7 +201,10 @@ class Bench:
             self.profiles.append(self.profile(frame, qspec.text, seed, cloud, t_cloud, t_gen[source],
                                               candidates[source].report))
         centroid = cloud.points[cloud.target].mean(0) if cloud.target.any() else None
-        return dict(trial=trial, seed=seed, scene=scene, frame=frame, query=query, target=target,
+        extra = {}
+        if self.executor == "moveit-double":   # the planning scene the pipeline gives MoveIt: boxes from the cloud
+            extra["scene_model"] = scene_model(cloud)
+        return dict(**extra, trial=trial, seed=seed, scene=scene, frame=frame, query=query, target=target,
                     category=target_cat, family=scene.objects[0].spec.family, part=qspec.part, amap=amap,
                     oracle_map=oracle_map, avoid=avoid, avoid_pred=avoid_pred, candidates=candidates,
                     centroid=centroid, t_aff=t_aff, t_gen=t_gen, n_objects=len(scene.objects),
@@ -275,8 +284,13 @@ class Bench:
 
     def execute(self, p: dict, ranked, ratio: float, min_hold: float) -> GraspOutcome:
         """``ranked`` tried as the server tries them, in a fresh build of the trial's scene."""
-        return execute_with_fallback(SimExecutor(p["scene"].build(), ik=self.ik), ranked, self.max_attempts,
-                                     min_affordance_ratio=ratio, min_hold=min_hold)
+        if self.executor == "moveit-double":
+            from ..sim.moveit_twin import TwinMoveItExecutor
+            executor = TwinMoveItExecutor(p["scene"].build(), p["scene_model"], ik=self.ik)
+        else:
+            executor = SimExecutor(p["scene"].build(), ik=self.ik)
+        return execute_with_fallback(executor, ranked, self.max_attempts, min_affordance_ratio=ratio,
+                                     min_hold=min_hold)
 
     def try_refused(self, p: dict, ranked, ratio: float) -> Optional[dict]:
         """What a refused request would have done had it been tried anyway (in a fresh copy of
@@ -318,6 +332,7 @@ class Bench:
             lat["affordance"] = {"median": 0.0, "p95": 0.0}
         visible = [r for r in rows if r["part_visible_px"] >= MIN_PART_PX]
         res = {"strategy": strategy, "split": self.split, "n_trials": len(rows), "seed": seed,
+               **({"executor": self.executor} if self.executor != "sim" else {}),
                "success_rate": rate(rows, "success"), "part_correct_rate": rate(rows, "part_correct"),
                "task_success_rate": rate(rows, "task_success"),
                # the trials the pipeline would not refuse as impossible to hold as asked
@@ -421,6 +436,7 @@ class BenchSettings:
     categories: Optional[Tuple[str, ...]] = None
     profile: bool = False
     part_geometry_config: Optional[Path] = None
+    executor: str = "sim"
 
 
 def make_bench(st: BenchSettings, out: Path) -> Bench:
@@ -436,7 +452,8 @@ def make_bench(st: BenchSettings, out: Path) -> Bench:
     # The part model refines a learned predictor's heat (none for the oracle heatmap).
     part_geometry = PartGeometry.load(st.part_geometry_config) if model is not None else None
     return Bench(st.strategies, st.split, out, st.max_attempts, st.depth_noise, predictor, st.categories,
-                 profile_predictor=model if st.profile else None, part_geometry=part_geometry)
+                 profile_predictor=model if st.profile else None, part_geometry=part_geometry,
+                 executor=st.executor)
 
 
 class BenchWorker:
@@ -485,8 +502,9 @@ def bench(strategy: str, trials: int, seed: int, split: str, out: Path, max_atte
           oracle_affordance: bool = False, objects: Sequence[Path] = (),
           categories: Optional[Sequence[str]] = None, profile: bool = False,
           part_geometry_config: Optional[Path] = None, workers: int = 1,
-          ray_address: Optional[str] = None) -> Dict[str, dict]:
-    """``workers`` above 1 runs the trials on Ray, on a local cluster or the one at ``ray_address``
+          ray_address: Optional[str] = None, executor: str = "sim") -> Dict[str, dict]:
+    """``executor`` runs the ranked grasps with the twin's executor (sim) or with the MoveIt
+    backend over the twin-backed moveit_py double (moveit-double). ``workers`` above 1 runs the trials on Ray, on a local cluster or the one at ``ray_address``
     (where one worker is enough to use it); the rows, PNGs and summaries are the serial run's."""
     strategies = list(STRATEGIES) if strategy == "all" else [x.strip() for x in strategy.split(",") if x.strip()]
     if any(s not in STRATEGIES for s in strategies):
@@ -497,7 +515,8 @@ def bench(strategy: str, trials: int, seed: int, split: str, out: Path, max_atte
     resolve = lambda p: None if p is None else Path(p).resolve()  # noqa: E731
     settings = BenchSettings(tuple(strategies), split, max_attempts, depth_noise, resolve(predictor_config),
                              oracle_affordance, tuple(resolve(p) for p in objects),
-                             tuple(categories) if categories else None, profile, resolve(part_geometry_config))
+                             tuple(categories) if categories else None, profile, resolve(part_geometry_config),
+                             executor)
     out.mkdir(parents=True, exist_ok=True)
     # Built here in every case: it checks the settings before any worker starts, and summarises.
     runner = make_bench(settings, out)
