@@ -203,3 +203,32 @@ def test_the_moveit_backend_lifts_a_mug_in_the_twin_and_lets_it_go(ik):
 def _framed(g):
     from dataclasses import replace
     return replace(g, frame_id="panda_link0")
+
+
+def test_a_target_that_comes_as_two_boxes_is_touched_and_carried_whole(ik):
+    """One object may reach the planning scene as several target boxes: a mask or box hint that
+    spans two clusters a depth edge cut apart (segmentation.scene_model marks each). Allowing the
+    hand to touch, and attaching, only the first left the other piece in the world, overlapping the
+    attached one: the probe lift's start state collided and the grasp failed to plan."""
+    from affordance_grasp.sim.executor import SimExecutor
+    from affordance_grasp.sim.oracle import oracle_grasp
+    from affordance_grasp.types import SceneBox, SceneModel
+    scene = sample_scene(11, categories=["mug"])
+    g = _framed(oracle_grasp(scene.build(), "mug_0", "handle", executor=SimExecutor(scene.build(), ik=ik)))
+    world = scene.build()
+    whole = true_scene_model(world, "mug_0").boxes[0]
+    # the box cut in two halves along its length, both the target
+    axis = np.array([np.cos(whole.yaw), np.sin(whole.yaw), 0.0])
+    half = whole.size * [0.5, 1, 1]
+    pieces = [SceneBox(f"object_{k}", whole.center + s * axis * whole.size[0] / 4, half, whole.yaw, True)
+              for k, s in enumerate((-1, 1))]
+    double = TwinMoveItPy(world, ik=ik)
+    ex = MoveItExecutor(double, TwinGripper(double), MoveItSettings(), api=double.api,
+                        robot_description=double.robot_description)
+    ex.set_scene(SceneModel(0.0, pieces))
+    out = ex.execute(g)
+    assert out.success, (out.failure_reason, double.last_plan_failure)
+    assert set(double.scene.attached) == {"object_0", "object_1"}
+    ex.release()
+    assert not double.scene.attached and not double.scene.world.keys() - {"affordance_grasp_table"}
+    assert double.scene.allowed_collision_matrix.entries == {}

@@ -10,7 +10,8 @@ One grasp, step by step:
    turned 180 deg about its approach, the same grasp for a two-finger hand, when the first is out
    of joint range), each IK state checked for collisions in the planning scene;
 2. the planning scene: the table from the detected plane, every object on it as a box from its
-   cloud cluster (the target among them);
+   cloud cluster (the target among them: one box, or several where one object came as more
+   than one cluster, all touched and carried together);
 3. open the gripper to the width the candidate was collision-checked with;
 4. a free-space plan (OMPL by default) to the pre-grasp;
 5. the hand may now touch the target: a straight line (Pilz LIN) to the grasp;
@@ -260,7 +261,7 @@ class MoveItExecutor(Executor):
         self.psm = moveit.get_planning_scene_monitor()
         self.scene: Optional[SceneModel] = None
         self._in_scene: set = set()
-        self._held: Optional[str] = None        # the object attached to the hand after a successful grasp
+        self._held: Optional[Tuple[str, ...]] = None   # the target boxes attached to the hand after a success
         self._opening = self.config.max_opening  # the width the last grasp's candidate was checked with
         self._cancel = threading.Event()
         self.load_reader = load_reader           # the wrist's external force along +z (N); None: not read
@@ -327,10 +328,11 @@ class MoveItExecutor(Executor):
         self._allow_touch(held, False)
         a, s = self.api, self.settings
         with self.psm.read_write() as scene:
-            co = a.CollisionObject()
-            co.header.frame_id, co.id, co.operation = s.base_frame, held, a.CollisionObject.REMOVE
-            scene.apply_collision_object(co)
-        self._in_scene.discard(held)
+            for oid in held:
+                co = a.CollisionObject()
+                co.header.frame_id, co.id, co.operation = s.base_frame, oid, a.CollisionObject.REMOVE
+                scene.apply_collision_object(co)
+                self._in_scene.discard(oid)
 
     def _sync_scene(self) -> None:
         """Replace the objects this backend put in the scene by the current SceneModel's. An
@@ -370,27 +372,40 @@ class MoveItExecutor(Executor):
         center[2], size[2] = (lo + hi) / 2, hi - lo
         return center, size
 
-    def _allow_touch(self, target: str, allowed: bool) -> None:
-        """Let the hand touch ``target``, or take that back by removing the entries (the ACM is as
-        it was before: the target ids are this backend's own, and an entry left at 'not allowed'
-        would pile up as cluster ids come back frame after frame)."""
+    def _target(self) -> Optional[Tuple[str, ...]]:
+        """The target's box ids, or None. One object may come as several boxes: a mask or box hint
+        that spans clusters a depth edge cut apart (segmentation.scene_model marks each cluster
+        holding target points). The hand may touch all of them and carries them together: one left
+        in the world would overlap the attached one, and the lift would start in collision."""
+        ids = tuple(b.id for b in self.scene.boxes if b.is_target) if self.scene is not None else ()
+        return ids or None
+
+    def _allow_touch(self, target: Tuple[str, ...], allowed: bool) -> None:
+        """Let the hand touch the ``target`` boxes, or take that back by removing the entries (the
+        ACM is as it was before: the target ids are this backend's own, and an entry left at 'not
+        allowed' would pile up as cluster ids come back frame after frame)."""
         with self.psm.read_write() as scene:
             acm = scene.allowed_collision_matrix
-            for link in self.settings.hand_links:
-                if allowed:
-                    acm.set_entry(target, link, True)
-                else:
-                    acm.remove_entry(target, link)
+            for oid in target:
+                for link in self.settings.hand_links:
+                    if allowed:
+                        acm.set_entry(oid, link, True)
+                    else:
+                        acm.remove_entry(oid, link)
 
-    def _attach(self, target: str, attach: bool) -> bool:
+    def _attach(self, target: Tuple[str, ...], attach: bool) -> bool:
+        """Attach (or detach) every box of the target; True when each one was."""
         a, s = self.api, self.settings
-        aco = a.AttachedCollisionObject()
-        aco.link_name = s.end_effector_link
-        aco.object.id = target
-        aco.object.header.frame_id = s.base_frame
-        aco.object.operation = a.CollisionObject.ADD if attach else a.CollisionObject.REMOVE
-        aco.touch_links = list(s.hand_links)
-        return bool(self.psm.process_attached_collision_object(aco))
+        done = True
+        for oid in target:
+            aco = a.AttachedCollisionObject()
+            aco.link_name = s.end_effector_link
+            aco.object.id = oid
+            aco.object.header.frame_id = s.base_frame
+            aco.object.operation = a.CollisionObject.ADD if attach else a.CollisionObject.REMOVE
+            aco.touch_links = list(s.hand_links)
+            done = bool(self.psm.process_attached_collision_object(aco)) and done
+        return done
 
     # ------------------------------------------------------------------ reachability
     def _pose_msg(self, T: np.ndarray):
@@ -406,7 +421,7 @@ class MoveItExecutor(Executor):
         msg.pose.orientation.y, msg.pose.orientation.z = float(y), float(z)
         return msg
 
-    def _ik_free(self, T: np.ndarray, opening: float, touching: Optional[str] = None) -> bool:
+    def _ik_free(self, T: np.ndarray, opening: float, touching: Optional[Tuple[str, ...]] = None) -> bool:
         """IK for ``T`` with the fingers open to ``opening`` (a fresh RobotState has them closed, and
         closed fingers sit inside the object they are about to take), checked for collisions; with
         ``touching``, the hand may touch that object, as on the final approach."""
@@ -440,7 +455,7 @@ class MoveItExecutor(Executor):
 
     def _reachable_pose(self, grasp: Grasp) -> Optional[np.ndarray]:
         opening = self._checked_opening(grasp)
-        target = self.scene.target.id if self.scene is not None and self.scene.target is not None else None
+        target = self._target()
         for pose in (grasp.pose, grasp.pose @ _FLIP):
             pre, at, _ = self._stages(pose)
             if self._ik_free(pre, opening) and self._ik_free(at, opening, touching=target):
@@ -520,7 +535,7 @@ class MoveItExecutor(Executor):
         if self.config.probe_height > 0:
             probe = at.copy()
             probe[2, 3] += self.config.probe_height
-        target = self.scene.target.id if self.scene is not None and self.scene.target is not None else None
+        target = self._target()
         moved = False
         self._opening = self._checked_opening(grasp)
         try:
@@ -598,7 +613,8 @@ class MoveItExecutor(Executor):
                          "%.1f N expected", load1 - load0, 100 * s.load_share, self._expected_load)
         return carried is False
 
-    def _back_out(self, pre: np.ndarray, target: Optional[str], reason: FailureReason, outcome) -> GraspOutcome:
+    def _back_out(self, pre: np.ndarray, target: Optional[Tuple[str, ...]], reason: FailureReason,
+                  outcome) -> GraspOutcome:
         """Open to the width the candidate was checked with (wider could hit a neighbour the check
         never saw), let go of the target, and retreat straight back to the pre-grasp. Best effort,
         step by step: a step that fails or raises is logged and the next one still runs (the

@@ -1147,7 +1147,8 @@ def true_scene_model(world: SimWorld, target: Optional[str] = None) -> SceneMode
     boxes = []
     for inst, placed in world.objects.items():
         T = world.object_pose(inst)
-        pts = np.vstack([np.asarray(placed.spec.part_trimesh(p).apply_transform(T).vertices) for p in placed.spec.parts])
+        pts = np.vstack([np.asarray(placed.spec.part_trimesh(p).apply_transform(T).vertices)
+                         for p in placed.spec.parts])
         yaw = float(np.arctan2(T[1, 0], T[0, 0]))
         R = np.array([[np.cos(yaw), np.sin(yaw)], [-np.sin(yaw), np.cos(yaw)]])
         local = pts[:, :2] @ R.T
