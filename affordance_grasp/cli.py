@@ -195,6 +195,19 @@ def build_parser() -> argparse.ArgumentParser:
     rec.add_argument("--duration", type=float, required=True, help="seconds")
     rec.add_argument("--topics", nargs="+", default=None,
                      help="default: /camera/color/image_raw /camera/aligned_depth_to_color/image_raw /camera/color/camera_info")
+    cr = sub.add_parser("camera-rate", help="paired colour + depth frames per second at the planner from a published "
+                                            "camera stream (1280x720 30 Hz), per camera QoS; camera_rate.json + .md")
+    cr.add_argument("--settings", nargs="+", default=None, metavar="RELIABILITY:DEPTH",
+                    help="subscription QoS to measure, e.g. reliable:1 best_effort:5 (default: reliable 1, 2, 5 and "
+                         "best_effort 1, 5)")
+    cr.add_argument("--seconds", type=float, default=10.0, help="stream length per setting")
+    cr.add_argument("--width", type=_positive_int, default=1280)
+    cr.add_argument("--height", type=_positive_int, default=720)
+    cr.add_argument("--fps", type=float, default=30.0)
+    cr.add_argument("--camera-qos", choices=("SYSTEM_DEFAULT", "DEFAULT", "SENSOR_DATA"), default="SYSTEM_DEFAULT",
+                    help="the images' QoS at the camera, as realsense-ros's color_qos/depth_qos name it (its default: "
+                         "SYSTEM_DEFAULT)")
+    cr.add_argument("--out", type=Path, default=Path("out/camera-rate"))
     rp = sub.add_parser("replay", help="republish a rosbag2 with its original timing")
     rp.add_argument("bag", type=Path)
     rp.add_argument("--rate", type=float, default=1.0)
@@ -287,6 +300,12 @@ def main(argv=None) -> int:
             from .apps.bag import CAMERA_TOPICS, record
             r = record(args.out, args.duration, args.topics or CAMERA_TOPICS)
             print(f"wrote {args.out}: {r['messages']}")
+        elif args.command == "camera-rate":
+            from .apps.camera_rate import DEFAULT_SETTINGS, camera_rate
+            summary = camera_rate(args.settings or DEFAULT_SETTINGS, args.seconds, args.out, args.width, args.height,
+                                  args.fps, publisher_qos=args.camera_qos)
+            print(summary["table"])
+            print(f"wrote {args.out / 'camera_rate.json'} and {args.out / 'camera_rate.md'}")
         elif args.command == "replay":
             from .apps.bag import replay
             r = replay(args.bag, args.rate, args.loop, args.restamp)
