@@ -98,7 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="fine-tune: start from this checkpoint's weights (same architecture and labels), new optimizer")
     rl = sub.add_parser("train-rl", help="GRPO fine-tuning from verifiable rewards (points drawn from the heatmap); "
                                          "resumable, curves as PNG/JSON")
-    rl.add_argument("--data", type=Path, required=True, help="rendered training split")
+    rl.add_argument("--data", type=Path, default=None,
+                    help="rendered training split (for the point reward alone; the held reward samples twin scenes)")
     rl.add_argument("--val", type=Path, default=None, help="validation split (scored every --val-every steps)")
     rl.add_argument("--init", type=Path, default=Path("models/affordance_anneal.pt"),
                     help="the supervised model to start from (and the frozen KL reference)")
@@ -115,13 +116,16 @@ def build_parser() -> argparse.ArgumentParser:
     rl.add_argument("--kl-coef", type=float, default=None, help="weight of the clamped k3 KL to the starting model")
     rl.add_argument("--clip-eps", type=float, default=None)
     rl.add_argument("--reward", action="append", default=None, metavar="NAME=WEIGHT",
-                    help="point (repeatable; default from the config: point=1)")
+                    help="point or held (repeatable; replaces the config's weights, default point=1): point, the "
+                         "drawn point is on the requested part; held, the twin holds the object with the grasp the "
+                         "point asks for, by that part")
     rl.add_argument("--val-every", type=_positive_int, default=None)
     rl.add_argument("--val-samples", type=_positive_int, default=None)
     rl.add_argument("--seed", type=int, default=None)
     rl.add_argument("--max-minutes", type=float, default=None, help="stop (resumably) after this long")
     rl.add_argument("--device", default=None)
     rl.add_argument("--restart", action="store_true", help="ignore a .last.pt and start from --init")
+    _workers_args(rl, "twin rollout jobs (scenes, grasps) of the held reward")
     e = sub.add_parser("eval", help="KLD/SIM/NSS + gIoU/cIoU/P@50 of a checkpoint and 3 baselines; metrics.json + grid.png")
     e.add_argument("--checkpoint", type=Path, default=None, help="default: the shipped model (config/affordance_predictor.yaml)")
     e.add_argument("--data", type=Path, required=True, help="a rendered split, or an AGD20K root (ROOT or ROOT::Unseen)")
@@ -244,7 +248,8 @@ def main(argv=None) -> int:
         elif args.command == "train-rl":
             from .apps.train_rl import config_from_args, train_rl
             cfg = config_from_args(args)
-            summary = train_rl(args.data, args.init, args.out, args.val, cfg, args.device, args.restart, args.max_minutes)
+            summary = train_rl(args.data, args.init, args.out, args.val, cfg, args.device, args.restart, args.max_minutes,
+                               workers=args.workers, ray_address=args.ray_address)
             print(f"{summary['steps']} steps; best validation point reward {summary.get('best_val_point_reward')}; "
                   f"checkpoint {summary.get('checkpoint')}")
         elif args.command == "eval":

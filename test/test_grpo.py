@@ -12,7 +12,7 @@ from affordance_grasp.errors import ConfigError, InvalidInputError  # noqa: E402
 def test_every_reward_can_differ_within_a_group():
     """A reward that is the same for a whole group is cancelled by the group normalisation (its
     advantage is 0), so it cannot be configured: the heatmap peak's reward was one."""
-    assert REWARDS == ("point",)
+    assert REWARDS == ("point", "held")
     with pytest.raises(ConfigError, match="same for the whole group"):
         RLConfig(rewards={"point": 1.0, "peak": 1.0})
     # the point reward differs within a group: one drawn pixel on the part, one off it
@@ -93,6 +93,74 @@ def test_train_rl_defaults_are_the_papers_and_live_in_one_config_file(tmp_path):
                             grpo=GRPOConfig(kl_coef=0.05, epochs=4, minibatch=2))
     f.write_text("steps: 7\n")
     assert config_from_args(build_parser().parse_args(base + ["--config", str(f)])).steps == 7
+
+
+def test_the_held_reward_options_and_their_errors(tmp_path, capsys):
+    """``--reward held=1`` selects the physical reward (the command line replaces the config's
+    weights; a weight of 0 leaves a reward out); the twin's settings live in the config file; bad
+    settings and options that cannot apply are refused with what to do."""
+    from affordance_grasp.apps.rollouts import TwinConfig
+    from affordance_grasp.apps.train_rl import config_from_args, train_rl
+    from affordance_grasp.cli import build_parser, main
+
+    base = ["train-rl", "--out", str(tmp_path / "o.pt")]
+    held = config_from_args(build_parser().parse_args(base + ["--reward", "held=1"]))
+    assert held.rewards == {"held": 1.0} and held.uses_twin and held.twin == TwinConfig()
+    both = config_from_args(build_parser().parse_args(base + ["--reward", "held=1", "--reward", "point=0.5"]))
+    assert both.rewards == {"held": 1.0, "point": 0.5}
+    assert RLConfig(rewards={"point": 1.0, "held": 0.0}) == RLConfig() and not RLConfig().uses_twin
+    with pytest.raises(ConfigError, match="positive weight"):
+        RLConfig(rewards={"held": 0.0})
+    with pytest.raises(ConfigError, match="non-negative"):
+        RLConfig(rewards={"held": -1.0})
+    f = tmp_path / "rl.yaml"
+    f.write_text("rewards: {held: 1.0}\ntwin: {split: unseen, reach: 0.03}\n")
+    mine = RLConfig.load(f)
+    assert mine.twin == TwinConfig(split="unseen", reach=0.03) and mine.uses_twin
+    for bad, match in (("twin: {split: train}\n", "twin.split"), ("twin: {reach: 0.5}\n", "twin.reach"),
+                       ("twin: {reech: 0.01}\n", "unknown keys")):
+        f.write_text(bad)
+        with pytest.raises(ConfigError, match=match):
+            RLConfig.load(f)
+    # what cannot apply is refused before any work: --data with the held reward, no --data without it,
+    # workers with nothing for them to run
+    for args, match in ((["--reward", "held=1", "--data", "D"], "leave --data out"),
+                        ([], "--data is needed"),
+                        (["--data", "D", "--workers", "2"], "need the held reward")):
+        assert main(base + args) == 2
+        assert match in capsys.readouterr().err
+    with pytest.raises(ConfigError, match="--workers must be at least 1"):
+        train_rl(None, tmp_path / "none.pt", tmp_path / "o.pt", cfg=held, workers=0)
+
+
+def test_a_drawn_point_takes_the_grasp_whose_contacts_close_on_it():
+    """The point-to-grasp rule of the held reward (apps/rollouts.py): the candidate whose contact
+    segment passes nearest the point, within reach; none for a point off every segment or without
+    a position; ties to the better (lower) index. Crop pixels map back to the frame pixels they
+    were warped from, and the seed blobs weigh the cloud around the drawn points."""
+    import numpy as np
+
+    from affordance_grasp.affordance.transforms import crop_matrix
+    from affordance_grasp.apps.rollouts import crop_to_frame, nearest_grasps, seed_blobs, segment_distances
+
+    contacts = np.array([[[0.0, -0.02, 0.0], [0.0, 0.02, 0.0]],      # closes across x = 0
+                         [[0.1, -0.02, 0.0], [0.1, 0.02, 0.0]],      # ... across x = 0.1
+                         [[0.0, -0.03, 0.0], [0.0, 0.03, 0.0]]])     # the same line as 0, wider
+    points = np.array([[0.0, 0.0, 0.005], [0.09, 0.03, 0.0], [0.05, 0.0, 0.0], [np.nan] * 3])
+    d = segment_distances(np.nan_to_num(points[:3]), contacts)
+    assert d[0].tolist() == pytest.approx([0.005, np.hypot(0.1, 0.005), 0.005])   # 0 and 2 tie
+    assert d[1, 1] == pytest.approx(np.hypot(0.01, 0.01))            # past the segment's end: to the end
+    ok = np.array([True, True, True, False])
+    assert nearest_grasps(contacts, points, ok, reach=0.02).tolist() == [0, 1, -1, -1]
+    assert nearest_grasps(np.zeros((0, 2, 3)), points, ok, 0.02).tolist() == [-1] * 4
+    w = seed_blobs(np.array([[0.0, 0.0, 0.0], [0.01, 0.0, 0.0], [0.2, 0.0, 0.0]]), points[:1], 0.01)
+    assert w[0] > w[1] > 0 and w[2] == 0 and seed_blobs(np.zeros((3, 3)), np.zeros((0, 3)), 0.01).tolist() == [0] * 3
+    M = crop_matrix([100, 50, 179, 149], (480, 640), 224, 1.5)
+    frame_uv = np.array([[120.0, 60.0], [170.0, 140.0]])
+    crop_uv = frame_uv @ M[:, :2].T + M[:, 2]
+    flat = torch.tensor([[int(round(v)) * 224 + int(round(u)) for u, v in crop_uv]])
+    back = crop_to_frame(flat, M[None], 224)[0]
+    assert np.abs(back - frame_uv).max() <= 0.5 / M[0, 0] + 1e-6   # within the crop pixel's rounding
 
 
 # ---------------------------------------------------------------- a policy that must learn

@@ -221,6 +221,48 @@ def test_physical_reward(success, touched, reward):
     assert physical_reward(out, "mug_0", "handle") == reward
 
 
+@pytest.mark.parametrize("success, touched, reward", [
+    (True, ("mug_0/handle",), 1.0),                       # lifted by the handle alone
+    (True, ("mug_0/body", "mug_0/handle"), 0.0),          # lifted, but the body was touched too
+    (True, ("mug_0/body",), 0.0),                         # lifted by another part
+    (False, ("mug_0/handle",), 0.0),                      # the right part, dropped
+    (True, ("bowl_1/body",), 0.0),                        # lifted the wrong object
+    (False, (), 0.0),
+])
+def test_held_reward_is_the_benchmarks_task_success(success, touched, reward):
+    from affordance_grasp.affordance.rewards import held_reward
+
+    out = GraspOutcome(success, 0.1 if success else 0.0, touched,
+                       FailureReason.NONE if success else FailureReason.SLIPPED)
+    assert held_reward(out, "mug_0", "handle") == reward
+    with pytest.raises(InvalidInputError, match="GraspOutcome"):
+        held_reward((success, touched), "mug_0", "handle")
+
+
+def test_held_reward_of_a_known_grasp_in_a_known_scene():
+    """train-rl's twin worker executes a known grasp on a mug's handle (seed 11, the oracle's
+    handle grasp, which test_execution shows is lifted by the handle alone) in a fresh build of
+    the scene each time: 1 when the handle was asked for, 0 when the body was (held, but by
+    another part; the half-credit physical reward gives it 0.5), and 0 for the same grasp 10 cm
+    higher (the fingers close on air)."""
+    from affordance_grasp.apps.rollouts import TwinConfig, TwinWorker
+    from affordance_grasp.sim.oracle import oracle_grasp
+    from affordance_grasp.sim.scene import sample_scene
+    from affordance_grasp.types import Grasp
+
+    scene = sample_scene(11, categories=["mug"])
+    handle = oracle_grasp(scene.build(), "mug_0", "handle")
+    worker = TwinWorker(TwinConfig())
+    on_part = worker.execute(scene, handle, "mug_0", "handle")
+    assert on_part["held"] == 1.0 and on_part["success"] and on_part["parts_touched"] == ["mug_0/handle"]
+    other = worker.execute(scene, handle, "mug_0", "body")
+    assert other["held"] == 0.0 and other["success"]          # held, by a part not asked for
+    pose = handle.pose.copy()
+    pose[2, 3] += 0.10
+    above = worker.execute(scene, Grasp(pose, handle.width, contacts=handle.contacts + [0, 0, 0.10]), "mug_0", "handle")
+    assert above["held"] == 0.0 and above["failure_reason"] == FailureReason.EMPTY_GRASP.value
+
+
 # ---------------------------------------------------------------- GRPO (issue 15, part 3)
 torch = pytest.importorskip("torch")
 from affordance_grasp.affordance.grpo import (GRPOConfig, group_advantages, grpo_loss, k3_kl,  # noqa: E402

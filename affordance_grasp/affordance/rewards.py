@@ -26,6 +26,8 @@ the terms are kept and only their scale differs.)
 - :func:`point_in_part_reward`: the share of points that land on the true part's mask.
 - :func:`physical_reward`: the twin executed the grasp the prediction chose: 1 when the object was
   lifted and held by the requested part alone, half for each of the two otherwise.
+- :func:`held_reward`: the same execution scored as the benchmarks score a task: 1 when held and
+  by the requested part alone, else 0 (``train-rl``'s ``held`` reward).
 """
 from __future__ import annotations
 
@@ -278,3 +280,16 @@ def physical_reward(outcome: GraspOutcome, target: str, part: str) -> float:
     """1 when lifted and held by the requested part alone; 0.5 for each of the two otherwise."""
     held, by_part = judge_grasp(outcome.success, outcome.parts_touched, target, part)
     return 0.5 * held + 0.5 * by_part
+
+
+def held_reward(outcome: GraspOutcome, target: str, part: str) -> float:
+    """1 when the twin lifted and held ``target`` and the fingers touched its ``part`` and nothing
+    else, else 0: the benchmarks' task success (``types.judge_grasp``).
+
+    ``train-rl``'s ``held`` reward. It is not :func:`physical_reward`'s half credit: within a group
+    of points, a grasp that holds the object by another part would then beat one that misses, and
+    the policy would be taught to aim at whichever part holds best rather than the part asked for."""
+    if not isinstance(outcome, GraspOutcome):
+        raise InvalidInputError(f"expected a GraspOutcome, got {type(outcome).__name__}")
+    held, by_part = judge_grasp(outcome.success, outcome.parts_touched, target, part)
+    return float(held and by_part)

@@ -167,3 +167,80 @@ def put_files(root: Path, files: Dict[str, bytes]) -> None:
         path = root / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
+
+
+class LocalPool:
+    """One worker in this process (``--workers 1``, no ``--ray-address``): the jobs run one after
+    another, in order, and Ray is not imported."""
+
+    def __init__(self, worker_cls: type, init_args: Tuple):
+        self.worker = worker_cls(*init_args)
+
+    def map(self, method: str, jobs: Sequence[Tuple]) -> Iterator[Tuple[int, Any]]:
+        """``(index, worker.method(*jobs[index]))`` for each job, in order."""
+        fn = getattr(self.worker, method)
+        for index, job in enumerate(jobs):
+            yield index, fn(*job)
+
+    def close(self) -> None:
+        if hasattr(self.worker, "close"):
+            self.worker.close()
+
+
+class RayPool:
+    """``workers`` actors of ``worker_cls(*init_args)`` that live across many ``map`` calls (a
+    training run asks them for work every step; starting actors each time would cost seconds)."""
+
+    def __init__(self, ray, worker_cls: type, init_args: Tuple, workers: int):
+        self.ray = ray
+        self.has_close = hasattr(worker_cls, "close")
+        remote_cls = ray.remote(num_cpus=1)(worker_cls)
+        self.actors = [remote_cls.remote(*init_args) for _ in range(workers)]
+
+    def map(self, method: str, jobs: Sequence[Tuple]) -> Iterator[Tuple[int, Any]]:
+        """``(index, worker.method(*jobs[index]))`` as each result arrives; each actor is given its
+        next job as soon as it returns one. A job's result must depend on its arguments alone."""
+        queue = iter(enumerate(jobs))
+        pending: Dict[Any, Tuple[int, Any]] = {}
+
+        def give_next(actor) -> None:
+            job = next(queue, None)
+            if job is not None:
+                pending[getattr(actor, method).remote(*job[1])] = (job[0], actor)
+
+        for actor in self.actors:
+            give_next(actor)
+        # A job that raises ends the map; the pool's block then ends and close() stops the actors.
+        while pending:
+            (ref,), _ = self.ray.wait(list(pending), num_returns=1)
+            index, actor = pending.pop(ref)
+            result = _get(self.ray, ref)
+            give_next(actor)
+            yield index, result
+
+    def close(self) -> None:
+        _stop(self.ray, self.actors, self.has_close)
+        self.actors = []
+
+
+@contextmanager
+def worker_pool(worker_cls: type, init_args: Tuple, workers: int = 1,
+                address: Optional[str] = None) -> Iterator[Any]:
+    """A pool with ``map(method, jobs)`` over ``worker_cls(*init_args)`` workers that stay up until
+    the block ends: one in this process when ``workers`` is 1 and no ``address`` is given (no Ray),
+    else ``workers`` Ray actors on a local cluster started here or on the cluster at ``address``."""
+    if workers < 1:
+        raise ClusterError(f"--workers must be at least 1, got {workers}")
+    if workers == 1 and address is None:
+        pool: Any = LocalPool(worker_cls, init_args)
+        try:
+            yield pool
+        finally:
+            pool.close()
+        return
+    with ray_cluster(workers, address) as ray:
+        pool = RayPool(ray, worker_cls, init_args, workers)
+        try:
+            yield pool
+        finally:
+            pool.close()

@@ -7,9 +7,15 @@ rollout in minibatches of ``minibatch`` queries, one clipped-surrogate step each
 k3 KL penalty to the frozen starting model (``affordance/grpo.py``). Each step logs the mean
 reward, loss, surrogate, KL, clip fraction and mean |ratio - 1| over its updates.
 
-Rewards (weights on the command line, ``--reward NAME=WEIGHT``):
+Rewards (weights on the command line, ``--reward NAME=WEIGHT``; a weight of 0 drops the reward):
 - ``point``: the point lies on the requested part (the part's mask: the rendered ground-truth
-  heatmap at or above half its peak).
+  heatmap at or above half its peak; on twin scenes, the rendered part mask).
+- ``held``: the grasp the point asks for, executed in the twin, lifts and holds the object by the
+  requested part alone (``rewards.held_reward``). Its queries are twin scenes sampled for each
+  step (``twin:`` in the config, ``apps/rollouts.py``), not ``--data``; the point reward, if also
+  weighted, is then scored on the same scenes. The twin's work runs on ``--workers`` Ray actors
+  (a local cluster, or the one at ``--ray-address``), or in this process with one worker; every
+  job is seeded by its query, so the rewards are the same for any number of workers.
 
 Every reward must be able to differ between the points of one group: a reward shared by the group
 (the heatmap's peak on the part was one) is cancelled by the group normalisation, and is refused.
@@ -22,7 +28,9 @@ validation checkpoint is ``<out>``, a drop-in for ``config/affordance_predictor.
 """
 from __future__ import annotations
 
+import contextlib
 import copy
+import itertools
 import json
 import os
 import time
@@ -44,9 +52,11 @@ from ..affordance.query import Vocabulary
 from ..config import from_mapping, load_yaml, with_overrides
 from ..errors import CheckpointError, ConfigError, InvalidInputError
 from ..resources import resource
+from .rollouts import TwinConfig
 from .train import kld_loss
 
-REWARDS = ("point",)
+REWARDS = ("point", "held")
+TWIN_REWARDS = ("held",)   # rewards that need twin scenes (and make every reward use them)
 # Rewards that are the same for every point of a group: group normalisation gives them advantage 0.
 GROUP_CONSTANT = {"peak": "the heatmap's peak on the part (validation reports it as val_peak_on_part)"}
 PART_LEVEL = 0.5   # the part's mask: ground-truth heat at or above this x its peak
@@ -65,19 +75,32 @@ class RLConfig:
     val_every: int = 50
     val_samples: int = 256
     seed: int = 0
+    twin: TwinConfig = field(default_factory=TwinConfig)
 
     def __post_init__(self):
+        if not isinstance(self.rewards, dict):
+            raise ConfigError(f"rewards must be a mapping of reward name to weight, got {self.rewards!r}")
         shared = sorted(set(self.rewards) & set(GROUP_CONSTANT))
         if shared:
             raise ConfigError(f"reward {shared[0]!r}, {GROUP_CONSTANT[shared[0]]}, is the same for the whole group of "
                               f"points drawn for a query, so the group normalisation cancels it; use {', '.join(REWARDS)}")
         unknown = set(self.rewards) - set(REWARDS)
-        if unknown or not self.rewards or any(w < 0 for w in self.rewards.values()):
+        if unknown or any(not isinstance(w, (int, float)) or isinstance(w, bool) or not w >= 0
+                          for w in self.rewards.values()):
             raise ConfigError(f"rewards must be non-negative weights of {', '.join(REWARDS)}; got {self.rewards}")
+        # A reward at weight 0 is not computed (the config file lists every reward, most at 0).
+        self.rewards = {k: float(w) for k, w in self.rewards.items() if w > 0}
+        if not self.rewards:
+            raise ConfigError(f"at least one reward needs a positive weight ({', '.join(REWARDS)})")
         if self.steps < 1 or self.batch_size < 1 or self.val_every < 1 or not 0 < self.lr < 1:
             raise ConfigError("steps, batch_size and val_every must be >= 1 and 0 < lr < 1")
         if self.weight_decay < 0:
             raise ConfigError(f"weight_decay must be >= 0, got {self.weight_decay}")
+
+    @property
+    def uses_twin(self) -> bool:
+        """Whether the rollouts run on twin scenes (a reward that needs them is weighted)."""
+        return any(r in self.rewards for r in TWIN_REWARDS)
 
     @classmethod
     def load(cls, path: Optional[Path] = None) -> "RLConfig":
@@ -86,7 +109,8 @@ class RLConfig:
         raw = dict(load_yaml(p, "train-rl config", allow_empty=True))
         try:
             grpo = from_mapping(GRPOConfig, raw.pop("grpo", None) or {}, f"{p}: grpo")
-            return from_mapping(cls, {**raw, "grpo": grpo}, str(p))
+            twin = from_mapping(TwinConfig, raw.pop("twin", None) or {}, f"{p}: twin")
+            return from_mapping(cls, {**raw, "grpo": grpo, "twin": twin}, str(p))
         except InvalidInputError as e:
             raise ConfigError(f"{p}: {e}") from None
 
@@ -131,8 +155,10 @@ def make_optimizer(model: torch.nn.Module, cfg: RLConfig) -> torch.optim.Optimiz
 
 
 def _identity(cfg: RLConfig) -> str:
-    """What a resumed run must share with the saved one: everything but its length."""
-    return json.dumps({k: v for k, v in asdict(cfg).items() if k != "steps"}, sort_keys=True)
+    """What a resumed run must share with the saved one: everything but its length (and the twin's
+    settings when no reward uses the twin)."""
+    skip = {"steps"} | (set() if cfg.uses_twin else {"twin"})
+    return json.dumps({k: v for k, v in asdict(cfg).items() if k not in skip}, sort_keys=True)
 
 
 def part_masks(gt: torch.Tensor) -> torch.Tensor:
@@ -159,6 +185,40 @@ def grpo_step(model, reference, batch: dict, opt: torch.optim.Optimizer, cfg: RL
                               lambda pixels: rewards_for(pixels, masks, cfg.rewards), cfg.grpo, gen)
     stats = update_policy(_policy(model, batch, device), opt, rollout, cfg.grpo, gen)
     return {"reward": float(rollout.rewards.mean()), **stats}
+
+
+def twin_grpo_step(model, reference, pool, step: int, opt: torch.optim.Optimizer, cfg: RLConfig,
+                   gen: torch.Generator, device: str, bar=None) -> Dict[str, float]:
+    """One train-rl step on twin scenes: step ``step``'s (0-based) ``batch_size`` queries perceived
+    on the pool's workers, G points drawn per query, each rewarded on the twin (``apps/rollouts.py``),
+    then the updates as :func:`grpo_step`. Also each weighted reward's mean, the share of points
+    that asked for no grasp, and the number of grasps executed. ``bar`` (tqdm) counts executions."""
+    from .rollouts import crop_to_frame, held_rewards, model_inputs, perceive_batch, point_rewards
+
+    model.train()
+    queries = perceive_batch(pool, cfg.seed, step, cfg.batch_size)
+    batch, mats = model_inputs(model, queries)
+    size = int(batch["image"].shape[-1])
+    parts: Dict[str, float] = {}
+
+    def reward_of(pixels: torch.Tensor) -> torch.Tensor:
+        uv = crop_to_frame(pixels, mats, size)
+        total = np.zeros(uv.shape[:2])
+        if "point" in cfg.rewards:
+            r = point_rewards(queries, uv)
+            total += cfg.rewards["point"] * r
+            parts["reward_point"] = float(r.mean())
+        if "held" in cfg.rewards:
+            r, info = held_rewards(pool, queries, uv, bar)
+            total += cfg.rewards["held"] * r
+            parts.update(reward_held=float(r.mean()), no_grasp=info["no_grasp"] / r.size,
+                         grasps=float(info["executed"]))
+        return torch.from_numpy(total).float()
+
+    rollout = collect_rollout(_policy(model, batch, device), _policy(reference, batch, device), len(queries),
+                              reward_of, cfg.grpo, gen)
+    stats = update_policy(_policy(model, batch, device), opt, rollout, cfg.grpo, gen)
+    return {"reward": float(rollout.rewards.mean()), **parts, **stats}
 
 
 def _policy(model, batch, device):
@@ -206,6 +266,10 @@ def plot_curves(history: list, val: list, path: Path) -> None:
     fig, ax = plt.subplots(1, 2, figsize=(10, 3.6))
     steps = [h["step"] for h in history]
     ax[0].plot(steps, [h["reward"] for h in history], lw=0.8, alpha=0.5, label="batch mean reward")
+    parts = (("reward_held", "held by the part"), ("reward_point", "point on the part"))
+    if history and sum(k in history[-1] for k, _ in parts) > 1:   # each weighted reward of a twin run
+        for key, label in parts:
+            ax[0].plot(steps, [h.get(key, np.nan) for h in history], lw=0.8, ls="--", label=label)
     if len(history) >= 10:
         k = max(5, len(history) // 20)
         smooth = np.convolve([h["reward"] for h in history], np.ones(k) / k, mode="valid")
@@ -213,6 +277,7 @@ def plot_curves(history: list, val: list, path: Path) -> None:
     ax[0].set_xlabel("step")
     ax[0].set_title("train reward")
     ax[0].legend(fontsize=8)
+    val = [v for v in val if "val_point_reward" in v]   # without --val the records hold the step alone
     if val:
         vs = [v["step"] for v in val]
         ax[1].plot(vs, [v["val_point_reward"] for v in val], "o-", label="heat on the part")
@@ -225,9 +290,25 @@ def plot_curves(history: list, val: list, path: Path) -> None:
     plt.close(fig)
 
 
-def train_rl(data: Path, init: Path, out: Path, val: Optional[Path] = None, cfg: Optional[RLConfig] = None,
-             device: Optional[str] = None, restart: bool = False, max_minutes: Optional[float] = None) -> dict:
+def train_rl(data: Optional[Path], init: Path, out: Path, val: Optional[Path] = None, cfg: Optional[RLConfig] = None,
+             device: Optional[str] = None, restart: bool = False, max_minutes: Optional[float] = None,
+             workers: int = 1, ray_address: Optional[str] = None) -> dict:
+    """GRPO fine-tuning from ``init`` (module text). The rollouts' queries come from the rendered
+    split ``data``, or, when a reward needs the twin (``held``), from twin scenes sampled per step,
+    whose work runs on ``workers`` workers (Ray above 1, or on the cluster at ``ray_address``)."""
     cfg = cfg or RLConfig.load()
+    if workers < 1:
+        raise ConfigError(f"--workers must be at least 1, got {workers}")
+    if cfg.uses_twin and data is not None:
+        raise ConfigError(f"--data {data}: with the {'/'.join(r for r in TWIN_REWARDS if r in cfg.rewards)} reward "
+                          f"every query is a twin scene sampled for its step (twin.split in the config); leave "
+                          f"--data out")
+    if not cfg.uses_twin and data is None:
+        raise ConfigError(f"--data is needed: the {', '.join(cfg.rewards)} reward is scored on a rendered split "
+                          f"(`affordance-grasp dataset`); or add --reward held=WEIGHT to train on twin scenes")
+    if not cfg.uses_twin and (workers > 1 or ray_address):
+        raise ConfigError("--workers and --ray-address run the twin's rollouts: they need the held reward "
+                          "(--reward held=WEIGHT)")
     device = pick_device(device)
     torch.manual_seed(cfg.seed)
     torch.set_num_threads(os.cpu_count() or 1)
@@ -237,11 +318,13 @@ def train_rl(data: Path, init: Path, out: Path, val: Optional[Path] = None, cfg:
         p.requires_grad_(False)
     words = Vocabulary.load()
     crop = CropConfig(**model.cfg.crop)
-    source = open_data(data, load_depth=model.cfg.use_depth, part_map=words.part_map)
-    unknown = sorted({l[0] for l in source.labels()} - set(model.vocab.objects))
-    if unknown:
-        raise InvalidInputError(f"{data} has categories the model's vocabulary lacks: {unknown}")
-    train_set = TorchAffordanceDataset(source, crop, model.vocab, train=True, seed=cfg.seed)
+    train_set = None
+    if not cfg.uses_twin:
+        source = open_data(data, load_depth=model.cfg.use_depth, part_map=words.part_map)
+        unknown = sorted({l[0] for l in source.labels()} - set(model.vocab.objects))
+        if unknown:
+            raise InvalidInputError(f"{data} has categories the model's vocabulary lacks: {unknown}")
+        train_set = TorchAffordanceDataset(source, crop, model.vocab, train=True, seed=cfg.seed)
     val_set = (TorchAffordanceDataset(open_data(val, load_depth=model.cfg.use_depth, part_map=words.part_map), crop,
                                       model.vocab) if val else None)
     opt = make_optimizer(model, cfg)
@@ -264,16 +347,28 @@ def train_rl(data: Path, init: Path, out: Path, val: Optional[Path] = None, cfg:
     loader_gen = torch.Generator().manual_seed(cfg.seed * 1000 + step)
     t0 = time.perf_counter()
     summary: dict = {"steps": step, "validation": val_hist, "checkpoint": str(out) if out.exists() else None}
-    bar = tqdm(total=cfg.steps, initial=step, desc="train-rl", unit="step")
-    while step < cfg.steps:
-        loader = torch.utils.data.DataLoader(train_set, batch_size=cfg.batch_size, shuffle=True, generator=loader_gen,
-                                             drop_last=True)
-        for batch in loader:
-            if step >= cfg.steps:
-                break
-            stats = grpo_step(model, reference, batch, opt, cfg, gen, device)
+    if cfg.uses_twin:
+        from .parallel import worker_pool
+        from .rollouts import TwinWorker
+        in_ray = workers > 1 or ray_address is not None
+        pool_cm = worker_pool(TwinWorker, (cfg.twin, in_ray), workers, ray_address)
+    else:
+        pool_cm = contextlib.nullcontext()
+    where = f", {workers} workers" if workers > 1 else ""
+    with pool_cm as pool, tqdm(total=cfg.steps, initial=step, desc=f"train-rl{where}", unit="step") as bar, \
+            (tqdm(desc="twin grasps", unit="grasp", leave=False) if pool is not None else contextlib.nullcontext()) \
+            as grasp_bar:
+        if pool is not None:
+            steps = (twin_grpo_step(model, reference, pool, k, opt, cfg, gen, device, grasp_bar)
+                     for k in itertools.count(step))
+        else:
+            steps = _dataset_steps(model, reference, train_set, opt, cfg, gen, loader_gen, device)
+        while step < cfg.steps:
+            t_step = time.perf_counter()
+            stats = next(steps)
             step += 1
-            history.append({"step": step, **{k: round(v, 5) for k, v in stats.items()}})
+            history.append({"step": step, **{k: round(v, 5) for k, v in stats.items()},
+                            "seconds": round(time.perf_counter() - t_step, 2)})
             bar.update(1)
             bar.set_postfix(reward=f"{np.mean([h['reward'] for h in history[-20:]]):.3f}", kl=f"{stats['kl']:.4f}",
                             clip=f"{stats['clip_fraction']:.3f}")
@@ -294,13 +389,24 @@ def train_rl(data: Path, init: Path, out: Path, val: Optional[Path] = None, cfg:
                 summary = {"checkpoint": str(out) if out.exists() else None, "init": str(init), "device": device,
                            "config": asdict(cfg), "steps": step, "best_val_point_reward": best, "validation": val_hist,
                            "minutes": round((time.perf_counter() - t0) / 60, 2)}
+                if cfg.uses_twin:
+                    summary["workers"] = workers
                 out.with_suffix(".json").write_text(json.dumps(summary, indent=2))
                 plot_curves(history, val_hist, out.with_suffix(".png"))
             if timed_out:
                 bar.close()
                 print(f"stopped after {max_minutes} minutes; resume with the same command")
                 return summary
-    bar.close()
     if not out.exists():
         print("no step beat the starting model on validation: no checkpoint written; the starting model stays best")
     return summary
+
+
+def _dataset_steps(model, reference, train_set, opt, cfg: RLConfig, gen, loader_gen, device):
+    """The steps of a run on a rendered split, one per batch, epoch after epoch (each step runs as
+    it is asked for)."""
+    while True:
+        loader = torch.utils.data.DataLoader(train_set, batch_size=cfg.batch_size, shuffle=True, generator=loader_gen,
+                                             drop_last=True)
+        for batch in loader:
+            yield grpo_step(model, reference, batch, opt, cfg, gen, device)
