@@ -286,7 +286,7 @@ class Bench:
         """``ranked`` tried as the server tries them, in a fresh build of the trial's scene."""
         if self.executor == "moveit-double":
             from ..sim.moveit_twin import TwinMoveItExecutor
-            executor = TwinMoveItExecutor(p["scene"].build(), p["scene_model"], ik=self.ik)
+            executor = TwinMoveItExecutor(p["scene"].build(), p["scene_model"])   # its own, tighter IK
         else:
             executor = SimExecutor(p["scene"].build(), ik=self.ik)
         return execute_with_fallback(executor, ranked, self.max_attempts, min_affordance_ratio=ratio,
