@@ -320,6 +320,10 @@ def summarise(setting: Setting, pub: dict, arrivals: Dict[str, list], reads: Lis
     }
 
 
+def _cell(*xs) -> str:
+    return " / ".join("–" if x is None else f"{x:g}" if isinstance(x, float) else str(x) for x in xs)
+
+
 def table(rows: Sequence[dict]) -> str:
     head = ("| subscription | published | pairs delivered | pairs/s (median of 1 s; overall) | newest pair age "
             "median / p95 ms | max gap ms | latency median / p95 ms | load 1 min before → after | CPU % planner / "
@@ -327,10 +331,11 @@ def table(rows: Sequence[dict]) -> str:
     lines = [head, "|" + "---|" * 9]
     for r in rows:
         age, lat, rate = r["newest_pair_age_ms"], r["delivery_latency_ms"], r["pairs_per_s"]
-        lines.append(f"| {r['setting']} | {r['published']} | {r['pairs_delivered']} | {rate['median_1s']}; "
-                     f"{rate['overall']} | {age['median']} / {age['p95']} | {r['gap_ms']['max']} | "
-                     f"{lat['median']} / {lat['p95']} | {r['load_before'][0]} → {r['load_after'][0]} | "
-                     f"{r['subscriber_cpu_percent']} / {r['publisher_cpu_percent']} |")
+        lines.append(f"| {r['setting']} | {r['published']} | {r['pairs_delivered']} | "
+                     f"{_cell(rate['median_1s'])}; {_cell(rate['overall'])} | "
+                     f"{_cell(age['median'], age['p95'])} | {_cell(r['gap_ms']['max'])} | "
+                     f"{_cell(lat['median'], lat['p95'])} | {r['load_before'][0]} → {r['load_after'][0]} | "
+                     f"{_cell(r['subscriber_cpu_percent'], r['publisher_cpu_percent'])} |")
     return "\n".join(lines)
 
 
