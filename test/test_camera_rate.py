@@ -14,15 +14,16 @@ def test_a_published_1280x720_stream_reaches_the_planner_as_matched_pairs(tmp_pa
     from affordance_grasp.cli import main
 
     with ros_domain(tmp_path / "ros_log"):
-        assert main(["camera-rate", "--settings", "reliable:1", "--seconds", "2", "--out", str(tmp_path)]) == 0
+        # the planner's configured subscription, from a camera that keeps 10 frames (color_qos:=DEFAULT)
+        assert main(["camera-rate", "--settings", "reliable:5", "--camera-qos", "DEFAULT", "--seconds", "2",
+                     "--out", str(tmp_path)]) == 0
     summary = json.loads((tmp_path / "camera_rate.json").read_text())
     assert summary["stream"] == {**summary["stream"], "width": 1280, "height": 720, "fps": 30.0}
-    assert "| reliable depth 1 |" in (tmp_path / "camera_rate.md").read_text()
+    assert "| reliable depth 5 |" in (tmp_path / "camera_rate.md").read_text()
     [r] = summary["settings"]
-    assert r["setting"] == "reliable depth 1" and r["reliability"] == "reliable" and r["depth"] == 1
-
-    # the publisher stood in for realsense-ros: reliable images (SYSTEM_DEFAULT as Fast DDS resolves it)
+    assert r["setting"] == "reliable depth 5" and r["reliability"] == "reliable" and r["depth"] == 5
     assert r["offered_image_qos"]["reliability"] == "reliable"
+    assert r["offered_image_qos"]["durability"] == "volatile"
     # pairs arrived, and every pair the planner's buffer handed out had one stamp for colour and depth
     assert r["pairs_delivered"] > 0 and r["pairs_seen_by_reader"] > 0 and r["reads"] > 0
     assert r["mismatched_pairs_read"] == 0
@@ -37,3 +38,11 @@ def test_a_published_1280x720_stream_reaches_the_planner_as_matched_pairs(tmp_pa
         assert 0 <= ms["median"] <= ms["p95"] <= ms["max"]
     assert r["gap_ms"]["max"] is None or r["gap_ms"]["max"] >= r["gap_ms"]["median"] >= 0
     assert len(r["load_before"]) == len(r["load_after"]) == 3
+
+
+def test_a_setting_it_cannot_read_is_refused_before_anything_starts(tmp_path, capsys):
+    from affordance_grasp.cli import main
+
+    assert main(["camera-rate", "--settings", "sometimes:1", "--out", str(tmp_path)]) == 2
+    assert "write reliable:N or best_effort:N" in capsys.readouterr().err
+    assert not (tmp_path / "camera_rate.json").exists()
