@@ -41,6 +41,7 @@ import numpy as np
 from ..errors import AffordanceGraspError, InvalidInputError
 
 POLL_S = 0.005          # the reader asks the buffer for the newest pair this often
+TRANSPORT_VARIABLES = ("FASTDDS_BUILTIN_TRANSPORTS", "FASTRTPS_DEFAULT_PROFILES_FILE", "FASTDDS_DEFAULT_PROFILES_FILE")
 STALE_S = 0.5           # config/realsense_panda.yaml max_frame_age: the planner refuses an older pair
 MATCH_TIMEOUT = 30.0    # s for discovery between the two processes
 CAMERA_POSE = [0.5, 0.0, 0.6, 0.0, 1.0, 0.0, 0.0]   # any valid static pose: the frame is never used for geometry
@@ -296,7 +297,8 @@ def summarise(setting: Setting, pub: dict, arrivals: Dict[str, list], reads: Lis
         windows = np.histogram(when, bins=when[0] + np.arange(int(span) + 1))[0].tolist()
     gaps = np.diff(when) if len(when) > 1 else np.array([])
     # the reads while the stream ran: from the first pair on, up to the last frame's time
-    live = [(t, c, d) for t, c, d in reads if first is not None and delivered and delivered[0][0] <= t <= last + 1.0 / fps]
+    start = delivered[0][0] if delivered else float("inf")
+    live = [(t, c, d) for t, c, d in reads if start <= t <= last + 1.0 / fps]
     ages = [t - c for t, c, _ in live]
     seen = sorted({c for _, c, _ in reads})
     return {
@@ -358,8 +360,7 @@ def camera_rate(settings: Sequence[str] = DEFAULT_SETTINGS, seconds: float = 10.
                                            f"default: images SYSTEM_DEFAULT)"},
                "machine": machine_description(),
                "rmw": os.environ.get("RMW_IMPLEMENTATION", "rmw_fastrtps_cpp (default)"),
-               "transport_env": {k: os.environ[k] for k in ("FASTDDS_BUILTIN_TRANSPORTS", "FASTRTPS_DEFAULT_PROFILES_FILE",
-                                                            "FASTDDS_DEFAULT_PROFILES_FILE") if k in os.environ},
+               "transport_env": {k: os.environ[k] for k in TRANSPORT_VARIABLES if k in os.environ},
                "poll_s": POLL_S, "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
                "settings": rows, "table": table(rows)}
     if out is not None:
