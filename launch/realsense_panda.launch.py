@@ -10,7 +10,8 @@ and controllers (franka_ros2's bringup, or ros2_control) and the gripper driver 
         [camera:=affordance_grasp|realsense2_camera] [params:=my_calibrated.yaml] [rviz:=true]
 
 Give your hand-eye calibration (camera_pose) in the params file: the nodes refuse to start
-without it.
+without it. With camera:=realsense2_camera, start realsense-ros yourself with the parameters
+align_depth.enable:=true and color_qos:=DEFAULT (docs/real_robot.md).
 """
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, OpaqueFunction

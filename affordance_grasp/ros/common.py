@@ -77,13 +77,17 @@ def image_qos(depth: int = 5):
 
 
 def camera_qos(reliable: bool = False, depth: int = 5):
-    """For subscribing to images and camera_info. Best effort matches every publisher, and loses a
-    large frame whenever one of its fragments is dropped; reliable matches only reliable publishers
-    and then loses nothing. realsense-ros publishes its images reliable (SYSTEM_DEFAULT, which Fast
-    DDS and Cyclone resolve to reliable) and camera_info reliable (DEFAULT): see
-    config/realsense_panda.yaml and test/test_camera_qos.py."""
+    """For subscribing to images and camera_info: keep-last ``depth`` (the camera nodes'
+    ``image_queue_depth``), volatile. Best effort matches every publisher, and loses a large frame
+    whenever one of its fragments is dropped; reliable matches only reliable publishers and then
+    loses nothing. realsense-ros publishes its images with SYSTEM_DEFAULT, which Fast DDS offers as
+    its DataWriter default (reliable, transient-local, keep-last 1; a volatile reader matches it),
+    and camera_info reliable (DEFAULT): see config/realsense_panda.yaml and test/test_camera_qos.py.
+    A depth below 1 is refused: keep-last 0 would mean the middleware's default, not no queue."""
     from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 
+    if isinstance(depth, bool) or not isinstance(depth, int) or depth < 1:
+        raise ConfigError(f"camera subscription queue depth must be an integer of at least 1, not {depth!r}")
     return QoSProfile(depth=depth, history=HistoryPolicy.KEEP_LAST,
                       reliability=ReliabilityPolicy.RELIABLE if reliable else ReliabilityPolicy.BEST_EFFORT)
 
