@@ -8,9 +8,9 @@ DEFAULT: reliable, volatile, keep-last 10), at ``--width`` x ``--height`` and ``
 messages of a frame share one stamp, its capture time: the start plus i periods.
 This process is the planner side: the planner's own ``CameraInput`` (its side node and
 single-threaded executor, its ``FrameBuffer``, and ``camera_qos``) under an owner node spun by a
-multi-threaded executor, as ``grasp_planner_node`` runs. Only the subscription depth is set per
-setting (``camera_qos`` has no depth parameter in the planner; here it is bound for the run) and
-the buffer notes when each message arrived; pairing is the planner's ``FrameBuffer.latest``.
+multi-threaded executor, as ``grasp_planner_node`` runs. Each setting is the planner's
+``image_reliability`` and ``image_queue_depth`` parameters, and the buffer notes when each message
+arrived; pairing is the planner's ``FrameBuffer.latest``.
 
 Nothing sets DDS transport variables: Fast DDS's defaults, as the nodes run. Topics live under a
 namespace of their own, so no other graph on the domain sees the stream or feeds it.
@@ -162,11 +162,10 @@ def _ms(xs: Sequence[float]) -> dict:
 
 
 @contextlib.contextmanager
-def _planner_camera(depth: int, arrivals: Dict[str, list]):
-    """The planner's CameraInput, with its subscriptions at queue ``depth`` and a buffer that notes
-    (arrival time, stamp) of every colour and depth message before storing it as the planner's does."""
+def _planner_camera(arrivals: Dict[str, list]):
+    """The planner's CameraInput, with a buffer that notes (arrival time, stamp) of every colour and
+    depth message before storing it as the planner's does."""
     from ..ros import camera_input
-    from ..ros.common import camera_qos
     from ..ros.conversions import stamp_to_sec
 
     class NotingBuffer(camera_input.FrameBuffer):
@@ -178,13 +177,12 @@ def _planner_camera(depth: int, arrivals: Dict[str, list]):
             arrivals["depth"].append((time.time(), stamp_to_sec(msg.header.stamp)))
             super().add_depth(msg)
 
-    saved = camera_input.camera_qos, camera_input.FrameBuffer
-    camera_input.camera_qos = lambda reliable=False: camera_qos(reliable, depth)
+    saved = camera_input.FrameBuffer
     camera_input.FrameBuffer = NotingBuffer
     try:
         yield camera_input.CameraInput
     finally:
-        camera_input.camera_qos, camera_input.FrameBuffer = saved
+        camera_input.FrameBuffer = saved
 
 
 def _offered_qos(node, topic: str) -> Optional[dict]:
@@ -224,8 +222,9 @@ def measure(setting: Setting, seconds: float, width: int = 1280, height: int = 7
         spinner.start()
         params = {p.name: p.default for p in CAMERA_PARAMS}
         params.update(camera_pose=CAMERA_POSE, image_reliability="reliable" if setting.reliable else "best_effort",
+                      image_queue_depth=setting.depth,
                       max_frame_age=0.0)   # every read is measured; how many were too old is counted
-        with _planner_camera(setting.depth, arrivals) as CameraInput:
+        with _planner_camera(arrivals) as CameraInput:
             camera = CameraInput(owner, params)
         color_topic = camera.buffer.topics[0]
         cmd = [sys.executable, "-m", __name__, "publish", "--namespace", namespace, "--width", str(width),
