@@ -234,6 +234,23 @@ def tight_ik() -> PandaIK:
     return _TIGHT_IK
 
 
+def _solve_tight(ik: PandaIK, T: np.ndarray, seed: np.ndarray) -> Optional[np.ndarray]:
+    """From the seed first, held tight; else the IK's restarts, then refined from what they found
+    (near a joint limit the tight local solve can stall where a looser one gets through)."""
+    if ik.pos_tol <= 1e-4 and ik.rot_tol <= 1e-3:
+        q = ik._solve_from(T, seed)
+        if q is not None:
+            return q
+        loose = PandaIK.__new__(PandaIK)
+        loose.__dict__.update(ik.__dict__)
+        loose.pos_tol, loose.rot_tol, loose.max_iters = 1e-3, 1e-2, 150
+        q = loose.solve(T, seed)
+        if q is None:
+            return None
+        return ik._solve_from(T, q)
+    return ik.solve(T, seed)
+
+
 class TwinKinematics:
     """The twin's robot (no objects) with a pool of box geoms for planning-scene shapes: forward
     kinematics of the links and signed distances between their collision geoms and the boxes."""
@@ -306,7 +323,7 @@ class TwinKinematics:
             self._ik_cache.move_to_end(key)
             q = self._ik_cache[key]
         else:
-            q = self.ik.solve(T, seed)
+            q = _solve_tight(self.ik, T, seed)
             self._ik_cache[key] = q
             if len(self._ik_cache) > 4096:
                 self._ik_cache.popitem(last=False)
@@ -717,6 +734,9 @@ def _retime(path_s: np.ndarray, dist: float, v: float, a: float, dt: float = 0.0
     return times, T
 
 
+_SEED_STEPS = np.random.default_rng(7).uniform(-0.8, 0.8, (6, 7))   # fixed: plans are reproducible
+
+
 class TwinPlanningComponent:
     """PlanningComponent for one group: start state, a pose goal for a link, and plan()."""
 
@@ -814,22 +834,27 @@ class TwinPlanningComponent:
     def _free_space(self, scene, start, T_goal, link, vs, as_, fail, p, t0, detours: bool = True):
         d = self._double
         q0 = start.arm()
-        seeds = [q0]
+        # Goal states as OMPL samples them: IK solutions from several seeds, collision-free; the
+        # one farthest from the joint limits (a goal at a limit leaves the straight lines that
+        # follow no room), the first with a margin of 0.2 rad when there is one.
         turned = HOME_Q.copy()
         turned[0] = np.clip(np.arctan2(T_goal[1, 3], T_goal[0, 3]), -2.8, 2.8)
-        seeds.append(turned)
-        q_goal = None
+        seeds = [q0, turned] + [np.clip(turned + dq, d.kin.lo + 0.05, d.kin.hi - 0.05) for dq in _SEED_STEPS]
+        q_goal, margin, found = None, -1.0, False
         for seed in seeds:
             q = d.kin.solve(T_goal, link, seed)
             if q is None:
                 continue
+            found = True
             if scene.collisions(self._state_at(start, q), self.planning_group_name):
                 continue
-            q_goal = q
-            break
+            m = float(np.min(np.minimum(q - d.kin.lo, d.kin.hi - q)))
+            if m > margin:
+                q_goal, margin = q, m
+            if margin >= 0.2:
+                break
         if q_goal is None:
-            return fail(PLANNING_FAILED if q is None else GOAL_IN_COLLISION,
-                        "no collision-free IK solution for the goal")
+            return fail(GOAL_IN_COLLISION if found else PLANNING_FAILED, "no collision-free IK solution for the goal")
         candidates = [[q0, q_goal]]
         if detours:
             up = T_goal.copy()
