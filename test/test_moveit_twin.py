@@ -26,7 +26,17 @@ PANDA = yaml.safe_load((Path(__file__).resolve().parent / "data" / "moveit_resou
 @pytest.fixture
 def twin(ik):
     world = sample_scene(11, categories=["mug"]).build()
-    return world, TwinMoveItPy(world, ik=ik)
+    return world, TwinMoveItPy(world)
+
+
+@pytest.fixture(scope="module")
+def mug_grasp(ik):
+    """The known scene of the executor contract tests (test_executor_contract.py's sim_case) and
+    its oracle grasp on the mug's handle, in the Panda's base frame."""
+    from affordance_grasp.sim.executor import SimExecutor
+    from affordance_grasp.sim.oracle import oracle_grasp
+    scene = sample_scene(11, categories=["mug"])
+    return scene, _framed(oracle_grasp(scene.build(), "mug_0", "handle", executor=SimExecutor(scene.build(), ik=ik)))
 
 
 def home_state(double) -> TwinRobotState:
@@ -172,15 +182,11 @@ def test_gripper_command_makes_a_narrower_open_a_grasp_as_franka_gripper_does(tw
     assert reply.ok and reply.width == pytest.approx(0.03, abs=0.002)
 
 
-def test_the_moveit_backend_lifts_a_mug_in_the_twin_and_lets_it_go(ik):
-    """The known scene of the executor contract tests (test_executor_contract.py's sim_case) and
-    its oracle grasp on the handle, executed by the MoveIt backend itself over the double."""
-    from affordance_grasp.sim.executor import SimExecutor
-    from affordance_grasp.sim.oracle import oracle_grasp
-    scene = sample_scene(11, categories=["mug"])
-    g = _framed(oracle_grasp(scene.build(), "mug_0", "handle", executor=SimExecutor(scene.build(), ik=ik)))
+def test_the_moveit_backend_lifts_a_mug_in_the_twin_and_lets_it_go(mug_grasp):
+    """The oracle's grasp on the handle, executed by the MoveIt backend itself over the double."""
+    scene, g = mug_grasp
     world = scene.build()
-    double = TwinMoveItPy(world, ik=ik)
+    double = TwinMoveItPy(world)
     ex = MoveItExecutor(double, TwinGripper(double), MoveItSettings(), api=double.api,
                         robot_description=double.robot_description)
     ex.set_scene(true_scene_model(world, "mug_0"))
@@ -205,16 +211,13 @@ def _framed(g):
     return replace(g, frame_id="panda_link0")
 
 
-def test_a_target_that_comes_as_two_boxes_is_touched_and_carried_whole(ik):
+def test_a_target_that_comes_as_two_boxes_is_touched_and_carried_whole(mug_grasp):
     """One object may reach the planning scene as several target boxes: a mask or box hint that
     spans two clusters a depth edge cut apart (segmentation.scene_model marks each). Allowing the
     hand to touch, and attaching, only the first left the other piece in the world, overlapping the
     attached one: the probe lift's start state collided and the grasp failed to plan."""
-    from affordance_grasp.sim.executor import SimExecutor
-    from affordance_grasp.sim.oracle import oracle_grasp
     from affordance_grasp.types import SceneBox, SceneModel
-    scene = sample_scene(11, categories=["mug"])
-    g = _framed(oracle_grasp(scene.build(), "mug_0", "handle", executor=SimExecutor(scene.build(), ik=ik)))
+    scene, g = mug_grasp
     world = scene.build()
     whole = true_scene_model(world, "mug_0").boxes[0]
     # the box cut in two halves along its length, both the target
@@ -222,7 +225,7 @@ def test_a_target_that_comes_as_two_boxes_is_touched_and_carried_whole(ik):
     half = whole.size * [0.5, 1, 1]
     pieces = [SceneBox(f"object_{k}", whole.center + s * axis * whole.size[0] / 4, half, whole.yaw, True)
               for k, s in enumerate((-1, 1))]
-    double = TwinMoveItPy(world, ik=ik)
+    double = TwinMoveItPy(world)
     ex = MoveItExecutor(double, TwinGripper(double), MoveItSettings(), api=double.api,
                         robot_description=double.robot_description)
     ex.set_scene(SceneModel(0.0, pieces))
