@@ -250,8 +250,9 @@ def main(argv=None) -> int:
             cfg = config_from_args(args)
             summary = train_rl(args.data, args.init, args.out, args.val, cfg, args.device, args.restart, args.max_minutes,
                                workers=args.workers, ray_address=args.ray_address)
-            print(f"{summary['steps']} steps; best validation point reward {summary.get('best_val_point_reward')}; "
-                  f"checkpoint {summary.get('checkpoint')}")
+            scored = any("val_point_reward" in v for v in summary.get("validation", []))
+            print(f"{summary['steps']} steps; best {'validation point reward' if scored else 'mean training reward'} "
+                  f"{summary.get('best_val_point_reward')}; checkpoint {summary.get('checkpoint')}")
         elif args.command == "eval":
             from .apps.eval import run_eval
             run_eval(args.data, args.out, args.checkpoint, args.device, args.grid)

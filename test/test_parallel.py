@@ -143,3 +143,74 @@ def test_dataset_on_two_workers_writes_the_serial_files(tmp_path):
                              if k not in timing}
     assert manifest(parallel) == manifest(serial) and manifest(serial)["n_scenes"] == 3
     assert not list((parallel / "scenes").glob("*.tmp"))
+
+
+# ---------------------------------------------------------------- train-rl's twin rollouts
+RL_ARGS = ["--reward", "held=1", "--reward", "point=0.5", "--batch-size", "2", "--group-size", "4", "--minibatch", "1",
+           "--lr", "1e-3", "--val-every", "2", "--seed", "3"]
+
+
+@pytest.fixture(scope="module")
+def tiny_init(tmp_path_factory) -> Path:
+    """A tiny random affordance model (never trained, nothing downloaded) with the whole vocabulary."""
+    from dataclasses import replace
+
+    import torch
+
+    from affordance_grasp.affordance.checkpoint import save_checkpoint
+    from affordance_grasp.affordance.encoders import LabelVocab
+    from affordance_grasp.affordance.model import AffordanceModel, ModelConfig
+    from affordance_grasp.affordance.query import Vocabulary
+
+    torch.manual_seed(0)
+    words = Vocabulary.load()
+    cfg = replace(ModelConfig.load("config/model/default.yaml"), dim=32, fuser_blocks=1, decoder_blocks=1,
+                  decoder_mlp=32, logits_size=28)
+    return save_checkpoint(tmp_path_factory.mktemp("tiny") / "tiny.pt",
+                           AffordanceModel(cfg, LabelVocab(words.objects, words.affordances, words.parts)))
+
+
+def rl_run(out: Path) -> tuple:
+    """A train-rl run's per-step logs without their times, and its last weights."""
+    from affordance_grasp.affordance.checkpoint import read_checkpoint
+
+    state = read_checkpoint(out.with_name(out.name + ".last.pt"))
+    history = [{k: v for k, v in h.items() if k != "seconds"} for h in json.loads(state["history"])]
+    return history, state["state_dict"]
+
+
+@pytest.fixture(scope="module")
+def serial_rl(tiny_init, tmp_path_factory) -> Path:
+    """One step of train-rl with the held reward on one worker, in a fresh process (no Ray)."""
+    out = tmp_path_factory.mktemp("rl-serial") / "rl.pt"
+    run_serial(["train-rl", "--init", str(tiny_init), "--out", str(out), "--steps", "1"] + RL_ARGS)
+    return out
+
+
+def test_train_rl_with_the_held_reward_on_two_workers_gets_the_serial_rewards_and_weights(tiny_init, serial_rl,
+                                                                                            tmp_path):
+    import torch
+
+    out = tmp_path / "rl.pt"
+    assert main(["train-rl", "--init", str(tiny_init), "--out", str(out), "--steps", "1", "--workers", "2"]
+                + RL_ARGS) == 0
+    (history, weights), (serial, serial_weights) = rl_run(out), rl_run(serial_rl)
+    assert [h["step"] for h in history] == [1] and history == serial
+    assert all({"reward_held", "reward_point", "no_grasp", "grasps"} <= set(h) for h in history)
+    assert history[0]["grasps"] > 0 and history[0]["updates"] == 4   # the twin executed what the points asked for
+    assert all(0.0 <= h["reward_held"] <= 1.0 and 0.0 <= h["no_grasp"] <= 1.0 for h in history)
+    assert weights.keys() == serial_weights.keys() and all(torch.equal(weights[k], serial_weights[k]) for k in weights)
+    assert json.loads((tmp_path / "rl.json").read_text())["workers"] == 2
+
+
+def test_train_rl_on_a_cluster_started_before_it_gets_the_serial_step(tiny_init, serial_rl, tmp_path):
+    temp_dir = Path(tempfile.mkdtemp(prefix="agray", dir="/tmp"))
+    head, address = start_head(temp_dir)
+    out = tmp_path / "rl.pt"
+    try:
+        assert main(["train-rl", "--init", str(tiny_init), "--out", str(out), "--steps", "1", "--workers", "2",
+                     "--ray-address", address] + RL_ARGS) == 0
+    finally:
+        stop_head(head)
+        subprocess.run(["rm", "-rf", str(temp_dir)], check=False)
+    assert rl_run(out)[0] == rl_run(serial_rl)[0]

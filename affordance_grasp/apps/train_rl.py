@@ -285,6 +285,12 @@ def plot_curves(history: list, val: list, path: Path) -> None:
         ax[1].set_xlabel("step")
         ax[1].set_title("validation")
         ax[1].legend(fontsize=8)
+    elif history and "no_grasp" in history[-1]:   # a twin run without --val: what the points led to
+        ax[1].plot(steps, [h.get("reward_held", np.nan) for h in history], "o-", label="held by the part")
+        ax[1].plot(steps, [h.get("no_grasp", np.nan) for h in history], "s-", label="no grasp within reach")
+        ax[1].set_xlabel("step")
+        ax[1].set_title("twin rollouts: share of drawn points")
+        ax[1].legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
