@@ -104,6 +104,17 @@ def test_bench_cli_writes_results_comparison_and_overlays(tmp_path):
     assert main(["bench", "--strategy", "best", "--trials", "1", "--out", str(tmp_path)]) == 2
 
 
+def test_a_right_outcome_is_a_served_request_or_a_refusal_that_trying_proved_right():
+    from affordance_grasp.apps.bench import right_outcome
+    served = {"task_success": True, "refusal": None, "if_tried": None}
+    dropped = {"task_success": False, "refusal": None, "if_tried": None}
+    refused = lambda tried: {"task_success": False, "refusal": "cannot hold", "if_tried": tried}  # noqa: E731
+    assert right_outcome(served) and not right_outcome(dropped)
+    assert right_outcome(refused({"task_success": False}))       # it slipped when tried anyway
+    assert not right_outcome(refused({"task_success": True}))    # it would have served
+    assert not right_outcome(refused(None))                      # nothing to try: unproven
+
+
 def test_graph_usage_reports_each_running_node_cpu_and_memory():
     """The demo's idle figures: a process that spins shows far more CPU than one that sleeps."""
     import subprocess

@@ -83,6 +83,16 @@ def _ms(xs: Sequence[float]) -> Dict[str, float]:
     return {"median": round(float(np.median(xs)) * 1000, 2), "p95": round(float(np.percentile(xs, 95)) * 1000, 2)}
 
 
+def right_outcome(row: dict) -> bool:
+    """The request was served, or refused (nothing moved) where trying anyway in a copy of the
+    scene did not serve it either: a Panda that cannot hold a pot by one side handle is right to
+    say so. A refusal with nothing to try proves nothing and is not counted right."""
+    if row["task_success"]:
+        return True
+    tried = row.get("if_tried")
+    return row.get("refusal") is not None and tried is not None and not tried["task_success"]
+
+
 def candidates_on(grasps, frame, mask: np.ndarray) -> int:
     """How many candidates have both finger contacts on ``mask`` (the target part)."""
     if not grasps:
@@ -340,6 +350,8 @@ class Bench:
                "refused_not_on_part": sum(r["failure_reason"] == NOT_ON_PART for r in rows),
                "task_success_rate_holdable": rate([r for r in rows if r["failure_reason"] != CANNOT_HOLD],
                                                   "task_success"),
+               # served, or refused where trying anyway did not serve either
+               "right_outcome_rate": round(float(np.mean([right_outcome(r) for r in rows])), 4) if rows else None,
                # Refusals tried anyway in a copy of the scene: how many would have served the request.
                "refused_would_have_served": {
                    cause: f"{sum(r['if_tried']['task_success'] for r in rs if r['if_tried'])} of {len(rs)}"
@@ -356,7 +368,9 @@ class Bench:
                                      else "oracle heatmap (no predictor configured)") if strategy == "affordance" else None,
                "per_category": {c: {"n": len(rs), "success_rate": rate(rs, "success"),
                                     "part_correct_rate": rate(rs, "part_correct"),
-                                    "task_success_rate": rate(rs, "task_success")} for c, rs in sorted(per_cat.items())},
+                                    "task_success_rate": rate(rs, "task_success"),
+                                    "right_outcome_rate": round(float(np.mean([right_outcome(r) for r in rs])), 4)}
+                            for c, rs in sorted(per_cat.items())},
                "machine": machine_description(), "trials": rows}
         return res
 
@@ -410,15 +424,17 @@ def profile_table(summary: dict) -> str:
 
 def comparison_table(results: Dict[str, dict]) -> str:
     lines = ["| strategy | n | success | part correct | task success | refused: cannot hold | refused: no grasp on "
-             "the part | refused that would have served | task success of the rest | generation ms (median / p95) | "
-             "total ms (median / p95) |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "the part | refused that would have served | task success of the rest | right outcome (served, or refused "
+             "where trying failed) | generation ms (median / p95) | total ms (median / p95) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for s, r in results.items():
         g, t = r["latency_ms"]["grasp_generation"], r["latency_ms"]["total"]
         rest = r["task_success_rate_holdable"]
         lines.append(f"| {s} | {r['n_trials']} | {r['success_rate']:.2f} | {r['part_correct_rate']:.2f} | "
                      f"{r['task_success_rate']:.2f} | {r['refused_cannot_hold']} | {r.get('refused_not_on_part', 0)} | "
                      f"{', '.join(r.get('refused_would_have_served', {}).values()) or '-'} | "
-                     f"{'-' if rest is None else f'{rest:.2f}'} | {g['median']} / {g['p95']} | "
+                     f"{'-' if rest is None else f'{rest:.2f}'} | {r['right_outcome_rate']:.2f} | "
+                     f"{g['median']} / {g['p95']} | "
                      f"{t['median']} / {t['p95']} |")
     return "\n".join(lines)
 
