@@ -86,6 +86,13 @@ SLOW_TESTS = {
     "test_bench_on_two_workers_writes_the_serial_rows_pngs_and_summaries",
     "test_bench_on_a_cluster_started_before_it_writes_the_serial_rows",
     "test_dataset_on_two_workers_writes_the_serial_files",
+    "test_train_rl_with_the_held_reward_on_two_workers_gets_the_serial_rewards_and_weights",
+    "test_train_rl_on_a_cluster_started_before_it_gets_the_serial_step",
+    "test_held_reward_of_a_known_grasp_in_a_known_scene",
+    "test_the_moveit_backend_lifts_a_mug_in_the_twin_and_lets_it_go",
+    "test_a_target_that_comes_as_two_boxes_is_touched_and_carried_whole",
+    "test_a_fork_pinched_across_its_handle_does_not_roll_out_of_the_pads",
+    "test_a_knife_pinched_across_its_handle_is_held",
 }
 
 
