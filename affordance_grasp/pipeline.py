@@ -18,7 +18,7 @@ from typing import Dict, List, Optional, Tuple, Union
 
 import numpy as np
 
-from .affordance.grounding import PRESENCE_THRESHOLD, Choice, GroundingError, SceneObject, choose, colour_profile
+from .affordance.grounding import PRESENCE_THRESHOLD, Choice, GroundingError, SceneObject, choose, colour_profiles
 from .affordance.part_geometry import PartGeometry
 from .affordance.query import QueryParser
 from .affordance.recognizer import ShapeRecognizer, fuse
@@ -176,11 +176,11 @@ class GraspPipeline:
         if self.recognizer is not None and self.recognizer.presence_threshold is not None:
             presence = self.recognizer.presence_threshold      # set on the fused probabilities
         vocab = self.parser.vocab
+        sels = [cloud.cluster == i for i in ids]
+        profiles = colour_profiles(frame.rgb, [cloud.pixels[sel] for sel in sels], vocab.colours)
         objects = []
-        for i, p in zip(ids, probs):
-            sel = cloud.cluster == i
+        for i, p, sel, (nearest, near) in zip(ids, probs, sels, profiles):
             pts = cloud.points[sel]
-            nearest, near = colour_profile(frame.rgb, cloud.pixels[sel], vocab.colours)
             _, height, _, _, length, width, _ = footprint_frame(pts, cloud.table_height)
             objects.append(SceneObject(i, boxes[i], pts.mean(0), float(np.ptp(pts, axis=0).max()),
                                        nearest, p, presence=presence, colours_near=near,

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 import torch
 from torch import Tensor, nn
@@ -95,9 +96,23 @@ class VisualEncoder(nn.Module):
             self.depth_embed = nn.Conv2d(1, v.conv1.out_channels, v.conv1.kernel_size, v.conv1.stride)
             nn.init.zeros_(self.depth_embed.weight)
             nn.init.zeros_(self.depth_embed.bias)
+        self._given: Optional[Tuple[Tensor, Tensor, Tensor]] = None
 
     def forward(self, image: Tensor, depth: Optional[Tensor] = None) -> Tuple[Tensor, Tensor]:
+        known = self._given
+        if known is not None and known[0] is image:
+            return known[1], known[2]
+        return self.encode(image, depth)
+
+    def encode(self, image: Tensor, depth: Optional[Tensor] = None,
+               patch_rows: Optional[int] = None) -> Tuple[Tensor, Tensor]:
+        """(class tokens (B, D), patch tokens (patch_rows, P, D)). Only the first ``patch_rows``
+        images (default: all) need their patch tokens: the others go through the last block for
+        their class token alone (its row of the attention and of the MLP), which is what naming
+        an object reads."""
         v = self.visual
+        B = image.shape[0]
+        patch_rows = B if patch_rows is None else max(0, min(int(patch_rows), B))
         x = v.conv1(image)
         if self.depth_embed is not None and depth is not None:
             x = x + self.depth_embed(depth)
@@ -105,11 +120,48 @@ class VisualEncoder(nn.Module):
         cls = v.class_embedding.to(x.dtype).expand(x.shape[0], 1, -1)
         x = torch.cat([cls, x], dim=1) + v.positional_embedding.to(x.dtype)
         x = v.ln_pre(v.patch_dropout(x))
-        x = v.transformer(x)
-        x = v.ln_post(x)
+        blocks = getattr(v.transformer, "resblocks", None)
+        if patch_rows == B or not getattr(v.transformer, "batch_first", False) or not self._can_stop_early(blocks):
+            x = v.ln_post(v.transformer(x))
+            if v.proj is not None:
+                x = x @ v.proj
+            return x[:, 0], x[:patch_rows, 1:]
+        for blk in blocks[:-1]:
+            x = blk(x)
+        last = blocks[-1]
+        rest = x[patch_rows:]
+        y = last.ln_1(rest)
+        head = rest[:, :1] + last.ls_1(last.attn(y[:, :1], y, y, need_weights=False)[0])
+        head = head + last.ls_2(last.mlp(last.ln_2(head)))
+        full = last(x[:patch_rows]) if patch_rows else x[:0]
+        out = v.ln_post(torch.cat([full[:, 0], head[:, 0]]))
+        patches = v.ln_post(full[:, 1:])
         if v.proj is not None:
-            x = x @ v.proj
-        return x[:, 0], x[:, 1:]
+            out, patches = out @ v.proj, patches @ v.proj
+        return out, patches
+
+    @staticmethod
+    def _can_stop_early(blocks) -> bool:
+        """Whether the transformer is the plain batch-first stack of residual attention blocks
+        whose last one can be run for the class token alone."""
+        if blocks is None or len(blocks) == 0:
+            return False
+        last = blocks[-1]
+        return (all(hasattr(last, a) for a in ("ln_1", "attn", "ls_1", "ln_2", "mlp", "ls_2"))
+                and not hasattr(last, "ln_1_kv") and isinstance(last.attn, nn.MultiheadAttention)
+                and bool(getattr(last.attn, "batch_first", False)))
+
+    @contextmanager
+    def given(self, image: Tensor, cls_tokens: Tensor, patches: Tensor) -> Iterator[None]:
+        """While open, the encoder answers for this very ``image`` tensor with features already
+        computed for it (an object crop encoded while choosing which object is meant), instead of
+        running again. Any other input is encoded as usual."""
+        before = self._given
+        self._given = (image, cls_tokens, patches)
+        try:
+            yield
+        finally:
+            self._given = before
 
 
 def query_prompt(obj: str, affordance: str, part: str) -> str:

@@ -102,15 +102,24 @@ def colour_profile(rgb: np.ndarray, pixels: np.ndarray,
     colour it is (within ``COLOUR_TOLERANCE``), and those within tolerance of it, nearest or not
     (a white cup in shade is nearest to grey, but still near white). A colour may have several
     prototypes (a red and a dark red): a pixel's distance to it is to the nearest of them."""
-    if len(pixels) == 0 or not colours:
-        return {}, {}
+    return colour_profiles(rgb, [pixels], colours)[0]
+
+
+def colour_profiles(rgb: np.ndarray, groups: Sequence[np.ndarray],
+                    colours: Dict[str, Sequence]) -> List[Tuple[Dict[str, float], Dict[str, float]]]:
+    """:func:`colour_profile` of each group of pixels (one per object), converted and compared
+    in one pass over all of them."""
     names = list(colours)
+    sizes = [len(g) for g in groups]
+    if not names or not sum(sizes):
+        return [({}, {}) for _ in sizes]
     protos, owner = [], []
     for i, n in enumerate(names):
         rows = np.asarray(colours[n]).reshape(-1, 3)
         protos += rows.tolist()
         owner += [i] * len(rows)
     lab_p = cv2.cvtColor(np.asarray(protos, np.uint8)[None], cv2.COLOR_RGB2LAB)[0].astype(np.float32)
+    pixels = np.concatenate([np.asarray(g).reshape(-1, 2) for g in groups]).astype(np.intp)
     px = rgb[pixels[:, 0], pixels[:, 1]].astype(np.uint8)[None]
     lab = cv2.cvtColor(px, cv2.COLOR_RGB2LAB)[0].astype(np.float32)
     # OpenCV's 8-bit Lab: L in 0..255 for 0..100, a and b offset by 128.
@@ -118,6 +127,15 @@ def colour_profile(rgb: np.ndarray, pixels: np.ndarray,
     d_proto = np.linalg.norm((lab[:, None] - lab_p[None]) * w, axis=2)
     owner = np.asarray(owner)
     d = np.stack([d_proto[:, owner == i].min(1) for i in range(len(names))], 1)
+    out, at = [], 0
+    for n in sizes:
+        out.append(_profile_of(names, d[at:at + n]) if n else ({}, {}))
+        at += n
+    return out
+
+
+def _profile_of(names: Sequence[str], d: np.ndarray) -> Tuple[Dict[str, float], Dict[str, float]]:
+    """The two shares per colour from the pixels' distances ``d`` (n, colours) to each colour."""
     nearest = d.argmin(1)
     close = d[np.arange(len(d)), nearest] <= COLOUR_TOLERANCE
     return ({n: float(np.mean(close & (nearest == i))) for i, n in enumerate(names)},

@@ -6,9 +6,11 @@ the object reasoning head picks the box that shows the queried object (``locate`
 """
 from __future__ import annotations
 
+import threading
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
@@ -75,6 +77,26 @@ def model_labels(query: AffordanceQuery, part: str, vocab: Optional[Vocabulary] 
     return obj, "grasp" if part == vocab.default_grasp_part else UNKNOWN, part
 
 
+class _FrameCrops:
+    """The object crops of one frame and what the encoder made of them, so that work a request
+    repeats on the same crop (naming every object, then the part's heat on the chosen one, or
+    each candidate's part for an unfamiliar noun) is done once per frame. Per crop (keyed by its
+    crop matrix): the model inputs ``image`` (3, S, S) and ``depth`` (1, S, S), and once encoded
+    ``cls`` (D,), ``patches`` (P, D) and, for the mirror image, ``cls_flip`` (D,)."""
+
+    def __init__(self, key: tuple, depth: np.ndarray):
+        self.key = key
+        self.depth = depth            # the frame's depth with NaN as 0, as crops are warped from it
+        self.crops: Dict[bytes, dict] = {}
+
+
+def _rgb_table() -> np.ndarray:
+    """(3, 256) float32: ``normalise_rgb`` of every byte value per channel (the same arithmetic,
+    so a crop normalised by lookup is bit-for-bit the one normalised directly)."""
+    ramp = np.repeat(np.arange(256, dtype=np.uint8)[:, None, None], 3, axis=2)   # (256, 1, 3)
+    return np.ascontiguousarray(normalise_rgb(ramp)[:, :, 0])
+
+
 class AffordancePredictor(Predictor):
     """The learned model (affordance/model.py): names the objects in view with its reasoning head,
     then predicts the part's heat on the chosen object's crop."""
@@ -88,6 +110,10 @@ class AffordancePredictor(Predictor):
         self.sam = sam_refiner
         self.model_id = model_id
         self.words = Vocabulary.load()
+        self._frame: Optional[_FrameCrops] = None
+        self._lock = threading.Lock()
+        self._rgb_lut = _rgb_table()
+        self._params = list(self.model.parameters())
 
     @classmethod
     def from_config(cls, path=None, **overrides) -> "AffordancePredictor":
@@ -106,25 +132,91 @@ class AffordancePredictor(Predictor):
         return cls(model, cfg, sam, model_id=f"{blob['config'].get('name', 'model')}:{Path(cfg.checkpoint).name}")
 
     # ------------------------------------------------------------------ core
-    def _inputs(self, frame: RGBDFrame, boxes: Sequence[Optional[Sequence[float]]]):
+    def _frame_crops(self, frame: RGBDFrame) -> _FrameCrops:
+        """The crops held for this frame's content (a new frame, or one changed in place, starts afresh)."""
+        # The weights' in-place update count too: features from weights since changed are stale.
+        key = (zlib.crc32(np.ascontiguousarray(frame.depth), zlib.crc32(np.ascontiguousarray(frame.rgb))),
+               frame.rgb.shape[0] * frame.rgb.shape[1], sum(p._version for p in self._params))
+        with self._lock:
+            held = self._frame
+            if held is None or held.key != key:
+                held = self._frame = _FrameCrops(key, np.nan_to_num(frame.depth, nan=0.0))
+            return held
+
+    def forget_frame(self) -> None:
+        """Drop the crops and features held for the last frame (they are dropped anyway when
+        another frame comes, or the model's weights change in place)."""
+        with self._lock:
+            self._frame = None
+
+    def _crops(self, frame: RGBDFrame, boxes: Sequence[Optional[Sequence[float]]]) -> Tuple[List[np.ndarray], List[dict]]:
+        """Crop matrix and held crop entry (inputs made, features once encoded) for each box."""
+        held = self._frame_crops(frame)
+        with self._lock:
+            return self._fill_crops(frame, held, boxes)
+
+    def _fill_crops(self, frame: RGBDFrame, held: _FrameCrops, boxes) -> Tuple[List[np.ndarray], List[dict]]:
         S = self.crop.size
         hw = frame.rgb.shape[:2]
-        mats, imgs, depths = [], [], []
+        mats, entries, todo = [], [], []
         for box in boxes:
             M = crop_matrix(box, hw, S, self.crop.context)
+            key = M.tobytes()
+            entry = held.crops.get(key)
+            if entry is None:
+                entry = held.crops[key] = {}
+                todo.append((M, entry))
             mats.append(M)
-            imgs.append(normalise_rgb(warp(frame.rgb, M, S)))
-            depths.append(normalise_depth(warp(np.nan_to_num(frame.depth, nan=0.0), M, S, nearest=True)))
-        t = lambda xs: torch.from_numpy(np.stack(xs)).to(self.device)  # noqa: E731
-        return mats, t(imgs), t(depths)
+            entries.append(entry)
+        if todo:
+            rgb = np.stack([warp(frame.rgb, M, S) for M, _ in todo])             # (n, S, S, 3) uint8
+            lut = self._rgb_lut
+            imgs = np.stack([lut[c][rgb[..., c]] for c in range(3)], axis=1)     # (n, 3, S, S): normalise_rgb
+            for (M, entry), img in zip(todo, imgs):
+                entry["image"] = torch.from_numpy(img).to(self.device)
+                entry["depth"] = torch.from_numpy(normalise_depth(warp(held.depth, M, S, nearest=True))).to(self.device)
+        return mats, entries
 
-    def _run(self, images, depths, labels: List[tuple], texts: Optional[List[str]] = None) -> dict:
+    def _inputs(self, frame: RGBDFrame, boxes: Sequence[Optional[Sequence[float]]]):
+        mats, entries = self._crops(frame, boxes)
+        return (mats, torch.stack([e["image"] for e in entries]), torch.stack([e["depth"] for e in entries]))
+
+    def _encode(self, entries: Sequence[dict], flip: bool = False) -> None:
+        """Encode the crops not encoded yet, in one batch: each crop for its class and patch
+        tokens, and with ``flip`` its mirror image for its class token too."""
+        plain = list({id(e): e for e in entries if "patches" not in e}.values())
+        mirror = list({id(e): e for e in entries if flip and "cls_flip" not in e}.values())
+        if not plain and not mirror:
+            return
+        img = torch.stack([e["image"] for e in plain] + [e["image"].flip(-1) for e in mirror])
+        dep = torch.stack([e["depth"] for e in plain] + [e["depth"].flip(-1) for e in mirror])
+        with torch.inference_mode(), autocast(self.device):
+            cls, patches = self.model.encoder.encode(img, dep if self.model.cfg.use_depth else None,
+                                                     patch_rows=len(plain))
+        for i, e in enumerate(plain):
+            e["cls"] = cls[i]
+            e["patches"] = patches[i]      # last: an entry with patches is complete
+        for i, e in enumerate(mirror):
+            e["cls_flip"] = cls[len(plain) + i]
+
+    def _run(self, images, depths, labels: List[tuple], texts: Optional[List[str]] = None,
+             entries: Optional[Sequence[dict]] = None) -> dict:
+        """The model on a batch of crops; ``entries``: their held crops, whose encoder features
+        are used (encoded first where missing) instead of encoding ``images`` again."""
         ids = [self.model.vocab.encode(*l) for l in labels]
         o, a, p = (torch.tensor([i[k] for i in ids], device=self.device) for k in range(3))
         if texts is None:
             texts = [query_prompt(*l) for l in labels]
-        with torch.no_grad(), autocast(self.device):
-            out = self.model(images, o, a, p, depths, texts=texts)
+        if entries is not None:
+            self._encode(entries)
+            with torch.inference_mode(), autocast(self.device):
+                cls = torch.stack([e["cls"] for e in entries])
+                patches = torch.stack([e["patches"] for e in entries])
+                with self.model.encoder.given(images, cls, patches):
+                    out = self.model(images, o, a, p, depths, texts=texts)
+        else:
+            with torch.inference_mode(), autocast(self.device):
+                out = self.model(images, o, a, p, depths, texts=texts)
         return {k: v.float().cpu() for k, v in out.items()}
 
     def _paste(self, heat: np.ndarray, M: np.ndarray, hw) -> np.ndarray:
@@ -145,11 +237,12 @@ class AffordancePredictor(Predictor):
         times = times or StageTimes()
         labels = model_labels(query, part, self.words)
         with times.stage("crop"):
-            mats, img, dep = self._inputs(frame, [box])
+            mats, entries = self._crops(frame, [box])
+            img, dep = entries[0]["image"][None], entries[0]["depth"][None]
         # The text prompt keeps the user's own noun ("spork") where the labels can only say <unk>.
         text = query_prompt(query.object, labels[1], labels[2])
         with times.stage("model"):
-            heat = self._run(img, dep, [labels], [text])["log_heatmap"].exp()[0].numpy()
+            heat = self._run(img, dep, [labels], [text], entries)["log_heatmap"].exp()[0].numpy()
         with times.stage("paste"):
             return self._paste(heat, mats[0], frame.rgb.shape[:2])
 
@@ -189,16 +282,18 @@ class AffordancePredictor(Predictor):
             raise ConfigError("this model has no reasoning head (reasoning_head: false); pass the object box")
         if len(boxes) == 0:
             raise InvalidInputError("no candidate object boxes")
-        _, img, dep = self._inputs(frame, list(boxes))
-        n = len(boxes)
-        if self.cfg.locate_flip:
-            # Training flips crops, so the mirror image is an equally valid view; averaging the two
-            # steadies the long tools (knife / spatula / screwdriver) the head confuses most. Both
-            # views go through the encoder as one batch.
-            img, dep = torch.cat([img, img.flip(-1)]), torch.cat([dep, dep.flip(-1)])
-        with torch.no_grad(), autocast(self.device):
-            probs = torch.softmax(self.model.classify(img, dep).float().cpu(), dim=1).numpy()
-        return 0.5 * (probs[:n] + probs[n:]) if self.cfg.locate_flip else probs
+        _, entries = self._crops(frame, list(boxes))
+        flip = bool(self.cfg.locate_flip)
+        # Training flips crops, so the mirror image is an equally valid view; averaging the two
+        # steadies the long tools (knife / spatula / screwdriver) the head confuses most. Every
+        # crop and mirror image not encoded yet for this frame goes through the encoder as one
+        # batch; a mirror image only for its class token.
+        self._encode(entries, flip)
+        with torch.inference_mode(), autocast(self.device):
+            cls = torch.stack([e["cls"] for e in entries] + ([e["cls_flip"] for e in entries] if flip else []))
+            probs = torch.softmax(self.model.object_head(cls).float().cpu(), dim=1).numpy()
+        n = len(entries)
+        return 0.5 * (probs[:n] + probs[n:]) if flip else probs
 
     @property
     def presence_threshold(self) -> Optional[float]:
@@ -232,9 +327,10 @@ class AffordancePredictor(Predictor):
         if len(boxes) == 0:
             return np.zeros(0)
         labels = [model_labels(query, query.grasp_part or query.part, self.words)] * len(boxes)
-        mats, img, dep = self._inputs(frame, list(boxes))
+        mats, entries = self._crops(frame, list(boxes))
+        img, dep = torch.stack([e["image"] for e in entries]), torch.stack([e["depth"] for e in entries])
         texts = [query_prompt(query.object, labels[0][1], labels[0][2])] * len(boxes)
-        heat = self._run(img, dep, labels, texts)["log_heatmap"].exp().numpy()
+        heat = self._run(img, dep, labels, texts, entries)["log_heatmap"].exp().numpy()
         out = np.zeros(len(boxes))
         for i, (M, h, m) in enumerate(zip(mats, heat, masks)):
             full = self._paste(h, M, frame.rgb.shape[:2])

@@ -49,7 +49,7 @@ class ShapeRecognizer(nn.Module):
         """(M, C) calibrated category probabilities for (M, N_FEATURES) descriptors."""
         x = torch.as_tensor(np.asarray(descriptors, np.float32)).reshape(-1, N_FEATURES)
         self.eval()
-        with torch.no_grad():
+        with torch.inference_mode():
             return torch.softmax(self(x) / self.temperature, -1).numpy()
 
     def category_probabilities(self, descriptors: np.ndarray) -> List[Dict[str, float]]:

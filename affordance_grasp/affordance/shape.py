@@ -46,6 +46,17 @@ def footprint_frame(pts: np.ndarray, table_height: float):
     return z, height, s, t, max(float(np.ptp(s)), 1e-3), max(float(np.ptp(t)), 1e-3), axes
 
 
+def _unique_cells(keys: np.ndarray):
+    """``np.unique(keys, axis=0, return_inverse=True)`` for (N, 2) integer cells, through one
+    integer per cell (row-major over the cells' box, so the order is the same): a fraction of the time."""
+    lo = keys.min(0)
+    k = keys - lo
+    span = int(k[:, 1].max()) + 1
+    flat, inv = np.unique(k[:, 0] * span + k[:, 1], return_inverse=True)
+    cols = np.stack([flat // span, flat % span], 1) + lo
+    return cols, inv.ravel()
+
+
 def shape_descriptor(points: np.ndarray, table_height: float, normals: np.ndarray | None = None,
                      cell: float = 0.005) -> np.ndarray:
     """(N_FEATURES,) float32 descriptor of one object's points (N, 3) in the base frame."""
@@ -58,8 +69,7 @@ def shape_descriptor(points: np.ndarray, table_height: float, normals: np.ndarra
 
     # Footprint fill: occupied cells over the footprint box's cells.
     keys = np.floor(np.stack([s, t], 1) / cell).astype(np.int64)
-    cols, inv = np.unique(keys, axis=0, return_inverse=True)
-    inv = inv.ravel()
+    cols, inv = _unique_cells(keys)
     fill = len(cols) * cell * cell / (length * width + cell * (length + width) + cell * cell)
 
     # Profiles along the main axis, the tallest end first.
