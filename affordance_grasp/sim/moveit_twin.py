@@ -37,6 +37,7 @@ import logging
 import math
 import threading
 import time
+import zlib
 from collections import OrderedDict
 from dataclasses import dataclass, field, replace
 from types import SimpleNamespace
@@ -839,7 +840,7 @@ class TwinPlanningComponent:
         # follow no room), the first with a margin of 0.2 rad when there is one.
         turned = HOME_Q.copy()
         turned[0] = np.clip(np.arctan2(T_goal[1, 3], T_goal[0, 3]), -2.8, 2.8)
-        seeds = [q0, turned] + [np.clip(turned + dq, d.kin.lo + 0.05, d.kin.hi - 0.05) for dq in _SEED_STEPS]
+        seeds = [q0, turned, np.zeros(7)]      # the last as a fresh RobotState seeds the backend's IK checks + [np.clip(turned + dq, d.kin.lo + 0.05, d.kin.hi - 0.05) for dq in _SEED_STEPS]
         q_goal, margin, found = None, -1.0, False
         for seed in seeds:
             q = d.kin.solve(T_goal, link, seed)
@@ -867,7 +868,62 @@ class TwinPlanningComponent:
         for path in candidates:
             if all(self._segment_free(scene, start, a, b) for a, b in zip(path[:-1], path[1:])):
                 return self._timed(np.array(path), vs, as_, p, t0, start)
-        return fail(PLANNING_FAILED, "every joint path tried to the goal collides")
+        if detours:
+            path = self._connect(scene, start, q0, q_goal)
+            if path is not None:
+                return self._timed(np.array(path), vs, as_, p, t0, start)
+        return fail(PLANNING_FAILED, "no collision-free joint path to the goal found")
+
+    def _connect(self, scene, start, qa, qb, iters: int = 300, step: float = 0.2):
+        """A bidirectional RRT (RRT-Connect's scheme) in joint space, seeded so that a plan is
+        reproducible, then shortcut: the paths the straight interpolations miss."""
+        d = self._double
+        lo, hi = d.kin.lo, d.kin.hi
+        rng = np.random.default_rng(zlib.crc32(np.round(np.r_[qa, qb], 4).tobytes()))
+        trees = ([(qa, -1)], [(qb, -1)])
+
+        def extend(tree, target):
+            i = int(np.argmin([np.max(np.abs(q - target)) for q, _ in tree]))
+            q = tree[i][0]
+            delta = target - q
+            far = np.max(np.abs(delta))
+            q_new = target if far <= step else q + delta * (step / far)
+            if not self._segment_free(scene, start, q, q_new):
+                return None
+            tree.append((q_new, i))
+            return len(tree) - 1
+
+        def branch(tree, i):
+            out = []
+            while i >= 0:
+                out.append(tree[i][0])
+                i = tree[i][1]
+            return out
+
+        a, b = 0, 1
+        for _ in range(iters):
+            i = extend(trees[a], rng.uniform(lo, hi))
+            if i is not None:
+                q_new = trees[a][i][0]
+                j = extend(trees[b], q_new)
+                while j is not None and np.max(np.abs(trees[b][j][0] - q_new)) > 1e-9:
+                    j = extend(trees[b], q_new)
+                if j is not None:
+                    pa, pb = branch(trees[a], i), branch(trees[b], j)
+                    path = (pa[::-1] + pb[1:]) if a == 0 else (pb[::-1] + pa[1:])
+                    return self._shortcut(scene, start, path)
+            a, b = b, a
+        return None
+
+    def _shortcut(self, scene, start, path):
+        out, i = [path[0]], 0
+        while i < len(path) - 1:
+            j = len(path) - 1
+            while j > i + 1 and not self._segment_free(scene, start, path[i], path[j]):
+                j -= 1
+            out.append(path[j])
+            i = j
+        return out
 
     def _timed(self, path: np.ndarray, vs: float, as_: float, p, t0, start) -> MotionPlanResponse:
         """A joint path timed so that no joint exceeds its scaled velocity and acceleration."""
