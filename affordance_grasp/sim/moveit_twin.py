@@ -609,6 +609,9 @@ class TwinPlanningScene:
 
     def collisions(self, state: TwinRobotState, joint_model_group_name: str, first: bool = True,
                    transforms: bool = True):
+        """(link or attached body, object, depth) of the penetrations of ``state`` (its transforms:
+        the joints as of its last update()), the first only when ``first``; an unknown group
+        checks every link, as MoveIt's collision request does."""
         group = self._double.robot_model._groups.get(joint_model_group_name)
         links = group.updated_links if group is not None else frozenset(LINKS)
         shapes = [(oid, half, T) for oid, parts in self.world.items() for half, T in parts]
@@ -840,7 +843,8 @@ class TwinPlanningComponent:
         # follow no room), the first with a margin of 0.2 rad when there is one.
         turned = HOME_Q.copy()
         turned[0] = np.clip(np.arctan2(T_goal[1, 3], T_goal[0, 3]), -2.8, 2.8)
-        seeds = [q0, turned, np.zeros(7)]      # the last as a fresh RobotState seeds the backend's IK checks + [np.clip(turned + dq, d.kin.lo + 0.05, d.kin.hi - 0.05) for dq in _SEED_STEPS]
+        seeds = [q0, turned] + [np.clip(turned + dq, d.kin.lo + 0.05, d.kin.hi - 0.05) for dq in _SEED_STEPS]
+        seeds.append(np.zeros(7))      # last: as a fresh RobotState seeds the backend's reachability check
         q_goal, margin, found = None, -1.0, False
         for seed in seeds:
             q = d.kin.solve(T_goal, link, seed)
