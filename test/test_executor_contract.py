@@ -571,6 +571,15 @@ def test_the_gripper_actions_are_where_franka_gripper_serves_them_for_a_panda():
         assert params["franka_gripper_namespace"] == "/panda_gripper"
 
 
+def test_the_panda_config_opens_and_closes_franka_gripper_through_franka_msgs():
+    """franka_gripper (v0.1.13, gripper_action_server.cpp onExecuteGripperCommand) serves a
+    GripperCommand narrower than the current opening as a grasp with the command's effort: the
+    backend's first step, opening to the width the candidate was checked with, would close on
+    nothing and fail. The Panda config therefore uses franka_msgs Move / Grasp."""
+    given = yaml.safe_load((ROOT / "config" / "realsense_panda.yaml").read_text())["executor_node"]["ros__parameters"]
+    assert given["backend"] == "moveit" and given["gripper_interface"] == "franka"
+
+
 def test_franka_grasp_reads_the_opening_after_the_grasp_not_before():
     """franka_msgs Grasp/Move answer without a width, so the opening comes from joint_states; read
     at once, the last message may still show the fingers open (6 cm), and a held 3 cm object read
