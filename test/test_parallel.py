@@ -36,6 +36,22 @@ def bench_out(out: Path, strategy: str) -> dict:
     return res
 
 
+def same_pictures(a: dict, b: dict) -> bool:
+    """The same overlays, pixel for pixel up to one level on a few pixels: a worker runs torch on
+    one thread and the serial run on all cores, and a batch of crops through the encoder rounds
+    its matrix products differently (a heat value in its last bits moved one pixel of one colour
+    by 1 of 255), though every outcome is the same."""
+    import cv2
+    import numpy as np
+    if a.keys() != b.keys():
+        return False
+    for name in a:
+        x, y = (cv2.imdecode(np.frombuffer(v[name], np.uint8), cv2.IMREAD_COLOR).astype(int) for v in (a, b))
+        if x.shape != y.shape or np.abs(x - y).max() > 1 or (x != y).any(axis=2).sum() > 20:
+            return False
+    return True
+
+
 def run_serial(args: list) -> None:
     """The command with ``--workers 1``, in a fresh process as a user runs it (an earlier test in
     this process may have left objects or settings loaded), which must not import Ray."""
@@ -64,7 +80,7 @@ def test_bench_on_two_workers_writes_the_serial_rows_pngs_and_summaries(serial_b
         assert [r["trial"] for r in parallel[s]["rows"]] == [0, 1, 2]
         assert parallel[s]["rows"] == serial[s]["rows"], s
         assert parallel[s]["summary"] == serial[s]["summary"], s
-        assert len(parallel[s]["pngs"]) == 3 and parallel[s]["pngs"] == serial[s]["pngs"], s
+        assert len(parallel[s]["pngs"]) == 3 and same_pictures(parallel[s]["pngs"], serial[s]["pngs"]), s
     assert (tmp_path / "comparison.md").is_file()
     assert scratch() - before == set()   # the workers removed their scratch folders
 
