@@ -105,27 +105,11 @@ def run_on_workers(ray, worker_cls: type, init_args: Tuple, method: str, jobs: S
 
     ``workers`` actors of ``worker_cls(*init_args)`` are made (no more than there are jobs); each
     is given its next job as soon as it returns one, so a slow job holds up no other worker."""
-    remote_cls = ray.remote(num_cpus=1)(worker_cls)
-    actors = [remote_cls.remote(*init_args) for _ in range(min(workers, len(jobs)))]
-    queue = iter(enumerate(jobs))
-    pending: Dict[Any, Tuple[int, Any]] = {}
-
-    def give_next(actor) -> None:
-        job = next(queue, None)
-        if job is not None:
-            pending[getattr(actor, method).remote(*job[1])] = (job[0], actor)
-
+    pool = RayPool(ray, worker_cls, init_args, min(workers, len(jobs)))
     try:
-        for actor in actors:
-            give_next(actor)
-        while pending:
-            (ref,), _ = ray.wait(list(pending), num_returns=1)
-            index, actor = pending.pop(ref)
-            result = _get(ray, ref)
-            give_next(actor)
-            yield index, result
+        yield from pool.map(method, jobs)
     finally:
-        _stop(ray, actors, hasattr(worker_cls, "close"))
+        pool.close()
 
 
 def _stop(ray, actors: list, has_close: bool) -> None:
