@@ -49,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
                     help="with --pick best: grasps tried per trial, the next after an empty grasp or a slip caught "
                          "in the slow first lift (1: the best reachable grasp alone)")
     _objects_args(sc)
+    _workers_args(sc, "trials")
     b = sub.add_parser("bench", help="run the perception-to-grasp pipeline per strategy; writes results.json + PNGs")
     b.add_argument("--strategy", default="all", help="affordance | oracle | quality | center | random, or several joined by commas (affordance,oracle), or all")
     b.add_argument("--trials", type=_positive_int, default=100)
@@ -228,7 +229,7 @@ def main(argv=None) -> int:
         if args.command == "sim-check":
             from .apps.sim_check import sim_check
             sim_check(args.trials, args.seed, args.out, args.depth_noise, args.categories, args.objects, args.pick,
-                      args.max_attempts)
+                      args.max_attempts, args.workers, args.ray_address)
             print(f"wrote {args.out / 'summary.json'}")
         elif args.command == "bench":
             from .apps.bench import bench

@@ -6,6 +6,8 @@ by cause."""
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
 import time
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -124,20 +126,53 @@ def calibration(results: Sequence[dict], path: Optional[Path] = None, bins: int 
     return out
 
 
+class SimCheckWorker:
+    """Runs whole trials (one process, or one Ray actor of ``--workers``): its own IK and generator,
+    the user's objects loaded. Its PNGs go to a scratch folder and travel back with the rows."""
+
+    def __init__(self, depth_noise: bool, categories: Optional[Sequence[str]], objects: Sequence[Path],
+                 pick: str, max_attempts: int):
+        from .parallel import worker_setup
+        worker_setup()
+        if objects:
+            load_objects(objects)
+        self.args = (depth_noise, categories, pick, max_attempts)
+        self.ik, self.gen = PandaIK(), AntipodalGenerator()
+        self.scratch = Path(tempfile.mkdtemp(prefix="ag-sim-check-"))
+
+    def run_trial(self, i: int, seed: int):
+        """Trial ``i``'s row and its PNGs (path under --out: bytes)."""
+        from .parallel import take_files
+        depth_noise, categories, pick, max_attempts = self.args
+        row = run_trial(i, seed, self.scratch, self.ik, self.gen, depth_noise, categories, pick, max_attempts)
+        return row, take_files(self.scratch)
+
+    def close(self) -> None:
+        shutil.rmtree(self.scratch, ignore_errors=True)
+
+
 def sim_check(trials: int, seed: int, out: Path, depth_noise: bool = True,
               categories: Optional[Sequence[str]] = None, objects: Sequence[Path] = (), pick: str = "best",
-              max_attempts: int = 3) -> dict:
+              max_attempts: int = 3, workers: int = 1, ray_address: Optional[str] = None) -> dict:
     """Oracle grasps in ``trials`` seeded scenes of ``categories`` (default: every category, the
-    ``objects`` files' included)."""
+    ``objects`` files' included). ``workers`` above 1 runs the trials on Ray (each trial depends on
+    its seed alone: the rows are the serial run's)."""
+    from .parallel import put_files, worker_pool
+    objects = tuple(Path(p).resolve() for p in objects)   # a worker's working folder is not this one
     if objects:
         names = [o.spec.category for o in load_objects(objects)]
         categories = categories or names
     out.mkdir(parents=True, exist_ok=True)
-    ik, gen = PandaIK(), AntipodalGenerator()
     if pick not in ("best", "random"):
         raise InvalidInputError(f"pick must be 'best' or 'random', got {pick!r}")
-    results = [run_trial(i, seed + i, out, ik, gen, depth_noise, categories, pick, max_attempts)
-               for i in tqdm(range(trials), desc="sim-check", unit="trial")]
+    results: list = [None] * trials
+    init = (depth_noise, tuple(categories) if categories else None, objects, pick, max_attempts)
+    with worker_pool(SimCheckWorker, init, workers, ray_address) as pool, \
+            tqdm(total=trials, desc=f"sim-check ({workers} worker{'s' if workers > 1 else ''})", unit="trial") as bar:
+        for i, (row, files) in pool.map("run_trial", [(i, seed + i) for i in range(trials)]):
+            results[i] = row
+            put_files(out, files)
+            bar.update()
     per_cat = defaultdict(list)
     for r in results:
         per_cat[r["category"]].append(r)
