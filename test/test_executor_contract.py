@@ -91,7 +91,16 @@ class FakeScene:
         self.calls, self.double = calls, double
         self.acm = {}               # (name1, name2) -> allowed: the entries the backend added
         self.allowed_collision_matrix = SimpleNamespace(set_entry=self._set_entry, remove_entry=self._remove_entry)
-        self.current_state = SimpleNamespace(update=lambda: None)
+        # the arm's pose now: where the last goal sent it, ``hand_offset`` away (m, base frame)
+        self.current_state = SimpleNamespace(update=lambda: None, get_pose=self._pose)
+
+    def _pose(self, link):
+        pose = self.double.last_goal
+        out = Msg()
+        out.position.x, out.position.y, out.position.z = (
+            getattr(pose.position, k) + d for k, d in zip("xyz", self.double.hand_offset))
+        out.orientation = pose.orientation
+        return out
 
     def _set_entry(self, a, b, allowed):
         self.calls.append(("acm", a, b, allowed))
@@ -134,6 +143,7 @@ class FakeMoveIt:
         self.fail, self.colliding, self.on_execute = set(), False, {}
         self.z_range = {}           # object id -> (bottom, top) of its box in the planning scene
         self.stale_checks = 0       # collision checks of a state whose transforms were not updated
+        self.last_goal, self.hand_offset = None, (0.0, 0.0, 0.0)
         self.executions = 0
         double = self
         self.scene = scene = FakeScene(self.calls, self)
@@ -180,6 +190,7 @@ class FakeMoveIt:
                                    SolidPrimitive=SolidPrimitive, Pose=Msg, PoseStamped=Msg)
         self.arm = SimpleNamespace(
             set_start_state_to_current_state=lambda: self.calls.append(("start_state",)),
+            set_start_state=lambda robot_state=None: self.calls.append(("start_state_ik",)),
             set_goal_state=self._goal, plan=self._plan)
         self.psm = SimpleNamespace(read_write=lambda: Locked(scene), read_only=lambda: Locked(scene),
                                    process_attached_collision_object=self._attach)
@@ -199,12 +210,14 @@ class FakeMoveIt:
 
     def _goal(self, pose_stamped_msg=None, pose_link=None, **kw):
         self.calls.append(("goal", round(pose_stamped_msg.pose.position.z, 4), pose_link))
+        self.last_goal = pose_stamped_msg.pose
         return "goal" not in self.fail
 
     def _plan(self, single_plan_parameters=None):
         p = single_plan_parameters
         self.calls.append(("plan", p.planner_id, p.max_velocity_scaling_factor))
-        return _Truthy("plan" not in self.fail, trajectory="traj")
+        ok = "plan" not in self.fail and not ("plan_free" in self.fail and p.planner_id != "LIN")
+        return _Truthy(ok, trajectory="traj")
 
     def execute(self, trajectory, controllers):
         self.executions += 1
@@ -283,15 +296,19 @@ def test_success_checks_every_step_in_order():
     # the gripper opens to the width the candidate was collision-checked with (width + clearance)
     assert ("gripper_open", 0.06) in double.calls
     plans = [c for c in double.calls if c[0] == "plan"]
-    # free space, approach, the slow probe lift (a quarter of the speed), the rest of the lift
-    assert [p[1] for p in plans] == ["RRTConnectkConfigDefault", "LIN", "LIN", "LIN"]
-    assert [p[2] for p in plans] == [0.1, 0.1, 0.025, 0.1]
+    # the approach line checked from the pre-grasp's IK state before anything moves, then free
+    # space, approach, the slow probe lift (a quarter of the speed), the rest of the lift
+    assert [p[1] for p in plans] == ["LIN", "RRTConnectkConfigDefault", "LIN", "LIN", "LIN"]
+    assert [p[2] for p in plans] == [0.1, 0.1, 0.1, 0.025, 0.1]
+    first_plan = names.index("plan")
+    assert names[first_plan - 2:first_plan] == ["start_state_ik", "goal"] and names.index("execute") > first_plan
+    assert names[first_plan + 1] == "start_state"             # the next plan starts from the arm again
     # touching the target is allowed only for the approach (and the grasp pose's collision check,
     # then revoked), and it is attached after closing
     last_check = len(names) - 1 - names[::-1].index("collision_check")
     acm = [c for c in double.calls[last_check:] if c[0] in ("acm", "acm_remove")]
     assert all(c[1] == "mug_cluster" for c in acm)
-    assert [c[0] for c in acm] == ["acm_remove"] * 3 + ["acm"] * 3 and all(c[3] for c in acm[3:])
+    assert [c[0] for c in acm] == (["acm_remove"] * 3 + ["acm"] * 3) * 2 and all(c[3] for c in acm[9:])
     checks = [i for i, n in enumerate(names) if n == "collision_check"]
     assert len(checks) == 2                                # pre-grasp, then grasp
     before = lambda i: [c for c in double.calls[:i] if c[0] == "acm"]   # noqa: E731
@@ -303,8 +320,9 @@ def test_success_checks_every_step_in_order():
     assert names.index("gripper_close") < names.index("attach") < len(names) - 1 - names[::-1].index("plan")
 
 
-@pytest.mark.parametrize("fail, reason", [("goal", FailureReason.PLANNING_FAILED),
-                                          ("plan", FailureReason.PLANNING_FAILED),
+@pytest.mark.parametrize("fail, reason", [("goal", FailureReason.UNREACHABLE),
+                                          ("plan", FailureReason.UNREACHABLE),
+                                          ("plan_free", FailureReason.PLANNING_FAILED),
                                           ("execute", FailureReason.EXECUTION_FAILED)])
 def test_failed_calls_become_failed_outcomes(fail, reason):
     double, ex = backend()
@@ -312,6 +330,8 @@ def test_failed_calls_become_failed_outcomes(fail, reason):
     out = ex.execute(top_down())
     assert not out.success and out.failure_reason is reason
     assert "gripper_close" not in double.calls.names()   # never closes on a failed approach
+    if reason is FailureReason.UNREACHABLE:              # the approach line did not plan: nothing moved
+        assert not {"execute", "gripper_open"} & set(double.calls.names())
 
 
 def test_unreachable_grasps_do_not_move_and_the_flipped_grasp_is_tried():
@@ -348,7 +368,7 @@ def test_an_empty_or_slipped_grasp_is_reported_and_the_arm_backs_out():
     out = ex.execute(top_down(width=0.03))
     assert out.failure_reason is FailureReason.SLIP_CAUGHT and not out.success
     names = double.calls.names()
-    assert names.count("plan") == 5                    # pre-grasp, approach, probe, back down, back out
+    assert names.count("plan") == 6       # approach checked, pre-grasp, approach, probe, back down, back out
     assert "detach" in names and names.index("gripper_open", names.index("gripper_close")) > names.index("gripper_close")
     # A gripper that never closed (stuck at its 8 cm opening) reads wider than the object, not
     # as a hold: nothing is attached or lifted.
@@ -396,6 +416,23 @@ class LaggingGripper(FakeGripper):
         if getattr(self, "at", None) == self.double.executions:
             return self.before
         return super().width()
+
+
+def test_a_caught_slip_is_set_down_where_the_hand_closed_not_at_the_planned_grasp():
+    """The hand can stop short of the planned grasp (held off by the object, 4 mm here); the
+    object's box is attached where the hand stopped, so a set-down to the planned pose would push
+    the box into the table, the plan would fail and the fallback would stop. It aims at the hand's
+    pose when it closed."""
+    double, ex = backend(readings=[0.015])         # 3 cm when closed, 1.5 cm after the probe: slipping
+    double.hand_offset = (0.0, 0.0, 0.004)
+    g = top_down(width=0.03, z=0.05)
+    out = ex.execute(g)
+    assert out.failure_reason is FailureReason.SLIP_CAUGHT
+    goals = [c for c in double.calls if c[0] == "goal"]
+    hand_z = lambda tcp_z: round(tcp_z + ex.settings.tcp_offset[2], 4)   # noqa: E731 - top-down: the hand is above the TCP
+    probe, set_down = goals[-3], goals[-2]          # then the back-out to the pre-grasp
+    assert probe[1] == hand_z(0.05 + ex.config.probe_height)
+    assert set_down[1] == hand_z(0.05) + 0.004
 
 
 def test_the_slip_watch_starts_from_the_closed_width_not_a_late_joint_state():
@@ -665,7 +702,7 @@ def test_an_object_left_resting_on_the_table_after_the_probe_is_a_caught_slip():
     out = ex.execute(top_down(width=0.03))
     assert out.failure_reason is FailureReason.SLIP_CAUGHT and not out.success
     names = double.calls.names()
-    assert names.count("plan") == 5                    # pre-grasp, approach, probe, back down, back out
+    assert names.count("plan") == 6       # approach checked, pre-grasp, approach, probe, back down, back out
     assert "detach" in names and "gripper_open" in names[names.index("gripper_close"):]
     # one reading before the probe (after the close), one after it has run
     assert [c[1] for c in double.calls if c[0] == "wrench"] == [2, 3]

@@ -6,9 +6,10 @@ a bool. Every one of them is checked; each failure becomes a typed ``GraspOutcom
 
 One grasp, step by step:
 
-1. reachability without planning: IK for the pre-grasp and grasp poses (and for the grasp
-   turned 180 deg about its approach, the same grasp for a two-finger hand, when the first is out
-   of joint range), each IK state checked for collisions in the planning scene;
+1. reachability, before anything moves: IK for the pre-grasp and grasp poses, each IK state
+   checked for collisions in the planning scene, and the straight approach between them planned
+   from the pre-grasp's IK state (all of it again for the grasp turned 180 deg about its approach,
+   the same grasp for a two-finger hand, when the first fails);
 2. the planning scene: the table from the detected plane, every object on it as a box from its
    cloud cluster (the target among them: one box, or several where one object came as more
    than one cluster, all touched and carried together);
@@ -17,9 +18,10 @@ One grasp, step by step:
 5. the hand may now touch the target: a straight line (Pilz LIN) to the grasp;
 6. close; an opening well below the object's width is an empty grasp;
 7. the target is attached to the hand, and a straight lift follows, its first centimetres slow:
-   an opening that collapses there is a slip caught (set back down), and so, with a wrist-load
-   reader and the object's expected weight, is a load that has not risen by a share of that
-   weight (the object turns about the grasp, still resting on the table: execution/load.py);
+   an opening that collapses there is a slip caught (set back down where the hand closed), and
+   so, with a wrist-load reader and the object's expected weight, is a load that has not risen
+   by a share of that weight (the object turns about the grasp, still resting on the table:
+   execution/load.py);
    an opening that collapses later is a slip;
 8. after any failure past step 4 (an exception included): open to the checked width, detach,
    and back out straight along the approach;
@@ -46,7 +48,7 @@ import numpy as np
 
 from ..config import from_mapping, load_yaml, node_params
 from ..errors import BackendUnavailableError, ConfigError, InvalidInputError
-from ..geometry import quat_from_pose
+from ..geometry import pose_from_quat, quat_from_pose
 from ..grasping.gripper import GripperGeometry
 from ..resources import resource
 from ..types import FailureReason, Grasp, GraspOutcome, SceneModel
@@ -421,15 +423,16 @@ class MoveItExecutor(Executor):
         msg.pose.orientation.y, msg.pose.orientation.z = float(y), float(z)
         return msg
 
-    def _ik_free(self, T: np.ndarray, opening: float, touching: Optional[Tuple[str, ...]] = None) -> bool:
-        """IK for ``T`` with the fingers open to ``opening`` (a fresh RobotState has them closed, and
-        closed fingers sit inside the object they are about to take), checked for collisions; with
-        ``touching``, the hand may touch that object, as on the final approach."""
+    def _ik_free(self, T: np.ndarray, opening: float, touching: Optional[Tuple[str, ...]] = None):
+        """A RobotState with IK for ``T`` and the fingers open to ``opening`` (a fresh RobotState has
+        them closed, and closed fingers sit inside the object they are about to take), if it is
+        free of collisions, else None; with ``touching``, the hand may touch that object, as on the
+        final approach."""
         s = self.settings
         state = self.api.RobotState(self.robot_model)
         state.joint_positions = {j: opening / len(s.finger_joints) for j in s.finger_joints}
         if not state.set_from_ik(s.planning_group, self._pose_msg(T).pose, s.end_effector_link, s.ik_timeout):
-            return False
+            return None
         # set_from_ik leaves the collision transforms stale, and is_state_colliding (the const
         # overload moveit_py binds) reads them as they are: without this it checks a zero-filled arm.
         state.update()
@@ -437,8 +440,25 @@ class MoveItExecutor(Executor):
             self._allow_touch(touching, True)
         try:
             with self.psm.read_only() as scene:
-                return not scene.is_state_colliding(state, s.planning_group)
+                return None if scene.is_state_colliding(state, s.planning_group) else state
         finally:
+            if touching is not None:
+                self._allow_touch(touching, False)
+
+    def _line_plans(self, start_state, T: np.ndarray, touching: Optional[Tuple[str, ...]]) -> bool:
+        """Whether the straight approach (Pilz LIN) from ``start_state`` to ``T`` plans, the hand
+        allowed to touch ``touching``: the line the grasp runs, checked before anything moves (its
+        two ends can be free while the arm sweeps through a neighbour, or leaves IK's reach,
+        between them). The next plan starts from the current state again."""
+        if touching is not None:
+            self._allow_touch(touching, True)
+        try:
+            self.arm.set_start_state(robot_state=start_state)
+            if not self.arm.set_goal_state(pose_stamped_msg=self._pose_msg(T), pose_link=self.settings.end_effector_link):
+                return False
+            return bool(self.arm.plan(single_plan_parameters=self._plan_params(straight=True)))
+        finally:
+            self.arm.set_start_state_to_current_state()
             if touching is not None:
                 self._allow_touch(touching, False)
 
@@ -458,7 +478,9 @@ class MoveItExecutor(Executor):
         target = self._target()
         for pose in (grasp.pose, grasp.pose @ _FLIP):
             pre, at, _ = self._stages(pose)
-            if self._ik_free(pre, opening) and self._ik_free(at, opening, touching=target):
+            start = self._ik_free(pre, opening)
+            if start is not None and self._ik_free(at, opening, touching=target) is not None \
+                    and self._line_plans(start, at, target):
                 return pose
         return None
 
@@ -487,11 +509,22 @@ class MoveItExecutor(Executor):
 
     def _move(self, T: np.ndarray, straight: bool, slow: bool = False) -> Optional[FailureReason]:
         """Plan to ``T`` and run it; ``slow`` (the probe lift) at a quarter of the usual speed."""
-        s = self.settings
         self._check_cancel()
         self.arm.set_start_state_to_current_state()
-        if not self.arm.set_goal_state(pose_stamped_msg=self._pose_msg(T), pose_link=s.end_effector_link):
+        if not self.arm.set_goal_state(pose_stamped_msg=self._pose_msg(T), pose_link=self.settings.end_effector_link):
             return FailureReason.PLANNING_FAILED
+        plan = self.arm.plan(single_plan_parameters=self._plan_params(straight, slow))
+        if not plan:
+            return FailureReason.PLANNING_FAILED
+        self._check_cancel()
+        status = self.moveit.execute(plan.trajectory, controllers=[])
+        self._check_cancel()
+        return None if status else FailureReason.EXECUTION_FAILED
+
+    def _plan_params(self, straight: bool, slow: bool = False):
+        """The request for a straight line (Pilz LIN) or a free-space plan; ``slow`` at a quarter of
+        the usual speed."""
+        s = self.settings
         params = self.api.PlanRequestParameters(self.moveit, "")
         params.planning_pipeline = s.straight_pipeline if straight else s.free_space_pipeline
         params.planner_id = s.straight_planner if straight else s.free_space_planner
@@ -499,13 +532,17 @@ class MoveItExecutor(Executor):
         params.planning_attempts = 1
         params.max_velocity_scaling_factor = s.velocity_scaling * (0.25 if slow else 1.0)
         params.max_acceleration_scaling_factor = s.acceleration_scaling * (0.25 if slow else 1.0)
-        plan = self.arm.plan(single_plan_parameters=params)
-        if not plan:
-            return FailureReason.PLANNING_FAILED
-        self._check_cancel()
-        status = self.moveit.execute(plan.trajectory, controllers=[])
-        self._check_cancel()
-        return None if status else FailureReason.EXECUTION_FAILED
+        return params
+
+    def _hand_pose(self) -> np.ndarray:
+        """The TCP pose the arm has now (the planning scene's current state, which follows the
+        joint states)."""
+        with self.psm.read_only() as scene:
+            p = scene.current_state.get_pose(self.settings.end_effector_link)
+        T = pose_from_quat([p.position.x, p.position.y, p.position.z],
+                           [p.orientation.w, p.orientation.x, p.orientation.y, p.orientation.z])
+        T[:3, 3] += T[:3, :3] @ np.asarray(self.settings.tcp_offset)
+        return T
 
     def command_gripper(self, width: float, force: Optional[float] = None) -> None:
         if not (math.isfinite(width) and 0 <= width <= self.config.max_opening + 1e-9):
@@ -550,6 +587,10 @@ class MoveItExecutor(Executor):
             fail = self._move(at, straight=True)
             if fail is not None:
                 return self._back_out(pre, target, fail, outcome)
+            # Where the hand stopped, which the object's box is attached at: a hand held off by
+            # the object ends millimetres (and a degree or two) from the plan, and a set-down to
+            # the planned pose would turn the attached box into the table.
+            closed_at = self._hand_pose()
             reply = self.gripper.close(grasp.width, self.config.grip_force)
             if not holds(reply.width, grasp.width, self.settings.width_tolerance):
                 reason = FailureReason.EMPTY_GRASP if reply.ok or math.isfinite(reply.width) \
@@ -567,7 +608,7 @@ class MoveItExecutor(Executor):
                 if fail is not None:
                     return self._back_out(pre, target, fail, outcome)
                 if self._probe_slipped(width0, load0, timings):
-                    fail = self._move(at, straight=True, slow=True)     # set it back down where it was
+                    fail = self._move(closed_at, straight=True, slow=True)   # set it back down where it was
                     return self._back_out(pre, target, fail or FailureReason.SLIP_CAUGHT, outcome)
             fail = self._move(up, straight=True)
             if fail is not None:
