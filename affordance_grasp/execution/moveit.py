@@ -16,7 +16,8 @@ One grasp, step by step:
 3. open the gripper to the width the candidate was collision-checked with;
 4. a free-space plan (OMPL by default) to the pre-grasp;
 5. the hand may now touch the target: a straight line (Pilz LIN) to the grasp;
-6. close; an opening well below the object's width is an empty grasp;
+6. close; fingers that met, or stopped outside the cloud's width error of the candidate's
+   width, are an empty grasp (execution/gripper.py holds);
 7. the target is attached to the hand, and a straight lift follows, its first centimetres slow:
    an opening that collapses there is a slip caught (set back down where the hand closed), and
    so, with a wrist-load reader and the object's expected weight, is a load that has not risen
@@ -53,7 +54,7 @@ from ..grasping.gripper import GripperGeometry
 from ..resources import resource
 from ..types import FailureReason, Grasp, GraspOutcome, SceneModel
 from .base import ExecutionConfig, Executor
-from .gripper import Gripper, holds
+from .gripper import WIDTH_TOLERANCE, Gripper, holds
 from .load import LoadReader, check_expected_load, load_carried
 
 _FLIP = np.diag([-1.0, -1.0, 1.0, 1.0])  # 180 deg about the approach axis
@@ -88,7 +89,8 @@ class MoveItSettings:
     acceleration_scaling: float = 0.1
     planning_time: float = 2.0
     ik_timeout: float = 0.05
-    width_tolerance: float = 0.005     # an opening this far below the object's width: nothing held
+    width_tolerance: float = WIDTH_TOLERANCE   # the closed opening this far from the candidate's width, either
+                                               # side: nothing held (the cloud's width error, execution/gripper.py)
     table_thickness: float = 0.02
     table_size: Tuple[float, float] = (1.6, 1.6)
     box_padding: float = 0.005         # added to every object box
