@@ -144,6 +144,7 @@ class FakeMoveIt:
         self.z_range = {}           # object id -> (bottom, top) of its box in the planning scene
         self.stale_checks = 0       # collision checks of a state whose transforms were not updated
         self.last_goal, self.hand_offset = None, (0.0, 0.0, 0.0)
+        self.fail_goal_above = math.inf  # plans to a hand higher than this (m) fail
         self.executions = 0
         double = self
         self.scene = scene = FakeScene(self.calls, self)
@@ -216,7 +217,8 @@ class FakeMoveIt:
     def _plan(self, single_plan_parameters=None):
         p = single_plan_parameters
         self.calls.append(("plan", p.planner_id, p.max_velocity_scaling_factor))
-        ok = "plan" not in self.fail and not ("plan_free" in self.fail and p.planner_id != "LIN")
+        ok = "plan" not in self.fail and not ("plan_free" in self.fail and p.planner_id != "LIN") \
+            and not self.last_goal.position.z > self.fail_goal_above
         return _Truthy(ok, trajectory="traj")
 
     def execute(self, trajectory, controllers):
@@ -298,8 +300,8 @@ def test_success_checks_every_step_in_order():
     plans = [c for c in double.calls if c[0] == "plan"]
     # the approach line checked from the pre-grasp's IK state before anything moves, then free
     # space, approach, the slow probe lift (a quarter of the speed), the rest of the lift
-    assert [p[1] for p in plans] == ["LIN", "RRTConnectkConfigDefault", "LIN", "LIN", "LIN"]
-    assert [p[2] for p in plans] == [0.1, 0.1, 0.1, 0.025, 0.1]
+    assert [p[1] for p in plans] == ["LIN", "LIN", "RRTConnectkConfigDefault", "LIN", "LIN", "LIN"]
+    assert [p[2] for p in plans] == [0.1, 0.1, 0.1, 0.1, 0.025, 0.1]
     first_plan = names.index("plan")
     assert names[first_plan - 2:first_plan] == ["start_state_ik", "goal"] and names.index("execute") > first_plan
     assert names[first_plan + 1] == "start_state"             # the next plan starts from the arm again
@@ -308,7 +310,7 @@ def test_success_checks_every_step_in_order():
     last_check = len(names) - 1 - names[::-1].index("collision_check")
     acm = [c for c in double.calls[last_check:] if c[0] in ("acm", "acm_remove")]
     assert all(c[1] == "mug_cluster" for c in acm)
-    assert [c[0] for c in acm] == (["acm_remove"] * 3 + ["acm"] * 3) * 2 and all(c[3] for c in acm[9:])
+    assert [c[0] for c in acm] == (["acm_remove"] * 3 + ["acm"] * 3) * 3 and all(c[3] for c in acm[15:])
     checks = [i for i, n in enumerate(names) if n == "collision_check"]
     assert len(checks) == 2                                # pre-grasp, then grasp
     before = lambda i: [c for c in double.calls[:i] if c[0] == "acm"]   # noqa: E731
@@ -332,6 +334,19 @@ def test_failed_calls_become_failed_outcomes(fail, reason):
     assert "gripper_close" not in double.calls.names()   # never closes on a failed approach
     if reason is FailureReason.UNREACHABLE:              # the approach line did not plan: nothing moved
         assert not {"execute", "gripper_open"} & set(double.calls.names())
+
+
+def test_a_grasp_whose_lift_does_not_plan_is_unreachable_and_nothing_moves():
+    """The straight lift out of IK's reach (or through a neighbour) would fail with the object in
+    the hand: the grasp is not reachable, as the sim executor's plan, which includes the lift,
+    says."""
+    double, ex = backend()
+    g = top_down(z=0.05)
+    double.fail_goal_above = 0.05 + ex.settings.tcp_offset[2] + ex.config.lift_height / 2
+    assert not ex.check_reachable(g)
+    out = ex.execute(g)
+    assert out.failure_reason is FailureReason.UNREACHABLE
+    assert not {"execute", "gripper_open", "gripper_close"} & set(double.calls.names())
 
 
 def test_unreachable_grasps_do_not_move_and_the_flipped_grasp_is_tried():
@@ -368,7 +383,7 @@ def test_an_empty_or_slipped_grasp_is_reported_and_the_arm_backs_out():
     out = ex.execute(top_down(width=0.03))
     assert out.failure_reason is FailureReason.SLIP_CAUGHT and not out.success
     names = double.calls.names()
-    assert names.count("plan") == 6       # approach checked, pre-grasp, approach, probe, back down, back out
+    assert names.count("plan") == 7       # approach and lift checked, pre-grasp, approach, probe, back down, back out
     assert "detach" in names and names.index("gripper_open", names.index("gripper_close")) > names.index("gripper_close")
     # A gripper that never closed (stuck at its 8 cm opening) reads wider than the object, not
     # as a hold: nothing is attached or lifted.
@@ -717,7 +732,7 @@ def test_an_object_left_resting_on_the_table_after_the_probe_is_a_caught_slip():
     out = ex.execute(top_down(width=0.03))
     assert out.failure_reason is FailureReason.SLIP_CAUGHT and not out.success
     names = double.calls.names()
-    assert names.count("plan") == 6       # approach checked, pre-grasp, approach, probe, back down, back out
+    assert names.count("plan") == 7       # approach and lift checked, pre-grasp, approach, probe, back down, back out
     assert "detach" in names and "gripper_open" in names[names.index("gripper_close"):]
     # one reading before the probe (after the close), one after it has run
     assert [c[1] for c in double.calls if c[0] == "wrench"] == [2, 3]

@@ -7,9 +7,9 @@ a bool. Every one of them is checked; each failure becomes a typed ``GraspOutcom
 One grasp, step by step:
 
 1. reachability, before anything moves: IK for the pre-grasp and grasp poses, each IK state
-   checked for collisions in the planning scene, and the straight approach between them planned
-   from the pre-grasp's IK state (all of it again for the grasp turned 180 deg about its approach,
-   the same grasp for a two-finger hand, when the first fails);
+   checked for collisions in the planning scene, the straight approach between them planned from
+   the pre-grasp's IK state and the straight lift from the grasp's (all of it again for the grasp
+   turned 180 deg about its approach, the same grasp for a two-finger hand, when the first fails);
 2. the planning scene: the table from the detected plane, every object on it as a box from its
    cloud cluster (the target among them: one box, or several where one object came as more
    than one cluster, all touched and carried together);
@@ -448,10 +448,11 @@ class MoveItExecutor(Executor):
                 self._allow_touch(touching, False)
 
     def _line_plans(self, start_state, T: np.ndarray, touching: Optional[Tuple[str, ...]]) -> bool:
-        """Whether the straight approach (Pilz LIN) from ``start_state`` to ``T`` plans, the hand
-        allowed to touch ``touching``: the line the grasp runs, checked before anything moves (its
-        two ends can be free while the arm sweeps through a neighbour, or leaves IK's reach,
-        between them). The next plan starts from the current state again."""
+        """Whether a straight line (Pilz LIN) from ``start_state`` to ``T`` plans, the hand allowed
+        to touch ``touching``: the approach and the lift the grasp runs, checked before anything
+        moves (the ends of a line can be free while the arm sweeps through a neighbour, or leaves
+        IK's reach, between them; the lift is checked with the target still in the world, where
+        the hand may touch it). The next plan starts from the current state again."""
         if touching is not None:
             self._allow_touch(touching, True)
         try:
@@ -479,10 +480,12 @@ class MoveItExecutor(Executor):
         opening = self._checked_opening(grasp)
         target = self._target()
         for pose in (grasp.pose, grasp.pose @ _FLIP):
-            pre, at, _ = self._stages(pose)
+            pre, at, up = self._stages(pose)
             start = self._ik_free(pre, opening)
-            if start is not None and self._ik_free(at, opening, touching=target) is not None \
-                    and self._line_plans(start, at, target):
+            if start is None:
+                continue
+            grasped = self._ik_free(at, opening, touching=target)
+            if grasped is not None and self._line_plans(start, at, target) and self._line_plans(grasped, up, target):
                 return pose
         return None
 
@@ -589,15 +592,16 @@ class MoveItExecutor(Executor):
             fail = self._move(at, straight=True)
             if fail is not None:
                 return self._back_out(pre, target, fail, outcome)
-            # Where the hand stopped, which the object's box is attached at: a hand held off by
-            # the object ends millimetres (and a degree or two) from the plan, and a set-down to
-            # the planned pose would turn the attached box into the table.
-            closed_at = self._hand_pose()
             reply = self.gripper.close(grasp.width, self.config.grip_force)
             if not holds(reply.width, grasp.width, self.settings.width_tolerance):
                 reason = FailureReason.EMPTY_GRASP if reply.ok or math.isfinite(reply.width) \
                     else FailureReason.GRIPPER_FAILED
                 return self._back_out(pre, target, reason, outcome)
+            # Where the hand is as it takes the object, which the object's box is attached at: a
+            # hand held off by the object, or pushed as the fingers close on it, is millimetres
+            # (and a degree or two) from the plan, and a set-down to the planned pose would turn
+            # the attached box into the table.
+            closed_at = self._hand_pose()
             if target is not None and not self._attach(target, True):
                 return self._back_out(pre, target, FailureReason.EXECUTION_FAILED, outcome)
             if probe is not None:
