@@ -5,7 +5,9 @@ centre with friction alone. The torque about the closing axis is held only by th
 torsional friction, 2/3 * mu * F * r for each pad of contact radius r: with the Panda's 70 N,
 mu 0.5 and r 5 mm that is about 0.23 N m for both, so a 0.75 kg mallet held 12 cm from its
 centre of mass twists out (0.9 N m) and held 3 cm from it does not (in the twin, with its
-materials' mu of 0.6-0.85, grasps held up to about 0.4 N m and slipped from 0.5 N m). The torque about the two other axes is held by the
+materials' mu of 0.6-0.85, grasps held up to about 0.4 N m and slipped from 0.5 N m, measured
+before its friction constraints were stiffened to impratio 100; how the model and the twin agree
+now: the calibration in docs/grasping.md). The torque about the two other axes is held by the
 friction couple of the two contacts a grasp width apart (mu * F * w), several times more, and by
 the pads' pressure shifting across their patches (F * extent / 3, within the patch's middle third).
 
