@@ -92,7 +92,7 @@ class FakeScene:
         self.acm = {}               # (name1, name2) -> allowed: the entries the backend added
         self.allowed_collision_matrix = SimpleNamespace(set_entry=self._set_entry, remove_entry=self._remove_entry)
         # the arm's pose now: where the last goal sent it, ``hand_offset`` away (m, base frame)
-        self.current_state = SimpleNamespace(update=lambda: None, get_pose=self._pose)
+        self.current_state = SimpleNamespace(update=lambda: None, get_pose=self._pose, joint_positions={})
 
     def _pose(self, link):
         pose = self.double.last_goal
@@ -145,6 +145,7 @@ class FakeMoveIt:
         self.stale_checks = 0       # collision checks of a state whose transforms were not updated
         self.last_goal, self.hand_offset = None, (0.0, 0.0, 0.0)
         self.fail_goal_above = math.inf  # plans to a hand higher than this (m) fail
+        self.wrist_follows_ik = False
         self.executions = 0
         double = self
         self.scene = scene = FakeScene(self.calls, self)
@@ -173,6 +174,8 @@ class FakeMoveIt:
             def set_from_ik(self, group, pose, tip, timeout):
                 double.calls.append(("ik", round(pose.position.z, 4), round(pose.orientation.x, 3)))
                 double.calls.append(("ik_state", tip, self.joint_positions))
+                if double.wrist_follows_ik:    # joint 7 turns with the hand (its quaternion's x)
+                    self._joints["panda_joint7"] = pose.orientation.x
                 self.stale = True
                 if "ik" in double.fail:
                     return False
@@ -210,7 +213,8 @@ class FakeMoveIt:
         return self.tem
 
     def _goal(self, pose_stamped_msg=None, pose_link=None, **kw):
-        self.calls.append(("goal", round(pose_stamped_msg.pose.position.z, 4), pose_link))
+        self.calls.append(("goal", round(pose_stamped_msg.pose.position.z, 4), pose_link,
+                           round(pose_stamped_msg.pose.orientation.x, 3)))
         self.last_goal = pose_stamped_msg.pose
         return "goal" not in self.fail
 
@@ -298,10 +302,11 @@ def test_success_checks_every_step_in_order():
     # the gripper opens to the width the candidate was collision-checked with (width + clearance)
     assert ("gripper_open", 0.06) in double.calls
     plans = [c for c in double.calls if c[0] == "plan"]
-    # the approach line checked from the pre-grasp's IK state before anything moves, then free
-    # space, approach, the slow probe lift (a quarter of the speed), the rest of the lift
-    assert [p[1] for p in plans] == ["LIN", "LIN", "RRTConnectkConfigDefault", "LIN", "LIN", "LIN"]
-    assert [p[2] for p in plans] == [0.1, 0.1, 0.1, 0.1, 0.025, 0.1]
+    # the approach and lift lines checked from the IK states before anything moves (for both
+    # finger assignments), then free space, approach, the slow probe lift (a quarter of the
+    # speed), the rest of the lift
+    assert [p[1] for p in plans] == ["LIN"] * 4 + ["RRTConnectkConfigDefault", "LIN", "LIN", "LIN"]
+    assert [p[2] for p in plans] == [0.1] * 4 + [0.1, 0.1, 0.025, 0.1]
     first_plan = names.index("plan")
     assert names[first_plan - 2:first_plan] == ["start_state_ik", "goal"] and names.index("execute") > first_plan
     assert names[first_plan + 1] == "start_state"             # the next plan starts from the arm again
@@ -312,7 +317,7 @@ def test_success_checks_every_step_in_order():
     assert all(c[1] == "mug_cluster" for c in acm)
     assert [c[0] for c in acm] == (["acm_remove"] * 3 + ["acm"] * 3) * 3 and all(c[3] for c in acm[15:])
     checks = [i for i, n in enumerate(names) if n == "collision_check"]
-    assert len(checks) == 2                                # pre-grasp, then grasp
+    assert len(checks) == 4                                # pre-grasp, then grasp, for both finger assignments
     before = lambda i: [c for c in double.calls[:i] if c[0] == "acm"]   # noqa: E731
     assert not before(checks[0]) and all(c[3] for c in before(checks[1])[-3:])
     # IK for the hand link the robot description has, with the fingers open to the checked width
@@ -349,6 +354,24 @@ def test_a_grasp_whose_lift_does_not_plan_is_unreachable_and_nothing_moves():
     assert not {"execute", "gripper_open", "gripper_close"} & set(double.calls.names())
 
 
+def test_of_the_two_finger_assignments_the_one_that_turns_the_arm_less_is_run():
+    """A two-finger grasp turned 180 deg about its approach is the same grasp; of the two, the one
+    whose IK turns the arm less from where it stands is run, as the sim executor chooses (which
+    fingers take which side decides whether some handles hold in the twin)."""
+    double, ex = backend()
+    double.wrist_follows_ik = True
+    g = top_down()
+    flipped_x = round(float(ex._pose_msg(g.pose @ np.diag([-1.0, -1, 1, 1])).pose.orientation.x), 3)
+    unflipped_x = round(float(ex._pose_msg(g.pose).pose.orientation.x), 3)
+    assert abs(flipped_x - unflipped_x) > 0.5
+    double.scene.current_state.joint_positions = {"panda_joint7": flipped_x}
+    out = ex.execute(g)
+    assert out.success
+    first_motion = double.calls.names().index("execute")
+    approach = [c for c in double.calls[first_motion:] if c[0] == "goal"][1]
+    assert approach[3] == flipped_x
+
+
 def test_unreachable_grasps_do_not_move_and_the_flipped_grasp_is_tried():
     double, ex = backend()
     double.fail = {"ik"}
@@ -383,7 +406,7 @@ def test_an_empty_or_slipped_grasp_is_reported_and_the_arm_backs_out():
     out = ex.execute(top_down(width=0.03))
     assert out.failure_reason is FailureReason.SLIP_CAUGHT and not out.success
     names = double.calls.names()
-    assert names.count("plan") == 7       # approach and lift checked, pre-grasp, approach, probe, back down, back out
+    assert names.count("plan") == 9       # approach and lift checked twice, pre-grasp, approach, probe, down, back out
     assert "detach" in names and names.index("gripper_open", names.index("gripper_close")) > names.index("gripper_close")
     # A gripper that never closed (stuck at its 8 cm opening) reads wider than the object, not
     # as a hold: nothing is attached or lifted.
@@ -399,7 +422,7 @@ def test_the_reachability_check_tests_the_ik_solution_not_stale_transforms():
     without RobotState.update() tested a zero-filled robot, not the solution."""
     double, ex = backend()
     assert ex.check_reachable(top_down())
-    assert double.calls.names().count("collision_check") == 2 and double.stale_checks == 0
+    assert double.calls.names().count("collision_check") == 4 and double.stale_checks == 0
 
 
 def test_the_allowed_collision_matrix_is_restored_after_a_check_a_failure_and_a_release():
@@ -732,7 +755,7 @@ def test_an_object_left_resting_on_the_table_after_the_probe_is_a_caught_slip():
     out = ex.execute(top_down(width=0.03))
     assert out.failure_reason is FailureReason.SLIP_CAUGHT and not out.success
     names = double.calls.names()
-    assert names.count("plan") == 7       # approach and lift checked, pre-grasp, approach, probe, back down, back out
+    assert names.count("plan") == 9       # approach and lift checked twice, pre-grasp, approach, probe, down, back out
     assert "detach" in names and "gripper_open" in names[names.index("gripper_close"):]
     # one reading before the probe (after the close), one after it has run
     assert [c[1] for c in double.calls if c[0] == "wrench"] == [2, 3]

@@ -8,8 +8,9 @@ One grasp, step by step:
 
 1. reachability, before anything moves: IK for the pre-grasp and grasp poses, each IK state
    checked for collisions in the planning scene, the straight approach between them planned from
-   the pre-grasp's IK state and the straight lift from the grasp's (all of it again for the grasp
-   turned 180 deg about its approach, the same grasp for a two-finger hand, when the first fails);
+   the pre-grasp's IK state and the straight lift from the grasp's; all of it for the grasp and
+   for it turned 180 deg about its approach (the same grasp for a two-finger hand), and of the
+   two that pass, the one that turns the arm less from where it is;
 2. the planning scene: the table from the detected plane, every object on it as a box from its
    cloud cluster (the target among them: one box, or several where one object came as more
    than one cluster, all touched and carried together);
@@ -477,17 +478,28 @@ class MoveItExecutor(Executor):
         return min(self.config.max_opening, self.geometry.opening_for(grasp.width))
 
     def _reachable_pose(self, grasp: Grasp) -> Optional[np.ndarray]:
+        """The grasp's pose, or the same grasp turned 180 deg about its approach (the fingers
+        swapped), whichever passes the checks and turns the arm less from where it is now (as the
+        sim executor chooses: the shorter motion, and the same fingers on the same side of the
+        object in both); None when neither passes."""
         opening = self._checked_opening(grasp)
         target = self._target()
+        with self.psm.read_only() as scene:
+            now = scene.current_state.joint_positions
+        best = None
         for pose in (grasp.pose, grasp.pose @ _FLIP):
             pre, at, up = self._stages(pose)
             start = self._ik_free(pre, opening)
             if start is None:
                 continue
             grasped = self._ik_free(at, opening, touching=target)
-            if grasped is not None and self._line_plans(start, at, target) and self._line_plans(grasped, up, target):
-                return pose
-        return None
+            if grasped is None or not self._line_plans(start, at, target) or not self._line_plans(grasped, up, target):
+                continue
+            q = start.joint_positions
+            turn = sum(abs(q.get(j, 0.0) - now.get(j, 0.0)) for j in self.settings.arm_joints)
+            if best is None or turn < best[0]:
+                best = (turn, pose)
+        return None if best is None else best[1]
 
     def validate_grasp(self, grasp: Grasp) -> Grasp:
         super().validate_grasp(grasp)
