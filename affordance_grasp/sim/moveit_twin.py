@@ -4,7 +4,10 @@
 CONTRACT TEST DOUBLE: this is not MoveIt. moveit_py ships with a ROS 2 install of MoveIt 2 and is
 not installable here; this module mimics the parts of its API the MoveIt backend calls (names,
 argument names, return types and the falsy values of failures, as moveit2's ``jazzy`` branch
-binds them in moveit_py/src/moveit/...), and answers them with the twin:
+binds them in moveit_py/src/moveit/...), and answers them with the twin. This module holds
+MoveItPy, trajectory execution, the gripper and the bench's executor; the robot (names,
+messages, kinematics, RobotState) is in moveit_twin_robot.py, the planning scene in
+moveit_twin_scene.py, the planners in moveit_twin_planning.py:
 
 - the robot model is the twin's Panda, under moveit_resources' Panda names (links, joints, the
   groups ``panda_arm``, ``hand`` and ``panda_arm_hand`` of panda_moveit_config's SRDF);
