@@ -196,6 +196,13 @@ class GraspPipeline:
                pick_any: bool = False) -> Tuple[Choice, Dict[int, np.ndarray]]:
         """Which cluster ``query`` means (GroundingError when none or several), and every
         cluster's box. Clusters that are pieces of one object are joined in ``cloud`` first."""
+        objects, boxes = self.objects_in_view(frame, cloud, query)
+        return choose(query, objects, self.parser.vocab, pick_any, self.recognisable()), boxes
+
+    def objects_in_view(self, frame: RGBDFrame, cloud: SceneCloud,
+                        query: AffordanceQuery) -> Tuple[List[SceneObject], Dict[int, np.ndarray]]:
+        """Every object as grounding sees it for ``query``, and every cluster's box (pieces of one
+        object joined in ``cloud``)."""
         boxes = cluster_boxes(cloud)
         if not boxes:
             raise EmptyCloudError("no object on the table: the cloud has no object cluster")
@@ -216,7 +223,7 @@ class GraspPipeline:
             joined = set(label.values()) - set(label)
             objects = [o for o in objects if o.index not in label and o.index not in joined]
             objects += self.scene_objects(frame, cloud, query, {i: boxes[i] for i in joined if i in boxes})
-        return choose(query, objects, self.parser.vocab, pick_any, self.recognisable()), boxes
+        return objects, boxes
 
     def locate_by_map(self, cloud: SceneCloud, query: AffordanceQuery,
                       amap: AffordanceMap) -> Tuple[Choice, Dict[int, np.ndarray]]:

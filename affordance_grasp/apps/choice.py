@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from collections import Counter, defaultdict
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Iterator, Optional, Sequence, Tuple
 
 import numpy as np
 from tqdm import tqdm
@@ -26,6 +26,7 @@ from ..sim.camera import DepthNoise, SimCamera
 from ..sim.external import load_objects
 from ..sim.ground_truth import object_masks
 from ..sim.scene import SceneConfig, sample_scene
+from ..types import RGBDFrame
 from .demo import demo_trials
 from .report import machine_description
 
@@ -38,19 +39,61 @@ def refusal_kind(message: str) -> str:
     return "not in view" if " in view" in message else "other"
 
 
+def _render(scene, seed: int):
+    """The scene rendered as ``sim_node`` renders it, and each instance's ground-truth masks."""
+    world = scene.build()
+    with SimCamera(world) as cam:
+        frame = cam.render(DepthNoise(), np.random.default_rng(seed))
+        masks = {m.instance: m for m in object_masks(world, cam.render_geom_ids())}
+    return frame, masks
+
+
+def present_requests(trials: int, seed: int, extra: Sequence[str] = (), max_objects: int = 4) -> Iterator[Tuple[dict, RGBDFrame, dict]]:
+    """The demo's kinds of request (:func:`demo_trials`), each with its rendered frame and the
+    instances' masks: (row with kind, seed, query and target instance, frame, masks)."""
+    for spec in demo_trials(trials, seed, extra):
+        scene = sample_scene(spec["seed"], SceneConfig(n_objects=(1, max_objects)), categories=spec["categories"])
+        yield ({k: spec[k] for k in ("kind", "seed", "query", "target")}, *_render(scene, spec["seed"]))
+
+
+def absent_requests(trials: int, seed: int, parser, max_objects: int = 4) -> Iterator[Tuple[dict, RGBDFrame, dict]]:
+    """Scenes of 1-4 objects, each asked for a category of the twin that is not among them, in
+    one of that category's own phrasings that names an object: (row with seed, query, absent
+    kind and present kinds, frame, masks)."""
+    from ..sim.objects import REGISTRY
+    from .bench import category_queries
+
+    rng = np.random.default_rng(seed)
+    vocab = parser.vocab
+    for i in range(trials):
+        scene = sample_scene(seed + i, SceneConfig(n_objects=(1, max_objects)))
+        present = {o.spec.category for o in scene.objects}
+        # Kinds called by a present kind's name are not absent ("the cup" with a mug in view).
+        taken = present | {c for p in present for c in vocab.called(p)} | {c for c in vocab.objects
+                                                                         if set(vocab.called(c)) & present}
+        absent = sorted(set(REGISTRY) - taken)
+        target = str(rng.choice(absent))
+        # Only phrasings that name an object: "pour the tea" asks for anything that pours, and a
+        # kettle in view serves it; it is no request for an absent teapot.
+        phrasings = [q for q in category_queries(target) if parser.parse(q.text).object]
+        text = phrasings[int(rng.integers(len(phrasings)))].text
+        yield ({"seed": seed + i, "query": text, "absent": target, "present": sorted(present)},
+               *_render(scene, seed + i))
+
+
+def _pipeline(predictor_config: Optional[Path], recognizer_config: Optional[Path]) -> GraspPipeline:
+    return GraspPipeline(load_predictor(predictor_config), recognizer=load_recognizer(recognizer_config))
+
+
 def choice_accuracy(trials: int, seed: int, out: Path, objects: Sequence[Path] = (), max_objects: int = 4,
                     predictor_config: Optional[Path] = None, recognizer_config: Optional[Path] = None) -> dict:
     extra = [o.spec.category for o in load_objects(objects)] if objects else []
-    pipeline = GraspPipeline(load_predictor(predictor_config), recognizer=load_recognizer(recognizer_config))
+    pipeline = _pipeline(predictor_config, recognizer_config)
     rows = []
-    for spec in tqdm(demo_trials(trials, seed, extra), desc="choose", unit="request"):
-        scene = sample_scene(spec["seed"], SceneConfig(n_objects=(1, max_objects)), categories=spec["categories"])
-        world = scene.build()
-        with SimCamera(world) as cam:
-            frame = cam.render(DepthNoise(), np.random.default_rng(spec["seed"]))
-            target = {m.instance: m for m in object_masks(world, cam.render_geom_ids())}[spec["target"]].object_mask
-        query = pipeline.parser.parse(spec["query"])
-        row = {k: spec[k] for k in ("kind", "seed", "query", "target")}
+    requests = present_requests(trials, seed, extra, max_objects)
+    for row, frame, masks in tqdm(requests, total=trials, desc="choose", unit="request"):
+        target = masks[row["target"]].object_mask
+        query = pipeline.parser.parse(row["query"])
         try:
             cloud = build_scene_cloud(frame, pipeline.cloud_cfg)
             choice, _, _ = pipeline.find_object(frame, cloud, query)
@@ -77,35 +120,15 @@ def choice_accuracy(trials: int, seed: int, out: Path, objects: Sequence[Path] =
 
 def absent_refusals(trials: int, seed: int, out: Path, max_objects: int = 4,
                     predictor_config: Optional[Path] = None, recognizer_config: Optional[Path] = None) -> dict:
-    """How often a request for something not in view is refused: scenes of 1-4 objects, each
-    asked for a category of the twin that is not among them, in one of that category's own
-    phrasings that names an object. Accepted requests (a grasp would be planned on a wrong object) are listed."""
-    from ..sim.objects import REGISTRY
-    from .bench import category_queries
-
-    pipeline = GraspPipeline(load_predictor(predictor_config), recognizer=load_recognizer(recognizer_config))
-    rng = np.random.default_rng(seed)
+    """How often a request for something not in view is refused (:func:`absent_requests`).
+    Accepted requests (a grasp would be planned on a wrong object) are listed."""
+    pipeline = _pipeline(predictor_config, recognizer_config)
     rows = []
-    for i in tqdm(range(trials), desc="absent", unit="request"):
-        scene = sample_scene(seed + i, SceneConfig(n_objects=(1, max_objects)))
-        present = {o.spec.category for o in scene.objects}
-        # Kinds called by a present kind's name are not absent ("the cup" with a mug in view).
-        vocab = pipeline.parser.vocab
-        taken = present | {c for p in present for c in vocab.called(p)} | {c for c in vocab.objects
-                                                                         if set(vocab.called(c)) & present}
-        absent = sorted(set(REGISTRY) - taken)
-        target = str(rng.choice(absent))
-        # Only phrasings that name an object: "pour the tea" asks for anything that pours, and a
-        # kettle in view serves it; it is no request for an absent teapot.
-        phrasings = [q for q in category_queries(target) if pipeline.parser.parse(q.text).object]
-        text = phrasings[int(rng.integers(len(phrasings)))].text
-        world = scene.build()
-        with SimCamera(world) as cam:
-            frame = cam.render(DepthNoise(), np.random.default_rng(seed + i))
-        row = {"seed": seed + i, "query": text, "absent": target, "present": sorted(present)}
+    requests = absent_requests(trials, seed, pipeline.parser, max_objects)
+    for row, frame, _ in tqdm(requests, total=trials, desc="absent", unit="request"):
         try:
             cloud = build_scene_cloud(frame, pipeline.cloud_cfg)
-            choice, _, _ = pipeline.find_object(frame, cloud, pipeline.parser.parse(text))
+            choice, _, _ = pipeline.find_object(frame, cloud, pipeline.parser.parse(row["query"]))
             row.update(refused=False, reason=choice.reason)
         except (GroundingError, EmptyCloudError, PredictionError) as e:
             row.update(refused=True, reason=str(e))
