@@ -4,7 +4,9 @@ part score, part-only and functional requests."""
 import numpy as np
 import pytest
 
-from affordance_grasp.affordance.grounding import GroundingError, SceneObject, choose, colour_shares
+from affordance_grasp.affordance.grounding import (GroundingConfig, GroundingError, SceneObject, choose, colour_shares,
+                                                   load_grounding_config, with_temperature)
+from affordance_grasp.errors import ConfigError
 from affordance_grasp.affordance.query import QueryParser
 
 
@@ -19,6 +21,9 @@ def obj(i, y, probs, colour="white", extent=0.1, x=0.5, part=float("nan"), sides
 
 
 def pick(parser, text, objects, **kw):
+    """The rules alone: each object's own presence threshold, probabilities as given (the
+    shipped calibration, config/presence.yaml, is tested on its own below)."""
+    kw.setdefault("config", GroundingConfig())
     return choose(parser.parse(text), objects, parser.vocab, **kw)
 
 
@@ -280,3 +285,60 @@ def test_the_cup_by_its_handle_is_a_mug_or_a_teacup_in_view(parser):
     assert c.index == 1 and (c.query.object, c.query.part, c.query.kin) == ("teacup", "handle", ())
     with pytest.raises(GroundingError, match="no cup with a handle"):
         pick(parser, "pick up the cup by the handle", [obj(0, 0.0, {"cup": 0.9, "mug": 0.05})])
+
+
+def test_thresholds_load_from_the_config_and_unknown_keys_are_refused(tmp_path):
+    f = tmp_path / "presence.yaml"
+    f.write_text("presence: 0.45\nuntaught: 0.2\ntemperature: 1.5\nvalidation: {absent_refused: 0.99}\n")
+    cfg = load_grounding_config(f)
+    assert (cfg.presence, cfg.untaught, cfg.temperature, cfg.validation["absent_refused"]) == (0.45, 0.2, 1.5, 0.99)
+    f.write_text("presense: 0.45\n")
+    with pytest.raises(ConfigError, match="unknown keys"):
+        load_grounding_config(f)
+    f.write_text("presence: 1.5\n")
+    with pytest.raises(ConfigError, match="presence must be in"):
+        load_grounding_config(f)
+    # The shipped file says which models it was measured with and what it measured on validation.
+    shipped = load_grounding_config()
+    assert shipped.calibrated_for and shipped.validation["present_requests"] > 0
+    assert {"absent_refused", "present_refused", "not_in_view_precision", "not_in_view_recall"} <= set(shipped.validation)
+
+
+def test_an_absent_object_is_refused_at_the_calibrated_threshold(parser):
+    # A mug the head gives 0.25 for "knife": over each object's own threshold (0.2) it is taken
+    # for the knife; at a calibrated threshold above that it is refused, saying what is seen.
+    mug = SceneObject(0, np.array([0, 0, 10, 10.0]), np.array([0.5, 0.0, 0.05]), 0.1, {"white": 0.8},
+                      {"mug": 0.7, "knife": 0.25, "cup": 0.05}, presence=0.2)
+    assert choose(parser.parse("hand me the knife"), [mug], parser.vocab, config=GroundingConfig()).index == 0
+    with pytest.raises(GroundingError, match=r"no knife in view \(I see: mug 0.70"):
+        choose(parser.parse("hand me the knife"), [mug], parser.vocab, config=GroundingConfig(presence=0.4))
+    # A kind the head was not taught: refused when nothing scores the calibrated least for it.
+    ladle = obj(0, 0.0, {"ladle": 0.5, "knife": 0.5}, part=0.3)
+    taught = ["ladle", "knife"]
+    assert pick(parser, "pick up the spoon by its handle", [ladle], recognisable=taught).index == 0
+    with pytest.raises(GroundingError, match="no spoon in view: nothing I see scores 0.60"):
+        pick(parser, "pick up the spoon by its handle", [ladle], recognisable=taught,
+             config=GroundingConfig(untaught=0.6))
+
+
+def test_temperature_keeps_the_ranking_and_sums_to_one():
+    p = {"mug": 0.6, "cup": 0.3, "knife": 0.1}
+    sharp, soft = with_temperature(p, 0.5), with_temperature(p, 2.0)
+    for q in (sharp, soft):
+        assert sum(q.values()) == pytest.approx(1.0) and max(q, key=q.get) == "mug"
+    assert sharp["mug"] > p["mug"] > soft["mug"] and with_temperature(p, 1.0) == p
+
+
+def test_a_fitted_probability_ranks_and_refuses_for_an_untaught_kind(parser):
+    # Weights (bias, heat, unfamiliar, kin likeness, top kin, heat x likeness) that count only
+    # unfamiliarity: an object the head cannot name is likely the untaught spoon, a sure bottle not.
+    cfg = GroundingConfig(untaught_weights=[-2.0, 0.0, 4.0, 0.0, 0.0, 0.0], untaught=0.3)
+    taught = ["ladle", "bottle", "knife"]
+    unsure = obj(0, 0.1, {"bottle": 0.3, "knife": 0.3, "ladle": 0.4}, part=0.5)   # 1 / (1 + e^-0.4) = 0.60
+    sure = obj(1, -0.1, {"bottle": 0.95, "knife": 0.03, "ladle": 0.02}, part=0.9)   # 1 / (1 + e^1.8) = 0.14
+    c = pick(parser, "pick up the spoon by its handle", [unsure, sure], recognisable=taught, config=cfg)
+    assert c.index == 0 and "probability of a spoon" in c.reason and c.margin == pytest.approx(0.598 - 0.142, abs=1e-3)
+    with pytest.raises(GroundingError, match="no spoon in view: nothing I see scores 0.30 for it"):
+        pick(parser, "pick up the spoon by its handle", [sure], recognisable=taught, config=cfg)
+    with pytest.raises(ConfigError, match="untaught_weights needs 6 numbers"):
+        GroundingConfig(untaught_weights=[1.0, 2.0]).validate("test")

@@ -15,16 +15,27 @@ more than hue), if that colour is within ``COLOUR_TOLERANCE`` (Delta E). An obje
 "red" averages the share of its pixels nearest red and the share within tolerance of red
 (:meth:`SceneObject.colour_match`); it must reach ``COLOUR_SHARE``, and the best match wins.
 Position is in the robot's base frame: left is +y, near is close to the base. Size is the longest side of the object's points' bounding box.
+
+Thresholds set on data live in config/presence.yaml (:class:`GroundingConfig`, written by
+``python -m affordance_grasp.apps.calibrate_presence`` from validation requests): the presence
+threshold of a named taught kind, a temperature on the probabilities, and for a named
+vocabulary kind the head was not taught, a fitted probability and the least one served. Where
+the file leaves them unset, each object's own threshold (from the models' checkpoints) and the
+hand-set score and rules below apply.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
+from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
 
-from ..errors import QueryError
+from ..config import from_mapping, load_yaml
+from ..errors import ConfigError, QueryError
+from ..resources import resource
 from ..types import AffordanceQuery, ObjectSelector
 from .query import Vocabulary
 
@@ -45,6 +56,76 @@ KIN_UNFAMILIAR = 0.5
 # requests for untaught kinds in view, the right object's top probability reached 0.77 at most.
 SURE = 0.9
 LIKELY = 0.5                  # more likely than not: two such objects of a named kind are ambiguous
+
+
+# What the probability that an object is a named vocabulary kind the head was not taught is
+# fitted on: the requested part's heat on it, how little it looks like any taught kind, how much
+# it looks like the named kind's kin (Vocabulary.kinship, weighed by its probabilities), the
+# kinship of its most likely kind, and the hand-set score (heat x (likeness + unfamiliarity / 2)).
+UNTAUGHT_FEATURES = ("heat", "unfamiliar", "kin_likeness", "top_kin", "heat_x_likeness")
+
+
+def untaught_features(o: "SceneObject", kin: Callable[[str], float]) -> np.ndarray:
+    heat = float(np.nan_to_num(o.part_score))
+    familiar = max(o.probs.values(), default=0.0)
+    likeness = sum(p * kin(c) for c, p in o.probs.items())
+    top = kin(o.most_likely()) if o.probs else 0.0
+    return np.array([heat, 1.0 - familiar, likeness, top, heat * (KIN_UNFAMILIAR * (1.0 - familiar) + likeness)])
+
+
+@dataclass
+class GroundingConfig:
+    """Grounding's thresholds, set on validation requests (apps/calibrate_presence.py) and
+    loaded from config/presence.yaml."""
+
+    presence: Optional[float] = None   # calibrated probability of a named taught kind from which an
+                                       # object is one; None: each object's own (the models')
+    untaught: float = 0.0              # lowest score of an object for a named vocabulary kind the head
+                                       # was not taught (a probability when untaught_weights are set)
+    # Logistic weights (bias, then one per UNTAUGHT_FEATURES) of the probability that an object
+    # is the named untaught vocabulary kind, fitted on validation; [] for the hand-set score.
+    untaught_weights: List[float] = field(default_factory=list)
+    temperature: float = 1.0           # on the fused category probabilities (1: as they come)
+    calibrated_for: str = ""           # the models the numbers were set with
+    validation: Dict[str, object] = field(default_factory=dict)   # what they measured there
+
+    def validate(self, where: str) -> "GroundingConfig":
+        if self.presence is not None and not 0.0 < float(self.presence) < 1.0:
+            raise ConfigError(f"{where}: presence must be in (0, 1), got {self.presence}")
+        if not 0.0 <= float(self.untaught) <= 1.0:
+            raise ConfigError(f"{where}: untaught must be in [0, 1], got {self.untaught}")
+        if self.untaught_weights and len(self.untaught_weights) != len(UNTAUGHT_FEATURES) + 1:
+            raise ConfigError(f"{where}: untaught_weights needs {len(UNTAUGHT_FEATURES) + 1} numbers (bias, "
+                              f"{', '.join(UNTAUGHT_FEATURES)}), got {len(self.untaught_weights)}")
+        if not float(self.temperature) > 0.0:
+            raise ConfigError(f"{where}: temperature must be positive, got {self.temperature}")
+        return self
+
+
+def default_grounding_config() -> Path:
+    return resource("config", "presence.yaml")
+
+
+def load_grounding_config(path=None) -> GroundingConfig:
+    """Grounding's thresholds from a YAML file (default config/presence.yaml)."""
+    if path is None:
+        return _default_config()
+    where = str(path)
+    return from_mapping(GroundingConfig, load_yaml(where, "grounding config", allow_empty=True), where).validate(where)
+
+
+@lru_cache(maxsize=1)
+def _default_config() -> GroundingConfig:
+    return load_grounding_config(default_grounding_config())
+
+
+def with_temperature(probs: Dict[str, float], temperature: float) -> Dict[str, float]:
+    """Category probabilities sharpened (T < 1) or softened (T > 1): p^(1/T), renormalised."""
+    if temperature == 1.0 or not probs:
+        return dict(probs)
+    logp = np.log(np.clip(np.array(list(probs.values()), float), 1e-12, 1.0)) / temperature
+    p = np.exp(logp - logp.max())
+    return dict(zip(probs, map(float, p / p.sum())))
 
 
 class GroundingError(QueryError):
@@ -280,7 +361,7 @@ def by_known_kind(query: AffordanceQuery, objects: List[SceneObject], vocab: Voc
 
 
 def by_untaught_noun(query: AffordanceQuery, objects: List[SceneObject], vocab: Vocabulary,
-                     seen: List[str]) -> Shortlist:
+                     seen: List[str], cfg: Optional[GroundingConfig] = None) -> Shortlist:
     """A noun the model was not taught: the objects not surely of an unlike kind, by the
     requested part's heat on them and how much they look like what was named."""
     noun = query.object.replace("_", " ")
@@ -303,8 +384,14 @@ def by_untaught_noun(query: AffordanceQuery, objects: List[SceneObject], vocab: 
     # taught that are like it (a spoon among ladles and whisks, a teapot among kettles):
     # an object that is surely a kind unlike it is out, and looking like its kin counts.
     kin = (lambda c: vocab.kinship(query.object, c)) if query.known_object else None
+    cfg = cfg or GroundingConfig()
+    # Fitted on validation: the probability that the object is the named kind replaces both the
+    # hand-set score and the rule that refuses surely-other objects outright.
+    fitted = np.asarray(cfg.untaught_weights, float) if kin is not None and cfg.untaught_weights else None
 
     def surely_other(o: SceneObject) -> bool:
+        if fitted is not None:
+            return False
         c = o.most_likely()
         if o.probs.get(c, 0.0) < CONFIDENT:
             return False
@@ -327,14 +414,20 @@ def by_untaught_noun(query: AffordanceQuery, objects: List[SceneObject], vocab: 
         heat = float(np.nan_to_num(o.part_score))
         familiar = max(o.probs.values(), default=0.0)
         if kin is not None:
-            return heat * (KIN_UNFAMILIAR * (1.0 - familiar) + sum(p * kin(c) for c, p in o.probs.items()))
+            x = untaught_features(o, kin)
+            return x[-1] if fitted is None else float(1.0 / (1.0 + np.exp(-(fitted[0] + fitted[1:] @ x))))
         without = sum(p for c, p in o.probs.items() if _kind_lacks(c, query, vocab)) if asks else 0.0
         return heat * (1.0 - without) * (1.0 - discount * familiar)
 
     cands.sort(key=lambda o: -score(o))
-    basis = (f"{query.part or query.affordance} heat x "
-             + ("(likeness to its kin + unfamiliarity)" if kin is not None else
-                f"{'fit x ' if asks else ''}unfamiliarity"))
+    least = cfg.untaught if kin is not None else 0.0    # validation has untaught vocabulary kinds only
+    if score(cands[0]) < least:
+        raise GroundingError(f"no {noun} in view: nothing I see scores {least:.2f} for it "
+                             f"(best {describe(cands[0], objects)}: {score(cands[0]):.2f}; I see: {'; '.join(seen)})")
+    what = query.part or query.affordance
+    basis = (f"probability of a {noun} (from {what} heat, likeness to its kin, unfamiliarity)" if fitted is not None
+             else f"{what} heat x (likeness to its kin + unfamiliarity)" if kin is not None
+             else f"{what} heat x {'fit x ' if asks else ''}unfamiliarity")
     return Shortlist(cands, score, basis)
 
 
@@ -363,14 +456,16 @@ def by_part_or_action(query: AffordanceQuery, objects: List[SceneObject], vocab:
 
 
 def choose(query: AffordanceQuery, objects: Sequence[SceneObject], vocab: Vocabulary, pick_any: bool = False,
-           recognisable: Optional[Sequence[str]] = None) -> Choice:
+           recognisable: Optional[Sequence[str]] = None, config: Optional[GroundingConfig] = None) -> Choice:
     """The object ``query`` means among ``objects``; raises GroundingError when there is none or
     several and nothing decides. ``recognisable`` are the categories the reasoning head was taught
     (default: all): a vocabulary category it was not taught (held out of training) is found the way
     an unknown noun is, by its part, and still resolved with its own part map."""
     if not objects:
         raise GroundingError("no object on the table")
-    objects = list(objects)
+    cfg = config or load_grounding_config()
+    objects = [replace(o, probs=with_temperature(o.probs, cfg.temperature),
+                       presence=o.presence if cfg.presence is None else cfg.presence) for o in objects]
     noun = query.object.replace("_", " ")
     seen = [describe(o, objects) for o in objects]
     sel = query.selector
@@ -382,7 +477,7 @@ def choose(query: AffordanceQuery, objects: Sequence[SceneObject], vocab: Vocabu
         short = by_known_kind(query, objects, vocab, kinds, seen, recognisable)
         kinds = list(short.kinds)
     elif query.object:
-        short = by_untaught_noun(query, objects, vocab, seen)
+        short = by_untaught_noun(query, objects, vocab, seen, cfg)
     else:
         short = by_part_or_action(query, objects, vocab, seen)
         noun = "object"
