@@ -91,7 +91,7 @@ def refine_heat(amap: AffordanceMap, cloud: SceneCloud, query: AffordanceQuery,
 # A candidate is on the requested part when its affordance score reaches this; when every such
 # candidate holds with a probability below MIN_HOLD, the request is refused with the numbers.
 # MIN_HOLD comes from the hold calibration (512 grasps executed in the twin, sim-check --pick
-# random, docs/grasping.md): predicted below 0.1, 8 of 56 held; from 0.1 to 0.3, 8 of 12 did.
+# random, docs/grasping.md): predicted below 0.1, 10 of 56 held; from 0.1 to 0.3, 8 of 11 did.
 ON_PART = 0.5
 MIN_HOLD = ScoringConfig.min_hold
 

@@ -31,7 +31,7 @@ class ScoringConfig:
     # A grasp predicted to hold less often than this ranks after every one that may hold, however
     # well it sits on the part: a pan taken at the end of its handle (hold 0 %) is not tried while
     # one near the pan may hold. The request's refusal uses the same bound (pipeline.check_request;
-    # from the hold calibration: below 0.1, 8 of 56 random grasps held in the twin).
+    # from the hold calibration: below 0.1, 10 of 56 random grasps held in the twin).
     min_hold: float = 0.1
 
     def validate(self) -> "ScoringConfig":
