@@ -235,3 +235,21 @@ def test_a_target_that_comes_as_two_boxes_is_touched_and_carried_whole(mug_grasp
     ex.release()
     assert not double.scene.attached and not double.scene.world.keys() - {"affordance_grasp_table"}
     assert double.scene.allowed_collision_matrix.entries == {}
+
+
+def test_parts_touched_count_from_the_close_to_the_next_open_as_the_sim_executor_counts_them(twin):
+    """The sim executor notes the parts its fingers touch from the close to the hold, not on the
+    approach or the retreat; the bench's MoveIt executor counts the same span, so a finger
+    brushing the knife's blade on the way down is not 'touched the blade' for one of them only."""
+    world, double = twin
+    gripper = TwinGripper(double)
+    world.finger_contacts = lambda: {("mug_0", "body")}     # whatever moves, the fingers touch the body
+    double.touched, double.watching = set(), False          # as TwinMoveItExecutor starts a grasp
+    double.step(10)                                         # the approach
+    assert double.touched == set()
+    gripper.close(0.0, 70.0)
+    assert double.touched == {("mug_0", "body")}
+    gripper.open(0.08)
+    double.touched = set()
+    double.step(10)                                         # the retreat
+    assert double.touched == set()

@@ -102,7 +102,10 @@ class TwinMoveItPy:
         self.scene = TwinPlanningScene(self)
         self.psm = TwinPlanningSceneMonitor(self.scene)
         self.tem = TwinTrajectoryExecutionManager()
-        self.touched: set = set()           # (instance, part) the fingers touched while anything moved
+        self.touched: set = set()           # (instance, part) the fingers touched while watching
+        # False: contacts are not noted until the gripper next closes (TwinGripper turns it on at
+        # a close and off at an open)
+        self.watching = True
         self.last_plan_failure = ""
         self.executions = 0
         self.api = SimpleNamespace(MoveItPy=None, PlanRequestParameters=PlanRequestParameters,
@@ -130,7 +133,8 @@ class TwinMoveItPy:
         w = self.world
         for _ in range(max(n // 10, 1)):
             w.step(10)
-            self.touched.update(w.finger_contacts())
+            if self.watching:
+                self.touched.update(w.finger_contacts())
 
     def execute(self, robot_trajectory: TwinTrajectory, controllers: Sequence[str]) -> ExecutionStatus:
         """Play the trajectory with the twin's joint servos. PREEMPTED when stopped, ABORTED when
@@ -210,6 +214,7 @@ class TwinGripper(Gripper):
         return True
 
     def open(self, width: float) -> GripperReply:
+        self.double.watching = False
         if not (0 <= width <= MAX_OPENING):
             return GripperReply(False, 0.0 if self.interface == "gripper_command" else self.width(),
                                 f"Commanding out of range width! max_width = {MAX_OPENING} command = {width}")
@@ -222,6 +227,7 @@ class TwinGripper(Gripper):
         return self._move(width)
 
     def close(self, width: float, force: float) -> GripperReply:
+        self.double.watching = True
         if not (0 <= width <= MAX_OPENING):
             return GripperReply(False, 0.0 if self.interface == "gripper_command" else self.width(),
                                 f"Commanding out of range width! max_width = {MAX_OPENING} command = {width}")
@@ -292,7 +298,9 @@ class TwinMoveItExecutor(Executor):
         self.validate_grasp(grasp)
         w, cfg = self.world, self.config
         com0 = {inst: w.object_com(inst) for inst in w.objects}
-        self.double.touched = set()
+        # The parts touched from the close to the next open, as the sim executor counts them (its
+        # approach and retreat brush past parts without counting them)
+        self.double.touched, self.double.watching = set(), False
         out = self.backend.execute(self._framed(grasp))
         reported = out.success
         if reported:
