@@ -9,8 +9,8 @@ then replayed on those records for each candidate setting, so thresholds are cho
 end-to-end outcomes (absent objects refused, present objects refused or mistaken), not on
 per-object scores.
 
-What it sets (``config/presence.yaml`` by default, loaded by
-:func:`~affordance_grasp.affordance.grounding.load_grounding_config`):
+What it sets (in ``--out``/presence.yaml, or ``--config-out``; grounding loads
+``config/presence.yaml`` through :func:`~affordance_grasp.affordance.grounding.load_grounding_config`):
 - ``temperature``: one scalar on the fused category probabilities, minimising the validation
   objects' negative log-likelihood of their own kind (Guo et al., 2017); tried against none;
 - ``untaught_weights``: a logistic probability that an object is a named vocabulary kind the
@@ -36,7 +36,7 @@ import yaml
 from tqdm import tqdm
 
 from ..affordance.grounding import (UNTAUGHT_FEATURES, GroundingConfig, GroundingError, SceneObject, choose,
-                                    default_grounding_config, untaught_features, with_temperature)
+                                    untaught_features, with_temperature)
 from ..errors import EmptyCloudError, PredictionError
 from ..grasping.cloud import build_scene_cloud
 from .choice import _pipeline, absent_requests, present_requests
@@ -230,7 +230,8 @@ def calibrate_presence(out: Path, present: int = 300, absent: int = 400, config_
                        predictor_config: Optional[Path] = None,
                        recognizer_config: Optional[Path] = None, reuse: bool = False) -> dict:
     """Collect validation records (or reuse ``out/records.json``), fit the temperature, sweep the
-    thresholds and write the chosen ones to ``config_out`` (default config/presence.yaml)."""
+    thresholds and write the chosen ones to ``config_out`` (default ``out``/presence.yaml: the shipped
+    config/presence.yaml changes only when asked for, after the new setting was checked on choose)."""
     from ..affordance.query import QueryParser
     out = Path(out)
     if reuse and (out / "records.json").exists():
@@ -259,7 +260,7 @@ def calibrate_presence(out: Path, present: int = 300, absent: int = 400, config_
                               "seeds": "present 300000+, absent 400000+", "design": name, "fitted_temperature": t,
                               "before": {k: _rounded(v) for k, v in reference.items() if k not in ("presence", "untaught")},
                               **{k: _rounded(v) for k, v in best.items() if k not in ("presence", "untaught")}})
-    path = Path(config_out) if config_out else default_grounding_config()
+    path = Path(config_out) if config_out else out / "presence.yaml"
     write_config(path, cfg)
     summary = {"fitted_temperature": t, "reference": reference, "design": name, "picks": picks, "chosen": best,
                "config": str(path), "machine": machine_description(),
@@ -274,7 +275,7 @@ def _rounded(v):
 
 def write_config(path: Path, cfg: GroundingConfig) -> None:
     head = ("# Grounding's thresholds (affordance/grounding.py), set on validation requests by\n"
-            "# `affordance-grasp calibrate-presence` (apps/calibrate_presence.py); `validation` is what\n"
+            "# `python -m affordance_grasp.apps.calibrate_presence`; `validation` is what\n"
             "# they measured there. Re-run it after retraining the head or the shape recognizer.\n")
     Path(path).write_text(head + yaml.safe_dump(asdict(cfg), sort_keys=False))
 
@@ -288,7 +289,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     ap.add_argument("--min-precision", type=float, default=0.99,
                     help="share of 'not in view' refusals that must be right (the object was absent)")
     ap.add_argument("--max-present-refused", type=float, default=0.02, help="share of present requests refused")
-    ap.add_argument("--config-out", type=Path, default=None, help="where to write (default config/presence.yaml)")
+    ap.add_argument("--config-out", type=Path, default=None,
+                    help="where to write the thresholds (default: OUT/presence.yaml; config/presence.yaml is what grounding loads)")
     ap.add_argument("--reuse", action="store_true", help="reuse --out/records.json instead of rendering again")
     ap.add_argument("--collect-only", action="store_true", help="render and keep the records, set nothing")
     ap.add_argument("--predictor", type=Path, default=None)
