@@ -126,3 +126,31 @@ def test_camera_input_takes_frames_on_the_owners_namespaced_and_remapped_topics(
         ex.shutdown()
     finally:
         rclpy.try_shutdown(context=ctx)
+
+
+def test_eye_in_hand_reads_the_configured_arm_joints_and_refuses_a_wrong_list():
+    """An FR3 names its joints fr3_joint1..7 (its kinematics are the Panda's): with arm_joints set
+    they are read; a list that is not 7 distinct names is refused at start-up."""
+    from builtin_interfaces.msg import Time
+    from sensor_msgs.msg import JointState
+
+    hand_eye = [0.06, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0]
+    fr3 = [f"fr3_joint{i}" for i in range(1, 8)]
+    with pytest.raises(ConfigError, match="arm_joints must name"):
+        CameraPose(_Node(), _params(camera_pose_source="eye_in_hand", hand_eye=hand_eye, arm_joints=fr3[:6]))
+    q = np.array([0.1, -0.785, 0.0, -2.356, 0.0, 1.571, 0.785])
+
+    def joint_states(names):
+        msg = JointState(name=names, position=q.tolist())
+        msg.header.stamp = Time(sec=10, nanosec=0)
+        return msg
+
+    panda_default = _Node()
+    pose = CameraPose(panda_default, _params(camera_pose_source="eye_in_hand", hand_eye=hand_eye))
+    panda_default.subscriptions["joint_states"](joint_states(fr3))
+    with pytest.raises(InvalidInputError, match="no joint_states"):
+        pose.at(10.0, "cam")                 # the Panda's names are not in an FR3's joint_states
+    node = _Node()
+    pose = CameraPose(node, _params(camera_pose_source="eye_in_hand", hand_eye=hand_eye, arm_joints=fr3))
+    node.subscriptions["joint_states"](joint_states(fr3))
+    assert np.allclose(pose.at(10.0, "cam"), wrist_camera_pose(q, pose.hand_eye), atol=1e-9)

@@ -4,6 +4,8 @@
 - ``tf``: tf2 (any ROS install), looked up at the image's stamp;
 - ``eye_in_hand``: a wrist camera without tf2: the arm's joint_states at the image's stamp,
   the Panda's forward kinematics, and the hand-eye calibration ``hand_eye`` (flange <- camera).
+  An FR3 has the same kinematics (franka_description's robots/fer and robots/fr3 kinematics.yaml
+  are identical) and names its joints fr3_joint1..7: ``arm_joints`` says which to read.
 
 There is no default pose: a forgotten calibration must not give grasps in the wrong place.
 """
@@ -25,6 +27,8 @@ POSE_PARAMS = [
           "hand-eye calibration); no default: a forgotten calibration must not give grasps in the wrong place"),
     Param("hand_eye", UNSET, "eye_in_hand: the camera optical frame in the flange frame (panda_link8), "
           "[x y z qw qx qy qz]"),
+    Param("arm_joints", list(PANDA_JOINTS), "eye_in_hand: the arm's 7 joint names in joint_states, base to flange "
+          "(an FR3: fr3_joint1 .. fr3_joint7; its kinematics are the Panda's)"),
     Param("pose_base_frame", "panda_link0", "tf: the frame the camera pose is looked up in (the robot's base)"),
     Param("pose_timeout", 0.2, "tf / eye_in_hand: seconds the pose may lag the image", (0.0, 5.0)),
 ]
@@ -49,6 +53,12 @@ class CameraPose:
             from sensor_msgs.msg import JointState
 
             self.hand_eye = _pose(owner, params, "hand_eye")
+            self.joints = [str(j) for j in params["arm_joints"]]
+            if len(self.joints) != 7 or len(set(self.joints)) != 7 or not all(self.joints):
+                raise ConfigError(f"{owner}: arm_joints must name the arm's 7 joints, base to flange, got "
+                                  f"{list(params['arm_joints'])}")
+            self.missing_warned = False
+            self.logger = node.get_logger() if hasattr(node, "get_logger") else None
             self.history = JointHistory()
             node.create_subscription(JointState, joint_states_topic, self._joints, camera_qos())
         else:
@@ -63,8 +73,14 @@ class CameraPose:
 
     def _joints(self, msg) -> None:
         pos = dict(zip(msg.name, msg.position))
-        if all(j in pos for j in PANDA_JOINTS):
-            self.history.add(msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9, [pos[j] for j in PANDA_JOINTS])
+        if all(j in pos for j in self.joints):
+            self.history.add(msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9, [pos[j] for j in self.joints])
+        elif not self.missing_warned and any(n.endswith("joint1") for n in msg.name) and self.logger is not None:
+            # An arm's joint_states without the configured names (an FR3's fr3_joint*, a prefix):
+            # the pose stays unknown and requests are refused; say why once.
+            self.missing_warned = True
+            self.logger.warning(f"joint_states has {list(msg.name)}, not the arm_joints {self.joints}: set "
+                                f"arm_joints; the wrist camera's pose is unknown until then")
 
     def at(self, stamp: float, frame_id: str) -> np.ndarray:
         """base <- ``frame_id`` at ``stamp`` (seconds), or InvalidInputError saying why not."""
